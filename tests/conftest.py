@@ -1,0 +1,35 @@
+"""Suite-wide set-up: quiet TensorFlow, and a private run-store home and Keras cache.
+
+Set at import time so every subprocess a test starts inherits them: tests never
+write to the user's ~/.tl_widgets or ~/.keras, and ImageNet weights are never
+found cached (this machine has no network, which the weights tests rely on).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(tempfile.mkdtemp(prefix="tlw-tests-"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["TL_WIDGETS_HOME"] = str(_ROOT / "home")
+os.environ["KERAS_HOME"] = str(_ROOT / "keras")
+# Two cores: keep TensorFlow from oversubscribing when several processes train.
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """A demo config small enough to train in seconds (code data from the demo arrays)."""
+    from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
+
+    return TrainConfig(
+        data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=40),
+        model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
+        phases=[PhaseConfig(name="head", epochs=1, learning_rate=3e-3)],
+        output_dir=str(tmp_path / "runs"),
+        run_name="tiny",
+    )

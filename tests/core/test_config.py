@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tl_widgets.core.config import (
+    ConfigError,
+    FreezeConfig,
+    PhaseConfig,
+    StrategyConfig,
+    TrainConfig,
+    demo_config,
+)
+
+
+def test_round_trip_json_and_yaml(tmp_path):
+    cfg = demo_config()
+    cfg.phases[1].freeze = FreezeConfig(mode="up_to", block="block2", overrides={"block3": True})
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    assert TrainConfig.from_yaml(cfg.to_yaml()) == cfg
+    for name in ("c.json", "c.yaml"):
+        cfg.save(tmp_path / name)
+        assert TrainConfig.load(tmp_path / name) == cfg
+
+
+def test_missing_keys_take_defaults():
+    cfg = TrainConfig.from_dict({"model": {"backbone": "mobilenet_v2"}})
+    assert cfg.model.backbone == "mobilenet_v2"
+    assert cfg.data.batch_size == 32 and cfg.phases[0].epochs == 5
+
+
+@pytest.mark.parametrize(
+    "data, field, fragment",
+    [
+        ({"phases": [{"learning_rate": -1}]}, "phases[0].learning_rate", "learning_rate=-1"),
+        ({"data": {"batch_size": 0}}, "data.batch_size", "batch_size=0"),
+        ({"data": {"batch_size": "big"}}, "data.batch_size", "'big'"),
+        ({"model": {"pooling": "median"}}, "model.pooling", "'median'"),
+        ({"model": {"colour": "red"}}, "model.colour", "Unknown field 'colour'"),
+        ({"phases": []}, "phases", "at least one phase"),
+        ({"data": {"source": "folder"}}, "data.path", "Received: None"),
+        ({"freeze": {"mode": "up_to"}}, "freeze.block", "block name"),
+        ({"strategy": {"num_processes": 2}}, "strategy.coordinator", "HOST:PORT"),
+        ({"strategy": {"num_processes": 2, "process_id": 2, "coordinator": "h:1"}}, "strategy.process_id", "process_id=2"),
+        ({"strategy": {"coordinator": "nohost"}}, "strategy.coordinator", "'nohost'"),
+        ({"data": {"augmentation": {"rotation": 3.0}}}, "data.augmentation.rotation", "rotation=3.0"),
+        ({"seed": True}, "seed", "True"),
+        ({"phases": [{"epochs": 1.5}]}, "phases[0].epochs", "1.5"),
+        ({"model": {"dropout": float("nan")}}, "model.dropout", "finite"),
+        ("not a mapping", "", "Expected a mapping"),
+    ],
+)
+def test_bad_values_name_field_and_value(data, field, fragment):
+    with pytest.raises(ConfigError) as info:
+        TrainConfig.from_dict(data)
+    assert info.value.field == field
+    assert fragment in str(info.value)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        TrainConfig.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="valid JSON"):
+        TrainConfig.load(tmp_path / "bad.json")
+    (tmp_path / "bad.yaml").write_text("a: [1, 2")
+    with pytest.raises(ConfigError, match="valid YAML"):
+        TrainConfig.load(tmp_path / "bad.yaml")
+
+
+def test_constructor_validates():
+    with pytest.raises(ConfigError, match="phases\\[0\\].optimizer"):
+        TrainConfig(phases=[PhaseConfig(optimizer="adagrad")])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="jit_compile"):
+        TrainConfig(strategy=StrategyConfig(jit_compile="yes"))  # type: ignore[arg-type]
+    assert TrainConfig(strategy=StrategyConfig(jit_compile=True)).strategy.jit_compile is True
+
+
+def test_copy_is_independent():
+    cfg = demo_config()
+    other = cfg.copy()
+    other.phases[0].epochs = 99
+    assert cfg.phases[0].epochs != 99
+    assert json.loads(cfg.to_json())["phases"][0]["epochs"] == cfg.phases[0].epochs
+    assert cfg.total_epochs == sum(p.epochs for p in cfg.phases)

@@ -1,0 +1,49 @@
+"""tl_widgets: interactive transfer learning for Keras 3 in JupyterLab and Voilà.
+
+Public API (loaded lazily, so ``import tl_widgets.core`` never pulls in
+ipywidgets, plotly or IPython)::
+
+    from tl_widgets import Studio, TrainConfig, train, list_backbones
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Studio": "tl_widgets.studio",
+    "TrainConfig": "tl_widgets.core.config",
+    "demo_config": "tl_widgets.core.config",
+    "ConfigError": "tl_widgets.core.config",
+    "train": "tl_widgets.core.session",
+    "TrainingSession": "tl_widgets.core.session",
+    "RunResult": "tl_widgets.core.session",
+    "list_backbones": "tl_widgets.core.backbones",
+    "get_backbone": "tl_widgets.core.backbones",
+    "FreezePlan": "tl_widgets.core.freezing",
+    "EventBus": "tl_widgets.core.events",
+    "RunStore": "tl_widgets.core.runs",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tl_widgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "tl-widgets-labextension"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "tl_widgets.server"}]

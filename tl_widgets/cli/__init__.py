@@ -1,0 +1,50 @@
+"""``tl-widgets``: the headless command line. It parses arguments and calls the engine.
+
+Sub-commands live one per module and expose ``register(subparsers)``; each
+parser sets ``func(args) -> int`` (the exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (all sub-commands)."""
+    from tl_widgets import __version__
+    from tl_widgets.cli import info, runs, train
+
+    parser = argparse.ArgumentParser(
+        prog="tl-widgets",
+        description="Transfer learning for Keras 3: train headless, serve the Studio, manage weights and runs.",
+        epilog="Run `tl-widgets COMMAND --help` for each command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"tl-widgets {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    train.register(sub)
+    info.register(sub)
+    runs.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tl-widgets`` script; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("tl-widgets: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

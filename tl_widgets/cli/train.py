@@ -1,0 +1,119 @@
+"""``tl-widgets train``: run a config (or the demo) headless with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from tl_widgets.cli.errors import USER_ERRORS, fail
+
+__all__ = ["register", "config_from_args"]
+
+_ENV = {
+    "coordinator": ("TL_WIDGETS_COORDINATOR",),
+    "num_processes": ("TL_WIDGETS_NUM_PROCESSES", "SLURM_NTASKS"),
+    "process_id": ("TL_WIDGETS_PROCESS_ID", "SLURM_PROCID"),
+}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "train", help="train a config (or the embedded demo) headless",
+        description="Train with the same engine as the Studio. Writes a run folder with config.json, history CSVs, "
+                    "model.keras and summary.json. Exit 0 on success; non-zero with a one-line reason otherwise.",
+    )
+    p.add_argument("config", nargs="?", help="a TrainConfig file (.json/.yaml), e.g. from the Studio or `tl-widgets config --demo`")
+    p.add_argument("--demo", action="store_true", help="use the embedded demo config (digits, demo backbone); works offline")
+    p.add_argument("--data", help="an image folder (one sub-folder per class) or a .zip of one; overrides the config")
+    p.add_argument("--backbone", help="backbone name (see `tl-widgets backbones`) or a .keras/.h5 model file")
+    p.add_argument("--weights", help="'pretrained', 'imagenet', 'none' or a weights file")
+    p.add_argument("--epochs", type=int, help="epochs of the first phase (later phases keep theirs)")
+    p.add_argument("--batch-size", type=int, help="batch size per replica")
+    p.add_argument("--out", help="output folder for run folders (default: the config's output_dir)")
+    p.add_argument("--name", help="run name")
+    p.add_argument("--coordinator", help="HOST:PORT of process 0 for multi-process JAX (env TL_WIDGETS_COORDINATOR)")
+    p.add_argument("--num-processes", type=int, help="number of processes (env TL_WIDGETS_NUM_PROCESSES or SLURM_NTASKS)")
+    p.add_argument("--process-id", type=int, help="this process's index (env TL_WIDGETS_PROCESS_ID or SLURM_PROCID)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only the final line")
+    p.set_defaults(func=_run)
+
+
+def _env_int(names: tuple[str, ...]) -> int | None:
+    for name in names:
+        if os.environ.get(name):
+            value = os.environ[name]
+            if not value.isdigit():
+                raise ValueError(f"Expected an integer in ${name}. Received: {value!r}")
+            return int(value)
+    return None
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The TrainConfig that ``args`` describe (file or demo, plus overrides)."""
+    from tl_widgets.core.config import ConfigError, TrainConfig, demo_config
+
+    if args.config and args.demo:
+        raise ConfigError("", "Expected either a CONFIG file or --demo. Received: both")
+    if not args.config and not args.demo:
+        raise ConfigError("", "Expected a CONFIG file or --demo. Received: neither")
+    cfg = TrainConfig.load(args.config) if args.config else demo_config()
+    d = cfg.to_dict()
+    if args.data:
+        d["data"]["source"] = "zip" if args.data.lower().endswith(".zip") else "folder"
+        d["data"]["path"] = args.data
+    if args.backbone:
+        d["model"]["backbone"] = args.backbone
+        if args.demo and not args.weights:
+            d["model"]["weights"] = "pretrained"
+    if args.weights:
+        d["model"]["weights"] = args.weights
+    if args.epochs is not None:
+        d["phases"][0]["epochs"] = args.epochs
+    if args.batch_size is not None:
+        d["data"]["batch_size"] = args.batch_size
+    if args.out:
+        d["output_dir"] = args.out
+    if args.name:
+        d["run_name"] = args.name
+    s = d["strategy"]
+    coordinator = args.coordinator or os.environ.get("TL_WIDGETS_COORDINATOR")
+    nproc = args.num_processes if args.num_processes is not None else _env_int(_ENV["num_processes"])
+    pid = args.process_id if args.process_id is not None else _env_int(_ENV["process_id"])
+    if coordinator:
+        s["coordinator"] = coordinator
+    if nproc is not None:
+        s["num_processes"] = nproc
+    if pid is not None:
+        s["process_id"] = pid
+    if s["num_processes"] > 1 and s["kind"] == "auto":
+        s["kind"] = "data_parallel"
+    return TrainConfig.from_dict(d)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tl_widgets.cli.progress import follow
+    from tl_widgets.core.session import TrainingSession
+
+    try:
+        cfg = config_from_args(args)
+        session = TrainingSession(cfg, source="cli", record=cfg.strategy.process_id == 0)
+        sub = session.bus.listen()
+        session.start()
+    except USER_ERRORS as exc:
+        return fail(str(exc))
+    try:
+        follow(sub, quiet=args.quiet)
+    except KeyboardInterrupt:
+        session.stop()
+        session.wait()
+        print("tl-widgets: stopped; the model and history were kept in", session.run_dir)
+        return 130
+    result = session.wait()
+    assert result is not None
+    if result.status == "failed":
+        return fail(result.error or "training failed")
+    val = result.metrics.get("val_accuracy")
+    tail = f" val_accuracy={val:.4f}" if val is not None else ""
+    print(f"{result.status}: {result.run_dir}{tail}")
+    return 0

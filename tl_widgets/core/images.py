@@ -1,0 +1,303 @@
+"""Image files: fast up-front checks, RGB conversion and the tf.data decoder.
+
+The checks read headers (plus a cheap integrity test per format) so that a
+corrupt, truncated, empty or oversized file is reported with a reason before
+training starts, instead of failing in the middle of an epoch.
+
+TensorFlow's decoders handle JPEG, PNG (8- and 16-bit, grey, alpha, palette),
+GIF (first frame), WebP and RGB BMP correctly and fast. The few files they get
+wrong (palette or low-bit BMPs, CMYK JPEGs, EXIF-rotated photos, formats TF
+can't read) are flagged here and converted once with Pillow into a PNG cache
+(see :func:`convert_to_png`). TensorFlow is imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "DataError",
+    "SkippedFile",
+    "ImageInfo",
+    "IMAGE_EXTENSIONS",
+    "DEFAULT_MAX_PIXELS",
+    "check_image",
+    "load_rgb",
+    "pil_to_rgb",
+    "convert_to_png",
+    "jpeg_ratio",
+    "make_tf_decoder",
+    "size_stats",
+    "small_image_warning",
+]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp"})
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold (about 0.25 GiB as RGB)
+
+_TF_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP"}
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF87a", b"GIF89a", b"BM")
+_EXIF_ORIENTATION = 0x0112
+
+
+class DataError(ValueError):
+    """A problem with the user's data: a missing folder, no classes, bad files.
+
+    The message says what was expected and quotes what was received.
+    """
+
+
+@dataclass
+class SkippedFile:
+    """A file left out of the dataset and why.
+
+    Attributes:
+        path: The file.
+        reason: ``"0 bytes"``, ``"not an image"``, ``"corrupt or truncated"``,
+            ``"unreadable"``, ``"not an image file type"`` or ``"too large
+            (W x H pixels, limit N)"``.
+    """
+
+    path: str
+    reason: str
+
+
+@dataclass
+class ImageInfo:
+    """What the header check learned about one valid image file.
+
+    Attributes:
+        path: The file.
+        width: Width in pixels.
+        height: Height in pixels.
+        format: Pillow's format name (``"JPEG"``, ``"PNG"``...).
+        mode: Pillow's mode (``"RGB"``, ``"L"``, ``"CMYK"``, ``"I;16"``...).
+        convert: Why TensorFlow can't decode it correctly (then it goes
+            through :func:`convert_to_png`), or None.
+    """
+
+    path: str
+    width: int
+    height: int
+    format: str
+    mode: str
+    convert: str | None = None
+
+
+def _has_magic(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _jpeg_complete(fh: Any, size: int, im: Image.Image) -> bool:
+    """True when a JPEG ends with its EOI marker or fully decodes at 1/8 scale."""
+    fh.seek(max(0, size - 4096))
+    if b"\xff\xd9" in fh.read():
+        return True
+    # Some cameras append data after EOI: confirm with a cheap DCT-scaled decode.
+    im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+    im.load()
+    return True
+
+
+def _needs_conversion(im: Image.Image) -> str | None:
+    fmt, mode = im.format or "", im.mode
+    if fmt not in _TF_FORMATS:
+        return f"{fmt or 'unknown'} format"
+    if fmt == "BMP" and mode not in ("RGB", "RGBA"):
+        return f"{mode} BMP"
+    if fmt in ("JPEG", "MPO"):
+        if mode == "CMYK":
+            return "CMYK JPEG"
+        if im.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
+            return "EXIF orientation"
+    return None
+
+
+def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo | SkippedFile:
+    """Checks one file without decoding it fully (except for rare formats).
+
+    PNGs are verified chunk by chunk (CRCs), JPEGs must end with their EOI
+    marker, other formats are decoded by Pillow (they are usually small).
+
+    Args:
+        path: The file.
+        max_pixels: Images with more pixels are skipped as too large, from the
+            header alone (a 20,000 x 20,000 PNG is never decoded).
+
+    Returns:
+        An :class:`ImageInfo` for a usable image, else a :class:`SkippedFile`.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in IMAGE_EXTENSIONS:
+        return SkippedFile(str(p), "not an image file type")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        return SkippedFile(str(p), f"unreadable ({exc.strerror or exc})")
+    if size == 0:
+        return SkippedFile(str(p), "0 bytes")
+    try:
+        with open(p, "rb") as fh, Image.open(fh) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                return SkippedFile(str(p), f"too large ({width} x {height} pixels, limit {max_pixels:,})")
+            info = ImageInfo(str(p), width, height, im.format or "", im.mode, _needs_conversion(im))
+            if im.format == "PNG":
+                im.verify()
+            elif im.format in ("JPEG", "MPO"):
+                _jpeg_complete(fh, size, im)
+            else:
+                im.load()
+    except PermissionError as exc:
+        return SkippedFile(str(p), f"unreadable ({exc.strerror or exc})")
+    except Image.DecompressionBombError:
+        return SkippedFile(str(p), f"too large (over Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels)")
+    except UnidentifiedImageError:
+        return SkippedFile(str(p), "corrupt or truncated" if _has_magic(p) else "not an image")
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
+        # Pillow reports broken data with all of these, depending on the format.
+        return SkippedFile(str(p), "corrupt or truncated")
+    return info
+
+
+def pil_to_rgb(im: Image.Image) -> np.ndarray:
+    """Converts any Pillow image to an RGB ``uint8`` array ``[H, W, 3]``.
+
+    EXIF orientation is applied; 16- and 32-bit integer images are scaled to
+    0..255 (Pillow's own ``convert("RGB")`` clips them); alpha is dropped
+    (the colour channels are kept as stored, as TensorFlow's decoders do).
+    """
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im).astype(np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() <= 65535 else float(arr.max())
+        grey = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if im.mode == "F":
+        grey = np.clip(np.round(np.asarray(im)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im, dtype=np.uint8)
+
+
+def load_rgb(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decodes one image file (first frame) to RGB ``uint8`` ``[H, W, 3]`` with Pillow.
+
+    Raises:
+        DataError: The file is not a usable image; the message gives the reason.
+    """
+    checked = check_image(path, max_pixels)
+    if isinstance(checked, SkippedFile):
+        raise DataError(f"Expected a readable image file. Received: {str(path)!r} ({checked.reason})")
+    with Image.open(path) as im:
+        im.seek(0)
+        return pil_to_rgb(im)
+
+
+def convert_to_png(src: str | os.PathLike[str], cache_dir: str | os.PathLike[str]) -> str:
+    """Converts ``src`` once into an RGB PNG under ``cache_dir``; returns its path.
+
+    The cache name is derived from the source path, size and modification
+    time, so an edited file is converted again and an unchanged one is not.
+    """
+    st = os.stat(src)
+    key = hashlib.sha1(f"{os.path.abspath(src)}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    out = Path(cache_dir) / f"{key}.png"
+    if out.is_file():
+        return str(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(src) as im:
+        im.seek(0)
+        rgb = pil_to_rgb(im)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.png")
+    Image.fromarray(rgb).save(tmp, compress_level=1)
+    os.replace(tmp, out)
+    return str(out)
+
+
+def jpeg_ratio(info: ImageInfo, image_size: int) -> int:
+    """The largest JPEG DCT down-scaling (1, 2, 4 or 8) that keeps both sides >= ``image_size``.
+
+    Decoding a 4000 px photo at 1/8 scale is several times faster than a full
+    decode followed by a resize, and it is a good (area-averaging) downscale.
+    """
+    if info.format not in ("JPEG", "MPO") or info.convert:
+        return 1
+    ratio = 1
+    for r in (2, 4, 8):
+        if min(-(-info.width // r), -(-info.height // r)) >= image_size:
+            ratio = r
+    return ratio
+
+
+def make_tf_decoder(image_size: int, ratio: int = 1) -> Callable[[Any], Any]:
+    """Returns ``decode(path) -> uint8 [image_size, image_size, 3]`` for ``Dataset.map``.
+
+    Args:
+        image_size: Output side; images are resized bilinearly (stretching,
+            like ``image_dataset_from_directory``).
+        ratio: JPEG DCT down-scaling (1, 2, 4 or 8) used for every file; pass
+            the minimum of :func:`jpeg_ratio` over the files, and 1 as soon as
+            one file is not a JPEG. One fixed ratio keeps the graph free of
+            per-element branches, which cost more than they save on small files.
+    """
+    import tensorflow as tf
+
+    size = int(image_size)
+    if ratio not in (1, 2, 4, 8):
+        raise ValueError(f"Expected ratio 1, 2, 4 or 8. Received: ratio={ratio!r}")
+
+    def decode(path: Any) -> Any:
+        data = tf.io.read_file(path)
+        if ratio > 1:
+            img = tf.io.decode_jpeg(data, channels=3, ratio=ratio)
+        else:
+            img = tf.io.decode_image(data, channels=3, expand_animations=False)
+        img.set_shape([None, None, 3])
+        out = tf.image.resize(img, [size, size], method="bilinear")
+        return tf.cast(tf.round(tf.clip_by_value(out, 0.0, 255.0)), tf.uint8)
+
+    return decode
+
+
+def size_stats(widths: np.ndarray, heights: np.ndarray) -> dict[str, float]:
+    """Min/median/max of widths and heights (empty dict for no images)."""
+    if len(widths) == 0:
+        return {}
+    return {
+        "min_width": float(widths.min()),
+        "median_width": float(np.median(widths)),
+        "max_width": float(widths.max()),
+        "min_height": float(heights.min()),
+        "median_height": float(np.median(heights)),
+        "max_height": float(heights.max()),
+    }
+
+
+def small_image_warning(widths: np.ndarray, heights: np.ndarray, min_size: int | None) -> list[str]:
+    """A warning about images whose shorter side is below ``min_size`` (they get upsampled)."""
+    if not min_size or len(widths) == 0:
+        return []
+    small = np.minimum(widths, heights) < min_size
+    if not small.any():
+        return []
+    i = int(np.argmin(np.minimum(widths, heights)))
+    return [
+        f"{int(small.sum())} images are smaller than {min_size} px (smallest {int(widths[i])} x {int(heights[i])}); "
+        "they will be upsampled, which blurs them."
+    ]

@@ -1,0 +1,259 @@
+"""The work a :class:`~tl_widgets.core.session.TrainingSession` does in its worker thread.
+
+Data, model, phases (freeze, compile, fit), checkpoints, rollback and the run
+folder. Nothing here prints or displays: progress leaves as events.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tl_widgets.core.config import FreezeConfig, PhaseConfig, TrainConfig
+from tl_widgets.core.events import EpochEnd, PhaseStarted, RunStarted
+from tl_widgets.core.outputs import RunFolder
+from tl_widgets.core.training_callbacks import EventCallback, NonFiniteLossError, StopRequested
+
+if TYPE_CHECKING:
+    from tl_widgets.core.session import RunResult, TrainingSession
+
+__all__ = ["Runner", "make_optimizer"]
+
+
+def make_optimizer(phase: PhaseConfig, steps_per_epoch: int, lr_scale: float = 1.0) -> Any:
+    """A Keras optimizer with the phase's learning-rate schedule (built-in schedules only).
+
+    ``constant`` with warm-up and ``onecycle`` are expressed with
+    ``CosineDecay`` (``alpha=1`` keeps the rate constant after warm-up), so a
+    saved model loads with plain Keras.
+    """
+    import keras
+
+    lr = phase.learning_rate * lr_scale
+    total = max(1, phase.epochs * max(1, steps_per_epoch))
+    warmup = min(total - 1, int(round(phase.warmup_epochs * steps_per_epoch))) if phase.warmup_epochs else 0
+    schedule: Any = lr
+    if phase.schedule == "cosine":
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else lr, decay_steps=max(1, total - warmup), alpha=0.0,
+            warmup_target=lr if warmup else None, warmup_steps=warmup,
+        )
+    elif phase.schedule == "onecycle":
+        up = max(1, int(0.3 * total))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            lr / 25.0, decay_steps=max(1, total - up), alpha=1e-4, warmup_target=lr, warmup_steps=up,
+        )
+    elif warmup:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, total - warmup), alpha=1.0, warmup_target=lr, warmup_steps=warmup,
+        )
+    opts = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+            "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate, momentum=0.9),
+            "rmsprop": keras.optimizers.RMSprop}
+    return opts[phase.optimizer](learning_rate=schedule)
+
+
+def _monitor_name(has_val: bool) -> str:
+    return "val_accuracy" if has_val else "accuracy"
+
+
+class Runner:
+    """One run's worker-side state. Created by the session; ``run()`` in the worker thread."""
+
+    def __init__(self, session: TrainingSession, cfg: TrainConfig, run_id: str) -> None:
+        self.session = session
+        self.cfg = cfg
+        self.run_id = run_id
+        self.bus = session.bus
+        self.model: Any = None
+        self.run_dir: Path | None = None
+        self.folder: RunFolder | None = None
+        self.timings: dict[str, float] = {}
+        self.best: dict[str, Any] = {"value": -math.inf, "epoch": None, "phase": None}
+        self.report: Any = None
+        self.class_names: list[str] = []
+        self.messages: list[str] = []
+        self.rollback: dict[str, Any] | None = None
+
+    # -- the run -------------------------------------------------------------
+    def run(self) -> RunResult:
+        import keras
+
+        from tl_widgets.core.backbones import resolve_backbone
+        from tl_widgets.core.data import load_datasets
+        from tl_widgets.core.model import build_model, input_size_for
+        from tl_widgets.core.session import RunResult
+        from tl_widgets.core.strategy import StrategyRuntime
+
+        cfg, t0 = self.cfg, time.time()
+        runtime = StrategyRuntime.create(cfg.strategy)
+        if runtime.is_chief:
+            self.folder = RunFolder.create(Path(cfg.output_dir) / self.run_id)
+            self.run_dir = self.folder.path
+            self.folder.write_config(cfg)
+        if cfg.seed is not None:
+            keras.utils.set_random_seed(cfg.seed)
+        with runtime.scope():
+            spec = resolve_backbone(cfg.model.backbone)
+            size = input_size_for(spec, cfg.model)
+            shard = (runtime.process_id, runtime.num_processes) if runtime.num_processes > 1 else None
+            work_dir = self.run_dir if self.run_dir is not None else None
+            data = load_datasets(cfg.data, size, seed=cfg.seed, min_size=spec.min_size,
+                                 code_data=self.session.data, work_dir=work_dir, shard=shard)
+            self.report, self.class_names = data.report, list(data.class_names)
+            for warning in getattr(data.report, "warnings", []):
+                self._message("warning", warning)
+            self.timings["data_s"] = time.time() - t0
+            t1 = time.time()
+            assembled = build_model(cfg.model, len(self.class_names))
+            self.model = assembled.model
+            self.timings["build_s"] = time.time() - t1
+            self.bus.publish(RunStarted(
+                self.run_id, config=cfg.to_dict(), run_dir=str(self.run_dir) if self.run_dir else None,
+                total_epochs=cfg.total_epochs, steps_per_epoch=data.steps_per_epoch,
+                class_names=tuple(self.class_names), num_replicas=runtime.num_replicas,
+            ))
+            status = self._phases(assembled, data, runtime)
+        return self._finish(status, t0, RunResult)
+
+    def _phases(self, assembled: Any, data: Any, runtime: Any) -> str:
+        import keras
+
+        from tl_widgets.core.freezing import FreezePlan
+
+        cfg = self.cfg
+        blocks = assembled.spec.blocks(assembled.backbone)
+        freeze: FreezeConfig = cfg.freeze
+        epoch = 0
+        state: dict[str, Any] = {"global_step": 0}
+        lr_scale = runtime.num_replicas if cfg.strategy.lr_scaling == "linear" else 1.0
+        for index, phase in enumerate(cfg.phases):
+            if phase.epochs == 0:
+                continue
+            freeze = phase.freeze or freeze
+            report = FreezePlan(freeze).apply(assembled.backbone, blocks)
+            self.model.compile(
+                optimizer=make_optimizer(phase, data.steps_per_epoch, lr_scale),
+                loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                jit_compile=runtime.jit_compile, steps_per_execution=runtime.steps_per_execution,
+            )
+            head_params = sum(int(math.prod(w.shape)) for w in self.model.trainable_weights) - report.trainable_params
+            self.bus.publish(PhaseStarted(
+                self.run_id, phase=index, name=phase.name, epochs=phase.epochs, learning_rate=phase.learning_rate,
+                trainable_params=report.trainable_params + head_params, frozen_params=report.frozen_params,
+                first_epoch=epoch,
+            ))
+            callback = EventCallback(self, index, data, state, runtime.steps_per_execution)
+            callbacks: list[Any] = [callback]
+            if cfg.early_stopping_patience:
+                callbacks.append(keras.callbacks.EarlyStopping(
+                    monitor=_monitor_name(data.val is not None), mode="max",
+                    patience=cfg.early_stopping_patience, restore_best_weights=False))
+            if cfg.reduce_lr_patience and phase.schedule == "constant" and not phase.warmup_epochs:
+                callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_loss" if data.val is not None else "loss", patience=cfg.reduce_lr_patience))
+            t = time.time()
+            try:
+                self.model.fit(
+                    data.train, validation_data=data.val, epochs=epoch + phase.epochs, initial_epoch=epoch,
+                    callbacks=callbacks, class_weight=data.class_weight, verbose=0,
+                )
+            except StopRequested:
+                self.timings[f"phase{index}_s"] = time.time() - t
+                return "stopped"
+            except NonFiniteLossError as exc:
+                self._restore_last_good()
+                raise RuntimeError(str(exc)) from None
+            self.timings[f"phase{index}_s"] = time.time() - t
+            epoch += phase.epochs
+            if self.session.stop_requested:
+                return "stopped"
+        self._maybe_rollback()
+        return "finished"
+
+    # -- per-epoch hooks (called by EventCallback in the worker) ------------------
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        """Keeps the history, the checkpoints and the best metric."""
+        hist = self.session.history["epoch"]
+        hist.setdefault("epoch", []).append(event.epoch)
+        hist.setdefault("phase", []).append(event.phase)
+        for k, v in event.metrics.items():
+            hist.setdefault(k, []).append(v)
+        monitor = "val_accuracy" if "val_accuracy" in event.metrics else "accuracy"
+        value = event.metrics.get(monitor, -math.inf)
+        improved = value > self.best["value"]
+        if improved:
+            self.best = {"value": value, "epoch": event.epoch, "phase": event.phase, "metric": monitor}
+        if self.folder is not None:
+            self.folder.save_checkpoint(self.model, "last")
+            if improved:
+                self.folder.save_checkpoint(self.model, "best")
+            self.folder.write_epoch_history(hist)
+
+    def _restore_last_good(self) -> None:
+        if self.folder is not None and self.folder.has_checkpoint("last"):
+            self.model.load_weights(str(self.folder.checkpoint("last")))
+            self._message("warning", "Loss became non-finite: the model was restored to the last good epoch")
+
+    def _maybe_rollback(self) -> None:
+        hist = self.session.history["epoch"]
+        monitor = self.best.get("metric")
+        if not self.cfg.rollback or monitor is None or len(self.cfg.phases) < 2 or not hist.get(monitor):
+            return
+        final = hist[monitor][-1]
+        last_phase = hist["phase"][-1]
+        if self.best["phase"] == last_phase or final >= self.best["value"]:
+            return
+        if self.folder is None or not self.folder.has_checkpoint("best"):
+            self._message("warning", f"Fine-tuning ended worse ({monitor} {final:.4f} < {self.best['value']:.4f}) "
+                                     "but no best checkpoint was written to roll back to")
+            return
+        self.model.load_weights(str(self.folder.checkpoint("best")))
+        self.rollback = {"metric": monitor, "final": final, "best": self.best["value"],
+                         "best_epoch": self.best["epoch"], "best_phase": self.best["phase"]}
+        self._message("warning", f"Phase {last_phase} ended worse than the best epoch ({monitor} {final:.4f} < "
+                                 f"{self.best['value']:.4f} at epoch {self.best['epoch']}): rolled back to the "
+                                 "best weights")
+
+    def _message(self, level: str, text: str) -> None:
+        self.messages.append(text)
+        self.session.message(level, text)
+
+    # -- outputs ---------------------------------------------------------------
+    def _finish(self, status: str, t0: float, result_cls: Any) -> RunResult:
+        hist = self.session.history
+        metrics = {k: v[-1] for k, v in hist["epoch"].items() if k not in ("epoch", "phase") and v}
+        if not metrics and hist["batch"]:
+            metrics = {k: v[-1] for k, v in hist["batch"].items() if k not in ("epoch", "phase", "global_step") and v}
+        self.timings["total_s"] = time.time() - t0
+        summary = self.summary(status, metrics)
+        if self.folder is not None:
+            self.folder.write_outputs(self.model, self.class_names, hist, summary)
+        return result_cls(
+            run_id=self.run_id, status=status, metrics=metrics, history=hist, run_dir=self.run_dir, model=self.model,
+            class_names=self.class_names, duration=self.timings["total_s"], summary=summary,
+        )
+
+    def summary(self, status: str, metrics: dict[str, float], error: str | None = None) -> dict[str, Any]:
+        """The dict written to ``summary.json``."""
+        skipped = []
+        if self.report is not None:
+            skipped = [{"path": s.path, "reason": s.reason} for s in getattr(self.report, "skipped", [])]
+        return {
+            "run_id": self.run_id, "status": status, "error": error, "metrics": metrics,
+            "best": {k: v for k, v in self.best.items() if k != "value" or v != -math.inf},
+            "rollback": self.rollback, "class_names": self.class_names, "skipped_files": skipped,
+            "messages": self.messages, "timings": self.timings,
+            "backbone": self.cfg.model.backbone, "epochs_done": len(self.session.history["epoch"].get("epoch", [])),
+        }
+
+    def write_failure(self, result: RunResult, tb: str) -> None:
+        """Writes ``summary.json`` for a failed run (history kept)."""
+        if self.folder is None:
+            return
+        summary = self.summary("failed", result.metrics, result.error)
+        summary["traceback"] = tb
+        result.summary = summary
+        self.folder.write_outputs(None, self.class_names, self.session.history, summary)

@@ -1,0 +1,19 @@
+"""Views: Plotly figures and the streaming chart widget; plain data in.
+
+Nothing here imports Keras or TensorFlow. Live charts consume the typed events
+of :mod:`tl_widgets.core.events`.
+"""
+
+from __future__ import annotations
+
+from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.views.decimate import decimate_minmax
+from tl_widgets.views.live import EventPump, LiveTrainingCharts, TrainingProgress
+
+__all__ = [
+    "PlotlyChart",
+    "decimate_minmax",
+    "LiveTrainingCharts",
+    "EventPump",
+    "TrainingProgress",
+]

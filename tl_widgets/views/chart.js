@@ -1,0 +1,160 @@
+// Browser side of tl_widgets.views.chart.PlotlyChart (an anywidget ES module).
+//
+// Plotly.js is not part of this module: the first view on a page asks its
+// kernel for the gzipped plotly.min.js bundled with the Python plotly package,
+// evaluates it once as an ES module and caches the promise on globalThis,
+// keyed by version. Every other chart on the page reuses it.
+//
+// Figure changes arrive as custom messages and are applied strictly in order
+// through one promise chain per view: react / snapshot (full redraw),
+// extend (Plotly.extendTraces), add_traces, restyle, relayout.
+
+const CACHE_KEY = "__tl_widgets_plotly__";
+const LOAD_TIMEOUT_MS = 120000;
+const PLOT_CONFIG = { displaylogo: false, responsive: true };
+
+async function decodePayload(view, encoding) {
+  const blob = new Blob([view]);
+  if (encoding === "gzip") {
+    const stream = blob.stream().pipeThrough(new DecompressionStream("gzip"));
+    return await new Response(stream).text();
+  }
+  return await blob.text();
+}
+
+async function evaluatePlotly(source) {
+  // plotly.min.js is a UMD bundle: give it a CommonJS-like `module` so it
+  // hands Plotly back to us, and restore any window.Plotly it overwrote.
+  const prefix =
+    "const module = { exports: {} }; const exports = module.exports;\n" +
+    "const __tlwPrevious = globalThis.Plotly;\n";
+  const suffix =
+    "\n;const __tlwPlotly = module.exports;\n" +
+    "if (__tlwPrevious === undefined) { delete globalThis.Plotly; } else { globalThis.Plotly = __tlwPrevious; }\n" +
+    "export default __tlwPlotly;\n";
+  const url = URL.createObjectURL(new Blob([prefix, source, suffix], { type: "text/javascript" }));
+  try {
+    const mod = await import(/* webpackIgnore: true */ url);
+    if (!mod.default || typeof mod.default.react !== "function") {
+      throw new Error("the Plotly.js bundle did not export Plotly");
+    }
+    return mod.default;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+function requestPlotly(model) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg, buffers) => {
+      if (!msg || msg.type !== "plotly") return;
+      clearTimeout(timer);
+      model.off("msg:custom", onMessage);
+      if (!buffers || buffers.length !== 1) {
+        reject(new Error("the kernel sent no Plotly.js buffer"));
+        return;
+      }
+      decodePayload(buffers[0], msg.encoding).then(evaluatePlotly).then(resolve, reject);
+    };
+    const timer = setTimeout(() => {
+      model.off("msg:custom", onMessage);
+      reject(new Error("the kernel did not send Plotly.js (is it running?)"));
+    }, LOAD_TIMEOUT_MS);
+    model.on("msg:custom", onMessage);
+    model.send({ type: "plotly?", gzip: typeof DecompressionStream === "function" });
+  });
+}
+
+function loadPlotly(model) {
+  const version = model.get("_plotly_version");
+  const cache = (globalThis[CACHE_KEY] ??= {});
+  if (!cache[version]) {
+    cache[version] = requestPlotly(model).catch((err) => {
+      delete cache[version];
+      throw err;
+    });
+  }
+  return cache[version];
+}
+
+function newViewId() {
+  return Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+}
+
+function render({ model, el }) {
+  const viewId = newViewId();
+  const box = document.createElement("div");
+  box.className = "tlw-plotly-chart";
+  box.style.width = "100%";
+  box.style.height = `${model.get("height")}px`;
+  el.appendChild(box);
+
+  let Plotly = null;
+  let chain = Promise.resolve();
+  let alive = true;
+
+  const withHeight = (layout) => ({ uirevision: "tlw", ...(layout || {}), height: model.get("height") });
+  const draw = (figure) => Plotly.react(box, (figure && figure.data) || [], withHeight(figure && figure.layout), PLOT_CONFIG);
+
+  const apply = async (msg) => {
+    if (!alive || !Plotly) return;
+    switch (msg.type) {
+      case "react":
+      case "snapshot":
+        await draw(msg.figure);
+        break;
+      case "extend":
+        await Plotly.extendTraces(box, { x: msg.x, y: msg.y }, msg.traces, msg.max);
+        break;
+      case "add_traces":
+        await Plotly.addTraces(box, msg.traces);
+        break;
+      case "restyle":
+        await Plotly.restyle(box, msg.update, msg.traces);
+        break;
+      case "relayout":
+        await Plotly.relayout(box, msg.update);
+        break;
+      default:
+        break;
+    }
+  };
+  const enqueue = (step) => {
+    chain = chain.then(step).catch((err) => console.warn("[tl_widgets] chart update failed:", err));
+  };
+
+  model.on("msg:custom", (msg) => {
+    if (!msg || typeof msg.type !== "string" || msg.type === "plotly") return;
+    if (msg.view !== undefined && msg.view !== viewId) return;
+    enqueue(() => apply(msg));
+  });
+  model.on("change:height", () => {
+    box.style.height = `${model.get("height")}px`;
+    enqueue(() => alive && Plotly && Plotly.relayout(box, { height: model.get("height") }));
+  });
+
+  enqueue(async () => {
+    try {
+      Plotly = await loadPlotly(model);
+    } catch (err) {
+      box.textContent = `Plotly.js could not be loaded: ${err.message}`;
+      return;
+    }
+    if (alive) await draw(model.get("_figure"));
+  });
+  // Ask for the current bounded snapshot: the synced _figure may be older.
+  model.send({ type: "snapshot?", view: viewId });
+
+  const resizer = new ResizeObserver(() => {
+    if (alive && Plotly && box.data) Plotly.Plots.resize(box);
+  });
+  resizer.observe(box);
+
+  return () => {
+    alive = false;
+    resizer.disconnect();
+    if (Plotly) Plotly.purge(box);
+  };
+}
+
+export default { render };

@@ -1,0 +1,251 @@
+"""Static Plotly figures: plain data in, a ``plotly.graph_objects.Figure`` out.
+
+Each function validates its input and raises ``ValueError`` / ``TypeError``
+with what it expected and what it received.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "layer_map_figure",
+    "class_counts_figure",
+    "confusion_figure",
+    "lr_finder_figure",
+    "runs_overlay_figure",
+    "image_grid_figure",
+]
+
+_STATE_COLORS = {"trainable": "#f28e2b", "mixed": "#edc948", "frozen": "#8c9aab"}
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+_BASE_LAYOUT: dict[str, Any] = {"plot_bgcolor": "white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+
+
+def _state(value: Any, name: str) -> str:
+    if value is True:
+        return "trainable"
+    if value is False:
+        return "frozen"
+    if value == "mixed":
+        return "mixed"
+    raise ValueError(f"Expected trainable to be True, False or 'mixed' for block {name!r}. Received: {value!r}")
+
+
+def _count(block: Mapping[str, Any], key: str) -> int:
+    value = block.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"Expected {key} to be an int >= 0 in block {block.get('name')!r}. Received: {value!r}")
+    return int(value)
+
+
+def layer_map_figure(blocks: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Shows the model's blocks, coloured frozen / trainable / mixed.
+
+    One horizontal bar per block, in model order from top to bottom; its
+    length is the block's parameter count and the hover shows trainable and
+    frozen parameters and the number of layers.
+
+    Args:
+        blocks: Dicts with ``name``, ``trainable`` (True, False or
+            ``"mixed"``), ``trainable_params``, ``frozen_params`` and ``n_layers``.
+
+    Returns:
+        The figure.
+    """
+    names, states, trainable, frozen, layers = [], [], [], [], []
+    for block in blocks:
+        if not isinstance(block, Mapping) or not isinstance(block.get("name"), str):
+            raise ValueError(f"Expected a dict with a str 'name' per block. Received: {block!r:.200}")
+        names.append(block["name"])
+        states.append(_state(block.get("trainable"), block["name"]))
+        trainable.append(_count(block, "trainable_params"))
+        frozen.append(_count(block, "frozen_params"))
+        layers.append(_count(block, "n_layers"))
+    if len(set(names)) != len(names):
+        raise ValueError(f"Expected unique block names. Received: {names}")
+    fig = go.Figure()
+    for state, color in _STATE_COLORS.items():
+        idx = [i for i, s in enumerate(states) if s == state]
+        fig.add_trace(
+            go.Bar(
+                orientation="h",
+                name=state,
+                y=[names[i] for i in idx],
+                x=[trainable[i] + frozen[i] for i in idx],
+                marker={"color": color, "line": {"color": "#555", "width": 0.5}},
+                customdata=[[trainable[i], frozen[i], layers[i]] for i in idx],
+                text=[f"{trainable[i] + frozen[i]:,}" for i in idx],
+                textposition="outside",
+                hovertemplate=(
+                    "<b>%{y}</b><br>trainable: %{customdata[0]:,}<br>frozen: %{customdata[1]:,}"
+                    "<br>layers: %{customdata[2]}<extra>" + state + "</extra>"
+                ),
+            )
+        )
+    total_t, total_f = sum(trainable), sum(frozen)
+    fig.update_layout(
+        **_BASE_LAYOUT,
+        title={"text": f"Blocks: {total_t:,} trainable, {total_f:,} frozen parameters"},
+        barmode="overlay",
+        height=max(220, 80 + 24 * len(names)),
+        xaxis={"title": {"text": "parameters"}, "gridcolor": "#eee"},
+        yaxis={"categoryorder": "array", "categoryarray": names, "autorange": "reversed", "automargin": True},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+    )
+    return fig
+
+
+def class_counts_figure(counts: Mapping[str, int]) -> go.Figure:
+    """Bars of examples per class, with the mean as a dashed line.
+
+    Args:
+        counts: ``{class_name: count}`` in display order.
+    """
+    if not counts:
+        raise ValueError("Expected at least one class in counts. Received: {}")
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"Expected an int count >= 0 for class {name!r}. Received: {value!r}")
+    names = [str(k) for k in counts]
+    values = [int(v) for v in counts.values()]
+    fig = go.Figure(
+        go.Bar(x=names, y=values, text=values, textposition="outside", marker={"color": _PALETTE[0]},
+               hovertemplate="%{x}: %{y:,} images<extra></extra>")
+    )
+    mean = sum(values) / len(values)
+    fig.add_hline(y=mean, line={"dash": "dash", "color": "#888"}, annotation_text=f"mean {mean:,.1f}")
+    fig.update_layout(**_BASE_LAYOUT, title={"text": f"{sum(values):,} images in {len(values)} classes"},
+                      yaxis={"title": {"text": "images"}, "gridcolor": "#eee"}, height=320)
+    return fig
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]] | np.ndarray, labels: Sequence[str], normalize: bool = False) -> go.Figure:
+    """A confusion-matrix heatmap: rows are true classes, columns predictions.
+
+    Args:
+        matrix: Square counts, ``matrix[true][predicted]``.
+        labels: Class names, one per row.
+        normalize: Show each row as fractions of the true class (rows with no
+            examples stay 0); the hover always shows the count too.
+    """
+    counts = np.asarray(matrix, dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"Expected a square 2-D matrix. Received shape {counts.shape}")
+    if len(labels) != counts.shape[0]:
+        raise ValueError(f"Expected {counts.shape[0]} labels. Received: {len(labels)}")
+    if (counts < 0).any() or not np.isfinite(counts).all():
+        raise ValueError("Expected finite counts >= 0 in the confusion matrix.")
+    rows = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    z = fractions if normalize else counts
+    text = [[f"{v:.2f}" if normalize else f"{int(v)}" for v in row] for row in z]
+    names = [str(label) for label in labels]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
+            zmin=0, zmax=1 if normalize else None,
+            customdata=np.stack([counts, fractions], axis=-1),
+            hovertemplate="true %{y}, predicted %{x}<br>%{customdata[0]:.0f} images (%{customdata[1]:.1%} of row)<extra></extra>",
+        )
+    )
+    accuracy = float(np.trace(counts) / counts.sum()) if counts.sum() else math.nan
+    side = max(320, 60 + 40 * len(names))
+    fig.update_layout(
+        **_BASE_LAYOUT, title={"text": f"Confusion matrix (accuracy {accuracy:.1%})"}, height=side,
+        xaxis={"title": {"text": "predicted"}, "side": "bottom"},
+        yaxis={"title": {"text": "true"}, "autorange": "reversed"},
+    )
+    return fig
+
+
+def lr_finder_figure(lrs: Sequence[float], losses: Sequence[float], suggested_lr: float | None) -> go.Figure:
+    """Loss against learning rate (log x), with the suggestion marked.
+
+    Args:
+        lrs: Learning rates tried, increasing.
+        losses: Loss at each learning rate.
+        suggested_lr: The suggested learning rate, or None.
+    """
+    x = np.asarray(lrs, dtype=np.float64)
+    y = np.asarray(losses, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape or len(x) == 0:
+        raise ValueError(f"Expected lrs and losses of equal, non-zero length. Received {x.shape} and {y.shape}")
+    if (x <= 0).any():
+        raise ValueError("Expected learning rates > 0 (the x axis is logarithmic).")
+    y = np.where(np.isfinite(y), y, np.nan)
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="loss", line={"color": _PALETTE[0]},
+                               hovertemplate="lr %{x:.2e}<br>loss %{y:.4g}<extra></extra>"))
+    if suggested_lr is not None:
+        if not suggested_lr > 0:
+            raise ValueError(f"Expected suggested_lr > 0 or None. Received: {suggested_lr!r}")
+        at = float(np.interp(np.log10(suggested_lr), np.log10(x), np.nan_to_num(y, nan=np.nanmax(y))))
+        fig.add_vline(x=float(suggested_lr), line={"dash": "dash", "color": _PALETTE[3]})
+        fig.add_trace(go.Scatter(x=[suggested_lr], y=[at], mode="markers", name=f"suggested {suggested_lr:.1e}",
+                                 marker={"color": _PALETTE[3], "size": 10}))
+    fig.update_layout(**_BASE_LAYOUT, title={"text": "Learning-rate finder"}, height=320,
+                      xaxis={"type": "log", "title": {"text": "learning rate"}, "gridcolor": "#eee"},
+                      yaxis={"title": {"text": "loss"}, "gridcolor": "#eee"})
+    return fig
+
+
+def runs_overlay_figure(runs: Mapping[str, Sequence[tuple[int, float]]], metric: str) -> go.Figure:
+    """One line per run of ``metric`` against step, to compare runs.
+
+    Args:
+        runs: ``{run_name: [(step, value), ...]}``.
+        metric: The metric's name (axis and title).
+    """
+    fig = go.Figure()
+    for i, (name, points) in enumerate(runs.items()):
+        pts = np.asarray(list(points), dtype=np.float64).reshape(-1, 2) if len(points) else np.zeros((0, 2))
+        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="lines+markers" if len(pts) < 50 else "lines",
+                                 name=str(name), line={"color": _PALETTE[i % len(_PALETTE)]},
+                                 hovertemplate="step %{x}<br>" + metric + " %{y:.4g}<extra>%{fullData.name}</extra>"))
+    fig.update_layout(**_BASE_LAYOUT, title={"text": f"{metric} by run"}, height=340,
+                      xaxis={"title": {"text": "step"}, "gridcolor": "#eee"},
+                      yaxis={"title": {"text": metric}, "gridcolor": "#eee"})
+    return fig
+
+
+def _png_data_uri(image: np.ndarray) -> str:
+    from PIL import Image  # pillow is a dependency; imported here to keep import time low
+
+    buffer = io.BytesIO()
+    Image.fromarray(image, mode="RGB").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_grid_figure(images: np.ndarray, titles: Sequence[str] | None = None, cols: int | None = None) -> go.Figure:
+    """A grid of images (augmentation previews, top losses).
+
+    Args:
+        images: ``uint8`` array of shape ``[n, H, W, 3]``.
+        titles: One title per image, or None.
+        cols: Columns of the grid; defaults to ``ceil(sqrt(n))``, at most 6.
+    """
+    arr = np.asarray(images)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or arr.shape[0] == 0:
+        raise ValueError(f"Expected a uint8 array [n, H, W, 3] with n >= 1. Received {arr.dtype} {arr.shape}")
+    n, height, width = arr.shape[:3]
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"Expected {n} titles. Received: {len(titles)}")
+    cols = cols or min(6, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[str(t) for t in titles] if titles else None,
+                        horizontal_spacing=0.02, vertical_spacing=0.08 if titles else 0.02)
+    for i in range(n):
+        fig.add_trace(go.Image(source=_png_data_uri(arr[i]), hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    cell = max(90, min(200, 900 // cols))
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=rows * int(cell * height / width) + 60,
+                      plot_bgcolor="white")
+    return fig
