@@ -212,63 +212,6 @@ def scan_folder(
     return report
 
 
-# -- splitting ---------------------------------------------------------------
-
-
-def split_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified, seeded split of ``range(len(labels))`` into (train, val) index arrays.
-
-    Every class keeps at least one training item. Indices come back sorted.
-    """
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        idx = idx[rng.permutation(len(idx))]
-        n_val = min(int(round(len(idx) * fraction)), len(idx) - 1) if fraction > 0 else 0
-        val.append(idx[:n_val])
-        train.append(idx[n_val:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val)) if val else np.array([], int)
-
-
-def limit_per_class(indices: np.ndarray, labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
-    """Keeps at most ``limit`` of ``indices`` per class (seeded choice), sorted."""
-    if not limit:
-        return indices
-    rng = np.random.default_rng([seed, 1])
-    keep = []
-    for c in np.unique(labels[indices]):
-        idx = indices[labels[indices] == c]
-        keep.append(idx if len(idx) <= limit else rng.choice(idx, size=limit, replace=False))
-    return np.sort(np.concatenate(keep))
-
-
-def shard_indices(indices: np.ndarray, shard: tuple[int, int] | None, seed: int) -> np.ndarray:
-    """This process's disjoint share of ``indices``; every shard gets the same count.
-
-    The indices are dealt round-robin after a seeded shuffle (so each shard
-    sees every class); the remainder (< count items) is dropped so that all
-    processes run the same number of steps.
-    """
-    if shard is None:
-        return indices
-    index, count = shard
-    if not (isinstance(count, int) and isinstance(index, int) and count >= 1 and 0 <= index < count):
-        raise DataError(f"Expected shard=(index, count) with 0 <= index < count. Received: shard={shard!r}")
-    order = indices[np.random.default_rng([seed, 2]).permutation(len(indices))]
-    per = len(order) // count
-    if per == 0:
-        raise DataError(f"Expected at least {count} items to shard across {count} processes. Received: {len(order)}")
-    return np.sort(order[: per * count][index::count])
-
-
-def inverse_frequency(labels: np.ndarray, n_classes: int) -> dict[int, float]:
-    """``total / (n_classes * count_c)`` per class (1.0 for an absent class)."""
-    counts = np.bincount(labels, minlength=n_classes)
-    total = counts.sum()
-    return {c: (float(total / (n_classes * counts[c])) if counts[c] else 1.0) for c in range(n_classes)}
-
-
 # -- load_datasets -----------------------------------------------------------
 
 
@@ -293,9 +236,7 @@ def _zip_root(cfg: DataConfig, work_dir: str | os.PathLike[str] | None) -> Path:
     return safe_extract_zip(zpath, target)
 
 
-def _file_source(
-    root: Path, cfg: DataConfig, image_size: int, min_size: int | None, work_dir: str | os.PathLike[str] | None
-) -> tuple[DatasetReport, list[str], np.ndarray, list[ImageInfo]]:
+def _file_source(root: Path, min_size: int | None) -> tuple[DatasetReport, list[str], np.ndarray, list[ImageInfo]]:
     report, valid = _scan(root, min_size=min_size)
     infos = [i for v in valid.values() for i in v]
     labels = np.concatenate([np.full(len(v), k, np.int32) for k, v in enumerate(valid.values())])
@@ -370,10 +311,12 @@ def load_datasets(
             if not cfg.path:
                 raise DataError("Expected data.path when data.source='folder'. Received: None")
             root = Path(cfg.path)
-        report, names, labels, infos = _file_source(root, cfg, image_size, min_size, work_dir)
+        report, names, labels, infos = _file_source(root, min_size)
         paths, ratios = _prepared_paths(infos, image_size, work_dir)
         source = pipelines.FileSource(report, names, labels, paths, ratios)
 
+    split_indices, limit_per_class = pipelines.split_indices, pipelines.limit_per_class
+    shard_indices, inverse_frequency = pipelines.shard_indices, pipelines.inverse_frequency
     labels = source.labels
     n_classes = len(source.class_names)
     val_source = None

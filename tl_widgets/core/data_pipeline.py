@@ -21,9 +21,78 @@ import numpy as np
 
 from tl_widgets.core.images import DataError, make_tf_decoder
 
-__all__ = ["FileSource", "ArraySource", "StreamSource", "array_source", "code_source", "build"]
+__all__ = [
+    "FileSource",
+    "ArraySource",
+    "StreamSource",
+    "array_source",
+    "code_source",
+    "build",
+    "split_indices",
+    "limit_per_class",
+    "shard_indices",
+    "inverse_frequency",
+]
 
 _STREAM_SHUFFLE = 2048  # shuffle-buffer cap where elements are decoded images
+
+
+# -- splitting ---------------------------------------------------------------
+
+
+def split_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, seeded split of ``range(len(labels))`` into (train, val) index arrays.
+
+    Every class keeps at least one training item. Indices come back sorted.
+    """
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[rng.permutation(len(idx))]
+        n_val = min(int(round(len(idx) * fraction)), len(idx) - 1) if fraction > 0 else 0
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val)) if val else np.array([], int)
+
+
+def limit_per_class(indices: np.ndarray, labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """Keeps at most ``limit`` of ``indices`` per class (seeded choice), sorted."""
+    if not limit:
+        return indices
+    rng = np.random.default_rng([seed, 1])
+    keep = []
+    for c in np.unique(labels[indices]):
+        idx = indices[labels[indices] == c]
+        keep.append(idx if len(idx) <= limit else rng.choice(idx, size=limit, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def shard_indices(indices: np.ndarray, shard: tuple[int, int] | None, seed: int) -> np.ndarray:
+    """This process's disjoint share of ``indices``; every shard gets the same count.
+
+    The indices are dealt round-robin after a seeded shuffle (so each shard
+    sees every class); the remainder (< count items) is dropped so that all
+    processes run the same number of steps.
+    """
+    if shard is None:
+        return indices
+    index, count = shard
+    if not (isinstance(count, int) and isinstance(index, int) and count >= 1 and 0 <= index < count):
+        raise DataError(f"Expected shard=(index, count) with 0 <= index < count. Received: shard={shard!r}")
+    order = indices[np.random.default_rng([seed, 2]).permutation(len(indices))]
+    per = len(order) // count
+    if per == 0:
+        raise DataError(f"Expected at least {count} items to shard across {count} processes. Received: {len(order)}")
+    return np.sort(order[: per * count][index::count])
+
+
+def inverse_frequency(labels: np.ndarray, n_classes: int) -> dict[int, float]:
+    """``total / (n_classes * count_c)`` per class (1.0 for an absent class)."""
+    counts = np.bincount(labels, minlength=n_classes)
+    total = counts.sum()
+    return {c: (float(total / (n_classes * counts[c])) if counts[c] else 1.0) for c in range(n_classes)}
+
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tl_widgets.core.config import FreezeConfig, PhaseConfig, TrainConfig
 from tl_widgets.core.events import EpochEnd, PhaseStarted, RunStarted
+from tl_widgets.core.features import cache_applies, feature_key, head_model, load_or_compute
 from tl_widgets.core.outputs import RunFolder
 from tl_widgets.core.training_callbacks import EventCallback, NonFiniteLossError, StopRequested
 
@@ -76,6 +77,7 @@ class Runner:
         self.class_names: list[str] = []
         self.messages: list[str] = []
         self.rollback: dict[str, Any] | None = None
+        self._feature_set: Any = None
 
     # -- the run -------------------------------------------------------------
     def run(self) -> RunResult:
@@ -102,6 +104,10 @@ class Runner:
             work_dir = self.run_dir if self.run_dir is not None else None
             data = load_datasets(cfg.data, size, seed=cfg.seed, min_size=spec.min_size,
                                  code_data=self.session.data, work_dir=work_dir, shard=shard)
+            if cfg.data.augmentation.enabled:
+                from tl_widgets.core.augment import augment_dataset
+
+                data.train = augment_dataset(data.train, cfg.data.augmentation, cfg.seed)
             self.report, self.class_names = data.report, list(data.class_names)
             for warning in getattr(data.report, "warnings", []):
                 self._message("warning", warning)
@@ -145,6 +151,21 @@ class Runner:
                 trainable_params=report.trainable_params + head_params, frozen_params=report.frozen_params,
                 first_epoch=epoch,
             ))
+            use_cache, why_not = cache_applies(cfg, freeze)
+            fit_model, fit_args = self.model, {"x": data.train, "validation_data": data.val, "shuffle": False}
+            if use_cache:
+                feats = self._features(assembled, data)
+                fit_model = head_model(self.model, assembled.head_input_dim)
+                fit_model.compile(
+                    optimizer=make_optimizer(phase, data.steps_per_epoch, lr_scale),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                    steps_per_execution=runtime.steps_per_execution,
+                )
+                val = (feats.x_val, feats.y_val) if feats.x_val is not None else None
+                fit_args = {"x": feats.x_train, "y": feats.y_train, "validation_data": val,
+                            "batch_size": data.batch_size, "shuffle": True}
+            elif cfg.feature_cache and index == 0:
+                self._message("info", f"Feature cache not used: {why_not}")
             callback = EventCallback(self, index, data, state, runtime.steps_per_execution)
             callbacks: list[Any] = [callback]
             if cfg.early_stopping_patience:
@@ -156,8 +177,8 @@ class Runner:
                     monitor="val_loss" if data.val is not None else "loss", patience=cfg.reduce_lr_patience))
             t = time.time()
             try:
-                self.model.fit(
-                    data.train, validation_data=data.val, epochs=epoch + phase.epochs, initial_epoch=epoch,
+                fit_model.fit(
+                    **fit_args, epochs=epoch + phase.epochs, initial_epoch=epoch,
                     callbacks=callbacks, class_weight=data.class_weight, verbose=0,
                 )
             except StopRequested:
@@ -172,6 +193,18 @@ class Runner:
                 return "stopped"
         self._maybe_rollback()
         return "finished"
+
+    def _features(self, assembled: Any, data: Any) -> Any:
+        """Pooled backbone features, computed once per run (and cached on disk)."""
+        if self._feature_set is None:
+            key = feature_key(self.cfg, assembled.spec, assembled.input_size, self.session.data)
+            self._feature_set = load_or_compute(self.model, data, key)
+            fs = self._feature_set
+            self.timings["features_s"] = fs.seconds
+            how = "loaded from the cache" if fs.from_cache else "computed once and cached"
+            self._message("info", f"Backbone features {how} ({len(fs.y_train)} images, {fs.seconds:.1f}s): "
+                                  "the head trains on them")
+        return self._feature_set
 
     # -- per-epoch hooks (called by EventCallback in the worker) ------------------
     def on_epoch_end(self, event: EpochEnd) -> None:

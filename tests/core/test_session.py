@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from tl_widgets.core.config import FreezeConfig, PhaseConfig
+from tl_widgets.core.events import BatchEnd, EpochEnd, PhaseStarted, RunFailed, RunFinished, RunStarted, RunStopped
+from tl_widgets.core.session import SessionBusyError, TrainingSession, train
+
+
+def _kinds(events):
+    return [e.kind for e in events]
+
+
+def test_train_writes_run_folder_and_streams_events(tiny_config):
+    tiny_config.phases.append(PhaseConfig(name="fine_tune", epochs=1, learning_rate=1e-4,
+                                          freeze=FreezeConfig(mode="top", top_n=2)))
+    session = TrainingSession(tiny_config, record=False)
+    sub = session.bus.listen()
+    session.start()
+    result = session.wait(timeout=300)
+    assert result is not None and result.status == "finished", result and result.error
+    events = sub.drain()
+    kinds = _kinds(events)
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert kinds.count("phase_started") == 2 and kinds.count("epoch_end") == 2
+    batches = [e for e in events if isinstance(e, BatchEnd)]
+    assert batches and all(b.images_per_sec > 0 and b.learning_rate > 0 for b in batches)
+    assert [b.global_step for b in batches] == sorted(b.global_step for b in batches)
+    phases = [e for e in events if isinstance(e, PhaseStarted)]
+    assert phases[1].trainable_params > phases[0].trainable_params
+    started = next(e for e in events if isinstance(e, RunStarted))
+    assert started.class_names == ("five", "six", "seven", "eight", "nine")
+
+    run_dir = result.run_dir
+    for name in ("config.json", "model.keras", "summary.json", "labels.txt", "history_batches.csv",
+                 "history_epochs.csv", "checkpoints/last.weights.h5", "checkpoints/best.weights.h5"):
+        assert (run_dir / name).is_file(), name
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    assert 0.0 <= summary["metrics"]["val_accuracy"] <= 1.0
+    assert summary["skipped_files"] == [] and summary["timings"]["total_s"] > 0
+    assert len(result.history["epoch"]["val_accuracy"]) == 2
+    assert len(result.history["batch"]["loss"]) == len(batches)
+
+
+def test_saved_model_takes_raw_images_and_matches(tiny_config):
+    import keras
+
+    result = train(tiny_config, record=False)
+    loaded = keras.saving.load_model(result.run_dir / "model.keras")
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), result.model.predict(x, verbose=0), atol=1e-5)
+    assert loaded.get_layer("backbone") is not None and loaded.input_shape == (None, 32, 32, 3)
+
+
+def test_stop_ends_after_current_batch_and_keeps_model(tiny_config):
+    tiny_config.feature_cache = False
+    tiny_config.data.max_per_class = None
+    tiny_config.phases[0].epochs = 20
+    session = TrainingSession(tiny_config, record=False)
+    sub = session.bus.listen()
+    session.start()
+    while True:
+        e = sub.get(timeout=120)
+        assert e is not None, "no batch within 120 s"
+        if isinstance(e, BatchEnd):
+            break
+    session.stop()
+    n_at_stop = len(session.history["batch"].get("loss", []))
+    result = session.wait(timeout=120)
+    assert result.status == "stopped" and session.status == "stopped"
+    assert result.model is not None and session.model is result.model
+    after = [x for x in sub.drain() if isinstance(x, BatchEnd)]
+    assert len(session.history["batch"]["loss"]) - n_at_stop <= 1
+    assert len(after) <= 2
+    assert json.loads((result.run_dir / "summary.json").read_text())["status"] == "stopped"
+    assert (result.run_dir / "model.keras").is_file()
+
+
+def test_second_start_while_running_is_refused(tiny_config):
+    tiny_config.phases[0].epochs = 3
+    a = TrainingSession(tiny_config, record=False)
+    b = TrainingSession(tiny_config, record=False)
+    a.start()
+    try:
+        with pytest.raises(SessionBusyError, match="already active"):
+            a.start()
+        with pytest.raises(SessionBusyError, match="Another run is active"):
+            b.start()
+    finally:
+        a.stop()
+        a.wait(120)
+
+
+def test_failure_is_an_event_with_reason_and_summary(tiny_config, tmp_path):
+    tiny_config.data.source = "folder"
+    tiny_config.data.path = str(tmp_path / "nope")
+    session = TrainingSession(tiny_config, record=False)
+    sub = session.bus.listen()
+    session.start()
+    result = session.wait(120)
+    assert result.status == "failed" and "does not exist" in result.error
+    failed = [e for e in sub.drain() if isinstance(e, RunFailed)]
+    assert len(failed) == 1 and "Traceback" in failed[0].traceback
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and "does not exist" in summary["error"]
+
+
+def test_non_finite_loss_fails_the_run_clearly(tiny_config, tmp_path):
+    from tl_widgets.core.demo import build_demo_backbone
+
+    backbone = build_demo_backbone((32, 32, 3))
+    kernel = backbone.get_layer("block4_conv").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+    backbone.save_weights(str(tmp_path / "nan.weights.h5"))
+    tiny_config.model.weights = str(tmp_path / "nan.weights.h5")
+    tiny_config.feature_cache = False
+    result = train(tiny_config, record=False)
+    assert result.status == "failed"
+    assert "Loss became nan" in result.error and "learning rate" in result.error
+
+
+def test_same_seed_same_history(tiny_config):
+    a = train(tiny_config, record=False)
+    b = train(tiny_config, record=False)
+    assert a.history["epoch"]["val_accuracy"] == b.history["epoch"]["val_accuracy"]
+    np.testing.assert_allclose(a.history["batch"]["loss"], b.history["batch"]["loss"], rtol=1e-4)
+
+
+def test_rollback_when_fine_tuning_hurts(tiny_config):
+    tiny_config.phases[0].epochs = 2
+    tiny_config.phases.append(PhaseConfig(name="fine_tune", epochs=1, learning_rate=0.5, optimizer="sgd",
+                                          freeze=FreezeConfig(mode="none", train_batchnorm=True)))
+    session = TrainingSession(tiny_config, record=False)
+    sub = session.bus.listen()
+    session.start()
+    result = session.wait(300)
+    assert result.status == "finished", result.error
+    assert result.summary["rollback"] is not None
+    rb = result.summary["rollback"]
+    assert rb["best_phase"] == 0 and rb["final"] < rb["best"]
+    msgs = [e.text for e in sub.drain() if e.kind == "message"]
+    assert any("rolled back" in m for m in msgs)
+    # The model really holds the best weights again.
+    import keras
+
+    best = keras.saving.load_model(result.run_dir / "model.keras")
+    ref = result.model
+    for w1, w2 in zip(best.weights, ref.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(w1), keras.ops.convert_to_numpy(w2))
+
+
+def test_worker_thread_never_prints(tiny_config, capfd):
+    train(tiny_config, record=False)
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "Epoch" not in err

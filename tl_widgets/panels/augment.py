@@ -1,0 +1,92 @@
+"""Augmentation toggles with a preview grid (part of the Data panel)."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+
+from tl_widgets.core.config import AugmentConfig
+from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number, field_bounds
+
+__all__ = ["AugmentPanel"]
+
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+FACTORS = ("rotation", "zoom", "translation", "contrast", "brightness")
+
+
+class AugmentPanel(widgets.VBox):
+    """Edits an :class:`AugmentConfig` and previews it on one sample image.
+
+    Args:
+        config: Initial settings.
+        notice: Where refusals are shown (a new one when None).
+    """
+
+    def __init__(self, config: AugmentConfig | None = None, notice: Notice | None = None) -> None:
+        cfg = config or AugmentConfig()
+        self.notice = notice or Notice()
+        self.guard = Guard(self.notice)
+        self._image: np.ndarray | None = None
+        self.flip = widgets.Dropdown(options=list(FLIPS), value=cfg.flip, description="flip")
+        self.flip.add_class("tlw-aug-flip")
+        self.guard.watch(self.flip, lambda v: check_choice(v, "flip", FLIPS), lambda _: self.refresh())
+        self.factors: dict[str, widgets.FloatSlider] = {}
+        for name in FACTORS:
+            lo, hi = field_bounds(AugmentConfig, name)
+            slider = widgets.FloatSlider(value=getattr(cfg, name), min=lo, max=hi, step=0.05, description=name,
+                                         continuous_update=False)
+            slider.add_class(f"tlw-aug-{name}")
+            self.guard.watch(slider, lambda v, n=name, a=lo, b=hi: float(check_number(v, n, a, b)),
+                             lambda _: self.refresh())
+            self.factors[name] = slider
+        from tl_widgets.views.chart import PlotlyChart
+
+        self.preview = PlotlyChart(height=260)
+        self.preview.add_class("tlw-aug-preview")
+        self.preview.layout.display = "none"
+        super().__init__([widgets.HTML("<b>Augmentation</b> (training batches only)"), self.flip,
+                          *self.factors.values(), self.preview])
+        self.add_class("tlw-augment")
+
+    @property
+    def config(self) -> AugmentConfig:
+        """The settings the widgets show."""
+        return AugmentConfig(flip=self.flip.value, **{n: float(s.value) for n, s in self.factors.items()})
+
+    def set_config(self, cfg: AugmentConfig) -> None:
+        """Shows ``cfg`` (already validated by TrainConfig)."""
+        with self.hold_sync():
+            self.guard.accept(self.flip, cfg.flip)
+            for name, slider in self.factors.items():
+                self.guard.accept(slider, float(getattr(cfg, name)))
+        self.refresh()
+
+    def validate(self) -> AugmentConfig:
+        """Re-checks every value; returns the config.
+
+        Raises:
+            PanelError: A value is outside its bounds.
+        """
+        check_choice(self.flip.value, "flip", FLIPS)
+        for name, slider in self.factors.items():
+            lo, hi = field_bounds(AugmentConfig, name)
+            check_number(slider.value, name, lo, hi)
+        return self.config
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        """The sample image the preview augments (None hides the preview)."""
+        self._image = image
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraws the preview (hidden when augmentation is off)."""
+        cfg = self.config
+        if self._image is None or not cfg.enabled:
+            self.preview.layout.display = "none"
+            return
+        from tl_widgets.core.augment import preview_augmentations
+        from tl_widgets.views.figures import image_grid_figure
+
+        images = preview_augmentations(self._image, cfg, n=8, seed=0)
+        self.preview.set_figure(image_grid_figure(images, cols=8))
+        self.preview.layout.display = None

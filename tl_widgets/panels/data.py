@@ -1,0 +1,347 @@
+"""Data panel: demo data, a folder under the data roots, or an uploaded zip; report and augmentation."""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+
+from tl_widgets.core.config import DataConfig, TrainConfig
+from tl_widgets.panels.augment import AugmentPanel
+from tl_widgets.panels.validation import data_roots as _data_roots
+from tl_widgets.panels.validation import (
+    Guard,
+    Notice,
+    PanelError,
+    check_choice,
+    check_number,
+    field_bounds,
+    resolve_under_roots,
+)
+
+__all__ = ["DataPanel", "DEFAULT_MAX_UPLOAD_BYTES"]
+
+# Tornado caps a websocket message at 10 MiB by default; stay under it.
+DEFAULT_MAX_UPLOAD_BYTES = 9 * 1024 * 1024
+SOURCES = ("demo", "folder", "zip")
+DEMOS = ("digits", "shapes")
+_SAMPLE_SIDE = 64
+
+
+def _sub_folders(roots: Sequence[Path], depth: int = 2) -> list[tuple[str, str]]:
+    """(label, path) of the folders under each root, ``depth`` levels deep."""
+    out: list[tuple[str, str]] = []
+    for root in roots:
+        frontier = [root]
+        for _ in range(depth):
+            nxt = []
+            for folder in frontier:
+                try:
+                    kids = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+                except OSError:
+                    continue
+                for kid in kids:
+                    out.append((f"{root.name}/{kid.relative_to(root).as_posix()}", str(kid)))
+                    nxt.append(kid)
+            frontier = nxt
+    return out
+
+
+class DataPanel(widgets.VBox):
+    """Edits ``TrainConfig.data`` and shows what the data look like.
+
+    Args:
+        config: Initial data settings.
+        data_roots: Folders the picker may list (None: ``$TL_WIDGETS_DATA_ROOTS``).
+        max_upload_bytes: Largest zip accepted from the browser.
+    """
+
+    source = traitlets.Unicode("demo", help="Where images come from: 'demo', 'folder' or 'zip'.")
+    path = traitlets.Unicode(None, allow_none=True, help="The folder or uploaded zip in use (None for demo).")
+    report = traitlets.Dict(help="The dataset report shown (class names, counts, skipped files, warnings).")
+
+    @traitlets.validate("source")
+    def _check_source(self, proposal: dict[str, Any]) -> str:
+        return check_choice(proposal["value"], "data.source", SOURCES)
+
+    def __init__(self, config: DataConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
+                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
+        self.roots = _data_roots(data_roots)
+        self.max_upload_bytes = int(max_upload_bytes)
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self._uploads: dict[str, Path] = {}  # saved zip path -> extracted class root
+        self._upload_dir: Path | None = None
+        self._pass_through = DataConfig()
+
+        self.source_picker = widgets.ToggleButtons(
+            options=[("Demo", "demo"), ("Folder", "folder"), ("Upload zip", "zip")], value="demo")
+        self.source_picker.add_class("tlw-source")
+        self.demo = widgets.Dropdown(options=list(DEMOS), value="digits", description="demo")
+        self.demo.add_class("tlw-demo")
+        self.folder = widgets.Dropdown(options=_sub_folders(self.roots) or [("(no data roots)", "")],
+                                       description="folder", layout={"width": "420px"})
+        self.folder.add_class("tlw-folder")
+        self.upload = widgets.FileUpload(accept=".zip", multiple=False, description="Upload zip")
+        self.upload.add_class("tlw-upload")
+        lo, hi = field_bounds(DataConfig, "validation_split")
+        self.validation_split = widgets.FloatSlider(0.2, min=lo, max=hi, step=0.05, description="validation",
+                                                    continuous_update=False)
+        self.validation_split.add_class("tlw-validation-split")
+        self.batch_size = widgets.BoundedIntText(32, min=1, max=8192, description="batch size")
+        self.batch_size.add_class("tlw-batch-size")
+        self.max_per_class = widgets.BoundedIntText(0, min=0, max=10**7, description="max/class",
+                                                    tooltip="Use at most this many training images per class (0: all)")
+        self.max_per_class.add_class("tlw-max-per-class")
+        self.augment = AugmentPanel(notice=self.notice)
+        self.summary = widgets.HTML()
+        self.summary.add_class("tlw-data-summary")
+        self.skipped = widgets.HTML()
+        self.skipped.add_class("tlw-skipped")
+        from tl_widgets.views.chart import PlotlyChart
+
+        self.counts_chart = PlotlyChart(height=300)
+        self.counts_chart.add_class("tlw-class-counts")
+        self.samples_chart = PlotlyChart(height=240)
+        self.samples_chart.add_class("tlw-samples")
+
+        self.guard.watch(self.source_picker, lambda v: check_choice(v, "data.source", SOURCES), self._on_source)
+        self.guard.watch(self.demo, lambda v: check_choice(v, "data.demo", DEMOS), lambda _: self.refresh())
+        self.guard.watch(self.folder, self._check_folder, lambda _: self.refresh())
+        self.guard.watch(self.validation_split, lambda v: float(check_number(v, "validation_split", lo, hi)))
+        self.guard.watch(self.batch_size, lambda v: check_number(v, "batch_size", *field_bounds(DataConfig, "batch_size"),
+                                                                  integer=True))
+        self.guard.watch(self.max_per_class, lambda v: check_number(v, "max_per_class", 0, None, integer=True))
+        self.upload.observe(self._on_upload, names="value")
+
+        self._where = widgets.VBox()
+        super().__init__([
+            widgets.HTML("<h3>Data</h3>"), self.source_picker, self._where,
+            widgets.HBox([self.validation_split, self.batch_size, self.max_per_class]), self.notice, self.summary,
+            widgets.HBox([self.counts_chart, self.samples_chart]), self.skipped, self.augment,
+        ])
+        self.add_class("tlw-data-panel")
+        self._show_where()
+        if config is not None:
+            self.set_config(config)
+        else:
+            self.refresh()
+
+    # -- config -----------------------------------------------------------------
+    def set_config(self, cfg: DataConfig) -> None:
+        """Shows ``cfg``; a folder or zip outside the data roots is refused.
+
+        Raises:
+            PanelError: ``cfg.path`` is not inside the data roots (nor an upload of this panel).
+        """
+        if cfg.source == "code":
+            raise PanelError("Expected data.source 'demo', 'folder' or 'zip' in the Studio. Received: 'code' "
+                             "(data passed from Python need TrainingSession(config, data=...))")
+        if cfg.source == "folder":
+            folder = str(resolve_under_roots(cfg.path or "", self.roots, "data folder"))
+            if folder not in [v for _, v in self.folder.options]:
+                self.folder.options = [*self.folder.options, (folder, folder)]
+        elif cfg.source == "zip":
+            self._check_zip(cfg.path or "")
+        self._pass_through = cfg
+        with self.hold_sync():
+            self.guard.accept(self.demo, cfg.demo)
+            if cfg.source == "folder":
+                self.guard.accept(self.folder, folder)
+            self.guard.accept(self.validation_split, float(cfg.validation_split))
+            self.guard.accept(self.batch_size, int(cfg.batch_size))
+            self.guard.accept(self.max_per_class, int(cfg.max_per_class or 0))
+            self.path = cfg.path if cfg.source == "zip" else None
+            self.guard.accept(self.source_picker, cfg.source)
+            self.source = cfg.source
+        self.augment.set_config(cfg.augmentation)
+        self._show_where()
+        self.refresh()
+
+    def update_config(self, cfg: TrainConfig) -> None:
+        """Writes this panel's settings into ``cfg.data`` after re-checking them.
+
+        Raises:
+            PanelError: A value is out of bounds or a path is outside the data roots.
+        """
+        source = check_choice(self.source_picker.value, "data.source", SOURCES)
+        path: str | None = None
+        if source == "folder":
+            if not self.folder.value:
+                raise PanelError("Expected a data folder picked under the data roots. Received: none")
+            path = str(self._check_folder(self.folder.value))
+        elif source == "zip":
+            if not self.path:
+                raise PanelError("Expected an uploaded zip of class folders. Received: nothing uploaded yet")
+            path = str(self._check_zip(self.path))
+        split_lo, split_hi = field_bounds(DataConfig, "validation_split")
+        bs_lo, bs_hi = field_bounds(DataConfig, "batch_size")
+        max_pc = check_number(self.max_per_class.value, "max_per_class", 0, None, integer=True)
+        base = self._pass_through
+        cfg.data = DataConfig(
+            source=source, path=path, demo=check_choice(self.demo.value, "data.demo", DEMOS),
+            val_path=base.val_path if source == base.source and path == base.path else None,
+            validation_split=float(check_number(self.validation_split.value, "validation_split", split_lo, split_hi)),
+            batch_size=check_number(self.batch_size.value, "batch_size", bs_lo, bs_hi, integer=True),
+            cache=base.cache, class_weights=base.class_weights, max_per_class=max_pc or None,
+            augmentation=self.augment.validate(),
+        )
+
+    # -- checks -----------------------------------------------------------------
+    def _check_folder(self, value: Any) -> str:
+        if value == "" and not self.roots:
+            return value
+        return str(resolve_under_roots(value, self.roots, "data folder"))
+
+    def _check_zip(self, value: str) -> Path:
+        resolved = Path(value).resolve() if value else None
+        if resolved is not None and str(resolved) in self._uploads:
+            return resolved
+        if resolved is not None and resolved.suffix.lower() == ".zip" and resolved.is_file():
+            return resolve_under_roots(resolved, self.roots, "zip file")
+        raise PanelError(f"Expected a zip uploaded in this panel or a .zip file inside the data roots. Received: {value!r}")
+
+    # -- events -----------------------------------------------------------------
+    def _on_source(self, value: str) -> None:
+        self.source = value
+        self._show_where()
+        self.refresh()
+
+    def _show_where(self) -> None:
+        source = self.source_picker.value
+        self._where.children = {"demo": [self.demo], "folder": [self.folder], "zip": [self.upload]}[source]
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if not files:
+            return
+        self.upload.value = ()  # keep no upload in memory (and allow the same file again)
+        item = files[0]
+        content = item.get("content") if isinstance(item, dict) else None
+        if content is None:
+            self.notice.show(f"Refused: expected an uploaded file with content. Received: {type(item).__name__}")
+            return
+        size = len(content)
+        name = str(item.get("name", "upload.zip"))[:120]
+        if size > self.max_upload_bytes:
+            self.guard.refusals += 1
+            self.notice.show(
+                f"Refused: expected a zip of at most {self.max_upload_bytes / 2**20:.1f} MiB. "
+                f"Received: {name!r} ({size / 2**20:.1f} MiB)")
+            return
+        self.take_zip_bytes(bytes(content), name)
+
+    def take_zip_bytes(self, content: bytes, name: str = "upload.zip") -> Path | None:
+        """Saves, safely extracts and scans an uploaded zip; selects it on success.
+
+        Returns:
+            The saved zip's path, or None when refused (the reason is shown).
+        """
+        from tl_widgets.core.images import DataError
+        from tl_widgets.core.zipsafe import safe_extract_zip
+
+        if len(content) > self.max_upload_bytes:
+            self.notice.show(f"Refused: expected a zip of at most {self.max_upload_bytes} bytes. "
+                             f"Received: {name!r} ({len(content)} bytes)")
+            return None
+        if self._upload_dir is None:
+            self._upload_dir = Path(tempfile.mkdtemp(prefix="tlw-uploads-"))
+        n = len(self._uploads) + 1
+        zip_path = (self._upload_dir / f"upload-{n}.zip").resolve()
+        zip_path.write_bytes(content)
+        try:
+            root = safe_extract_zip(zip_path, self._upload_dir / f"upload-{n}")
+        except DataError as exc:
+            zip_path.unlink(missing_ok=True)
+            self.notice.show(f"Refused {name!r}: {exc}")
+            return None
+        self._uploads[str(zip_path)] = root
+        self.path = str(zip_path)
+        self.notice.show(f"Uploaded {name!r} ({len(content) / 1024:.0f} KiB).", "info")
+        self.guard.accept(self.source_picker, "zip")
+        self.source = "zip"
+        self._show_where()
+        self.refresh()
+        return zip_path
+
+    # -- report -----------------------------------------------------------------
+    def refresh(self) -> None:
+        """Scans the selected data and redraws the report (errors go to the notice)."""
+        from tl_widgets.core.images import DataError
+
+        try:
+            report, samples, titles = self._scan()
+        except (DataError, PanelError, OSError) as exc:
+            self.report = {}
+            self.summary.value = ""
+            self.notice.show(str(exc))
+            return
+        self.report = report
+        from tl_widgets.views.figures import class_counts_figure, image_grid_figure
+
+        self.counts_chart.set_figure(class_counts_figure(report["counts"]))
+        if len(samples):
+            self.samples_chart.set_figure(image_grid_figure(samples, titles=titles, cols=min(6, len(samples))))
+            self.augment.set_image(samples[0])
+        warn = "".join(f"<li>{html.escape(w)}</li>" for w in report.get("warnings", []))
+        self.summary.value = (f"<b>{sum(report['counts'].values()):,}</b> images in "
+                              f"<b>{len(report['counts'])}</b> classes" + (f"<ul>{warn}</ul>" if warn else ""))
+        skipped = report.get("skipped", [])
+        rows = "".join(f"<tr><td>{html.escape(Path(s['path']).name)}</td><td>{html.escape(s['reason'])}</td></tr>"
+                       for s in skipped[:50])
+        self.skipped.value = (f"<details><summary>{len(skipped)} skipped files</summary><table>{rows}</table></details>"
+                              if skipped else "")
+
+    def _scan(self) -> tuple[dict[str, Any], np.ndarray, list[str]]:
+        source = self.source_picker.value
+        if source == "demo":
+            from tl_widgets.core.demo_data import demo_arrays
+
+            x, y, names = demo_arrays(self.demo.value, "target")
+            counts = {n: int((y == i).sum()) for i, n in enumerate(names)}
+            picks = [int(np.flatnonzero(y == i)[0]) for i in range(len(names)) if (y == i).any()][:12]
+            return ({"root": None, "class_names": names, "counts": counts, "skipped": [], "warnings": []},
+                    _square(x[picks]), [names[int(y[i])] for i in picks])
+        if source == "folder":
+            if not self.folder.value:
+                raise PanelError("No data folder: configure data roots and pick a folder.")
+            root = Path(self._check_folder(self.folder.value))
+        else:
+            if not self.path:
+                return ({"root": None, "class_names": [], "counts": {}, "skipped": [], "warnings": []},
+                        np.zeros((0,)), [])
+            zip_path = self._check_zip(self.path)
+            root = self._uploads.get(str(zip_path))
+            if root is None:
+                raise PanelError(f"Zip {str(zip_path)!r} is selected; it is extracted when training starts.")
+        from tl_widgets.core.data import scan_folder
+        from tl_widgets.core.images import DataError, load_rgb
+
+        report = scan_folder(root, max_per_class=self.max_per_class.value or None).to_dict()
+        bad = {s["path"] for s in report["skipped"]}
+        images, titles = [], []
+        for name in report["class_names"][:12]:
+            for path in sorted((root / name).rglob("*")):
+                if path.is_file() and str(path) not in bad and not path.name.startswith("."):
+                    try:
+                        images.append(load_rgb(path))
+                    except DataError:
+                        continue
+                    titles.append(name)
+                    break
+        return report, _square(images), titles
+
+
+def _square(images: Any) -> np.ndarray:
+    """Resizes images to one square side so they fit a grid."""
+    from PIL import Image
+
+    out = [np.asarray(Image.fromarray(np.asarray(im, np.uint8).squeeze()).convert("RGB")
+                      .resize((_SAMPLE_SIDE, _SAMPLE_SIDE)), np.uint8) for im in images]
+    return np.stack(out) if out else np.zeros((0, _SAMPLE_SIDE, _SAMPLE_SIDE, 3), np.uint8)

@@ -1,0 +1,130 @@
+"""Strategy panel: devices, distribution strategies of the active backend, mixed precision and XLA."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from tl_widgets.core.config import StrategyConfig, TrainConfig
+from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number, field_bounds
+
+__all__ = ["StrategyPanel"]
+
+PRECISIONS = ("off", "auto", "mixed_float16", "mixed_bfloat16")
+XLA = {"auto": "auto", "on": True, "off": False}
+
+
+class StrategyPanel(widgets.VBox):
+    """Edits ``TrainConfig.strategy``; strategies that cannot work here are listed with the reason.
+
+    Args:
+        config: Initial strategy settings.
+    """
+
+    kind = traitlets.Unicode("auto", help="The strategy kind (only those available with this backend).")
+    batch_size = traitlets.Int(32, help="Batch size per replica (set by the Data panel).")
+    replicas = traitlets.Int(1, help="Replicas the selected strategy would use.")
+
+    def __init__(self, config: StrategyConfig | None = None) -> None:
+        from tl_widgets.core.strategy import available_strategies, backend, discover_devices
+
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self.devices = discover_devices()
+        self.options = available_strategies(self.devices)
+        self.allowed = [o.kind for o in self.options if o.available]
+        self._base = StrategyConfig()
+        dev_rows = "".join(f"<li>{html.escape(d.kind.upper())}: {html.escape(d.name)}"
+                           + (f" ({d.memory_bytes / 2**30:.1f} GiB)" if d.memory_bytes else "") + "</li>"
+                           for d in self.devices)
+        self.devices_html = widgets.HTML(f"Keras backend <b>{html.escape(backend())}</b>; devices:<ul>{dev_rows}</ul>")
+        self.devices_html.add_class("tlw-devices")
+        self.picker = widgets.Dropdown(options=[(o.label, o.kind) for o in self.options if o.available],
+                                       value="auto", description="strategy", layout={"width": "460px"})
+        self.picker.add_class("tlw-strategy")
+        notes = "".join(
+            f"<li style='color:{'#333' if o.available else '#999'}'>{html.escape(o.label)}"
+            f"{'' if o.available else ' (unavailable)'}{': ' + html.escape(o.reason) if o.reason else ''}</li>"
+            for o in self.options)
+        self.reasons = widgets.HTML(f"<ul>{notes}</ul>")
+        self.reasons.add_class("tlw-strategy-reasons")
+        lo, hi = field_bounds(StrategyConfig, "logical_cpus")
+        self.logical_cpus = widgets.BoundedIntText(0, min=lo, max=hi, description="logical CPUs",
+                                                   tooltip="Split the CPU into N devices to try 'mirrored' without GPUs")
+        self.logical_cpus.add_class("tlw-logical-cpus")
+        self.precision = widgets.Dropdown(options=list(PRECISIONS), value="off", description="precision")
+        self.precision.add_class("tlw-precision")
+        self.xla = widgets.ToggleButtons(options=list(XLA), value="auto", description="XLA")
+        self.xla.add_class("tlw-xla")
+        self.global_batch = widgets.HTML()
+        self.global_batch.add_class("tlw-global-batch")
+        self.guard.watch(self.picker, lambda v: check_choice(v, "strategy.kind", self.allowed), self._on_kind)
+        self.guard.watch(self.logical_cpus, lambda v: check_number(v, "logical_cpus", lo, hi, integer=True),
+                         lambda _: self._update_batch())
+        self.guard.watch(self.precision, lambda v: check_choice(v, "mixed_precision", PRECISIONS))
+        self.guard.watch(self.xla, lambda v: check_choice(v, "jit_compile", list(XLA)))
+        self.observe(lambda _: self._update_batch(), names="batch_size")
+        super().__init__([widgets.HTML("<h3>Devices and strategy</h3>"), self.devices_html, self.picker,
+                          self.reasons, self.logical_cpus, self.precision, self.xla, self.global_batch, self.notice])
+        self.add_class("tlw-strategy-panel")
+        self._update_batch()
+        if config is not None:
+            self.set_config(config)
+
+    def _on_kind(self, value: str) -> None:
+        self.kind = value
+        self._update_batch()
+
+    def _update_batch(self) -> None:
+        gpus = sum(1 for d in self.devices if d.kind == "gpu")
+        kind = self.picker.value
+        if kind in ("mirrored",):
+            replicas = gpus if gpus > 1 else max(1, self.logical_cpus.value)
+        elif kind in ("data_parallel", "model_parallel", "auto") and len(self.devices) > 1 and gpus > 1:
+            replicas = gpus
+        else:
+            replicas = 1
+        self.replicas = replicas
+        self.global_batch.value = (f"batch per replica <b>{self.batch_size}</b> x {replicas} replica(s) = "
+                                   f"global batch <b>{self.batch_size * replicas}</b>")
+
+    def set_config(self, cfg: StrategyConfig) -> None:
+        """Shows ``cfg``.
+
+        Raises:
+            PanelError: The strategy is not available with this backend and these devices.
+        """
+        kind = check_choice(cfg.kind, "strategy.kind", self.allowed)
+        with self.hold_sync():
+            self.guard.accept(self.picker, kind)
+            self.kind = kind
+            self.guard.accept(self.logical_cpus, cfg.logical_cpus)
+            self.guard.accept(self.precision, cfg.mixed_precision)
+            self.guard.accept(self.xla, {True: "on", False: "off"}.get(cfg.jit_compile, "auto"))  # type: ignore[arg-type]
+        self._base = cfg
+        self._update_batch()
+
+    def update_config(self, cfg: TrainConfig) -> None:
+        """Writes the strategy into ``cfg.strategy`` after re-checking it.
+
+        Raises:
+            PanelError: A value failed its check.
+        """
+        kind = check_choice(self.picker.value, "strategy.kind", self.allowed)
+        lo, hi = field_bounds(StrategyConfig, "logical_cpus")
+        b = self._base
+        cfg.strategy = StrategyConfig(
+            kind=kind, logical_cpus=check_number(self.logical_cpus.value, "logical_cpus", lo, hi, integer=True),
+            mixed_precision=check_choice(self.precision.value, "mixed_precision", PRECISIONS),
+            jit_compile=XLA[check_choice(self.xla.value, "jit_compile", list(XLA))],  # type: ignore[arg-type]
+            steps_per_execution=b.steps_per_execution, lr_scaling=b.lr_scaling, coordinator=b.coordinator,
+            num_processes=b.num_processes, process_id=b.process_id,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Devices and options as plain data (for tests and the code view)."""
+        return {"devices": [d.__dict__ for d in self.devices], "allowed": list(self.allowed)}
+

@@ -1,0 +1,261 @@
+"""Train panel: phases, Start/Stop, progress with ETA, live charts and the run status line."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from tl_widgets.core.config import ConfigError, FreezeConfig, PhaseConfig, TrainConfig
+from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, field_bounds
+
+__all__ = ["TrainPanel", "TERMINAL"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+TERMINAL = ("stopped", "finished")
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "ETA --"
+    seconds = int(round(seconds))
+    return f"ETA {seconds // 60}:{seconds % 60:02d}"
+
+
+class _PhaseEditor:
+    """Epochs, learning rate and optimizer of one phase, guarded."""
+
+    def __init__(self, guard: Guard, prefix: str, epochs: int, lr: float) -> None:
+        e_lo, e_hi = field_bounds(PhaseConfig, "epochs")
+        l_lo, l_hi = field_bounds(PhaseConfig, "learning_rate")
+        self.epochs = widgets.BoundedIntText(epochs, min=e_lo, max=10_000, description="epochs",
+                                             layout={"width": "200px"})
+        self.epochs.add_class(f"tlw-{prefix}epochs")
+        self.lr = widgets.BoundedFloatText(lr, min=l_lo, max=l_hi, step=1e-4, description="learning rate",
+                                           layout={"width": "240px"})
+        self.lr.add_class(f"tlw-{prefix}lr")
+        self.optimizer = widgets.Dropdown(options=list(OPTIMIZERS), value="adam", description="optimizer",
+                                          layout={"width": "220px"})
+        self.optimizer.add_class(f"tlw-{prefix}optimizer")
+        guard.watch(self.epochs, lambda v: check_number(v, "epochs", e_lo, e_hi, integer=True))
+        guard.watch(self.lr, lambda v: float(check_number(v, "learning_rate", l_lo, l_hi)))
+        guard.watch(self.optimizer, lambda v: check_choice(v, "optimizer", OPTIMIZERS))
+        self.guard = guard
+
+    def show(self, phase: PhaseConfig) -> None:
+        self.guard.accept(self.epochs, phase.epochs)
+        self.guard.accept(self.lr, float(phase.learning_rate))
+        self.guard.accept(self.optimizer, phase.optimizer)
+
+    def apply(self, phase: PhaseConfig) -> PhaseConfig:
+        e_lo, e_hi = field_bounds(PhaseConfig, "epochs")
+        l_lo, l_hi = field_bounds(PhaseConfig, "learning_rate")
+        return PhaseConfig(
+            name=phase.name, epochs=check_number(self.epochs.value, "epochs", e_lo, e_hi, integer=True),
+            learning_rate=float(check_number(self.lr.value, "learning_rate", l_lo, l_hi)),
+            optimizer=check_choice(self.optimizer.value, "optimizer", OPTIMIZERS), freeze=phase.freeze,
+            schedule=phase.schedule, warmup_epochs=phase.warmup_epochs)
+
+    @property
+    def widgets(self) -> list[widgets.Widget]:
+        return [self.epochs, self.lr, self.optimizer]
+
+
+class TrainPanel(widgets.VBox):
+    """Runs training: head phase, optional fine-tune phase, Start/Stop and live charts.
+
+    Args:
+        config: The base config (phases are edited here; the rest passes through).
+        config_source: Called on Start to get the full config (the Studio passes
+            its ``config`` builder); None uses ``config`` with this panel's phases.
+        n_blocks: Blocks of the backbone, the bound of the fine-tune's top N.
+    """
+
+    status = traitlets.Unicode("idle", help="'idle', 'running', 'stopped', 'finished' or 'failed: <reason>'.")
+    run_id = traitlets.Unicode(None, allow_none=True, help="The id of the latest run started here.")
+    n_blocks = traitlets.Int(0, help="Blocks of the selected backbone (bounds the fine-tune's top N).")
+
+    def __init__(self, config: TrainConfig | None = None, config_source: Callable[[], TrainConfig] | None = None,
+                 n_blocks: int = 0) -> None:
+        from tl_widgets.views.live import LiveTrainingCharts
+
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self._base = config.copy() if config is not None else TrainConfig()
+        self._source = config_source
+        self.session: Any = None
+        self.head = _PhaseEditor(self.guard, "", 5, 1e-3)
+        self.fine_tune = widgets.Checkbox(False, description="then fine-tune the top blocks", indent=False)
+        self.fine_tune.add_class("tlw-fine-tune")
+        self.ft = _PhaseEditor(self.guard, "ft-", 3, 1e-4)
+        self.ft_top = widgets.BoundedIntText(2, min=0, max=10_000, description="top N blocks",
+                                             layout={"width": "200px"})
+        self.ft_top.add_class("tlw-ft-top")
+        self.guard.watch(self.fine_tune, lambda v: check_choice(v, "fine_tune", (True, False)),
+                         lambda _: self._show_ft())
+        self.guard.watch(self.ft_top, lambda v: check_number(v, "top N", 0, max(self.n_blocks, 0) or 10_000,
+                                                              integer=True))
+        self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
+        self.start_button.add_class("tlw-start")
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.stop_button.add_class("tlw-stop")
+        self.start_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.progress_bar = widgets.FloatProgress(0.0, min=0.0, max=1.0, layout={"width": "360px"})
+        self.progress_bar.add_class("tlw-progress")
+        self.progress_text = widgets.HTML()
+        self.progress_text.add_class("tlw-progress-text")
+        self.status_line = widgets.HTML("idle")
+        self.status_line.add_class("tlw-status")
+        self.charts = LiveTrainingCharts()
+        self.charts.observe(self._on_progress, names="progress")
+        self._ft_box = widgets.HBox([*self.ft.widgets, self.ft_top])
+        super().__init__([
+            widgets.HTML("<h3>Train</h3>"), widgets.HBox(self.head.widgets), self.fine_tune, self._ft_box,
+            widgets.HBox([self.start_button, self.stop_button, self.progress_bar, self.progress_text]),
+            widgets.HBox([widgets.HTML("status:&nbsp;"), self.status_line]), self.notice, self.charts,
+        ])
+        self.add_class("tlw-train-panel")
+        self.set_config(self._base)
+
+    # -- config -----------------------------------------------------------------
+    def _show_ft(self) -> None:
+        self._ft_box.layout.display = None if self.fine_tune.value else "none"
+
+    def set_config(self, cfg: TrainConfig) -> None:
+        """Shows the phases of ``cfg`` (the first is the head phase, the second the fine-tune)."""
+        self._base = cfg.copy()
+        with self.hold_sync():
+            self.head.show(cfg.phases[0])
+            self.guard.accept(self.fine_tune, len(cfg.phases) > 1)
+            if len(cfg.phases) > 1:
+                ft = cfg.phases[1]
+                self.ft.show(ft)
+                if ft.freeze is not None and ft.freeze.mode == "top":
+                    self.guard.accept(self.ft_top, ft.freeze.top_n)
+        self._show_ft()
+
+    def update_config(self, cfg: TrainConfig) -> None:
+        """Writes the phases into ``cfg.phases`` after re-checking them.
+
+        Raises:
+            PanelError: A value failed its check.
+        """
+        base = self._base.phases
+        phases = [self.head.apply(base[0])]
+        if self.fine_tune.value:
+            template = base[1] if len(base) > 1 else PhaseConfig(name="fine_tune", optimizer="adam")
+            top = check_number(self.ft_top.value, "top N", 0, self.n_blocks or 10_000, integer=True)
+            old = template.freeze
+            if old is None or old.mode == "top":
+                template.freeze = FreezeConfig(mode="top", top_n=top,
+                                               train_batchnorm=old.train_batchnorm if old else cfg.freeze.train_batchnorm,
+                                               overrides=dict(old.overrides) if old else {})
+            phases.append(self.ft.apply(template))
+            phases.extend(base[2:])
+        cfg.phases = phases
+
+    @property
+    def config(self) -> TrainConfig:
+        """The config Start would run (validated).
+
+        Raises:
+            PanelError: A panel value failed its check.
+            ConfigError: The assembled config is invalid.
+        """
+        if self._source is not None:
+            return self._source()
+        cfg = self._base.copy()
+        self.update_config(cfg)
+        return TrainConfig.from_dict(cfg.to_dict())
+
+    # -- running ----------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while a run started here is training."""
+        return self.session is not None and self.session.running
+
+    def start(self) -> str | None:
+        """Builds the config from every panel and starts a run.
+
+        Returns:
+            The run id, or None when refused (the reason is shown).
+        """
+        from tl_widgets.core.session import SessionBusyError, TrainingSession
+
+        if self.running:
+            self.guard.refusals += 1
+            self.notice.show(f"Refused: a run is already active ({self.session.run_id}); press Stop first.")
+            return None
+        try:
+            cfg = self.config
+        except (PanelError, ConfigError) as exc:
+            self.notice.show(f"Cannot start: {exc}")
+            return None
+        self.charts.detach()
+        self.charts.reset()
+        session = TrainingSession(cfg, source="studio")
+        self.charts.attach(session.bus)
+        try:
+            run_id = session.start()
+        except (SessionBusyError, ConfigError) as exc:
+            self.charts.detach()
+            self.notice.show(f"Cannot start: {exc}")
+            return None
+        self.session = session
+        with self.hold_sync():
+            self.run_id = run_id
+            self._set_status("running")
+            self.progress_bar.value = 0.0
+            self.progress_text.value = ""
+            self.notice.show(f"Run {run_id} started.", "info")
+        return run_id
+
+    def stop(self) -> None:
+        """Asks the active run to stop after the current batch."""
+        if not self.running:
+            self.notice.show("Nothing to stop: no run is active.", "warning")
+            return
+        self.session.stop()
+        self.notice.show("Stopping after the current batch...", "info")
+
+    def wait(self, timeout: float = 300.0) -> str:
+        """Blocks until the run ends and the status line shows it; returns the status (for tests and scripts)."""
+        if self.session is None:
+            return self.status
+        deadline = time.monotonic() + timeout
+        self.session.wait(timeout)
+        while time.monotonic() < deadline and self.status == "running":
+            time.sleep(0.05)
+        return self.status
+
+    def _set_status(self, text: str) -> None:
+        self.status = text
+        self.status_line.value = html.escape(text)
+        running = text == "running"
+        self.start_button.disabled = running
+        self.stop_button.disabled = not running
+
+    def _on_progress(self, change: dict[str, Any]) -> None:
+        """Runs in the pump thread: sets widget values only."""
+        p = change["new"]
+        if p.status == "idle" or self.session is None or (p.run_id and p.run_id != self.session.run_id):
+            return
+        frac = p.fraction
+        if frac is not None:
+            self.progress_bar.value = frac
+        speed = f"{p.images_per_sec:,.0f} images/s" if p.images_per_sec else ""
+        self.progress_text.value = html.escape(
+            f"epoch {p.epoch}/{p.total_epochs or '?'}  step {p.step}/{p.steps_per_epoch or '?'}  {speed}  "
+            f"{_eta(p.eta_seconds)}")
+        if p.status == "failed":
+            self._set_status(f"failed: {p.message or 'unknown error'}")
+        elif p.status in TERMINAL:
+            if p.status == "finished":
+                self.progress_bar.value = 1.0
+            self._set_status(p.status)
+        elif self.status != "running":
+            self._set_status("running")
