@@ -28,6 +28,7 @@ export namespace CommandIDs {
 }
 
 const PALETTE_CATEGORY = 'Transfer Learning';
+const LAUNCHER_CATEGORY = 'Transfer Learning';
 
 const studioPlugin: JupyterFrontEndPlugin<void> = {
   id: 'tl-widgets:studio',
@@ -47,8 +48,8 @@ const studioPlugin: JupyterFrontEndPlugin<void> = {
       icon: args => (args.isPalette ? undefined : tlIcon),
       execute: () => openStudioInVoila(app)
     });
-    launcher?.add({ command: CommandIDs.openStudio, category: 'Notebook', rank: 50 });
-    launcher?.add({ command: CommandIDs.openStudioVoila, category: 'Other', rank: 50 });
+    launcher?.add({ command: CommandIDs.openStudio, category: LAUNCHER_CATEGORY, rank: 1 });
+    launcher?.add({ command: CommandIDs.openStudioVoila, category: LAUNCHER_CATEGORY, rank: 2 });
     palette?.addItem({ command: CommandIDs.openStudio, category: PALETTE_CATEGORY });
     palette?.addItem({ command: CommandIDs.openStudioVoila, category: PALETTE_CATEGORY });
   }

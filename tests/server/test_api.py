@@ -56,6 +56,9 @@ async def test_list_runs(jp_fetch, store: RunStore) -> None:
     assert [r["run_id"] for r in json.loads(resp.body)["runs"]] == ["20261128-100000-a-0001"]
     resp = await jp_fetch(*API, "runs", params={"limit": "1"})
     assert len(json.loads(resp.body)["runs"]) == 1
+    # JupyterLab's ServerConnection adds a cache-busting parameter to GETs: it must be accepted.
+    resp = await jp_fetch(*API, "runs", params={"1795900379776": ""})
+    assert len(json.loads(resp.body)["runs"]) == 2
 
 
 async def test_empty_store(jp_fetch, tlw_home: Path) -> None:
@@ -89,7 +92,6 @@ async def test_unknown_run_is_404(jp_fetch, store: RunStore) -> None:
         (("runs",), {"limit": "0"}, "Received: limit='0'"),
         (("runs",), {"limit": "1001"}, "between 1 and 1000"),
         (("runs",), {"limit": "ten"}, "Received: limit='ten'"),
-        (("runs",), {"sort": "name"}, "Received: 'sort'"),
         (("runs", "bad id!"), {}, "Expected a run id matching"),
         (("runs", "-leading-dash"), {}, "Received: '-leading-dash'"),
         (("runs", "x" * 200), {}, "Expected a run id matching"),

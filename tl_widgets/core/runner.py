@@ -90,6 +90,9 @@ class Runner:
         from tl_widgets.core.strategy import StrategyRuntime
 
         cfg, t0 = self.cfg, time.time()
+        # Keras' own messages (downloads, warnings) go to logging, not stdout: the worker never prints.
+        # Keras global state is thread-local, so this affects this worker thread only.
+        keras.config.disable_interactive_logging()
         runtime = StrategyRuntime.create(cfg.strategy)
         if runtime.is_chief:
             self.folder = RunFolder.create(Path(cfg.output_dir) / self.run_id)

@@ -45,6 +45,9 @@ __all__ = [
     "dumps",
     "loads",
     "json_safe",
+    "finite_or_none",
+    "read",
+    "write",
 ]
 
 SCHEMA_VERSION = 1

@@ -60,11 +60,10 @@ class WeightsFile:
 
 
 def keras_cache_dir() -> Path:
-    """Keras' cache folder: ``$KERAS_HOME`` or ``~/.keras``."""
-    home = os.environ.get("KERAS_HOME")
-    if home:
-        return Path(home).expanduser()
-    return Path("~/.keras").expanduser()
+    """Keras' cache folder: ``$KERAS_HOME`` or ``~/.keras``, as Keras read it when it was imported."""
+    from keras.src.backend import config
+
+    return Path(config.keras_home()).expanduser()
 
 
 class _Captured(Exception):
@@ -132,12 +131,14 @@ def _offline_message(spec: BackboneSpec, wf: WeightsFile, cache_dir: str | None,
     )
 
 
-def prefetch(names: list[str], cache_dir: str | None = None) -> dict[str, Path]:
+def prefetch(names: list[str], cache_dir: str | None = None, input_size: int | None = None) -> dict[str, Path]:
     """Downloads the ImageNet weights of ``names`` into the Keras cache.
 
     Args:
         names: Backbone names.
         cache_dir: Cache root (default: ``$KERAS_HOME`` or ``~/.keras``).
+        input_size: Input size (some families, e.g. MobileNetV2, have one
+            file per size); default: each backbone's default size.
 
     Returns:
         name -> path of the cached file.
@@ -151,7 +152,7 @@ def prefetch(names: list[str], cache_dir: str | None = None) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for name in names:
         spec = resolve_backbone(name)
-        wf = weights_file(spec.name)
+        wf = weights_file(spec.name, input_size)
         if wf.is_cached(cache_dir):
             out[spec.name] = wf.path(cache_dir)
             continue
@@ -212,7 +213,7 @@ def load_backbone(spec: BackboneSpec, input_size: int, weights: str) -> Any:
     if resolved == "imagenet":
         wf = weights_file(spec.name, input_size)
         if not wf.is_cached():
-            prefetch([spec.name])  # raises the clear offline error
+            prefetch([spec.name], input_size=input_size)  # raises the clear offline error
         return build_backbone(spec, input_size, "imagenet")
     if resolved is None:
         return build_backbone(spec, input_size, None)

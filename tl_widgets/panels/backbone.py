@@ -107,13 +107,7 @@ class BackbonePanel(widgets.VBox):
         return [(_label(s), s.name) for s in keep]
 
     def _refilter(self) -> None:
-        self.guard._busy.add(id(self.select))
-        try:
-            value = self.select.value
-            self.select.options = self._options(self.filter.value)
-            self.select.value = value
-        finally:
-            self.guard._busy.discard(id(self.select))
+        self.guard.set_options(self.select, self._options(self.filter.value), self.select.value)
 
     def _check_size(self, value: Any) -> int:
         spec = self.specs[self.select.value]
@@ -179,7 +173,7 @@ class BackbonePanel(widgets.VBox):
         if cfg.weights not in ("pretrained", "none", "imagenet"):
             path = self._check_weights_file(cfg.weights)
             if path not in [v for _, v in self.weights_file.options]:
-                self.weights_file.options = [*self.weights_file.options, (path, path)]
+                self.guard.set_options(self.weights_file, [*self.weights_file.options, (path, path)], self.weights_file.value)
         with self.hold_sync():
             self.guard.accept(self.select, name)
             self._refilter()

@@ -146,7 +146,7 @@ class DataPanel(widgets.VBox):
         if cfg.source == "folder":
             folder = str(resolve_under_roots(cfg.path or "", self.roots, "data folder"))
             if folder not in [v for _, v in self.folder.options]:
-                self.folder.options = [*self.folder.options, (folder, folder)]
+                self.guard.set_options(self.folder, [*self.folder.options, (folder, folder)], self.folder.value)
         elif cfg.source == "zip":
             self._check_zip(cfg.path or "")
         self._pass_through = cfg

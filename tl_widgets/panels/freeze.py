@@ -96,9 +96,7 @@ class FreezePanel(widgets.VBox):
         self.blocks = names
         with self.hold_sync():
             self.overrides = {k: v for k, v in self.overrides.items() if k in names}
-            self.guard.accept(self.block_slider, names[0])
-            self.block_slider.options = names
-            self.guard.accept(self.block_slider, names[max(0, len(names) - 2)])
+            self.guard.set_options(self.block_slider, names, names[max(0, len(names) - 2)])
             self.top_n.max = len(names)
             self.guard.accept(self.top_n, min(self.top_n.value, len(names)))
             self.toggles = {}

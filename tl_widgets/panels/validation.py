@@ -107,6 +107,16 @@ class Guard:
         self._last[id(widget)] = value
         self._set(widget, value)
 
+    def set_options(self, widget: widgets.Widget, options: Any, value: Any) -> None:
+        """Replaces a selection widget's options and selects ``value`` (already checked)."""
+        self._busy.add(id(widget))
+        try:
+            widget.options = options
+            widget.value = value
+        finally:
+            self._busy.discard(id(widget))
+        self._last[id(widget)] = value
+
     def _set(self, widget: widgets.Widget, value: Any) -> None:
         self._busy.add(id(widget))
         try:

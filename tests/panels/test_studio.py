@@ -1,0 +1,151 @@
+"""The Studio with real (tiny) sessions: Start -> finished, Stop -> stopped, refusals, config round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tl_widgets.core.config import (
+    AugmentConfig,
+    DataConfig,
+    FreezeConfig,
+    ModelConfig,
+    PhaseConfig,
+    StrategyConfig,
+    TrainConfig,
+)
+
+
+def _fields(obj, prefix=""):
+    """Flattens a config into {"path": value} for a field-by-field comparison."""
+    out = {}
+    if dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            out.update(_fields(getattr(obj, f.name), f"{prefix}{f.name}."))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.update(_fields(v, f"{prefix}[{i}]."))
+    else:
+        out[prefix.rstrip(".")] = obj
+    return out
+
+
+@pytest.fixture
+def rich_config(data_root, tmp_path):
+    return TrainConfig(
+        data=DataConfig(source="folder", path=str((data_root / "digits_target").resolve()), validation_split=0.3,
+                        batch_size=16, max_per_class=7, class_weights=True, cache="none",
+                        augmentation=AugmentConfig(flip="horizontal", rotation=0.1, zoom=0.2, contrast=0.3)),
+        model=ModelConfig(backbone="demo_cnn", weights="none", input_size=40, dropout=0.4, hidden_units=16),
+        freeze=FreezeConfig(mode="up_to", block="block2", overrides={"stem": True}, train_batchnorm=True),
+        phases=[PhaseConfig(name="head", epochs=3, learning_rate=2e-3, optimizer="sgd", schedule="cosine"),
+                PhaseConfig(name="fine_tune", epochs=2, learning_rate=5e-5, optimizer="adamw",
+                            freeze=FreezeConfig(mode="top", top_n=3))],
+        strategy=StrategyConfig(kind="one_device", mixed_precision="mixed_bfloat16", jit_compile=False),
+        seed=7, output_dir=str(tmp_path / "out"), run_name="rich", early_stopping_patience=2,
+    )
+
+
+def test_config_round_trip_field_by_field(rich_config, data_root):
+    from tl_widgets.studio import Studio
+
+    studio = Studio(config=rich_config, data_roots=[data_root])
+    got, want = _fields(studio.config), _fields(rich_config)
+    assert got.keys() == want.keys()
+    diffs = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+    assert not diffs
+    assert studio.freeze.toggles["stem"].value is True  # the override shows
+    counts = studio.data.report["counts"]
+    assert len(counts) == 5 and set(counts.values()) == {7}
+
+
+def test_default_round_trip_and_code():
+    from tl_widgets.studio import Studio
+
+    studio = Studio()
+    assert "tlw-studio" in studio._dom_classes
+    cfg = studio.config
+    assert Studio(config=cfg).config == cfg
+    code = studio.show_code()
+    ns: dict = {}
+    exec(code.split("result = train")[0], ns)
+    assert ns["config"] == cfg
+    assert "tl-widgets train" in studio.code.value
+
+
+def test_restore_refuses_folder_outside_roots(tmp_path, data_root):
+    from tl_widgets.panels.validation import PanelError
+    from tl_widgets.studio import Studio
+
+    (tmp_path / "elsewhere" / "a").mkdir(parents=True)
+    cfg = TrainConfig(data=DataConfig(source="folder", path=str(tmp_path / "elsewhere")))
+    with pytest.raises(PanelError, match="data roots"):
+        Studio(config=cfg, data_roots=[data_root])
+
+
+def test_start_finishes_then_restart_with_new_freeze(tiny_config):
+    from tl_widgets.studio import Studio
+
+    studio = Studio(config=tiny_config)
+    assert studio.status == "idle"
+    first = studio.start()
+    assert first and studio.status == "running"
+    # Start while running (the browser can click a disabled button): refused, no second run.
+    assert studio.train.start() is None and studio.train.run_id == first
+    assert "already active" in studio.train.notice.text
+    assert studio.train.wait(120) == "finished"
+    assert studio.train.start_button.disabled is False and studio.train.stop_button.disabled is True
+    assert studio.train.progress_bar.value == 1.0
+    assert studio.train.charts.history["epoch"]["val_loss"]
+    # Change the freeze and train again: a new run.
+    studio.freeze.toggles["block4"].value = True
+    assert studio.config.freeze.overrides == {"block4": True}
+    second = studio.start()
+    assert second and second != first
+    assert studio.train.wait(120) == "finished"
+    assert studio.train.session.config.freeze.overrides == {"block4": True}
+    studio.tabs.selected_index = 5
+    assert {first, second} <= {r["run_id"] for r in studio.runs.runs}
+    studio.runs.picker.value = (first, second)
+    assert studio.runs.chart.n_traces == 2
+
+
+def test_stop_gives_stopped(tiny_config):
+    from tl_widgets.studio import Studio
+
+    tiny_config.phases[0].epochs = 200
+    studio = Studio(config=tiny_config)
+    assert studio.start()
+    studio.stop()
+    assert studio.train.wait(120) == "stopped"
+    assert studio.train.session.status == "stopped"
+    studio.stop()
+    assert "Nothing to stop" in studio.train.notice.text
+
+
+def test_start_revalidates_hostile_values(tiny_config):
+    from tl_widgets.studio import Studio
+
+    studio = Studio(config=tiny_config)
+    # Bypass the guards (as if a value slipped through): Start re-checks everything.
+    studio.train.guard._busy.add(id(studio.train.head.epochs))
+    studio.train.head.epochs.max = 10**9
+    studio.train.head.epochs.value = 10**7
+    assert studio.start() is None
+    assert "epochs" in studio.train.notice.text and studio.status == "idle"
+
+
+def test_failed_run_shows_reason(tiny_config, tmp_path):
+    from tl_widgets.studio import Studio
+
+    studio = Studio(config=tiny_config, data_roots=[tmp_path])
+    (tmp_path / "broken" / "a").mkdir(parents=True)
+    (tmp_path / "broken" / "b").mkdir(parents=True)
+    (tmp_path / "broken" / "a" / "x.png").write_bytes(b"not a png")
+    (tmp_path / "broken" / "b" / "y.png").write_bytes(b"not a png")
+    studio.data.guard.set_options(studio.data.folder, [("broken", str(tmp_path / "broken"))], str(tmp_path / "broken"))
+    studio.data.source_picker.value = "folder"
+    studio.start()
+    status = studio.train.wait(120)
+    assert status.startswith("failed: ") and len(status) > len("failed: ")

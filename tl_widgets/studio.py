@@ -1,0 +1,140 @@
+"""`Studio`: every panel composed into one app, an editor for a :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import Any, Sequence
+
+import ipywidgets as widgets
+
+from tl_widgets.core.config import ConfigError, TrainConfig, demo_config
+from tl_widgets.panels.backbone import BackbonePanel
+from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES, DataPanel
+from tl_widgets.panels.freeze import FreezePanel
+from tl_widgets.panels.runs import RunsPanel
+from tl_widgets.panels.strategy import StrategyPanel
+from tl_widgets.panels.train import TrainPanel
+from tl_widgets.panels.validation import Notice, PanelError
+
+__all__ = ["Studio", "default_studio_config"]
+
+
+def default_studio_config() -> TrainConfig:
+    """The demo config, writing runs under the run-store home (not the kernel's working folder)."""
+    from tl_widgets.core.runs import default_home
+
+    cfg = demo_config()
+    cfg.output_dir = str(default_home() / "runs")
+    return cfg
+
+
+class Studio(widgets.VBox):
+    """The transfer-learning studio: Data, Backbone, Freeze, Strategy, Train and Runs tabs.
+
+    Example::
+
+        from tl_widgets import Studio
+        studio = Studio()            # the demo: digits and the bundled demo backbone
+        studio                       # shows it; press Start on the Train tab
+        studio.config                # the TrainConfig the panels describe
+
+    Args:
+        config: A config to restore into the panels (None: the demo).
+        data_roots: Folders the data and weights pickers may list (None:
+            ``$TL_WIDGETS_DATA_ROOTS``, ``os.pathsep``-separated).
+        max_upload_bytes: Largest zip accepted from the browser.
+        store: The run store of the Runs tab (None: the default home store).
+
+    Raises:
+        PanelError: ``config`` names something the panels refuse (a folder
+            outside the data roots, an unknown block, ...).
+    """
+
+    def __init__(self, config: TrainConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
+                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, store: Any = None) -> None:
+        if config is not None and not isinstance(config, TrainConfig):
+            raise TypeError(f"Expected a TrainConfig or None. Received: {type(config).__name__}")
+        self._base = config.copy() if config is not None else default_studio_config()
+        cfg = self._base
+        self.backbone = BackbonePanel(cfg.model, data_roots=data_roots)
+        self.freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze)
+        self.data = DataPanel(cfg.data, data_roots=data_roots, max_upload_bytes=max_upload_bytes)
+        self.strategy = StrategyPanel(cfg.strategy)
+        self.train = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=len(self.freeze.blocks))
+        self.runs = RunsPanel(store)
+        self.notice = Notice()
+        self.show_code_button = widgets.Button(description="Show code", icon="code")
+        self.show_code_button.add_class("tlw-show-code")
+        self.code = widgets.HTML()
+        self.code.add_class("tlw-code")
+        self.show_code_button.on_click(lambda _: self.show_code())
+        self.tabs = widgets.Tab(children=[self.data, self.backbone, self.freeze, self.strategy, self.train, self.runs],
+                                titles=("Data", "Backbone", "Freeze", "Strategy", "Train", "Runs"))
+        self.tabs.add_class("tlw-tabs")
+        self.tabs.observe(self._on_tab, names="selected_index")
+        self.backbone.observe(self._on_backbone, names=["backbone", "input_size"])
+        self.data.batch_size.observe(lambda c: setattr(self.strategy, "batch_size", int(self.data.batch_size.value)),
+                                     names="value")
+        self.strategy.batch_size = int(self.data.batch_size.value)
+        super().__init__([widgets.HTML("<h2>Transfer-learning studio</h2>"), self.tabs,
+                          widgets.HBox([self.show_code_button]), self.notice, self.code])
+        self.add_class("tlw-studio")
+
+    # -- wiring -----------------------------------------------------------------
+    def _on_backbone(self, change: dict[str, Any]) -> None:
+        size = None if self.backbone._size_default else self.backbone.input_size
+        self.freeze.set_backbone(self.backbone.backbone, size)
+        self.train.n_blocks = len(self.freeze.blocks)
+
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        if change["new"] == 5:
+            self.runs.refresh()
+
+    # -- config -----------------------------------------------------------------
+    @property
+    def config(self) -> TrainConfig:
+        """The TrainConfig the panels describe, every value re-checked.
+
+        Raises:
+            PanelError: A panel value failed its check.
+            ConfigError: The assembled config is invalid.
+        """
+        cfg = self._base.copy()
+        self.data.update_config(cfg)
+        self.backbone.update_config(cfg)
+        if self.freeze.backbone != cfg.model.backbone:
+            raise PanelError(f"Expected the freeze plan of {cfg.model.backbone!r}. Received: a plan for "
+                             f"{self.freeze.backbone!r} (the backbone changed while the freeze panel was updating)")
+        self.freeze.update_config(cfg)
+        self.strategy.update_config(cfg)
+        self.train.update_config(cfg)
+        return TrainConfig.from_dict(cfg.to_dict())
+
+    def show_code(self) -> str:
+        """Shows (and returns) the Python and CLI equivalents of the current config."""
+        from tl_widgets.core.codegen import cli_command, python_code
+
+        try:
+            cfg = self.config
+        except (PanelError, ConfigError) as exc:
+            self.notice.show(f"Cannot show code: {exc}")
+            return ""
+        py, cli = python_code(cfg), cli_command(cfg)
+        self.code.value = (f"<b>Python</b><pre class='tlw-code-python'>{html.escape(py)}</pre>"
+                           f"<b>Command line</b><pre class='tlw-code-cli'>{html.escape(cli)}</pre>")
+        return py + "\n" + cli
+
+    # -- convenience --------------------------------------------------------------
+    def start(self) -> str | None:
+        """Presses Start (see :meth:`TrainPanel.start`)."""
+        return self.train.start()
+
+    def stop(self) -> None:
+        """Presses Stop."""
+        self.train.stop()
+
+    @property
+    def status(self) -> str:
+        """The status line: ``idle``, ``running``, ``stopped``, ``finished`` or ``failed: <reason>``."""
+        return self.train.status
