@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
     d = sub.add_parser("demo-data", help="write the embedded demo datasets as image folders",
                        description="Writes one sub-folder per class (PNG files) for the digits and shapes demos.")
     d.add_argument("directory", help="where to write")
-    d.add_argument("--which", choices=["digits", "shapes", "all"], default="all")
+    d.add_argument("--which", choices=["digits", "shapes", "all"], default="all", help="which demo dataset (default: all)")
     d.add_argument("--split", choices=["target", "source"], default="target",
                    help="target: the classes the demo trains on; source: those the demo backbone was pretrained on")
     d.set_defaults(func=_demo_data)
@@ -125,7 +125,7 @@ def _demo_data(args: argparse.Namespace) -> int:
     which = ["digits", "shapes"] if args.which == "all" else [args.which]
     try:
         for name in which:
-            path = write_demo_data(Path(args.directory) / name, which=name, split=args.split)
+            path = write_demo_data(Path(args.directory), which=name, split=args.split)
             print(f"{name}: {path}")
     except USER_ERRORS as exc:
         return fail(str(exc))

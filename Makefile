@@ -1,0 +1,44 @@
+# tl_widgets: two commands do everything on a fresh machine (Python 3.10+, Node 20, root for apt).
+#   make studio   set up and serve the Studio on the embedded demo (prints the URL)
+#   make test     set up (venv, extras, Chromium, lab extension) and run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo studio test browser-deps bench clean
+
+$(STAMP): pyproject.toml labextension/package.json
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The editable install runs hatch-jupyter-builder, which builds the lab extension with npm
+	# and installs it (and the server extension's switch) into the venv.
+	$(PY) -m pip install -q -e ".[test,bench]"
+	touch $@
+
+setup: $(STAMP)
+
+# Train the embedded demo headless (offline).
+demo: setup
+	$(VENV)/bin/tl-widgets train --demo
+
+# Serve the Studio (Voilà) on the demo; prints the URL.
+studio: setup
+	$(VENV)/bin/tl-widgets studio
+
+# Debian's Chromium for the browser tests (Playwright's own download does not work offline).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test: setup browser-deps
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -p no:cacheprovider
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/run.py --quick
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) tl_widgets/labextension labextension/node_modules labextension/lib test-artifacts

@@ -1,0 +1,193 @@
+"""All benchmarks side by side; the last printed line is one JSON object of named ratios.
+
+    python bench/run.py --quick     # CI size (a few minutes on 2 cores); proves the benchmarks still run
+    python bench/run.py             # full size; results go to docs/PERFORMANCE.md
+
+a. frozen-backbone phase: the Keras guide's recipe (frozen base run every epoch) vs ours (feature cache)
+b. live streaming: plain model.fit(verbose=0) vs TrainingSession with the Studio's charts attached,
+   and one chart update at 1,000 vs 50,000 points of history (bench_charts.py)
+c. input pipeline vs keras.utils.image_dataset_from_directory (bench_pipeline.py)
+d. full fine-tuning: TrainingSession vs plain model.fit
+e. livelossplot's Keras callback on the same run (reference for streaming overhead)
+f. memory: resident memory growth over consecutive runs in one process
+
+Each pair runs interleaved, best of ``--repeats``, in this one process. Timings are never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def _cfg(out: str, *, backbone: str, size: int, epochs: int, per_class: int | None, cache: bool, freeze: str):
+    from tl_widgets.core.config import DataConfig, FreezeConfig, ModelConfig, PhaseConfig, TrainConfig
+
+    return TrainConfig(
+        data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=per_class),
+        model=ModelConfig(backbone=backbone, weights="pretrained" if backbone == "demo_cnn" else "none",
+                          input_size=size),
+        freeze=FreezeConfig(mode=freeze),
+        phases=[PhaseConfig(name="p", epochs=epochs, learning_rate=3e-3 if freeze == "all" else 3e-4)],
+        output_dir=out, feature_cache=cache, seed=0,
+    )
+
+
+def _plain(cfg, callbacks=None) -> tuple[float, float]:
+    """The Keras way: same data and model, model.fit(verbose=0). Returns (fit seconds, val_accuracy)."""
+    import keras
+
+    from tl_widgets.core.backbones import resolve_backbone
+    from tl_widgets.core.data import load_datasets
+    from tl_widgets.core.freezing import FreezePlan
+    from tl_widgets.core.model import build_model, input_size_for
+
+    keras.utils.set_random_seed(0)
+    spec = resolve_backbone(cfg.model.backbone)
+    data = load_datasets(cfg.data, input_size_for(spec, cfg.model), seed=0)
+    am = build_model(cfg.model, len(data.class_names))
+    FreezePlan(cfg.freeze).apply(am.backbone, spec.blocks(am.backbone))
+    am.model.compile(keras.optimizers.Adam(cfg.phases[0].learning_rate), "sparse_categorical_crossentropy",
+                     metrics=["accuracy"])
+    t = time.perf_counter()
+    hist = am.model.fit(data.train, validation_data=data.val, epochs=cfg.phases[0].epochs, verbose=0,
+                        callbacks=callbacks or [], shuffle=False)
+    return time.perf_counter() - t, float(hist.history["val_accuracy"][-1])
+
+
+def _ours(cfg, charts: bool = False) -> tuple[float, float]:
+    """TrainingSession; returns (time in the phase, val_accuracy)."""
+    from tl_widgets.core.session import TrainingSession
+
+    session = TrainingSession(cfg, record=False)
+    live = None
+    if charts:
+        from tl_widgets.views.live import LiveTrainingCharts
+
+        live = LiveTrainingCharts()
+        live.attach(session.bus)
+    session.start()
+    result = session.wait()
+    if live is not None:
+        live.detach()
+    assert result is not None and result.status == "finished", result and result.error
+    t = result.summary["timings"]
+    return t["phase0_s"] + t.get("features_s", 0.0), float(result.metrics["val_accuracy"])
+
+
+def _best(fn, repeats: int):
+    runs = [fn() for _ in range(repeats)]
+    return min(r[0] for r in runs), runs[-1][1]
+
+
+def bench_frozen(out: str, quick: bool, repeats: int) -> dict:
+    epochs = 3 if quick else 10
+    res = {}
+    for backbone, size in (("demo_cnn", 48), ("mobilenet_v2", 96)):
+        per_class = 60 if quick else None
+        guide = _best(lambda: _plain(_cfg(out, backbone=backbone, size=size, epochs=epochs, per_class=per_class,
+                                          cache=False, freeze="all")), repeats)
+        ours = _best(lambda: _ours(_cfg(out, backbone=backbone, size=size, epochs=epochs, per_class=per_class,
+                                        cache=True, freeze="all")), repeats)
+        res[backbone] = {"guide_s": guide[0], "ours_s": ours[0], "guide_val_acc": guide[1], "ours_val_acc": ours[1],
+                         "speedup": guide[0] / ours[0]}
+    return res
+
+
+def bench_finetune(out: str, quick: bool, repeats: int) -> dict:
+    epochs = 1 if quick else 3
+    per_class = 60 if quick else None
+
+    def cfg():
+        return _cfg(out, backbone="demo_cnn", size=48, epochs=epochs, per_class=per_class, cache=False, freeze="none")
+
+    plain, ours, charts, llp = [], [], [], []
+    for _ in range(repeats):  # interleaved so drifting machine load hits all alike
+        plain.append(_plain(cfg())[0])
+        ours.append(_ours(cfg())[0])
+        charts.append(_ours(cfg(), charts=True)[0])
+        llp.append(_livelossplot(cfg()))
+    return {"plain_fit_s": min(plain), "session_s": min(ours), "session_with_charts_s": min(charts),
+            "livelossplot_s": min(llp)}
+
+
+def _livelossplot(cfg) -> float:
+    from livelossplot import PlotLossesKeras
+    from livelossplot.outputs import MatplotlibPlot
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    cb = PlotLossesKeras(outputs=[MatplotlibPlot()])
+    return _plain(cfg, callbacks=[cb])[0]
+
+
+def bench_memory(out: str, runs: int) -> dict:
+    import psutil
+
+    proc = psutil.Process()
+    rss = []
+    for _ in range(runs):
+        _ours(_cfg(out, backbone="demo_cnn", size=32, epochs=1, per_class=30, cache=False, freeze="top"
+                   if False else "all"))
+        gc.collect()
+        rss.append(proc.memory_info().rss / 2**20)
+    return {"rss_mb": [round(r, 1) for r in rss], "growth_after_first": rss[-1] / rss[0] - 1.0}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI size")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats per measurement (best is kept)")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 3)
+    os.environ.setdefault("TL_WIDGETS_HOME", tempfile.mkdtemp(prefix="tlw-bench-home-"))
+    out = tempfile.mkdtemp(prefix="tlw-bench-runs-")
+    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
+          f"python {platform.python_version()}", flush=True)
+
+    frozen = bench_frozen(out, args.quick, repeats)
+    print("a. frozen backbone:", json.dumps(frozen), flush=True)
+    ft = bench_finetune(out, args.quick, repeats)
+    print("b/d/e. fine-tune + streaming:", json.dumps(ft), flush=True)
+    import bench_charts
+
+    charts = bench_charts.main(["--quick"] if args.quick else [])
+    print("b. charts:", json.dumps(charts), flush=True)
+    import bench_pipeline
+
+    with tempfile.TemporaryDirectory() as d:
+        n, side = (300, 160) if args.quick else (2000, 160)
+        bench_pipeline.write_jpegs(Path(d), n, side)
+        pipe = bench_pipeline.run_case(Path(d), n, 96, 32)
+    print("c. pipeline:", json.dumps(pipe), flush=True)
+    mem = bench_memory(out, 4 if args.quick else 10)
+    print("f. memory:", json.dumps(mem), flush=True)
+
+    ratios = {
+        "a_speedup_demo_cnn": frozen["demo_cnn"]["speedup"],
+        "a_speedup_mobilenet_v2_96": frozen["mobilenet_v2"]["speedup"],
+        "a_val_acc_delta_demo_cnn": frozen["demo_cnn"]["ours_val_acc"] - frozen["demo_cnn"]["guide_val_acc"],
+        "b_session_with_charts_over_plain_fit": ft["session_with_charts_s"] / ft["plain_fit_s"],
+        "b_chart_update_50k_over_1k": charts.get("ours_update_ms_50k_over_1k"),
+        "c_pipeline_first_epoch_ours_over_keras": pipe.get("first_epoch_speedup", pipe.get("first_epoch_ratio")),
+        "d_session_over_plain_fit": ft["session_s"] / ft["plain_fit_s"],
+        "e_livelossplot_over_plain_fit": ft["livelossplot_s"] / ft["plain_fit_s"],
+        "f_rss_growth": mem["growth_after_first"],
+    }
+    print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in ratios.items()}))
+    return ratios
+
+
+if __name__ == "__main__":
+    main()

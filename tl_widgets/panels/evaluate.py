@@ -1,0 +1,150 @@
+"""The evaluation panel: evaluate a run on its validation split and show the figures.
+
+Standalone: ``EvaluatePanel("runs/<run_id>")`` or ``EvaluatePanel(result)`` with
+a :class:`~tl_widgets.core.session.RunResult`. The evaluation runs in a worker
+thread that only sets widget values; every value from the browser is checked
+in Python.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from tl_widgets.panels.validation import Guard, Notice, check_choice
+
+__all__ = ["EvaluatePanel", "run_dir_of"]
+
+_VIEWS = ("counts", "normalised")
+
+
+def run_dir_of(source: Any) -> Path:
+    """The run folder of a path or a RunResult.
+
+    Raises:
+        ValueError: ``source`` has no run folder.
+    """
+    folder = getattr(source, "run_dir", source)
+    if folder is None or not isinstance(folder, (str, Path)):
+        raise ValueError(f"Expected a run folder or a RunResult with a run_dir. Received: {source!r}")
+    return Path(folder)
+
+
+class EvaluatePanel(widgets.VBox):
+    """Confusion matrix, per-class metrics, top losses and Grad-CAM for one run.
+
+    Args:
+        source: A run folder or a RunResult.
+        auto: Start the evaluation at once.
+    """
+
+    def __init__(self, source: Any, *, auto: bool = False, **kwargs: Any) -> None:
+        self.run_dir = run_dir_of(source)
+        self.report: Any = None
+        self.gradcam_result: Any = None
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self.button = widgets.Button(description="Evaluate", icon="check", button_style="primary")
+        self.view = widgets.ToggleButtons(options=list(_VIEWS), value="counts", description="Matrix")
+        self.gradcam_button = widgets.Button(description="Grad-CAM on top losses", disabled=True)
+        self.summary = widgets.HTML()
+        self.figures = widgets.VBox()
+        self.guard.watch(self.view, lambda v: check_choice(v, "view", _VIEWS), after=lambda _: self._show())
+        self.button.on_click(lambda _: self.start())
+        self.gradcam_button.on_click(lambda _: self.start_gradcam())
+        super().__init__(
+            [widgets.HBox([self.button, self.view, self.gradcam_button]), self.notice, self.summary, self.figures],
+            **kwargs,
+        )
+        self.add_class("tlw-evaluate")
+        if auto:
+            self.start()
+
+    @property
+    def busy(self) -> bool:
+        """True while a worker runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _launch(self, work: Any, label: str) -> None:
+        if self.busy:
+            self.notice.show("Busy: wait for the current evaluation to end.", "warning")
+            return
+        self.error = None
+        self.notice.show(label, "info")
+        self.button.disabled = True
+
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:  # shown in the panel: the worker must never raise into the void
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.notice.show(self.error)
+            finally:
+                self.button.disabled = False
+
+        self._thread = threading.Thread(target=run, name="tlw-evaluate", daemon=True)
+        self._thread.start()
+
+    def start(self) -> None:
+        """Evaluates the run (in a worker thread)."""
+        from tl_widgets.core.evaluate import evaluate_run
+
+        def work() -> None:
+            self.report = evaluate_run(self.run_dir)
+            self._show()
+            self.gradcam_button.disabled = len(self.report.top_losses) == 0
+            self.notice.show(f"Evaluated {self.report.count} validation images.", "info")
+
+        self._launch(work, "Evaluating…")
+
+    def start_gradcam(self) -> None:
+        """Grad-CAM overlays for the top-loss images (in a worker thread)."""
+        if self.report is None or not len(self.report.top_loss_images):
+            self.notice.show("Expected an evaluation with wrong predictions first. Received: none", "warning")
+            return
+
+        def work() -> None:
+            import keras
+
+            from tl_widgets.core.gradcam import gradcam
+            from tl_widgets.views.chart import PlotlyChart
+            from tl_widgets.views.eval_figures import gradcam_figure
+
+            model = keras.models.load_model(self.run_dir / "model.keras", compile=False)
+            self.gradcam_result = gradcam(model, self.report.top_loss_images)
+            names = self.report.class_names
+            captions = [f"{names[c]} ({p:.2f})" for c, p in
+                        zip(self.gradcam_result.class_indices, self.gradcam_result.probabilities)]
+            fig = gradcam_figure(self.gradcam_result.overlays, captions)
+            self.figures.children = tuple(self.figures.children) + (PlotlyChart(fig, height=fig.layout.height or 400),)
+            self.notice.show(f"Grad-CAM from layer {self.gradcam_result.layer!r}.", "info")
+
+        self._launch(work, "Computing Grad-CAM…")
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Blocks until the current worker ends (for scripts and tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _show(self) -> None:
+        from tl_widgets.views.chart import PlotlyChart
+        from tl_widgets.views.eval_figures import confusion_figure, per_class_figure, top_losses_figure
+
+        r = self.report
+        if r is None:
+            return
+        top = ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in r.top_k.items())
+        self.summary.value = (f"<b>accuracy</b> {r.accuracy:.4f} &nbsp; <b>loss</b> {r.loss:.4f} &nbsp; "
+                              f"<b>macro F1</b> {r.macro_f1:.4f} &nbsp; {top} &nbsp; ({r.count} images)")
+        losses = top_losses_figure(r.top_loss_images, r.top_losses)
+        self.figures.children = (
+            PlotlyChart(confusion_figure(r.confusion, r.class_names, normalize=self.view.value == "normalised"),
+                        height=420),
+            PlotlyChart(per_class_figure(r.per_class), height=360),
+            PlotlyChart(losses, height=int(losses.layout.height or 400)),
+        )

@@ -1,0 +1,105 @@
+"""The export panel: pick a format, export a run, and see the verification against Keras.
+
+Standalone: ``ExportPanel("runs/<run_id>")`` or ``ExportPanel(result)``. The
+export runs in a worker thread that only sets widget values; the format from
+the browser is checked in Python before anything runs.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from typing import Any
+
+import ipywidgets as widgets
+
+from tl_widgets.core.export import FORMATS
+from tl_widgets.panels.evaluate import run_dir_of
+from tl_widgets.panels.validation import Guard, Notice, check_choice
+
+__all__ = ["ExportPanel"]
+
+
+class ExportPanel(widgets.VBox):
+    """Exports a run's model in a chosen format and shows the verification numbers.
+
+    Args:
+        source: A run folder or a RunResult.
+    """
+
+    def __init__(self, source: Any, **kwargs: Any) -> None:
+        self.run_dir = run_dir_of(source)
+        self.reports: dict[str, Any] = {}
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self.format = widgets.Dropdown(options=list(FORMATS), value="tflite", description="Format")
+        self.script = widgets.Checkbox(value=False, description="also write a training script")
+        self.button = widgets.Button(description="Export", icon="download", button_style="primary")
+        self.table = widgets.HTML()
+        self.guard.watch(self.format, lambda v: check_choice(v, "format", FORMATS))
+        self.guard.watch(self.script, lambda v: check_choice(v, "script", (True, False)))
+        self.button.on_click(lambda _: self.start())
+        super().__init__([widgets.HBox([self.format, self.script, self.button]), self.notice, self.table], **kwargs)
+        self.add_class("tlw-export")
+
+    @property
+    def busy(self) -> bool:
+        """True while an export runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Exports in the selected format (in a worker thread)."""
+        from tl_widgets.core.export import export_run
+        from tl_widgets.core.script import export_script
+
+        if self.busy:
+            self.notice.show("Busy: wait for the current export to end.", "warning")
+            return
+        fmt = check_choice(self.format.value, "format", FORMATS)  # re-checked: the browser can set anything
+        with_script = bool(self.script.value)
+        self.error = None
+        self.button.disabled = True
+        self.notice.show(f"Exporting {fmt}…", "info")
+
+        def run() -> None:
+            try:
+                report = export_run(self.run_dir, fmt)
+                self.reports[fmt] = report
+                note = ""
+                if with_script:
+                    written = export_script(self.run_dir)
+                    note = f" Script: {written.script.name}; command: {written.command}"
+                if report.ok:
+                    self.notice.show(f"{fmt}: verified against Keras.{note}", "info")
+                else:
+                    self.notice.show(f"{fmt}: " + " ".join(report.warnings) + note, "warning")
+                self._render()
+            except Exception as exc:  # shown in the panel: the worker must never raise into the void
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.notice.show(self.error)
+            finally:
+                self.button.disabled = False
+
+        self._thread = threading.Thread(target=run, name="tlw-export", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Blocks until the current export ends (for scripts and tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _render(self) -> None:
+        head = ("<tr><th>format</th><th>size (MB)</th><th>convert (s)</th><th>max diff</th><th>agreement</th>"
+                "<th>accuracy drop</th><th>check</th><th>path</th></tr>")
+        rows = []
+        for fmt, r in self.reports.items():
+            v = r.verification
+            rows.append(
+                f"<tr><td>{html.escape(fmt)}</td><td>{r.file_size / 1e6:.2f}</td><td>{r.conversion_seconds:.1f}</td>"
+                f"<td>{v.get('max_abs_diff', float('nan')):.2g}</td><td>{v.get('top1_agreement', 0):.2%}</td>"
+                f"<td>{v.get('accuracy_drop', 0):+.2%}</td><td>{'ok' if r.ok else 'WARNING'}</td>"
+                f"<td><code>{html.escape(r.path)}</code></td></tr>"
+            )
+        self.table.value = f"<table class='tlw-export-table'>{head}{''.join(rows)}</table>"
