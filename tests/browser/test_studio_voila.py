@@ -13,8 +13,8 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "tl_widgets" / "app" / "studio.ipynb"
-STATUS_JS = "(document.querySelector('.tlw-status') || {}).innerText || ''"
-TRAIN_NOTICE_JS = "(document.querySelector('.tlw-train-panel .tlw-message') || {}).innerText || ''"
+STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '')"
+TRAIN_NOTICE_JS = "((document.querySelector('.tlw-train-panel .tlw-message') || {}).innerText || '')"
 LOSS_POINTS_JS = ("(() => { const gd = document.querySelector('.tlw-live-charts .tlw-plotly-chart.js-plotly-plot');"
                   " return gd && gd.data ? gd.data.reduce((n, t) => n + ((t.x || []).length), 0) : 0; })()")
 VAL_POINTS_JS = ("(() => { let n = 0; for (const gd of document.querySelectorAll('.tlw-live-charts .js-plotly-plot'))"
@@ -100,7 +100,9 @@ def test_studio_in_voila(chromium, free_port, start_server, artifacts_dir, tmp_p
         # 4. Upload a zip of images and train on it.
         _tab(page, "Data")
         page.locator(".tlw-source button", has_text="Upload zip").click()
-        page.set_input_files(".tlw-upload input[type=file]", str(zip_path))
+        with page.expect_file_chooser() as chooser:
+            page.locator("button.tlw-upload").click()
+        chooser.value.set_files(str(zip_path))
         page.wait_for_function("document.querySelector('.tlw-data-panel .tlw-message').innerText.includes('Uploaded')",
                                timeout=60_000)
         page.screenshot(path=str(artifacts_dir / "studio_upload.png"), full_page=True)

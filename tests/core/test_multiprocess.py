@@ -42,6 +42,9 @@ _WORKER = textwrap.dedent('''
 ''')
 
 
+_CLI = "import sys; from tl_widgets.cli import main; sys.exit(main())"  # the `tl-widgets` script
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -117,7 +120,7 @@ def test_killing_one_process_ends_the_other_with_a_clear_error(tmp_path):
     logs = [tmp_path / f"p{pid}.log" for pid in range(2)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tl_widgets.cli", "train", str(cfg), "--coordinator", f"127.0.0.1:{port}",
+            [sys.executable, "-c", _CLI, "train", str(cfg), "--coordinator", f"127.0.0.1:{port}",
              "--num-processes", "2", "--process-id", str(pid), "--quiet"],
             stdout=logs[pid].open("w"), stderr=subprocess.STDOUT, env=_env(TL_WIDGETS_HEARTBEAT_TIMEOUT="10"),
         )
@@ -126,7 +129,7 @@ def test_killing_one_process_ends_the_other_with_a_clear_error(tmp_path):
     try:
         deadline = time.time() + 180
         # Wait until training is under way (the chief has written its first checkpoint).
-        while not list((tmp_path / "runs").glob("*/checkpoints/*")) and not list((tmp_path / "runs").glob("*/*.weights.h5")):
+        while not list((tmp_path / "runs").glob("*/checkpoints/last.weights.h5")):
             assert time.time() < deadline, "training never started:\n" + logs[0].read_text()[-2500:]
             assert procs[0].poll() is None and procs[1].poll() is None, logs[0].read_text()[-2500:]
             time.sleep(0.5)

@@ -283,6 +283,12 @@ class DataPanel(widgets.VBox):
             self.notice.show(str(exc))
             return
         self.report = report
+        visible = None if report["counts"] else "none"
+        self.counts_chart.layout.display = self.samples_chart.layout.display = visible
+        if not report["counts"]:
+            self.summary.value = "Upload a zip with one folder of images per class."
+            self.skipped.value = ""
+            return
         from tl_widgets.views.figures import class_counts_figure, image_grid_figure
 
         self.counts_chart.set_figure(class_counts_figure(report["counts"]))

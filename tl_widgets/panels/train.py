@@ -206,12 +206,12 @@ class TrainPanel(widgets.VBox):
             self.notice.show(f"Cannot start: {exc}")
             return None
         self.session = session
-        with self.hold_sync():
-            self.run_id = run_id
-            self._set_status("running")
-            self.progress_bar.value = 0.0
-            self.progress_text.value = ""
-            self.notice.show(f"Run {run_id} started.", "info")
+        # The status goes out before the notice: a page that sees the new notice also sees "running".
+        self.run_id = run_id
+        self._set_status("running")
+        self.progress_bar.value = 0.0
+        self.progress_text.value = ""
+        self.notice.show(f"Run {run_id} started.", "info")
         return run_id
 
     def stop(self) -> None:
