@@ -25,7 +25,7 @@ demo: setup
 
 # Serve the Studio (Voilà) on the demo; prints the URL.
 studio: setup
-	$(VENV)/bin/tl-widgets studio
+	$(VENV)/bin/tl-widgets studio --port $${PORT:-8866} --no-browser
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work offline).
 browser-deps:
