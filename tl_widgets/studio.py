@@ -69,8 +69,13 @@ class Studio(widgets.VBox):
         self.code = widgets.HTML()
         self.code.add_class("tlw-code")
         self.show_code_button.on_click(lambda _: self.show_code())
-        self.tabs = widgets.Tab(children=[self.data, self.backbone, self.freeze, self.strategy, self.train, self.runs],
-                                titles=("Data", "Backbone", "Freeze", "Strategy", "Train", "Runs"))
+        self.evaluate_button = widgets.Button(description="Evaluate the last run", icon="search")
+        self.evaluate_button.add_class("tlw-evaluate-last")
+        self.evaluate_button.on_click(lambda _: self.evaluate_last_run())
+        self.evaluation = widgets.VBox([self.evaluate_button])
+        self.tabs = widgets.Tab(
+            children=[self.data, self.backbone, self.freeze, self.strategy, self.train, self.runs, self.evaluation],
+            titles=("Data", "Backbone", "Freeze", "Strategy", "Train", "Runs", "Evaluate & export"))
         self.tabs.add_class("tlw-tabs")
         self.tabs.observe(self._on_tab, names="selected_index")
         self.backbone.observe(self._on_backbone, names=["backbone", "input_size"])
@@ -90,6 +95,24 @@ class Studio(widgets.VBox):
     def _on_tab(self, change: dict[str, Any]) -> None:
         if change["new"] == 5:
             self.runs.refresh()
+
+    def evaluate_last_run(self) -> bool:
+        """Shows the Evaluate and Export panels for the last finished or stopped run.
+
+        Runs on the kernel's main thread (a button click), so the panels are
+        created there; returns False, with a message, when there is no run yet.
+        """
+        from tl_widgets.panels.evaluate import EvaluatePanel
+        from tl_widgets.panels.export import ExportPanel
+
+        session = self.train.session
+        result = session.result if session is not None else None
+        if result is None or result.status not in ("finished", "stopped") or result.run_dir is None:
+            self.notice.show("Expected a finished or stopped run to evaluate. Received: none yet — press Start "
+                             "on the Train tab first.")
+            return False
+        self.evaluation.children = (self.evaluate_button, EvaluatePanel(result, auto=True), ExportPanel(result))
+        return True
 
     # -- config -----------------------------------------------------------------
     @property

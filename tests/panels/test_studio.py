@@ -149,3 +149,24 @@ def test_failed_run_shows_reason(tiny_config, tmp_path):
     studio.start()
     status = studio.train.wait(120)
     assert status.startswith("failed: ") and len(status) > len("failed: ")
+
+
+def test_evaluate_tab_needs_a_run_then_shows_panels(tiny_config):
+    from tl_widgets.panels.evaluate import EvaluatePanel
+    from tl_widgets.panels.export import ExportPanel
+    from tl_widgets.studio import Studio
+
+    studio = Studio(config=tiny_config)
+    studio.evaluate_button.click()
+    assert "Expected a finished or stopped run" in studio.notice.value
+    assert len(studio.evaluation.children) == 1
+    studio.start()
+    assert studio.train.wait(120) == "finished"
+    studio.evaluate_button.click()
+    kinds = [type(c) for c in studio.evaluation.children]
+    assert EvaluatePanel in kinds and ExportPanel in kinds
+    panel = next(c for c in studio.evaluation.children if isinstance(c, EvaluatePanel))
+    panel.wait(120)
+    assert panel.error is None and panel.report is not None
+    assert panel.report.count > 0
+    assert sum(map(sum, panel.report.confusion)) == panel.report.count
