@@ -154,7 +154,9 @@ def test_mirrored_over_two_logical_cpus_trains_like_default(tmp_path):
             s = StrategyConfig(kind=kind, logical_cpus=2)
             bus, started = EventBus(), []
             bus.subscribe(lambda e: started.append(e.num_replicas) if isinstance(e, RunStarted) else None)
-            r = train(replace(base, strategy=s, run_name=kind), bus=bus, record=False)
+            # data.batch_size is per replica: same global batch (32) for both
+            data = replace(base.data, batch_size=16 if kind == "mirrored" else 32)
+            r = train(replace(base, data=data, strategy=s, run_name=kind), bus=bus, record=False)
             assert r.status == "finished", r.error
             res[kind] = {{"acc": r.metrics["val_accuracy"], "loss": r.metrics["loss"],
                          "replicas": started[0]}}

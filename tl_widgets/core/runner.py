@@ -7,7 +7,9 @@ folder. Nothing here prints or displays: progress leaves as events.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +80,7 @@ class Runner:
         self.messages: list[str] = []
         self.rollback: dict[str, Any] | None = None
         self._feature_set: Any = None
+        self._scratch: Any = None
 
     # -- the run -------------------------------------------------------------
     def run(self) -> RunResult:
@@ -98,6 +101,11 @@ class Runner:
             self.folder = RunFolder.create(Path(cfg.output_dir) / self.run_id)
             self.run_dir = self.folder.path
             self.folder.write_config(cfg)
+        elif runtime.num_processes > 1:
+            # Saving weights sharded over processes runs collectives: every process saves, in step;
+            # the others write to a private scratch folder that is removed with the runner.
+            self._scratch = tempfile.TemporaryDirectory(prefix="tl-widgets-worker-")
+            self.folder = RunFolder.create(Path(self._scratch.name) / self.run_id)
         if cfg.seed is not None:
             keras.utils.set_random_seed(cfg.seed)
         with runtime.scope():
@@ -105,7 +113,8 @@ class Runner:
             size = input_size_for(spec, cfg.model)
             shard = (runtime.process_id, runtime.num_processes) if runtime.num_processes > 1 else None
             work_dir = self.run_dir if self.run_dir is not None else None
-            data = load_datasets(cfg.data, size, seed=cfg.seed, min_size=spec.min_size,
+            data_cfg = replace(cfg.data, batch_size=runtime.local_batch_size(cfg.data.batch_size))
+            data = load_datasets(data_cfg, size, seed=cfg.seed, min_size=spec.min_size,
                                  code_data=self.session.data, work_dir=work_dir, shard=shard)
             if cfg.data.augmentation.enabled:
                 from tl_widgets.core.augment import augment_dataset
@@ -137,7 +146,7 @@ class Runner:
         freeze: FreezeConfig = cfg.freeze
         epoch = 0
         state: dict[str, Any] = {"global_step": 0}
-        lr_scale = runtime.num_replicas if cfg.strategy.lr_scaling == "linear" else 1.0
+        lr_scale = runtime.lr_scale(cfg.strategy.lr_scaling)
         for index, phase in enumerate(cfg.phases):
             if phase.epochs == 0:
                 continue

@@ -69,7 +69,8 @@ class EventCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         session = self.runner.session
         now = time.perf_counter()
-        step = batch + 1
+        # Keras reports a last, partial chunk of steps_per_execution as a full one: clamp to the epoch.
+        step = min(batch + 1, self.steps_per_epoch) if self.steps_per_epoch else batch + 1
         chunk = max(1, step - self._last_step)
         dt = max(now - self._last_t, 1e-9)
         self._last_step, self._last_t = step, now
