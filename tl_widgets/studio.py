@@ -12,6 +12,7 @@ from tl_widgets.core.config import ConfigError, TrainConfig, demo_config
 from tl_widgets.panels.backbone import BackbonePanel
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES, DataPanel
 from tl_widgets.panels.freeze import FreezePanel
+from tl_widgets.panels.lr_finder import LRFinderPanel
 from tl_widgets.panels.runs import RunsPanel
 from tl_widgets.panels.strategy import StrategyPanel
 from tl_widgets.panels.train import TrainPanel
@@ -62,6 +63,9 @@ class Studio(widgets.VBox):
         self.data = DataPanel(cfg.data, data_roots=data_roots, max_upload_bytes=max_upload_bytes)
         self.strategy = StrategyPanel(cfg.strategy)
         self.train = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=len(self.freeze.blocks))
+        self.lr_finder = LRFinderPanel(config_source=lambda: self.config, train_panel=self.train)
+        self.lr_finder_box = widgets.Accordion([self.lr_finder], titles=("Learning-rate finder",))
+        self.train_tab = widgets.VBox([self.train, self.lr_finder_box])
         self.runs = RunsPanel(store)
         self.notice = Notice()
         self.show_code_button = widgets.Button(description="Show code", icon="code")
@@ -74,7 +78,7 @@ class Studio(widgets.VBox):
         self.evaluate_button.on_click(lambda _: self.evaluate_last_run())
         self.evaluation = widgets.VBox([self.evaluate_button])
         self.tabs = widgets.Tab(
-            children=[self.data, self.backbone, self.freeze, self.strategy, self.train, self.runs, self.evaluation],
+            children=[self.data, self.backbone, self.freeze, self.strategy, self.train_tab, self.runs, self.evaluation],
             titles=("Data", "Backbone", "Freeze", "Strategy", "Train", "Runs", "Evaluate & export"))
         self.tabs.add_class("tlw-tabs")
         self.tabs.observe(self._on_tab, names="selected_index")

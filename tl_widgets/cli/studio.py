@@ -1,25 +1,18 @@
-"""``tl-widgets studio``: serve the Studio with Voilà on the packaged notebook."""
+"""``tl-widgets studio``: serve the Studio with Voilà on the packaged notebook.
+
+The launch itself lives in :mod:`tl_widgets.server.voila_launch`, shared with
+``tl-widgets serve`` (the hardened variant for workshops and shared machines).
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "studio_notebook", "voila_command", "DATA_ROOTS_ENV"]
+from tl_widgets.server.voila_launch import DATA_ROOTS_ENV, LaunchOptions, run_voila, studio_notebook, voila_argv
 
-DATA_ROOTS_ENV = "TL_WIDGETS_DATA_ROOTS"
-
-
-def studio_notebook() -> Path:
-    """The packaged Voilà entry notebook."""
-    return Path(__file__).resolve().parents[1] / "app" / "studio.ipynb"
+__all__ = ["register", "studio_notebook", "voila_command", "resolve_data_roots", "DATA_ROOTS_ENV"]
 
 
 def register(sub: Any) -> None:
@@ -27,7 +20,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "studio", help="serve the Studio in the browser (Voilà)",
         description="Serve the transfer-learning Studio with Voilà on 127.0.0.1 and print its URL. "
-                    "Each browser tab gets its own kernel. Data folders can be picked only under --data-root.",
+                    "Each browser tab gets its own kernel. Data folders can be picked only under --data-root. "
+                    "For a machine shared by several people use `tl-widgets serve`.",
     )
     p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866; 0 picks a free one)")
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -37,37 +31,25 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_run)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def voila_command(port: int, ip: str = "127.0.0.1") -> list[str]:
     """The Voilà command line serving the packaged notebook."""
-    return [sys.executable, "-m", "voila", str(studio_notebook()), "--no-browser", f"--port={port}",
-            f"--Voila.ip={ip}", "--theme=light"]
+    return voila_argv(LaunchOptions(port=port, ip=ip))
 
 
-def _has_display() -> bool:
-    if sys.platform in ("darwin", "win32"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+def resolve_data_roots(roots: list[str], flag: str = "--data-root") -> list[Path]:
+    """Resolves each root (symlinks, ``..``, ``~``).
 
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.5)
-    return False
+    Raises:
+        ValueError: A root is not an existing folder.
+    """
+    out: list[Path] = []
+    for root in roots:
+        path = Path(root).expanduser().resolve()
+        if not path.is_dir():
+            raise ValueError(f"Expected {flag} to be an existing folder. Received: {root!r}")
+        if path not in out:
+            out.append(path)
+    return out
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -75,34 +57,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port < 65536:
         return fail(f"Expected --port between 0 and 65535. Received: {args.port}")
-    roots = []
-    for root in args.data_root:
-        path = Path(root).expanduser().resolve()
-        if not path.is_dir():
-            return fail(f"Expected --data-root to be an existing folder. Received: {root!r}")
-        roots.append(str(path))
-    env = dict(os.environ)
-    if roots:
-        env[DATA_ROOTS_ENV] = os.pathsep.join(roots)
-    port = args.port or _free_port()
-    host = "127.0.0.1" if args.ip in ("0.0.0.0", "") else args.ip
-    url = f"http://{host}:{port}/"
-    proc = subprocess.Popen(voila_command(port, args.ip), env=env)
     try:
-        if not _wait_ready(url, proc):
-            code = proc.poll()
-            return fail(f"Expected Voilà to serve {url}. Received: "
-                        + (f"exit code {code}" if code is not None else "no answer within 120 s"))
-        print(f"tl-widgets Studio: {url}", flush=True)
-        if not args.no_browser and _has_display():
-            import webbrowser
-
-            webbrowser.open(url)
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return 130
+        roots = resolve_data_roots(args.data_root)
+    except ValueError as exc:
+        return fail(str(exc))
+    opts = LaunchOptions(port=args.port, ip=args.ip, data_roots=roots, strip_sources=False)
+    return run_voila(opts, open_browser=not args.no_browser)

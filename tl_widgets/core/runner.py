@@ -97,7 +97,12 @@ class Runner:
         # Keras global state is thread-local, so this affects this worker thread only.
         keras.config.disable_interactive_logging()
         runtime = StrategyRuntime.create(cfg.strategy)
-        if runtime.is_chief:
+        resume = self.session.resume_point
+        if runtime.is_chief and resume is not None:
+            self.folder = RunFolder(resume.run_dir)
+            self.run_dir = self.folder.path
+            self._restore_best(resume.epoch_history)
+        elif runtime.is_chief:
             self.folder = RunFolder.create(Path(cfg.output_dir) / self.run_id)
             self.run_dir = self.folder.path
             self.folder.write_config(cfg)
@@ -127,11 +132,16 @@ class Runner:
             t1 = time.time()
             assembled = build_model(cfg.model, len(self.class_names))
             self.model = assembled.model
+            if resume is not None:
+                self.model.load_weights(str(resume.checkpoint))
+                self._message("info", f"Resumed from the checkpoint of epoch {resume.epochs_done} "
+                                      f"of {cfg.total_epochs}")
             self.timings["build_s"] = time.time() - t1
             self.bus.publish(RunStarted(
                 self.run_id, config=cfg.to_dict(), run_dir=str(self.run_dir) if self.run_dir else None,
                 total_epochs=cfg.total_epochs, steps_per_epoch=data.steps_per_epoch,
                 class_names=tuple(self.class_names), num_replicas=runtime.num_replicas,
+                resumed_from_epoch=resume.epochs_done if resume is not None else 0,
             ))
             status = self._phases(assembled, data, runtime)
         return self._finish(status, t0, RunResult)
@@ -145,12 +155,18 @@ class Runner:
         blocks = assembled.spec.blocks(assembled.backbone)
         freeze: FreezeConfig = cfg.freeze
         epoch = 0
-        state: dict[str, Any] = {"global_step": 0}
+        resume = self.session.resume_point
+        skip = resume.epochs_done if resume is not None else 0
+        state: dict[str, Any] = {"global_step": skip * data.steps_per_epoch}
         lr_scale = runtime.lr_scale(cfg.strategy.lr_scaling)
         for index, phase in enumerate(cfg.phases):
             if phase.epochs == 0:
                 continue
             freeze = phase.freeze or freeze
+            if epoch + phase.epochs <= skip:  # done before the interruption
+                epoch += phase.epochs
+                continue
+            first = max(epoch, skip)
             report = FreezePlan(freeze).apply(assembled.backbone, blocks)
             self.model.compile(
                 optimizer=make_optimizer(phase, data.steps_per_epoch, lr_scale),
@@ -161,7 +177,7 @@ class Runner:
             self.bus.publish(PhaseStarted(
                 self.run_id, phase=index, name=phase.name, epochs=phase.epochs, learning_rate=phase.learning_rate,
                 trainable_params=report.trainable_params + head_params, frozen_params=report.frozen_params,
-                first_epoch=epoch,
+                first_epoch=first,
             ))
             use_cache, why_not = cache_applies(cfg, freeze)
             fit_model, fit_args = self.model, {"x": data.train, "validation_data": data.val, "shuffle": False}
@@ -190,7 +206,7 @@ class Runner:
             t = time.time()
             try:
                 fit_model.fit(
-                    **fit_args, epochs=epoch + phase.epochs, initial_epoch=epoch,
+                    **fit_args, epochs=epoch + phase.epochs, initial_epoch=first,
                     callbacks=callbacks, class_weight=data.class_weight, verbose=0,
                 )
             except StopRequested:
@@ -236,6 +252,13 @@ class Runner:
             if improved:
                 self.folder.save_checkpoint(self.model, "best")
             self.folder.write_epoch_history(hist)
+
+    def _restore_best(self, hist: dict[str, list[Any]]) -> None:
+        monitor = "val_accuracy" if hist.get("val_accuracy") else "accuracy"
+        values = hist.get(monitor, [])
+        if values:
+            i = max(range(len(values)), key=values.__getitem__)
+            self.best = {"value": values[i], "epoch": hist["epoch"][i], "phase": hist["phase"][i], "metric": monitor}
 
     def _restore_last_good(self) -> None:
         if self.folder is not None and self.folder.has_checkpoint("last"):

@@ -114,10 +114,30 @@ class TrainingSession:
         self.model: Any = None
         self.result: RunResult | None = None
         self.history: dict[str, dict[str, list[Any]]] = {"batch": {}, "epoch": {}}
+        self.resume_point: ResumePoint | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, bus: EventBus | None = None, record: bool = True,
+               source: str = "studio", store: Any = None) -> TrainingSession:
+        """A session that continues an interrupted run from its last epoch checkpoint.
+
+        The run keeps its id and folder; epochs already done are skipped, the
+        model starts from ``checkpoints/last.weights.h5`` and the epoch history
+        goes on from the CSV. (Optimizer moments restart: only weights are
+        checkpointed.)
+
+        Raises:
+            FileNotFoundError: The folder has no config or no checkpoint.
+            ConfigError: Its config is invalid.
+        """
+        point = ResumePoint.read(Path(run_dir))
+        session = cls(point.config, bus=bus, record=record, source=source, store=store)
+        session.resume_point = point
+        return session
 
     # -- control ---------------------------------------------------------
     @property
@@ -139,7 +159,10 @@ class TrainingSession:
                 raise SessionBusyError(f"A run is already active in this session (run {self.run_id}); stop it first")
             cfg = self.config.copy()
             validate(cfg)
-            run_id = new_run_id(cfg.run_name or cfg.model.backbone.rsplit("/", 1)[-1])
+            if self.resume_point is not None:
+                run_id = self.resume_point.run_id
+            else:
+                run_id = new_run_id(cfg.run_name or cfg.model.backbone.rsplit("/", 1)[-1])
             with _PROCESS_LOCK:
                 if _ACTIVE:
                     other = next(iter(_ACTIVE))
@@ -149,6 +172,8 @@ class TrainingSession:
                 _ACTIVE[run_id] = self.source
             self.run_id, self.status, self.result = run_id, "running", None
             self.history = {"batch": {}, "epoch": {}}
+            if self.resume_point is not None:
+                self.history["epoch"] = {k: list(v) for k, v in self.resume_point.epoch_history.items()}
             self._stop.clear()
             self._done.clear()
             unsubscribe = self._attach_recorder()
@@ -196,7 +221,7 @@ class TrainingSession:
             result = RunResult(
                 run_id=runner.run_id, status="failed", metrics={}, history=self.history,
                 run_dir=runner.run_dir, model=runner.model, duration=time.time() - t0,
-                error=f"{type(exc).__name__}: {exc}",
+                error=explain_error(exc, runner.cfg),
             )
             runner.write_failure(result, traceback.format_exc())
             self.bus.publish(
@@ -223,6 +248,65 @@ class TrainingSession:
     def message(self, level: str, text: str) -> None:
         """Publishes a notice for the current run (used by the runner)."""
         self.bus.publish(Message(self.run_id or "", level=level, text=text))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    name = type(exc).__name__
+    text = str(exc)
+    return name == "ResourceExhaustedError" or "RESOURCE_EXHAUSTED" in text or "Out of memory" in text \
+        or "OOM when allocating" in text
+
+
+def explain_error(exc: BaseException, cfg: TrainConfig) -> str:
+    """One line for a failed run; out-of-memory errors say what to change."""
+    if _is_oom(exc):
+        size = cfg.model.input_size or "the backbone's default"
+        return (f"Out of memory while training: try a smaller batch size (now {cfg.data.batch_size}) or input size "
+                f"(now {size}), or a smaller backbone. ({type(exc).__name__})")
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class ResumePoint:
+    """Where an interrupted run stopped: its folder, config, finished epochs and their history."""
+
+    run_dir: Path
+    run_id: str
+    config: TrainConfig
+    epochs_done: int
+    epoch_history: dict[str, list[Any]]
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.weights.h5"
+
+    @classmethod
+    def read(cls, run_dir: Path) -> ResumePoint:
+        """Reads a run folder (config.json, history_epochs.csv, checkpoints/last.weights.h5)."""
+        import csv
+
+        if not (run_dir / "config.json").is_file():
+            raise FileNotFoundError(f"Expected a run folder with config.json. Received: {str(run_dir)!r}")
+        ckpt = run_dir / "checkpoints" / "last.weights.h5"
+        if not ckpt.is_file():
+            raise FileNotFoundError(
+                f"Expected an epoch checkpoint to resume from. Received: {str(run_dir)!r} has no {ckpt.name} "
+                "(the run ended before its first epoch)")
+        cfg = TrainConfig.load(run_dir / "config.json")
+        hist: dict[str, list[Any]] = {}
+        csv_path = run_dir / "history_epochs.csv"
+        if csv_path.is_file():
+            with csv_path.open(newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    for k, v in row.items():
+                        if v != "":
+                            hist.setdefault(k, []).append(int(v) if k in ("epoch", "phase") else float(v))
+        done = len(hist.get("epoch", []))
+        if done >= cfg.total_epochs:
+            raise ValueError(f"Expected an unfinished run. Received: {str(run_dir)!r} has all {done} epochs done")
+        return cls(run_dir, run_dir.name, cfg, done, hist)
 
 
 def train(config: TrainConfig, *, data: Any = None, bus: EventBus | None = None, record: bool = True,

@@ -1,0 +1,218 @@
+"""Starting Voilà on the packaged Studio notebook: the code ``tl-widgets studio`` and ``serve`` share.
+
+``tl-widgets studio`` is the plain local launch; ``tl-widgets serve`` adds
+the safe defaults for shared use (token, upload limit, thread limits, idle
+culling, no sources). Both build a :class:`LaunchOptions` and call
+:func:`run_voila`.
+
+Voilà reads ``--Voila.tornado_settings`` from the command line as strings,
+and Tornado compares ``websocket_max_message_size`` with a number, so this
+module is also a tiny entry point (``python -m tl_widgets.server.voila_launch
+--websocket-max-bytes N -- VOILA_ARGS``) that hands Voilà an integer.
+
+Importing this module stays light: no widgets, Keras or Voilà.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+__all__ = [
+    "LaunchOptions", "studio_notebook", "voila_argv", "kernel_env", "run_voila", "free_port", "is_loopback",
+    "THREAD_ENV_VARS", "MAX_UPLOAD_ENV", "DATA_ROOTS_ENV", "WORKSHOP_ENV",
+]
+
+DATA_ROOTS_ENV = "TL_WIDGETS_DATA_ROOTS"
+MAX_UPLOAD_ENV = "TL_WIDGETS_MAX_UPLOAD_BYTES"
+WORKSHOP_ENV = "TL_WIDGETS_WORKSHOP"
+# Read by TensorFlow, XLA/Eigen, OpenMP and the BLAS libraries when they start (never after).
+THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                   "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def studio_notebook() -> Path:
+    """The packaged Voilà entry notebook."""
+    return Path(__file__).resolve().parents[1] / "app" / "studio.ipynb"
+
+
+def is_loopback(ip: str) -> bool:
+    """True when ``ip`` only accepts connections from this machine."""
+    return ip in LOOPBACK or ip.startswith("127.")
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LaunchOptions:
+    """How to serve the Studio.
+
+    Attributes:
+        port: TCP port (0 picks a free one at launch).
+        ip: Address to listen on.
+        data_roots: Resolved folders the data pickers may list.
+        token: The access token (None: no token; only sensible on loopback).
+        max_upload_bytes: Largest zip the Studio accepts (checked in Python);
+            Tornado's websocket limit is raised above it so an oversized file
+            still reaches Python and gets a clear message.
+        threads: CPU threads per kernel (None: no limit set).
+        cull_idle_s: Shut down kernels idle (no tab attached) this long (None: never).
+        strip_sources: Never send the notebook's code to the browser.
+        workshop: A workshop file the kernels read (``$TL_WIDGETS_WORKSHOP``).
+        extra_env: More variables for the server and its kernels.
+    """
+
+    port: int = 8866
+    ip: str = "127.0.0.1"
+    data_roots: list[Path] = field(default_factory=list)
+    token: str | None = None
+    max_upload_bytes: int | None = None
+    threads: int | None = None
+    cull_idle_s: int | None = None
+    strip_sources: bool = True
+    workshop: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def websocket_max_bytes(self) -> int | None:
+        """Tornado's websocket message limit: twice the upload limit plus 1 MiB of headroom."""
+        return None if self.max_upload_bytes is None else 2 * self.max_upload_bytes + 2**20
+
+    @property
+    def base_url(self) -> str:
+        """The page URL without the token."""
+        host = "127.0.0.1" if self.ip in ("0.0.0.0", "", "::") else self.ip
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def url(self) -> str:
+        """The page URL (with the token when there is one)."""
+        return self.base_url + (f"?token={self.token}" if self.token else "")
+
+
+def voila_argv(opts: LaunchOptions, notebook: Path | None = None) -> list[str]:
+    """The command line that serves ``notebook`` (default: the packaged Studio) with ``opts``."""
+    args = [str(notebook or studio_notebook()), "--no-browser", f"--port={opts.port}", f"--Voila.ip={opts.ip}",
+            "--theme=light", f"--strip_sources={opts.strip_sources}", "--show_tracebacks=False"]
+    if opts.token:
+        args.append(f"--Voila.token={opts.token}")
+    if opts.cull_idle_s:
+        args += [f"--MappingKernelManager.cull_idle_timeout={int(opts.cull_idle_s)}",
+                 f"--MappingKernelManager.cull_interval={max(10, min(60, int(opts.cull_idle_s) // 2))}",
+                 "--MappingKernelManager.cull_connected=False"]
+    ws = opts.websocket_max_bytes
+    if ws is None:
+        return [sys.executable, "-m", "voila", *args]
+    return [sys.executable, "-m", "tl_widgets.server.voila_launch", f"--websocket-max-bytes={ws}", "--", *args]
+
+
+def kernel_env(opts: LaunchOptions, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's environment, inherited by every kernel it starts.
+
+    Thread limits must be in the environment before TensorFlow starts in the
+    kernel; setting them here is the only reliable place.
+    """
+    env = dict(os.environ if base is None else base)
+    if opts.data_roots:
+        env[DATA_ROOTS_ENV] = os.pathsep.join(str(r) for r in opts.data_roots)
+    if opts.max_upload_bytes is not None:
+        env[MAX_UPLOAD_ENV] = str(int(opts.max_upload_bytes))
+    if opts.threads is not None:
+        for name in THREAD_ENV_VARS:
+            env[name] = str(int(opts.threads))
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                            f"intra_op_parallelism_threads={int(opts.threads)}").strip()
+    if opts.workshop is not None:
+        env[WORKSHOP_ENV] = str(opts.workshop)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(opts.extra_env)
+    return env
+
+
+def _has_display() -> bool:
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # any status (403 without a token) means it is up
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    return False
+
+
+def run_voila(opts: LaunchOptions, *, open_browser: bool = False, label: str = "tl-widgets Studio") -> int:
+    """Starts Voilà, prints ``"<label>: <url>"`` once it answers, and waits for it to end.
+
+    Returns:
+        The exit status (130 after Ctrl-C).
+    """
+    from tl_widgets.cli.errors import fail
+
+    if opts.port == 0:
+        opts.port = free_port()
+    proc = subprocess.Popen(voila_argv(opts), env=kernel_env(opts))
+    try:
+        probe = opts.base_url
+        if not _wait_ready(probe, proc):
+            code = proc.poll()
+            if code is None:
+                proc.terminate()
+            return fail(f"Expected Voilà to serve {probe}. Received: "
+                        + (f"exit code {code}" if code is not None else "no answer within 120 s"))
+        print(f"{label}: {opts.url}", flush=True)
+        if open_browser and _has_display():
+            import webbrowser
+
+            webbrowser.open(opts.url)
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m tl_widgets.server.voila_launch --websocket-max-bytes=N -- VOILA_ARGS``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    settings: dict[str, int] = {}
+    while args and args[0] != "--":
+        flag = args.pop(0)
+        name, _, value = flag.partition("=")
+        if name != "--websocket-max-bytes" or not value.isdigit():
+            raise SystemExit(f"Expected --websocket-max-bytes=<bytes> before '--'. Received: {flag!r}")
+        settings["websocket_max_message_size"] = int(value)
+    if args and args[0] == "--":
+        args.pop(0)
+    from voila.app import Voila
+
+    Voila.launch_instance(argv=args, tornado_settings=settings)
+
+
+if __name__ == "__main__":
+    main()
