@@ -138,7 +138,7 @@ def free_port() -> Callable[[], int]:
     return pick
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def start_server(artifacts_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
     """A factory that starts a server and waits until it answers (see the module doc)."""
     started: list[ServerProcess] = []
@@ -182,9 +182,15 @@ def start_server(artifacts_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Chromium ``playwright.sync_api.Browser`` for the whole session."""
+    """A headless Chromium ``playwright.sync_api.Browser`` for one test module.
+
+    Module scope on purpose: while Playwright's sync API is active it leaves its
+    asyncio loop marked as running in the main thread, which breaks later tests
+    that run their own loop (pytest-jupyter's server fixtures). Servers started
+    by ``start_server`` also stop at the end of their module.
+    """
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()

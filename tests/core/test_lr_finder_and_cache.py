@@ -62,8 +62,10 @@ def test_cache_key_changes_with_what_changes_features(tiny_config, tmp_path):
     assert feature_key(other, spec, 32) != k1
 
 
-def test_cached_run_reuses_features_and_saves_the_whole_model(tiny_config):
+def test_cached_run_reuses_features_and_saves_the_whole_model(tiny_config, tmp_path, monkeypatch):
     import keras
+
+    monkeypatch.setenv("TL_WIDGETS_HOME", str(tmp_path / "home"))  # an empty feature cache
 
     tiny_config.phases[0].epochs = 2
     first = TrainingSession(tiny_config, record=False)
