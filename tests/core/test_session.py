@@ -159,3 +159,44 @@ def test_worker_thread_never_prints(tiny_config, capfd):
     out, err = capfd.readouterr()
     assert out == ""
     assert "Epoch" not in err
+
+
+def test_discriminative_learning_rates_per_block(tiny_config):
+    import keras
+
+    from tl_widgets.core.model import backbone_of
+
+    tiny_config.feature_cache = False
+    tiny_config.phases = [PhaseConfig(name="ft", epochs=1, learning_rate=1e-3,
+                                      freeze=FreezeConfig(mode="none", train_batchnorm=True),
+                                      block_lr_multipliers={"stem": 0.0, "block1": 0.0})]
+    from tl_widgets.core.demo import DEMO_WEIGHTS, build_demo_backbone
+
+    ref = build_demo_backbone((32, 32, 3), weights=DEMO_WEIGHTS)
+    result = train(tiny_config, record=False)
+    assert result.status == "finished", result.error
+    bb = backbone_of(result.model)
+    same = keras.ops.convert_to_numpy(bb.get_layer("block1_conv").kernel)
+    moved = keras.ops.convert_to_numpy(bb.get_layer("block4_conv").kernel)
+    np.testing.assert_array_equal(same, keras.ops.convert_to_numpy(ref.get_layer("block1_conv").kernel))
+    assert not np.array_equal(moved, keras.ops.convert_to_numpy(ref.get_layer("block4_conv").kernel))
+    # the saved model loads with plain Keras (no custom optimizer class inside)
+    keras.saving.load_model(result.run_dir / "model.keras")
+
+
+def test_lr_decay_per_block_factors():
+    from tl_widgets.core.backbones import get_backbone
+    from tl_widgets.core.config import FreezeConfig as FC
+    from tl_widgets.core.freezing import FreezeError, FreezePlan
+    from tl_widgets.core.runner import block_multipliers
+
+    spec = get_backbone("demo_cnn")
+    bb = spec.builder(input_shape=(32, 32, 3))
+    blocks = spec.blocks(bb)
+    rep = FreezePlan(FC(mode="top", top_n=3)).apply(bb, blocks)
+    m = block_multipliers(PhaseConfig(lr_decay_per_block=0.5), rep, blocks, bb)
+    assert m[bb.get_layer("block2_conv").kernel.path] == 0.25
+    assert m[bb.get_layer("block3_conv").kernel.path] == 0.5
+    assert bb.get_layer("block4_conv").kernel.path not in m  # top block: factor 1
+    with pytest.raises(FreezeError, match="'nope'"):
+        block_multipliers(PhaseConfig(block_lr_multipliers={"nope": 2.0}), rep, blocks, bb)

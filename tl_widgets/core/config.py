@@ -158,6 +158,11 @@ class PhaseConfig:
             (the first phase then uses ``TrainConfig.freeze``).
         schedule: Learning-rate schedule within the phase.
         warmup_epochs: Linear warm-up length (fractional epochs allowed).
+        lr_decay_per_block: Discriminative learning rates: the top trainable
+            block learns at the phase's rate, each trainable block below it at
+            this factor times the one above (1.0: the same rate everywhere).
+        block_lr_multipliers: Extra per-block factors (block name -> factor;
+            0 keeps a block's weights still while it stays trainable).
     """
 
     name: str = "head"
@@ -167,6 +172,8 @@ class PhaseConfig:
     freeze: FreezeConfig | None = None
     schedule: Literal["constant", "cosine", "onecycle"] = "constant"
     warmup_epochs: float = _bounded(0.0, 0.0, 1000.0)
+    lr_decay_per_block: float = _bounded(1.0, 0.01, 1.0)
+    block_lr_multipliers: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -484,6 +491,10 @@ def _cross_checks(cfg: TrainConfig) -> None:
     if cfg.freeze.mode == "up_to" and not cfg.freeze.block:
         raise ConfigError("freeze.block", "Expected a block name when freeze.mode='up_to'. Received: None")
     for i, ph in enumerate(cfg.phases):
+        for name, factor in ph.block_lr_multipliers.items():
+            if not 0.0 <= factor <= 100.0:
+                raise ConfigError(f"phases[{i}].block_lr_multipliers[{name!r}]",
+                                  f"Expected a factor between 0 and 100. Received: {factor!r}")
         if ph.freeze is not None and ph.freeze.mode == "up_to" and not ph.freeze.block:
             raise ConfigError(
                 f"phases[{i}].freeze.block", "Expected a block name when freeze.mode='up_to'. Received: None"

@@ -25,12 +25,20 @@ if TYPE_CHECKING:
 __all__ = ["Runner", "make_optimizer"]
 
 
-def make_optimizer(phase: PhaseConfig, steps_per_epoch: int, lr_scale: float = 1.0) -> Any:
+def make_optimizer(phase: PhaseConfig, steps_per_epoch: int, lr_scale: float = 1.0,
+                   multipliers: dict[str, float] | None = None) -> Any:
     """A Keras optimizer with the phase's learning-rate schedule (built-in schedules only).
 
     ``constant`` with warm-up and ``onecycle`` are expressed with
     ``CosineDecay`` (``alpha=1`` keeps the rate constant after warm-up), so a
     saved model loads with plain Keras.
+
+    Args:
+        phase: The phase (optimizer, rate, schedule).
+        steps_per_epoch: Steps per epoch, for schedules.
+        lr_scale: Factor on the rate (linear scaling with replicas).
+        multipliers: Variable path -> factor on the rate (discriminative
+            learning rates); the optimizer then scales each variable's step.
     """
     import keras
 
@@ -52,10 +60,65 @@ def make_optimizer(phase: PhaseConfig, steps_per_epoch: int, lr_scale: float = 1
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=max(1, total - warmup), alpha=1.0, warmup_target=lr, warmup_steps=warmup,
         )
-    opts = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-            "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate, momentum=0.9),
-            "rmsprop": keras.optimizers.RMSprop}
-    return opts[phase.optimizer](learning_rate=schedule)
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
+               "rmsprop": keras.optimizers.RMSprop}
+    cls = classes[phase.optimizer]
+    if multipliers:
+        cls = _per_variable_rates(cls, dict(multipliers))
+    kwargs = {"momentum": 0.9} if phase.optimizer == "sgd" else {}
+    return cls(learning_rate=schedule, **kwargs)
+
+
+def _per_variable_rates(base: type, multipliers: dict[str, float]) -> type:
+    """A subclass of optimizer ``base`` that scales each variable's step by its factor.
+
+    Keras calls ``update_step`` once per variable on every backend, so scaling
+    the rate there gives per-block rates without changing the optimizer's math.
+    Models are re-compiled with the plain optimizer before saving.
+    """
+
+    class PerVariableRates(base):  # type: ignore[misc, valid-type]
+        def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> Any:
+            # Backends may pass the raw variable (tf.Variable): find the Keras variable by the optimizer's index.
+            keras_var = self._trainable_variables[self._get_variable_index(variable)]
+            factor = multipliers.get(keras_var.path, 1.0)
+            if factor != 1.0:
+                learning_rate = learning_rate * factor
+            return super().update_step(gradient, variable, learning_rate)
+
+    PerVariableRates.__name__ = f"PerVariableRates{base.__name__}"
+    return PerVariableRates
+
+
+def block_multipliers(phase: PhaseConfig, report: Any, blocks: list[Any], backbone: Any) -> dict[str, float]:
+    """Variable path -> learning-rate factor for the phase's discriminative rates (empty when uniform).
+
+    Raises:
+        FreezeError: ``block_lr_multipliers`` names a block the backbone lacks.
+    """
+    from tl_widgets.core.freezing import FreezeError
+
+    names = [b.name for b in blocks]
+    unknown = sorted(set(phase.block_lr_multipliers) - set(names))
+    if unknown:
+        raise FreezeError(f"Expected block_lr_multipliers to name blocks of the backbone ({', '.join(names)}). "
+                          f"Received: {unknown[0]!r}")
+    if phase.lr_decay_per_block == 1.0 and not phase.block_lr_multipliers:
+        return {}
+    trainable = [b.name for b in report.blocks if b.trainable_params > 0]
+    factor_of = {name: phase.lr_decay_per_block ** (len(trainable) - 1 - i) for i, name in enumerate(trainable)}
+    for name, f in phase.block_lr_multipliers.items():
+        factor_of[name] = factor_of.get(name, 1.0) * f
+    layers = {layer.name: layer for layer in backbone.layers}
+    out: dict[str, float] = {}
+    for block in blocks:
+        f = factor_of.get(block.name, 1.0)
+        if f == 1.0:
+            continue
+        for lname in block.layers:
+            for w in layers[lname].trainable_weights:
+                out[w.path] = f
+    return out
 
 
 def _monitor_name(has_val: bool) -> str:
@@ -81,6 +144,7 @@ class Runner:
         self.rollback: dict[str, Any] | None = None
         self._feature_set: Any = None
         self._scratch: Any = None
+        self._plain_optimizer_on_save = False
 
     # -- the run -------------------------------------------------------------
     def run(self) -> RunResult:
@@ -168,8 +232,10 @@ class Runner:
                 continue
             first = max(epoch, skip)
             report = FreezePlan(freeze).apply(assembled.backbone, blocks)
+            multipliers = block_multipliers(phase, report, blocks, assembled.backbone)
+            self._plain_optimizer_on_save = self._plain_optimizer_on_save or bool(multipliers)
             self.model.compile(
-                optimizer=make_optimizer(phase, data.steps_per_epoch, lr_scale),
+                optimizer=make_optimizer(phase, data.steps_per_epoch, lr_scale, multipliers),
                 loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                 jit_compile=runtime.jit_compile, steps_per_execution=runtime.steps_per_execution,
             )
@@ -297,6 +363,10 @@ class Runner:
             metrics = {k: v[-1] for k, v in hist["batch"].items() if k not in ("epoch", "phase", "global_step") and v}
         self.timings["total_s"] = time.time() - t0
         summary = self.summary(status, metrics)
+        if self._plain_optimizer_on_save and self.model is not None:
+            # The per-variable-rate optimizer class is not serialisable: save with a plain one.
+            self.model.compile(optimizer=self.cfg.phases[-1].optimizer, loss="sparse_categorical_crossentropy",
+                               metrics=["accuracy"])
         if self.folder is not None:
             self.folder.write_outputs(self.model, self.class_names, hist, summary)
         return result_cls(
