@@ -205,3 +205,17 @@ def test_views_never_import_keras_or_tensorflow():
                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_numpy_xy_survive_plotly_typed_array_encoding():
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from tl_widgets.views.chart import PlotlyChart
+
+    xs = np.logspace(-5, 0, 7)
+    ys = np.arange(7, dtype="float32") * 0.5
+    chart = PlotlyChart(go.Figure(go.Scatter(x=xs, y=ys)))
+    trace = chart.snapshot()["data"][0]
+    assert trace["x"] == pytest.approx(xs.tolist())
+    assert trace["y"] == pytest.approx(ys.tolist())

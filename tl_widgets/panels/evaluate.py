@@ -50,6 +50,7 @@ class EvaluatePanel(widgets.VBox):
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self.button = widgets.Button(description="Evaluate", icon="check", button_style="primary")
+        self.button.add_class("tlw-evaluate-run")
         self.view = widgets.ToggleButtons(options=list(_VIEWS), value="counts", description="Matrix")
         self.gradcam_button = widgets.Button(description="Grad-CAM on top losses", disabled=True)
         self.summary = widgets.HTML()

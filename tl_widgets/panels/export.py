@@ -37,6 +37,8 @@ class ExportPanel(widgets.VBox):
         self.format = widgets.Dropdown(options=list(FORMATS), value="tflite", description="Format")
         self.script = widgets.Checkbox(value=False, description="also write a training script")
         self.button = widgets.Button(description="Export", icon="download", button_style="primary")
+        self.format.add_class("tlw-export-format")
+        self.button.add_class("tlw-export-run")
         self.table = widgets.HTML()
         self.guard.watch(self.format, lambda v: check_choice(v, "format", FORMATS))
         self.guard.watch(self.script, lambda v: check_choice(v, "script", (True, False)))

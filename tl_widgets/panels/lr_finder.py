@@ -14,12 +14,14 @@ in Python.
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 import threading
 from typing import Any, Callable
 
 import ipywidgets as widgets
+import numpy as np
 
 from tl_widgets.core.config import ConfigError, PhaseConfig, TrainConfig
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_number, field_bounds
@@ -30,6 +32,24 @@ STEPS_BOUNDS = (5, 1000)
 """Smallest and largest number of batches in a sweep."""
 LR_BOUNDS = (1e-10, 10.0)
 """Smallest and largest learning rate a sweep may start or end at."""
+
+
+def _plain_xy(figure: Any) -> dict[str, Any]:
+    """The figure as a dict whose traces' x and y are plain lists.
+
+    Plotly >= 6 serialises numpy arrays as base64 typed arrays
+    (``{"dtype", "bdata"}``), which :class:`PlotlyChart` keeps per point only
+    as lists; the lists keep the snapshot (and later views) exact.
+    """
+    plain = figure.to_dict()
+    for trace in plain.get("data", []):
+        for key in ("x", "y"):
+            value = trace.get(key)
+            if isinstance(value, dict) and "bdata" in value:
+                trace[key] = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).tolist()
+            elif value is not None:
+                trace[key] = np.asarray(value).tolist()
+    return plain
 
 
 class LRFinderPanel(widgets.VBox):
@@ -180,7 +200,7 @@ class LRFinderPanel(widgets.VBox):
             self.notice.show("The sweep recorded no finite loss (it diverged at once): lower the first learning "
                              "rate of the sweep.", "warning")
             return
-        self.chart.set_figure(lr_finder_figure(result.lrs, result.losses, result.suggested_lr))
+        self.chart.set_figure(_plain_xy(lr_finder_figure(result.lrs, result.losses, result.suggested_lr)))
         if result.suggested_lr is None:
             self.suggestion.value = "suggested: --"
             self.notice.show(f"Only {len(result.lrs)} points before the loss diverged: too few for a suggestion. "

@@ -22,6 +22,7 @@ the recent bounded state, never an unbounded history.
 
 from __future__ import annotations
 
+import base64
 import collections
 import functools
 import gzip
@@ -91,6 +92,17 @@ def _json_values(values: Any, what: str) -> list[Any]:
     raise TypeError(f"Expected numbers or strings as {what}. Received dtype {arr.dtype}.")
 
 
+def _decode_typed_array(value: Any) -> Any:
+    """Plotly >= 6 writes numpy arrays as ``{"dtype", "bdata"[, "shape"]}``: back to a list."""
+    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape:
+            arr = arr.reshape([int(n) for n in str(shape).split(",")])
+        return arr.tolist()
+    return value
+
+
 def _figure_dict(figure: go.Figure | Mapping[str, Any] | None) -> dict[str, Any]:
     """Returns a plain JSON dict ``{"data": [...], "layout": {...}}``."""
     if figure is None:
@@ -107,6 +119,10 @@ def _figure_dict(figure: go.Figure | Mapping[str, Any] | None) -> dict[str, Any]
     layout = plain.get("layout", {})
     if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
         raise ValueError(f"Expected figure['data'] to be a list of trace dicts. Received: {data!r:.200}")
+    for trace in data:  # x/y are kept as Python sequences (bounded deques) on this side
+        for key in ("x", "y"):
+            if key in trace:
+                trace[key] = _decode_typed_array(trace[key])
     if not isinstance(layout, dict):
         raise ValueError(f"Expected figure['layout'] to be a dict. Received: {layout!r:.200}")
     return {"data": data, "layout": layout}
