@@ -12,13 +12,16 @@ from tl_widgets.core.config import ConfigError, TrainConfig, demo_config
 from tl_widgets.panels.backbone import BackbonePanel
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES, DataPanel
 from tl_widgets.panels.freeze import FreezePanel
+from tl_widgets.panels.resume import ResumePanel
 from tl_widgets.panels.lr_finder import LRFinderPanel
 from tl_widgets.panels.runs import RunsPanel
 from tl_widgets.panels.strategy import StrategyPanel
 from tl_widgets.panels.train import TrainPanel
 from tl_widgets.panels.validation import Notice, PanelError
 
-__all__ = ["Studio", "default_studio_config"]
+__all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV"]
+
+MAX_UPLOAD_ENV = "TL_WIDGETS_MAX_UPLOAD_BYTES"
 
 
 def default_studio_config() -> TrainConfig:
@@ -44,29 +47,44 @@ class Studio(widgets.VBox):
         config: A config to restore into the panels (None: the demo).
         data_roots: Folders the data and weights pickers may list (None:
             ``$TL_WIDGETS_DATA_ROOTS``, ``os.pathsep``-separated).
-        max_upload_bytes: Largest zip accepted from the browser.
+        max_upload_bytes: Largest zip accepted from the browser (None:
+            ``$TL_WIDGETS_MAX_UPLOAD_BYTES``, else the workshop's, else 9 MiB).
         store: The run store of the Runs tab (None: the default home store).
+        workshop: A :class:`~tl_widgets.core.workshop.Workshop` whose limits
+            the panels enforce (allowed backbones, epochs, batch size, data
+            roots); None reads ``$TL_WIDGETS_WORKSHOP`` (set by ``tl-widgets serve --workshop``).
 
     Raises:
         PanelError: ``config`` names something the panels refuse (a folder
             outside the data roots, an unknown block, ...).
+        WorkshopError: ``$TL_WIDGETS_WORKSHOP`` names an invalid workshop file.
     """
 
     def __init__(self, config: TrainConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
-                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, store: Any = None) -> None:
+                 max_upload_bytes: int | None = None, store: Any = None, workshop: Any = None) -> None:
+        from tl_widgets.core.workshop import workshop_from_env
+
         if config is not None and not isinstance(config, TrainConfig):
             raise TypeError(f"Expected a TrainConfig or None. Received: {type(config).__name__}")
+        self.workshop = ws = workshop if workshop is not None else workshop_from_env()
         self._base = config.copy() if config is not None else default_studio_config()
         cfg = self._base
-        self.backbone = BackbonePanel(cfg.model, data_roots=data_roots)
+        lowered = self._fit_to_workshop(cfg) if ws is not None else []
+        if ws is not None and data_roots is None:
+            data_roots = ws.data_roots
+        self.backbone = BackbonePanel(cfg.model, data_roots=data_roots, allowed=ws.allowed_backbones if ws else None)
         self.freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze)
-        self.data = DataPanel(cfg.data, data_roots=data_roots, max_upload_bytes=max_upload_bytes)
+        self.data = DataPanel(cfg.data, data_roots=data_roots, max_upload_bytes=_upload_limit(max_upload_bytes, ws),
+                              max_batch_size=ws.max_batch_size if ws else None)
         self.strategy = StrategyPanel(cfg.strategy)
-        self.train = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=len(self.freeze.blocks))
+        self.train = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=len(self.freeze.blocks),
+                                max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
+                                store=store)
         self.lr_finder = LRFinderPanel(config_source=lambda: self.config, train_panel=self.train)
         self.lr_finder_box = widgets.Accordion([self.lr_finder], titles=("Learning-rate finder",))
         self.train_tab = widgets.VBox([self.train, self.lr_finder_box])
         self.runs = RunsPanel(store)
+        self.resume = ResumePanel(self._resume, store=self.runs.store)
         self.notice = Notice()
         self.show_code_button = widgets.Button(description="Show code", icon="code")
         self.show_code_button.add_class("tlw-show-code")
@@ -86,9 +104,70 @@ class Studio(widgets.VBox):
         self.data.batch_size.observe(lambda c: setattr(self.strategy, "batch_size", int(self.data.batch_size.value)),
                                      names="value")
         self.strategy.batch_size = int(self.data.batch_size.value)
-        super().__init__([widgets.HTML("<h2>Transfer-learning studio</h2>"), self.tabs,
-                          widgets.HBox([self.show_code_button]), self.notice, self.code])
+        header = [widgets.HTML("<h2>Transfer-learning studio</h2>")]
+        if ws is not None:
+            banner = widgets.HTML(f"<i>{html.escape(ws.summary())}</i>")
+            banner.add_class("tlw-workshop")
+            header.append(banner)
+        super().__init__([*header, self.resume, self.tabs, widgets.HBox([self.show_code_button]), self.notice,
+                          self.code])
         self.add_class("tlw-studio")
+        if lowered:
+            self.notice.show("Lowered to the workshop's limits: " + "; ".join(lowered) + ".", "info")
+
+    # -- workshop ---------------------------------------------------------------
+    def _fit_to_workshop(self, cfg: TrainConfig) -> list[str]:
+        """Lowers the starting config to the workshop's limits; returns what changed."""
+        ws = self.workshop
+        changed = []
+        if cfg.model.backbone not in ws.allowed_backbones:
+            first = "demo_cnn" if "demo_cnn" in ws.allowed_backbones else ws.allowed_backbones[0]
+            changed.append(f"backbone {cfg.model.backbone!r} -> {first!r}")
+            cfg.model.backbone, cfg.model.input_size = first, None
+            if cfg.model.weights not in ("pretrained", "none", "imagenet"):
+                cfg.model.weights = "pretrained"
+            from tl_widgets.core.config import FreezeConfig
+
+            cfg.freeze = FreezeConfig()
+            for phase in cfg.phases:
+                phase.freeze = None if phase.freeze is None or phase.freeze.mode != "top" else \
+                    FreezeConfig(mode="top", top_n=phase.freeze.top_n)
+        for phase in cfg.phases:
+            if phase.epochs > ws.max_epochs:
+                changed.append(f"{phase.name} epochs {phase.epochs} -> {ws.max_epochs}")
+                phase.epochs = ws.max_epochs
+        if cfg.data.batch_size > ws.max_batch_size:
+            changed.append(f"batch size {cfg.data.batch_size} -> {ws.max_batch_size}")
+            cfg.data.batch_size = ws.max_batch_size
+        return changed
+
+    def check_limits(self, cfg: TrainConfig) -> None:
+        """Checks a whole config against the workshop's limits (used for resumed runs).
+
+        Raises:
+            PanelError: Naming the limit and the value.
+        """
+        from tl_widgets.panels.validation import check_choice, check_number
+
+        ws = self.workshop
+        if ws is None:
+            return
+        check_choice(cfg.model.backbone, "model.backbone (workshop)", ws.allowed_backbones)
+        for phase in cfg.phases:
+            check_number(phase.epochs, f"{phase.name} epochs (workshop limit)", 1, ws.max_epochs, integer=True)
+        check_number(cfg.data.batch_size, "batch_size (workshop limit)", 1, ws.max_batch_size, integer=True)
+        if cfg.data.source == "folder":
+            from tl_widgets.panels.validation import resolve_under_roots
+
+            resolve_under_roots(cfg.data.path or "", ws.data_roots, "data folder")
+
+    def _resume(self, run_dir: str) -> str | None:
+        run_id = self.train.resume(run_dir)
+        if run_id is None:
+            self.resume.notice.show(self.train.notice.text or "Cannot resume.")
+        else:
+            self.tabs.selected_index = 4
+        return run_id
 
     # -- wiring -----------------------------------------------------------------
     def _on_backbone(self, change: dict[str, Any]) -> None:
@@ -165,3 +244,15 @@ class Studio(widgets.VBox):
     def status(self) -> str:
         """The status line: ``idle``, ``running``, ``stopped``, ``finished`` or ``failed: <reason>``."""
         return self.train.status
+
+
+def _upload_limit(explicit: int | None, workshop: Any) -> int:
+    """The upload limit: the argument, else ``$TL_WIDGETS_MAX_UPLOAD_BYTES``, else the workshop's, else the default."""
+    if explicit is not None:
+        return int(explicit)
+    env = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise PanelError(f"Expected {MAX_UPLOAD_ENV} to be a positive number of bytes. Received: {env!r}")
+        return int(env)
+    return workshop.max_upload_bytes if workshop is not None else DEFAULT_MAX_UPLOAD_BYTES

@@ -75,7 +75,8 @@ def test_demo_data_writes_folders(tmp_path, capsys):
     assert classes == sorted(["cross", "ring", "diamond", "hexagon"])
 
 
-@pytest.mark.parametrize("cmd", [[], ["train"], ["backbones"], ["weights"], ["config"], ["demo-data"], ["runs"]])
+@pytest.mark.parametrize("cmd", [[], ["train"], ["backbones"], ["weights"], ["config"], ["demo-data"], ["runs"],
+                                 ["evaluate"], ["export"], ["studio"], ["serve"]])
 def test_every_help_is_complete(cmd, capsys):
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([*cmd, "--help"])

@@ -16,7 +16,7 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (all sub-commands)."""
     from tl_widgets import __version__
-    from tl_widgets.cli import evaluate, info, runs, studio, train
+    from tl_widgets.cli import evaluate, info, runs, serve, studio, train
 
     parser = argparse.ArgumentParser(
         prog="tl-widgets",
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(sub)
     evaluate.register(sub)
     studio.register(sub)
+    serve.register(sub)
     return parser
 
 

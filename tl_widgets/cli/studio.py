@@ -61,5 +61,5 @@ def _run(args: argparse.Namespace) -> int:
         roots = resolve_data_roots(args.data_root)
     except ValueError as exc:
         return fail(str(exc))
-    opts = LaunchOptions(port=args.port, ip=args.ip, data_roots=roots, strip_sources=False)
+    opts = LaunchOptions(port=args.port, ip=args.ip, data_roots=roots)
     return run_voila(opts, open_browser=not args.no_browser)

@@ -48,6 +48,11 @@ class BackbonePanel(widgets.VBox):
     Args:
         config: Initial model settings.
         data_roots: Folders a weights file may come from (None: ``$TL_WIDGETS_DATA_ROOTS``).
+        allowed: The only backbone names offered and accepted (a workshop's
+            list; None: every registered backbone).
+
+    Raises:
+        PanelError: ``allowed`` names an unregistered backbone.
     """
 
     backbone = traitlets.Unicode("demo_cnn", help="Registered name of the selected backbone.")
@@ -58,10 +63,18 @@ class BackbonePanel(widgets.VBox):
         return check_choice(proposal["value"], "model.backbone", self.names)
 
     def __init__(self, config: ModelConfig | None = None,
-                 data_roots: Sequence[str | os.PathLike[str]] | None = None) -> None:
+                 data_roots: Sequence[str | os.PathLike[str]] | None = None,
+                 allowed: Sequence[str] | None = None) -> None:
         self.roots = _data_roots(data_roots)
         self.specs = {s.name: s for s in list_backbones()}
+        if allowed is not None:
+            for name in allowed:
+                check_choice(name, "allowed backbone", list(self.specs))
+            self.specs = {n: s for n, s in self.specs.items() if n in allowed}
+            if not self.specs:
+                raise PanelError("Expected at least one allowed backbone. Received: allowed=[]")
         self.names = list(self.specs)
+        first = "demo_cnn" if "demo_cnn" in self.specs else self.names[0]
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self._base = ModelConfig()
@@ -69,7 +82,7 @@ class BackbonePanel(widgets.VBox):
 
         self.filter = widgets.Text(placeholder="filter: name or family", description="search")
         self.filter.add_class("tlw-backbone-filter")
-        self.select = widgets.Select(options=self._options(""), value="demo_cnn", rows=10,
+        self.select = widgets.Select(options=self._options(""), value=first, rows=10,
                                      layout={"width": "560px"})
         self.select.add_class("tlw-backbone")
         self.select.style.font_family = "monospace"  # type: ignore[attr-defined]
@@ -93,7 +106,7 @@ class BackbonePanel(widgets.VBox):
         super().__init__([widgets.HTML("<h3>Backbone</h3>"), self.filter, self.select, self.details, self.size,
                           self.weights, self.weights_file, self.weights_status, self.notice])
         self.add_class("tlw-backbone-panel")
-        self._on_backbone("demo_cnn")
+        self._on_backbone(first)
         if config is not None:
             self.set_config(config)
 

@@ -60,6 +60,7 @@ class DataPanel(widgets.VBox):
         config: Initial data settings.
         data_roots: Folders the picker may list (None: ``$TL_WIDGETS_DATA_ROOTS``).
         max_upload_bytes: Largest zip accepted from the browser.
+        max_batch_size: Largest batch size (a workshop's limit; None: the config's bound).
     """
 
     source = traitlets.Unicode("demo", help="Where images come from: 'demo', 'folder' or 'zip'.")
@@ -71,8 +72,10 @@ class DataPanel(widgets.VBox):
         return check_choice(proposal["value"], "data.source", SOURCES)
 
     def __init__(self, config: DataConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
-                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
+                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_batch_size: int | None = None) -> None:
         self.roots = _data_roots(data_roots)
+        bs_lo, bs_hi = field_bounds(DataConfig, "batch_size")
+        self.batch_bounds = (bs_lo, bs_hi if max_batch_size is None else min(bs_hi or max_batch_size, max_batch_size))
         self.max_upload_bytes = int(max_upload_bytes)
         self.notice = Notice()
         self.guard = Guard(self.notice)
@@ -94,7 +97,9 @@ class DataPanel(widgets.VBox):
         self.validation_split = widgets.FloatSlider(0.2, min=lo, max=hi, step=0.05, description="validation",
                                                     continuous_update=False)
         self.validation_split.add_class("tlw-validation-split")
-        self.batch_size = widgets.BoundedIntText(32, min=1, max=8192, description="batch size")
+        # The widget's own max stays loose: a value above the limit reaches the guard, which says why it is refused.
+        self.batch_size = widgets.BoundedIntText(min(32, self.batch_bounds[1] or 32), min=1, max=8192,
+                                                 description="batch size")
         self.batch_size.add_class("tlw-batch-size")
         self.max_per_class = widgets.BoundedIntText(0, min=0, max=10**7, description="max/class",
                                                     tooltip="Use at most this many training images per class (0: all)")
@@ -115,8 +120,7 @@ class DataPanel(widgets.VBox):
         self.guard.watch(self.demo, lambda v: check_choice(v, "data.demo", DEMOS), lambda _: self.refresh())
         self.guard.watch(self.folder, self._check_folder, lambda _: self.refresh())
         self.guard.watch(self.validation_split, lambda v: float(check_number(v, "validation_split", lo, hi)))
-        self.guard.watch(self.batch_size, lambda v: check_number(v, "batch_size", *field_bounds(DataConfig, "batch_size"),
-                                                                  integer=True))
+        self.guard.watch(self.batch_size, lambda v: check_number(v, "batch_size", *self.batch_bounds, integer=True))
         self.guard.watch(self.max_per_class, lambda v: check_number(v, "max_per_class", 0, None, integer=True))
         self.upload.observe(self._on_upload, names="value")
 
@@ -181,7 +185,7 @@ class DataPanel(widgets.VBox):
                 raise PanelError("Expected an uploaded zip of class folders. Received: nothing uploaded yet")
             path = str(self._check_zip(self.path))
         split_lo, split_hi = field_bounds(DataConfig, "validation_split")
-        bs_lo, bs_hi = field_bounds(DataConfig, "batch_size")
+        bs_lo, bs_hi = self.batch_bounds
         max_pc = check_number(self.max_per_class.value, "max_per_class", 0, None, integer=True)
         base = self._pass_through
         cfg.data = DataConfig(

@@ -28,10 +28,13 @@ def _eta(seconds: float | None) -> str:
 class _PhaseEditor:
     """Epochs, learning rate and optimizer of one phase, guarded."""
 
-    def __init__(self, guard: Guard, prefix: str, epochs: int, lr: float) -> None:
+    def __init__(self, guard: Guard, prefix: str, epochs: int, lr: float, max_epochs: int | None = None) -> None:
         e_lo, e_hi = field_bounds(PhaseConfig, "epochs")
+        self.max_epochs = max_epochs
+        e_hi = self.epoch_bound(e_hi)
         l_lo, l_hi = field_bounds(PhaseConfig, "learning_rate")
-        self.epochs = widgets.BoundedIntText(epochs, min=e_lo, max=10_000, description="epochs",
+        # The widget's own max stays loose: a value above the limit reaches the guard, which says why it is refused.
+        self.epochs = widgets.BoundedIntText(min(epochs, e_hi or epochs), min=e_lo, max=10_000, description="epochs",
                                              layout={"width": "200px"})
         self.epochs.add_class(f"tlw-{prefix}epochs")
         self.lr = widgets.BoundedFloatText(lr, min=l_lo, max=l_hi, step=1e-4, description="learning rate",
@@ -45,6 +48,12 @@ class _PhaseEditor:
         guard.watch(self.optimizer, lambda v: check_choice(v, "optimizer", OPTIMIZERS))
         self.guard = guard
 
+    def epoch_bound(self, hi: float | None) -> float | None:
+        """The config's epoch bound, lowered to the workshop's maximum when there is one."""
+        if self.max_epochs is None:
+            return hi
+        return self.max_epochs if hi is None else min(hi, self.max_epochs)
+
     def show(self, phase: PhaseConfig) -> None:
         self.guard.accept(self.epochs, phase.epochs)
         self.guard.accept(self.lr, float(phase.learning_rate))
@@ -52,6 +61,7 @@ class _PhaseEditor:
 
     def apply(self, phase: PhaseConfig) -> PhaseConfig:
         e_lo, e_hi = field_bounds(PhaseConfig, "epochs")
+        e_hi = self.epoch_bound(e_hi)
         l_lo, l_hi = field_bounds(PhaseConfig, "learning_rate")
         return PhaseConfig(
             name=phase.name, epochs=check_number(self.epochs.value, "epochs", e_lo, e_hi, integer=True),
@@ -72,6 +82,10 @@ class TrainPanel(widgets.VBox):
         config_source: Called on Start to get the full config (the Studio passes
             its ``config`` builder); None uses ``config`` with this panel's phases.
         n_blocks: Blocks of the backbone, the bound of the fine-tune's top N.
+        max_epochs: Most epochs per phase (a workshop's limit; None: the config's bound).
+        config_check: Checks a resumed run's config (e.g. against a workshop's
+            limits); raises :class:`PanelError` to refuse it.
+        store: The run store runs are recorded in (None: the default home store).
     """
 
     status = traitlets.Unicode("idle", help="'idle', 'running', 'stopped', 'finished' or 'failed: <reason>'.")
@@ -79,18 +93,21 @@ class TrainPanel(widgets.VBox):
     n_blocks = traitlets.Int(0, help="Blocks of the selected backbone (bounds the fine-tune's top N).")
 
     def __init__(self, config: TrainConfig | None = None, config_source: Callable[[], TrainConfig] | None = None,
-                 n_blocks: int = 0) -> None:
+                 n_blocks: int = 0, max_epochs: int | None = None,
+                 config_check: Callable[[TrainConfig], None] | None = None, store: Any = None) -> None:
         from tl_widgets.views.live import LiveTrainingCharts
 
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self._base = config.copy() if config is not None else TrainConfig()
         self._source = config_source
+        self._check = config_check
+        self.store = store
         self.session: Any = None
-        self.head = _PhaseEditor(self.guard, "", 5, 1e-3)
+        self.head = _PhaseEditor(self.guard, "", 5, 1e-3, max_epochs)
         self.fine_tune = widgets.Checkbox(False, description="then fine-tune the top blocks", indent=False)
         self.fine_tune.add_class("tlw-fine-tune")
-        self.ft = _PhaseEditor(self.guard, "ft-", 3, 1e-4)
+        self.ft = _PhaseEditor(self.guard, "ft-", 3, 1e-4, max_epochs)
         self.ft_top = widgets.BoundedIntText(2, min=0, max=10_000, description="top N blocks",
                                              layout={"width": "200px"})
         self.ft_top.add_class("tlw-ft-top")
@@ -184,26 +201,61 @@ class TrainPanel(widgets.VBox):
         Returns:
             The run id, or None when refused (the reason is shown).
         """
-        from tl_widgets.core.session import SessionBusyError, TrainingSession
+        from tl_widgets.core.session import TrainingSession
 
-        if self.running:
-            self.guard.refusals += 1
-            self.notice.show(f"Refused: a run is already active ({self.session.run_id}); press Stop first.")
+        if self._refuse_if_running():
             return None
         try:
             cfg = self.config
         except (PanelError, ConfigError) as exc:
             self.notice.show(f"Cannot start: {exc}")
             return None
+        return self._launch(lambda bus: TrainingSession(cfg, bus=bus, source="studio", store=self.store), "started")
+
+    def resume(self, run_dir: str) -> str | None:
+        """Continues an interrupted run from its last epoch checkpoint, with the same live charts.
+
+        Args:
+            run_dir: The run folder (the caller took it from the run store).
+
+        Returns:
+            The run id, or None when refused (the reason is shown).
+        """
+        from tl_widgets.core.session import TrainingSession
+
+        if self._refuse_if_running():
+            return None
+
+        def make(bus: Any) -> Any:
+            session = TrainingSession.resume(run_dir, bus=bus, source="studio", store=self.store)
+            if self._check is not None:
+                self._check(session.config)
+            return session
+
+        return self._launch(make, "resumed")
+
+    def _refuse_if_running(self) -> bool:
+        if self.running:
+            self.guard.refusals += 1
+            self.notice.show(f"Refused: a run is already active ({self.session.run_id}); press Stop first.")
+            return True
+        return False
+
+    def _launch(self, make: Callable[[Any], Any], verb: str) -> str | None:
+        """Builds a session on a fresh bus the charts listen to, and starts it."""
+        from tl_widgets.core.events import EventBus
+        from tl_widgets.core.session import SessionBusyError
+
         self.charts.detach()
         self.charts.reset()
-        session = TrainingSession(cfg, source="studio")
-        self.charts.attach(session.bus)
+        bus = EventBus()
+        self.charts.attach(bus)
         try:
+            session = make(bus)
             run_id = session.start()
-        except (SessionBusyError, ConfigError) as exc:
+        except (SessionBusyError, PanelError, ValueError, OSError) as exc:  # ConfigError is a ValueError
             self.charts.detach()
-            self.notice.show(f"Cannot start: {exc}")
+            self.notice.show(f"Cannot {'start' if verb == 'started' else 'resume'}: {exc}")
             return None
         self.session = session
         # The status goes out before the notice: a page that sees the new notice also sees "running".
@@ -211,7 +263,7 @@ class TrainPanel(widgets.VBox):
         self._set_status("running")
         self.progress_bar.value = 0.0
         self.progress_text.value = ""
-        self.notice.show(f"Run {run_id} started.", "info")
+        self.notice.show(f"Run {run_id} {verb}.", "info")
         return run_id
 
     def stop(self) -> None:

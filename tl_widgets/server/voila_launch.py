@@ -28,7 +28,7 @@ from typing import Sequence
 
 __all__ = [
     "LaunchOptions", "studio_notebook", "voila_argv", "kernel_env", "run_voila", "free_port", "is_loopback",
-    "THREAD_ENV_VARS", "MAX_UPLOAD_ENV", "DATA_ROOTS_ENV", "WORKSHOP_ENV",
+    "THREAD_ENV_VARS", "READY_PROBE", "MAX_UPLOAD_ENV", "DATA_ROOTS_ENV", "WORKSHOP_ENV",
 ]
 
 DATA_ROOTS_ENV = "TL_WIDGETS_DATA_ROOTS"
@@ -38,6 +38,8 @@ WORKSHOP_ENV = "TL_WIDGETS_WORKSHOP"
 THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                    "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Polled until it answers (any status): not the page itself, which would start a kernel nobody uses.
+READY_PROBE = "tl-widgets-ready"
 
 
 def studio_notebook() -> Path:
@@ -171,11 +173,18 @@ def run_voila(opts: LaunchOptions, *, open_browser: bool = False, label: str = "
     """
     from tl_widgets.cli.errors import fail
 
+    import signal
+
     if opts.port == 0:
         opts.port = free_port()
     proc = subprocess.Popen(voila_argv(opts), env=kernel_env(opts))
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # stop Voilà (and its kernels) with us
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        probe = opts.base_url
+        probe = opts.base_url + READY_PROBE
         if not _wait_ready(probe, proc):
             code = proc.poll()
             if code is None:
@@ -195,6 +204,8 @@ def run_voila(opts: LaunchOptions, *, open_browser: bool = False, label: str = "
         except subprocess.TimeoutExpired:
             proc.kill()
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,209 @@
+"""Bad inputs through the app layer: config files (API and CLI), paths outside the data roots (Studio and
+``tl-widgets serve``), hostile uploads and bad images in the Studio — each refused or skipped with a clear
+message, and nothing written outside the output folder."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from make_files import bad_folder, make_16bit_png, make_image, snapshot, zip_with  # noqa: E402
+
+from tl_widgets.core.config import ConfigError, DataConfig, ModelConfig, PhaseConfig, TrainConfig  # noqa: E402
+from tl_widgets.panels.validation import PanelError  # noqa: E402
+
+BAD_CONFIGS = {
+    "negative_batch.json": ('{"data": {"batch_size": -3}}', r"data.batch_size.*Received: batch_size=-3"),
+    "broken.yaml": ("data: [unclosed", r"Expected valid YAML"),
+    "unknown_field.json": ('{"bogus": 1}', r"Unknown field 'bogus'"),
+    "not_a_mapping.json": ("[1, 2]", r"Expected"),
+    "nan_lr.json": ('{"phases": [{"name": "head", "epochs": 1, "learning_rate": NaN}]}', r"learning_rate"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_invalid_config_through_load(tmp_path, name):
+    text, pattern = BAD_CONFIGS[name]
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=pattern):
+        TrainConfig.load(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.parametrize("name, text, pattern", [
+    ("negative_batch.json", BAD_CONFIGS["negative_batch.json"][0], "batch_size=-3"),
+    ("unknown_backbone.json", '{"model": {"backbone": "no_such_net"}, "output_dir": "OUT"}', "no_such_net"),
+    ("missing.json", None, "missing.json"),
+])
+def test_invalid_config_through_the_cli(tmp_path, capsys, name, text, pattern):
+    from tl_widgets.cli import main
+
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text.replace("OUT", str(tmp_path / "out").replace("\\", "/")), encoding="utf-8")
+    before = snapshot(tmp_path)
+    assert main(["train", str(path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tl-widgets: error: ") and pattern in err, err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    added = snapshot(tmp_path) - before
+    assert all(p == "out" or p.startswith("out/") for p in added), added  # only ever inside the output folder
+
+
+# -- paths outside the data roots -----------------------------------------------------------------
+
+
+@pytest.fixture
+def roots(tmp_path):
+    root = tmp_path / "root"
+    make_image(root / "ok" / "a" / "1.png")
+    make_image(root / "ok" / "b" / "1.png")
+    outside = tmp_path / "secret"
+    make_image(outside / "a" / "1.png")
+    make_image(outside / "b" / "1.png")
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    return root, outside
+
+
+@pytest.mark.parametrize("path", ["secret", "root/../secret", "root/link", "/etc"])
+def test_studio_refuses_a_data_folder_outside_the_roots(tmp_path, roots, path):
+    from tl_widgets.studio import Studio
+
+    root, _ = roots
+    target = path if path.startswith("/") else str(tmp_path / path)
+    cfg = TrainConfig(data=DataConfig(source="folder", path=target), output_dir=str(tmp_path / "out"))
+    with pytest.raises(PanelError, match=r"Expected a data folder inside the data roots .*Received: "):
+        Studio(config=cfg, data_roots=[root])
+    studio = Studio(data_roots=[root])
+    with pytest.raises(PanelError, match="inside the data roots"):
+        studio.data.set_config(cfg.data)
+    assert studio.data.source_picker.value == "demo"  # unchanged
+    listed = [v for _, v in studio.data.folder.options]
+    assert str((root / "ok").resolve()) in listed and not any("secret" in v for v in listed)
+
+
+def test_weights_file_outside_the_roots_is_refused(tmp_path, roots):
+    from tl_widgets.studio import Studio
+
+    root, outside = roots
+    (outside / "w.weights.h5").write_bytes(b"x")
+    cfg = TrainConfig(model=ModelConfig(backbone="demo_cnn", weights=str(outside / "w.weights.h5")))
+    with pytest.raises(PanelError, match="Expected a weights file inside the data roots"):
+        Studio(config=cfg, data_roots=[root])
+
+
+def test_serve_refuses_roots_that_do_not_exist(tmp_path, capsys):
+    from tl_widgets.cli import serve
+    from tl_widgets.core.workshop import WorkshopError
+
+    parser = argparse.ArgumentParser()
+    serve.register(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--data-root", str(tmp_path / "nope"), "--no-browser"])
+    assert args.func(args) == 1
+    assert "Expected --data-root to be an existing folder. Received: " in capsys.readouterr().err
+    no_roots = parser.parse_args(["serve", "--no-browser"])
+    with pytest.raises(ValueError, match="Expected at least one data root"):
+        serve.build_options(no_roots)
+    ws = tmp_path / "w.yaml"
+    ws.write_text("data_roots: [../../nowhere]\nallowed_backbones: [demo_cnn]\nmax_epochs: 1\nmax_batch_size: 8\n")
+    with pytest.raises(WorkshopError, match=r"data_roots entry '../../nowhere'"):
+        serve.build_options(parser.parse_args(["serve", "--workshop", str(ws)]))
+
+
+def test_serve_options_are_safe_by_default(tmp_path):
+    from tl_widgets.cli import serve
+    from tl_widgets.server.voila_launch import kernel_env, voila_argv
+
+    parser = argparse.ArgumentParser()
+    serve.register(parser.add_subparsers())
+    local = serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path)]))
+    assert local.token is None and local.max_upload_bytes == 8 * 2**20 and local.threads == 1
+    shared = serve.build_options(parser.parse_args(["serve", "--ip", "0.0.0.0", "--data-root", str(tmp_path),
+                                                    "--threads", "2", "--max-upload-mb", "3"]))
+    assert shared.token and len(shared.token) >= 24 and shared.url.endswith(f"?token={shared.token}")
+    argv = voila_argv(shared)
+    assert f"--Voila.token={shared.token}" in argv and "--strip_sources=True" in argv
+    assert "--MappingKernelManager.cull_idle_timeout=1800" in argv
+    assert f"--websocket-max-bytes={2 * 3 * 2**20 + 2**20}" in argv
+    env = kernel_env(shared, {})
+    assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "2"
+    assert env["TL_WIDGETS_MAX_UPLOAD_BYTES"] == str(3 * 2**20)
+    assert env["TL_WIDGETS_DATA_ROOTS"] == str(tmp_path.resolve())
+    with pytest.raises(ValueError, match="Expected --token of at least 8"):
+        serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--token", "a b"]))
+
+
+# -- uploads and images through the Studio ---------------------------------------------------------
+
+
+def _bomb_bytes(gib: float = 2.125) -> bytes:
+    """A zip whose one image expands from ~10 MB to ``gib`` GiB of zeros."""
+    buf = io.BytesIO()
+    chunk = b"\0" * (64 * 2**20)
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open("a/big.png", "w", force_zip64=True) as f:
+            for _ in range(int(gib * 16)):
+                f.write(chunk)
+        zf.writestr("b/1.png", b"1")
+    return buf.getvalue()
+
+
+def test_studio_refuses_hostile_uploads(tmp_path):
+    from tl_widgets.panels.data import DataPanel
+
+    panel = DataPanel(data_roots=[tmp_path], max_upload_bytes=200_000)
+    before = snapshot(tmp_path)
+    # as the browser sends it (deserialised by the widget like a real upload)
+    panel.upload.set_state({"value": [{"name": "big.zip", "type": "application/zip", "size": 300_000,
+                                       "last_modified": 0, "content": memoryview(b"\0" * 300_000)}]})
+    assert "Refused: expected a zip of at most 0.2 MiB. Received: 'big.zip' (0.3 MiB)" in panel.notice.text
+    slip = zip_with(tmp_path.parent / f"{tmp_path.name}-slip.zip", {"a/1.png": b"1", "../evil.txt": b"x"})
+    assert panel.take_zip_bytes(slip.read_bytes(), "slip.zip") is None
+    assert panel.notice.text.startswith("Refused 'slip.zip': ") and "evil.txt" in panel.notice.text
+    bomb = _bomb_bytes()  # ~10 MB that expand to 2.1 GiB: over the extractor's 2 GiB cap
+    big_panel = DataPanel(data_roots=[tmp_path], max_upload_bytes=16 * 2**20)
+    assert big_panel.take_zip_bytes(bomb, "bomb.zip") is None
+    assert big_panel.notice.text.startswith("Refused 'bomb.zip': "), big_panel.notice.text
+    assert panel.take_zip_bytes(b"not a zip at all", "text.zip") is None
+    assert panel.notice.text.startswith("Refused 'text.zip': ")
+    assert panel.source_picker.value == "demo" and panel.path is None
+    assert snapshot(tmp_path) == before
+    assert not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_studio_reports_bad_images_and_trains_on_the_rest(tmp_path):
+    from tl_widgets.studio import Studio
+
+    root = tmp_path / "root"
+    expected = bad_folder(root / "fruit")
+    make_16bit_png(root / "fruit" / "apples" / "deep_16bit.png")
+    make_image(root / "fruit" / "bananas" / "cmyk.jpg", "JPEG", mode="CMYK", colour=(0, 0, 255, 0))
+    before = snapshot(root)
+    cfg = TrainConfig(data=DataConfig(source="folder", path=str(root / "fruit"), validation_split=0.0, batch_size=8),
+                      model=ModelConfig(backbone="demo_cnn", weights="none", input_size=32),
+                      phases=[PhaseConfig(name="head", epochs=1)], output_dir=str(tmp_path / "out"), run_name="bad")
+    studio = Studio(config=cfg, data_roots=[root])
+    report = studio.data.report
+    skipped = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    for name, reason in expected.items():
+        if reason is None:
+            assert name not in skipped
+        else:
+            assert skipped[name].startswith(reason), (name, skipped[name])
+    assert "deep_16bit.png" not in skipped and "cmyk.jpg" not in skipped
+    assert report["counts"] == {"apples": 5, "bananas": 4}
+    assert "7 skipped files" in studio.data.skipped.value
+    assert studio.start() is not None
+    assert studio.train.wait(240) == "finished", studio.train.notice.text
+    assert snapshot(root) == before  # the data folder is never written to
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "root"]  # nothing outside the output folder

@@ -1,0 +1,105 @@
+"""``tl-widgets serve``: the Studio for shared use (workshops, a lab server).
+
+The hardened sibling of ``tl-widgets studio``: a token unless bound to
+localhost, data roots only, an upload limit checked in Python (and Tornado's
+websocket limit raised above it), CPU threads limited per kernel, idle
+kernels shut down, notebook sources never sent. ``--workshop FILE`` adds the
+teacher's limits (allowed backbones, epochs, batch size) and checks that the
+weights the allowed backbones need are already cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from typing import Any
+
+from tl_widgets.server.voila_launch import LaunchOptions, is_loopback, run_voila
+
+__all__ = ["register", "build_options"]
+
+DEFAULT_UPLOAD_MB = 8.0
+DEFAULT_IDLE_MINUTES = 30.0
+
+
+def register(sub: Any) -> None:
+    """Adds the ``serve`` sub-command to ``sub`` (an argparse sub-parsers object)."""
+    p = sub.add_parser(
+        "serve", help="serve the Studio safely for several users (workshops)",
+        description="Serve the Studio with Voilà and safe defaults for shared use: a token unless bound to "
+                    "localhost, data roots only, an upload size limit, CPU threads limited per kernel, idle "
+                    "kernels shut down, sources stripped. --workshop FILE sets the teacher's limits "
+                    "(see docs/WORKSHOP.md).",
+    )
+    p.add_argument("--workshop", metavar="FILE", help="a workshop YAML file (data roots, allowed backbones, limits)")
+    p.add_argument("--port", type=int, default=8866, help="port (default 8866; 0 picks a free one)")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other address requires a token)")
+    p.add_argument("--token", default=None,
+                   help="access token (default: none on localhost, a random one otherwise); 'auto' generates one")
+    p.add_argument("--data-root", action="append", default=[], metavar="DIR",
+                   help="a folder students may pick data from (repeatable; added to the workshop's)")
+    p.add_argument("--max-upload-mb", type=float, default=None,
+                   help=f"largest zip a user may upload (default: the workshop's, else {DEFAULT_UPLOAD_MB:g})")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per kernel (default: the workshop's, else 1)")
+    p.add_argument("--idle-minutes", type=float, default=None,
+                   help=f"shut down kernels idle this long (default: the workshop's, else {DEFAULT_IDLE_MINUTES:g})")
+    p.add_argument("--skip-weights-check", action="store_true",
+                   help="start even when an allowed backbone's weights are not cached (they will download)")
+    p.add_argument("--no-browser", action="store_true", help="don't open a browser")
+    p.set_defaults(func=_run)
+
+
+def build_options(args: argparse.Namespace) -> LaunchOptions:
+    """Turns parsed ``serve`` arguments (and the workshop file) into launch options.
+
+    Raises:
+        ValueError: An argument or the workshop file is invalid, or weights are missing.
+    """
+    from tl_widgets.cli.studio import resolve_data_roots
+    from tl_widgets.core.workshop import load_workshop
+
+    if not 0 <= args.port < 65536:
+        raise ValueError(f"Expected --port between 0 and 65535. Received: {args.port}")
+    workshop = load_workshop(args.workshop) if args.workshop else None
+    if workshop is not None and not args.skip_weights_check:
+        workshop.check_weights()
+    roots = list(workshop.data_roots) if workshop else []
+    for root in resolve_data_roots(args.data_root):
+        if root not in roots:
+            roots.append(root)
+    if not roots:
+        raise ValueError("Expected at least one data root (--data-root DIR or data_roots in the workshop file). "
+                         "Received: none — users could only use the demo data and uploads")
+    upload_mb = args.max_upload_mb if args.max_upload_mb is not None else (
+        workshop.max_upload_mb if workshop else DEFAULT_UPLOAD_MB)
+    if not 0 < upload_mb <= 1024:
+        raise ValueError(f"Expected --max-upload-mb between 0 and 1024. Received: {upload_mb}")
+    threads = args.threads if args.threads is not None else (workshop.threads_per_kernel if workshop else 1)
+    if not 1 <= threads <= 256:
+        raise ValueError(f"Expected --threads between 1 and 256. Received: {threads}")
+    idle = args.idle_minutes if args.idle_minutes is not None else (
+        workshop.idle_timeout_minutes if workshop else DEFAULT_IDLE_MINUTES)
+    if not idle > 0:
+        raise ValueError(f"Expected --idle-minutes > 0. Received: {idle}")
+    token = args.token
+    if token == "auto" or (token is None and not is_loopback(args.ip)):
+        token = secrets.token_urlsafe(24)
+    if token is not None and (len(token) < 8 or not token.replace("-", "").replace("_", "").isalnum()):
+        raise ValueError(f"Expected --token of at least 8 letters, digits, '-' or '_'. Received: {token!r}")
+    return LaunchOptions(
+        port=args.port, ip=args.ip, data_roots=roots, token=token,
+        max_upload_bytes=int(upload_mb * 2**20), threads=threads, cull_idle_s=int(idle * 60),
+        strip_sources=True, workshop=workshop.path if workshop else None,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tl_widgets.cli.errors import fail
+
+    try:
+        opts = build_options(args)
+    except (ValueError, RuntimeError) as exc:
+        return fail(str(exc))
+    return run_voila(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)")

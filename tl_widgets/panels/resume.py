@@ -1,0 +1,100 @@
+"""Resume offer: interrupted runs (kernel killed, tab closed) that can continue from their last epoch checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
+
+__all__ = ["ResumePanel", "resumable_runs", "CHECKPOINT"]
+
+CHECKPOINT = Path("checkpoints") / "last.weights.h5"
+
+
+def resumable_runs(store: Any) -> list[dict[str, Any]]:
+    """Interrupted runs of ``store`` whose folder holds an epoch checkpoint, newest first."""
+    out = []
+    for run in store.list_runs(status="interrupted"):
+        run_dir = run.get("run_dir")
+        if run_dir and (Path(run_dir) / CHECKPOINT).is_file():
+            out.append(run)
+    return out
+
+
+def _label(run: dict[str, Any]) -> str:
+    return f"{run['run_id']}  (epoch {run.get('epoch') or 0} of {run.get('total_epochs') or '?'})"
+
+
+class ResumePanel(widgets.VBox):
+    """Offers to resume an interrupted run; hidden while there is none.
+
+    Args:
+        store: The run store to look in (None: the default home store).
+        on_resume: Called with the chosen run folder; returns the run id, or
+            None when it refused (and showed why).
+
+    The run folder comes from the store, never from the browser: the
+    dropdown's value is re-checked against the listed runs on every change
+    and again when Resume is pressed.
+    """
+
+    run_dirs = traitlets.List(traitlets.Unicode(), help="Folders of the resumable interrupted runs listed.")
+
+    def __init__(self, on_resume: Callable[[str], str | None], store: Any = None) -> None:
+        from tl_widgets.core.runs import RunStore
+
+        self.store = store if store is not None else RunStore()
+        self._on_resume = on_resume
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self.runs = widgets.Dropdown(options=[], description="run", layout={"width": "520px"})
+        self.runs.add_class("tlw-resume-runs")
+        self.resume_button = widgets.Button(description="Resume", icon="play-circle", button_style="warning")
+        self.resume_button.add_class("tlw-resume")
+        self.dismiss_button = widgets.Button(description="Not now", icon="times")
+        self.dismiss_button.add_class("tlw-resume-dismiss")
+        self.guard.watch(self.runs, lambda v: v if v is None else check_choice(v, "run to resume", self.run_dirs))
+        self.resume_button.on_click(lambda _: self.resume())
+        self.dismiss_button.on_click(lambda _: self._hide())
+        super().__init__([
+            widgets.HTML("<b>Interrupted runs</b>: training stopped when a kernel died or a tab closed. "
+                         "Resume one from its last finished epoch:"),
+            widgets.HBox([self.runs, self.resume_button, self.dismiss_button]), self.notice,
+        ])
+        self.add_class("tlw-resume-panel")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Lists the resumable runs again; hides the panel when there is none."""
+        try:
+            runs = resumable_runs(self.store)
+        except (OSError, ValueError) as exc:
+            runs = []
+            self.notice.show(f"Cannot list interrupted runs: {exc}", "warning")
+        self.run_dirs = [str(r["run_dir"]) for r in runs]
+        options = [(_label(r), str(r["run_dir"])) for r in runs]
+        self.guard.set_options(self.runs, options, options[0][1] if options else None)
+        self.layout.display = None if options else "none"
+
+    def _hide(self) -> None:
+        self.layout.display = "none"
+
+    def resume(self) -> str | None:
+        """Resumes the selected run (see ``on_resume``); returns its run id or None."""
+        try:
+            if self.runs.value is None:
+                raise PanelError("Expected an interrupted run to resume. Received: none listed")
+            run_dir = check_choice(self.runs.value, "run to resume", self.run_dirs)
+        except PanelError as exc:
+            self.guard.refusals += 1
+            self.notice.show(f"Refused: {exc}")
+            return None
+        run_id = self._on_resume(run_dir)
+        if run_id is not None:
+            self.notice.show(f"Resumed run {run_id}: follow it on the Train tab.", "info")
+            self.refresh()
+        return run_id
