@@ -83,8 +83,10 @@ def test_every_help_is_complete(cmd, capsys):
     assert info.value.code == 0
     text = capsys.readouterr().out
     assert "usage: tl-widgets" in text
-    # every option carries a help text
-    for line in text.splitlines():
-        if line.strip().startswith("--") and "  " not in line.strip():
-            nxt = text.splitlines()[text.splitlines().index(line) + 1]
-            assert nxt.startswith(" " * 10), f"option without help: {line}"
+    # every option carries a help text (on its line, or indented on the next)
+    lines = text.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("options:"))
+    for i in range(start + 1, len(lines)):
+        line = lines[i]
+        if line.startswith("  -") and "  " not in line.strip():
+            assert i + 1 < len(lines) and lines[i + 1].startswith(" " * 10), f"option without help: {line}"
