@@ -13,6 +13,7 @@ from tl_widgets.panels.backbone import BackbonePanel
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES, DataPanel
 from tl_widgets.panels.freeze import FreezePanel
 from tl_widgets.panels.resume import ResumePanel
+from tl_widgets.panels.job import JobPanel
 from tl_widgets.panels.lr_finder import LRFinderPanel
 from tl_widgets.panels.runs import RunsPanel
 from tl_widgets.panels.strategy import StrategyPanel
@@ -81,6 +82,8 @@ class Studio(widgets.VBox):
                                 max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
                                 store=store)
         self.lr_finder = LRFinderPanel(config_source=lambda: self.config, train_panel=self.train)
+        self.job = JobPanel(config_source=lambda: self.config)
+        self.strategy_tab = widgets.VBox([self.strategy, widgets.Accordion([self.job], titles=("Export a job",))])
         self.lr_finder_box = widgets.Accordion([self.lr_finder], titles=("Learning-rate finder",))
         self.train_tab = widgets.VBox([self.train, self.lr_finder_box])
         self.runs = RunsPanel(store)
@@ -96,7 +99,8 @@ class Studio(widgets.VBox):
         self.evaluate_button.on_click(lambda _: self.evaluate_last_run())
         self.evaluation = widgets.VBox([self.evaluate_button])
         self.tabs = widgets.Tab(
-            children=[self.data, self.backbone, self.freeze, self.strategy, self.train_tab, self.runs, self.evaluation],
+            children=[self.data, self.backbone, self.freeze, self.strategy_tab, self.train_tab, self.runs,
+                      self.evaluation],
             titles=("Data", "Backbone", "Freeze", "Strategy", "Train", "Runs", "Evaluate & export"))
         self.tabs.add_class("tlw-tabs")
         self.tabs.observe(self._on_tab, names="selected_index")
