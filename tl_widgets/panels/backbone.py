@@ -103,7 +103,9 @@ class BackbonePanel(widgets.VBox):
         self.guard.watch(self.weights, lambda v: check_choice(v, "weights", WEIGHT_CHOICES), lambda _: self._on_weights())
         self.guard.watch(self.weights_file, self._check_weights_file, lambda _: self._on_weights())
         self.guard.watch(self.size, self._check_size, self._on_size)
-        super().__init__([widgets.HTML("<h3>Backbone</h3>"), self.filter, self.select, self.details, self.size,
+        # The table is padded text in a Select: a monospace font keeps its columns aligned.
+        header = widgets.HTML("<h3>Backbone</h3><style>.tlw-backbone select { font-family: monospace; }</style>")
+        super().__init__([header, self.filter, self.select, self.details, self.size,
                           self.weights, self.weights_file, self.weights_status, self.notice])
         self.add_class("tlw-backbone-panel")
         self._on_backbone(first)

@@ -38,7 +38,7 @@ class _PhaseEditor:
                                              layout={"width": "200px"})
         self.epochs.add_class(f"tlw-{prefix}epochs")
         self.lr = widgets.BoundedFloatText(lr, min=l_lo, max=l_hi, step=1e-4, description="learning rate",
-                                           layout={"width": "240px"})
+                                           layout={"width": "260px"}, style={"description_width": "initial"})
         self.lr.add_class(f"tlw-{prefix}lr")
         self.optimizer = widgets.Dropdown(options=list(OPTIMIZERS), value="adam", description="optimizer",
                                           layout={"width": "220px"})

@@ -222,6 +222,11 @@ class PlotlyChart(anywidget.AnyWidget):
             **kwargs,
         )
         self.on_msg(self._on_browser_msg)
+        # A chart inside an HBox otherwise gets a zero-width flex slot and Plotly draws nothing visible.
+        if self.layout.width is None:
+            self.layout.width = "100%"
+        if self.layout.min_width is None:
+            self.layout.min_width = "300px"
 
     @traitlets.validate("height")
     def _check_height(self, proposal: dict[str, Any]) -> int:
