@@ -137,7 +137,8 @@ def compute_features(model: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     # One pass (the training set reshuffles on every pass, so images and labels are read together);
     # predict_on_batch runs the compiled predict function instead of eager calls.
     for x, y in dataset:
-        feats.append(np.asarray(keras.ops.convert_to_numpy(extractor.predict_on_batch(x)), dtype="float32"))
+        out = extractor.predict_on_batch(np.asarray(x))  # numpy in: every backend accepts it
+        feats.append(np.asarray(keras.ops.convert_to_numpy(out), dtype="float32"))
         labels.append(np.asarray(y))
     if not feats:
         raise ValueError("Expected a non-empty dataset to compute features from. Received: 0 batches")
