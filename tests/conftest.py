@@ -33,3 +33,21 @@ def tiny_config(tmp_path):
         output_dir=str(tmp_path / "runs"),
         run_name="tiny",
     )
+
+
+@pytest.fixture(scope="session")
+def trained_demo_run(tmp_path_factory):
+    """The folder of one tiny finished demo run, trained once per test session (read-mostly: tests may add
+    exports and reports to it, never change what training wrote)."""
+    from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
+    from tl_widgets.core.session import train
+
+    cfg = TrainConfig(
+        data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=40),
+        model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
+        phases=[PhaseConfig(name="head", epochs=1, learning_rate=3e-3)],
+        output_dir=str(tmp_path_factory.mktemp("shared-runs")), run_name="shared",
+    )
+    result = train(cfg)
+    assert result.status == "finished", result.error
+    return result.run_dir

@@ -22,21 +22,9 @@ from tl_widgets.core.evaluate import (
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """One tiny demo run shared by the module (trained once)."""
-    from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
-    from tl_widgets.core.session import train
-
-    out = tmp_path_factory.mktemp("eval-runs")
-    cfg = TrainConfig(
-        data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=40),
-        model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
-        phases=[PhaseConfig(name="head", epochs=1, learning_rate=3e-3)],
-        output_dir=str(out), run_name="eval",
-    )
-    result = train(cfg)
-    assert result.status == "finished", result.error
-    return result.run_dir
+def run_dir(trained_demo_run):
+    """The tiny demo run shared by the suite (see tests/conftest.py)."""
+    return trained_demo_run
 
 
 def test_metrics_by_hand():

@@ -16,21 +16,9 @@ _FLOAT32 = ("keras", "savedmodel", "tflite", "onnx")
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """One tiny demo run shared by the module (trained once)."""
-    from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
-    from tl_widgets.core.session import train
-
-    out = tmp_path_factory.mktemp("export-runs")
-    cfg = TrainConfig(
-        data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=40),
-        model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
-        phases=[PhaseConfig(name="head", epochs=1, learning_rate=3e-3)],
-        output_dir=str(out), run_name="export",
-    )
-    result = train(cfg)
-    assert result.status == "finished", result.error
-    return result.run_dir
+def run_dir(trained_demo_run):
+    """The tiny demo run shared by the suite (see tests/conftest.py)."""
+    return trained_demo_run
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

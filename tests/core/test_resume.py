@@ -56,7 +56,7 @@ def test_killed_run_is_interrupted_then_resumes_to_finished(tiny_config, tmp_pat
 
     session = TrainingSession.resume(run_dir, source="studio")
     done = session.resume_point.epochs_done
-    assert 3 <= done < 42
+    assert 2 <= done < 42  # the head phase (2 epochs) is always checkpointed at its end
     session.config.phases[1].epochs = done  # finish quickly: the fine-tune phase ends right after the restart
     session.resume_point.config.phases[1].epochs = done
     sub = session.bus.listen()
@@ -125,3 +125,16 @@ def test_out_of_memory_during_a_run_fails_cleanly(tiny_config, monkeypatch):
     # the process (the kernel) is still fine: another run works
     monkeypatch.undo()
     assert train(tiny_config, record=False).status == "finished"
+
+
+def test_checkpoints_are_throttled_but_always_written_at_phase_ends(tiny_config):
+    from tl_widgets.core.checkpoints import last_checkpoint_epoch
+
+    tiny_config.phases = [PhaseConfig(name="head", epochs=4, learning_rate=3e-3)]
+    session = TrainingSession(tiny_config, record=False)
+    session.start()
+    result = session.wait(120)
+    assert result.status == "finished"
+    # 4 epochs in well under the 20 s interval: one 'last' write (at the phase end), not four
+    assert last_checkpoint_epoch(result.run_dir) == 3
+    assert (result.run_dir / "checkpoints" / "best.weights.h5").is_file()

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tl_widgets.core.checkpoints import Checkpointer
 from tl_widgets.core.config import FreezeConfig, PhaseConfig, TrainConfig
 from tl_widgets.core.events import EpochEnd, PhaseStarted, RunStarted
 from tl_widgets.core.features import cache_applies, feature_key, head_model, load_or_compute
@@ -145,6 +146,8 @@ class Runner:
         self._feature_set: Any = None
         self._scratch: Any = None
         self._plain_optimizer_on_save = False
+        self._phase_last_epoch = -1
+        self.checkpoints: Any = None
 
     # -- the run -------------------------------------------------------------
     def run(self) -> RunResult:
@@ -175,6 +178,7 @@ class Runner:
             # the others write to a private scratch folder that is removed with the runner.
             self._scratch = tempfile.TemporaryDirectory(prefix="tl-widgets-worker-")
             self.folder = RunFolder.create(Path(self._scratch.name) / self.run_id)
+        self.checkpoints = Checkpointer(self.folder)
         if cfg.seed is not None:
             keras.utils.set_random_seed(cfg.seed)
         with runtime.scope():
@@ -260,6 +264,7 @@ class Runner:
                             "batch_size": data.batch_size, "shuffle": True}
             elif cfg.feature_cache and index == 0:
                 self._message("info", f"Feature cache not used: {why_not}")
+            self._phase_last_epoch = epoch + phase.epochs - 1
             callback = EventCallback(self, index, data, state, runtime.steps_per_execution)
             callbacks: list[Any] = [callback]
             if cfg.early_stopping_patience:
@@ -313,10 +318,8 @@ class Runner:
         improved = value > self.best["value"]
         if improved:
             self.best = {"value": value, "epoch": event.epoch, "phase": event.phase, "metric": monitor}
+        self.checkpoints.epoch_end(self.model, event.epoch, improved, event.epoch == self._phase_last_epoch)
         if self.folder is not None:
-            self.folder.save_checkpoint(self.model, "last")
-            if improved:
-                self.folder.save_checkpoint(self.model, "best")
             self.folder.write_epoch_history(hist)
 
     def _restore_best(self, hist: dict[str, list[Any]]) -> None:
@@ -327,9 +330,8 @@ class Runner:
             self.best = {"value": values[i], "epoch": hist["epoch"][i], "phase": hist["phase"][i], "metric": monitor}
 
     def _restore_last_good(self) -> None:
-        if self.folder is not None and self.folder.has_checkpoint("last"):
-            self.model.load_weights(str(self.folder.checkpoint("last")))
-            self._message("warning", "Loss became non-finite: the model was restored to the last good epoch")
+        if self.checkpoints.restore_last(self.model):
+            self._message("warning", "Loss became non-finite: the model was restored to the last good checkpoint")
 
     def _maybe_rollback(self) -> None:
         hist = self.session.history["epoch"]
@@ -340,11 +342,10 @@ class Runner:
         last_phase = hist["phase"][-1]
         if self.best["phase"] == last_phase or final >= self.best["value"]:
             return
-        if self.folder is None or not self.folder.has_checkpoint("best"):
+        if not self.checkpoints.restore_best(self.model):
             self._message("warning", f"Fine-tuning ended worse ({monitor} {final:.4f} < {self.best['value']:.4f}) "
-                                     "but no best checkpoint was written to roll back to")
+                                     "but no best checkpoint was kept to roll back to")
             return
-        self.model.load_weights(str(self.folder.checkpoint("best")))
         self.rollback = {"metric": monitor, "final": final, "best": self.best["value"],
                          "best_epoch": self.best["epoch"], "best_phase": self.best["phase"]}
         self._message("warning", f"Phase {last_phase} ended worse than the best epoch ({monitor} {final:.4f} < "

@@ -304,6 +304,12 @@ class ResumePoint:
                         if v != "":
                             hist.setdefault(k, []).append(int(v) if k in ("epoch", "phase") else float(v))
         done = len(hist.get("epoch", []))
+        from tl_widgets.core.checkpoints import last_checkpoint_epoch
+
+        held = last_checkpoint_epoch(run_dir)
+        if held is not None and held + 1 < done:  # the history ran ahead of the (throttled) checkpoint
+            done = held + 1
+            hist = {k: v[:done] for k, v in hist.items()}
         if done >= cfg.total_epochs:
             raise ValueError(f"Expected an unfinished run. Received: {str(run_dir)!r} has all {done} epochs done")
         return cls(run_dir, run_dir.name, cfg, done, hist)
