@@ -111,14 +111,18 @@ def bench_finetune(out: str, quick: bool, repeats: int) -> dict:
     def cfg():
         return _cfg(out, backbone="demo_cnn", size=48, epochs=epochs, per_class=per_class, cache=False, freeze="none")
 
-    plain, ours, charts, llp = [], [], [], []
-    for _ in range(repeats):  # interleaved so drifting machine load hits all alike
-        plain.append(_plain(cfg())[0])
-        ours.append(_ours(cfg())[0])
-        charts.append(_ours(cfg(), charts=True)[0])
-        llp.append(_livelossplot(cfg()))
-    return {"plain_fit_s": min(plain), "session_s": min(ours), "session_with_charts_s": min(charts),
-            "livelossplot_s": min(llp)}
+    runners = {
+        "plain_fit_s": lambda: _plain(cfg())[0],
+        "session_s": lambda: _ours(cfg())[0],
+        "session_with_charts_s": lambda: _ours(cfg(), charts=True)[0],
+        "livelossplot_s": lambda: _livelossplot(cfg()),
+    }
+    names = list(runners)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):  # interleaved, order rotated each round, so drifting load hits all alike
+        for n in names[r % len(names):] + names[: r % len(names)]:
+            times[n].append(runners[n]())
+    return {n: min(v) for n, v in times.items()}
 
 
 def _livelossplot(cfg) -> float:
