@@ -94,7 +94,8 @@ class Studio(widgets.VBox):
         self.code = widgets.HTML()
         self.code.add_class("tlw-code")
         self.show_code_button.on_click(lambda _: self.show_code())
-        self.evaluate_button = widgets.Button(description="Evaluate the last run", icon="search")
+        self.evaluate_button = widgets.Button(description="Evaluate the last run", icon="search",
+                                              layout={"width": "auto"})
         self.evaluate_button.add_class("tlw-evaluate-last")
         self.evaluate_button.on_click(lambda _: self.evaluate_last_run())
         self.evaluation = widgets.VBox([self.evaluate_button])

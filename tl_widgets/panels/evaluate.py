@@ -52,7 +52,8 @@ class EvaluatePanel(widgets.VBox):
         self.button = widgets.Button(description="Evaluate", icon="check", button_style="primary")
         self.button.add_class("tlw-evaluate-run")
         self.view = widgets.ToggleButtons(options=list(_VIEWS), value="counts", description="Matrix")
-        self.gradcam_button = widgets.Button(description="Grad-CAM on top losses", disabled=True)
+        self.gradcam_button = widgets.Button(description="Grad-CAM on top losses", disabled=True,
+                                             layout={"width": "auto"})
         self.summary = widgets.HTML()
         self.figures = widgets.VBox()
         self.guard.watch(self.view, lambda v: check_choice(v, "view", _VIEWS), after=lambda _: self._show())

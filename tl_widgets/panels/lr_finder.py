@@ -104,7 +104,8 @@ class LRFinderPanel(widgets.VBox):
         self.guard.watch(self.steps, lambda v: check_number(v, "steps", *STEPS_BOUNDS, integer=True))
         self.guard.watch(self.min_lr, lambda v: float(check_number(v, "min_lr", *LR_BOUNDS)))
         self.guard.watch(self.max_lr, lambda v: float(check_number(v, "max_lr", *LR_BOUNDS)))
-        self.find_button = widgets.Button(description="Find learning rate", icon="search", button_style="primary")
+        self.find_button = widgets.Button(description="Find learning rate", icon="search", button_style="primary",
+                                          layout={"width": "auto"})
         self.find_button.add_class("tlw-lr-find")
         self.use_button = widgets.Button(description="Use suggested", icon="check", disabled=True)
         self.use_button.add_class("tlw-lr-use")
