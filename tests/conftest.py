@@ -36,9 +36,9 @@ def tiny_config(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def trained_demo_run(tmp_path_factory):
-    """The folder of one tiny finished demo run, trained once per test session (read-mostly: tests may add
-    exports and reports to it, never change what training wrote)."""
+def trained_demo_result(tmp_path_factory):
+    """The RunResult of one tiny finished demo run, trained once per test session (read-mostly: tests may
+    add exports and reports to its folder, never change what training wrote)."""
     from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
     from tl_widgets.core.session import train
 
@@ -50,4 +50,10 @@ def trained_demo_run(tmp_path_factory):
     )
     result = train(cfg)
     assert result.status == "finished", result.error
-    return result.run_dir
+    return result
+
+
+@pytest.fixture(scope="session")
+def trained_demo_run(trained_demo_result):
+    """The folder of :func:`trained_demo_result`."""
+    return trained_demo_result.run_dir

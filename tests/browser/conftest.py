@@ -36,10 +36,12 @@ Example::
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -205,3 +207,42 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def start_voila(start_server: Callable[..., ServerProcess], free_port: Callable[[], int]) -> Callable[..., ServerProcess]:
+    """A factory: ``start_voila(notebook, cwd, env=..., name=..., args=...)`` serves a notebook with a real
+    Voilà on a free 127.0.0.1 port (``TF_CPP_MIN_LOG_LEVEL=2`` added to ``env``)."""
+
+    def start(notebook: Path, cwd: Path, *, env: dict[str, str], name: str,
+              args: Sequence[str] = ()) -> ServerProcess:
+        port = free_port()
+        argv = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+                "--Voila.ip=127.0.0.1", *args]
+        return start_server(argv, ready_url=f"http://127.0.0.1:{port}/",
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env}, cwd=cwd, name=name)
+
+    return start
+
+
+@pytest.fixture(scope="module")
+def start_lab(start_server: Callable[..., ServerProcess], free_port: Callable[[], int]) -> Callable[..., tuple[str, str]]:
+    """A factory: ``start_lab(root, settings_dir, env=..., name=...)`` starts a real JupyterLab serving
+    ``root`` on a free 127.0.0.1 port with a random token; returns ``(base_url, token)``."""
+
+    def start(root: Path, settings_dir: Path, *, env: dict[str, str], name: str) -> tuple[str, str]:
+        token = secrets.token_hex(16)
+        port = free_port()
+        argv = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
+            f"--LabApp.workspaces_dir={settings_dir / 'workspaces'}",
+            f"--LabApp.user_settings_dir={settings_dir / 'settings'}",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            argv.append("--allow-root")  # containers often run tests as root
+        start_server(argv, ready_url=f"http://127.0.0.1:{port}/api/status",
+                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env}, cwd=root, name=name)
+        return f"http://127.0.0.1:{port}", token
+
+    return start

@@ -7,9 +7,7 @@ row reads ``ok``). Screenshots go to ``test-artifacts/evaluate-*.png``.
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -41,19 +39,10 @@ CHARTS_JS = """(() => {
 })()"""
 
 
-def test_evaluate_and_export_in_voila(chromium, free_port, start_server, artifacts_dir, tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "TL_WIDGETS_HOME": str(tmp_path / "home"),
-        "TL_WIDGETS_STUDIO_EPOCHS": "1",
-        "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "30",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    server = start_server(
-        [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-         "--show_tracebacks=True"],
-        ready_url=f"http://127.0.0.1:{port}/", env=env, cwd=tmp_path, name="evaluate-voila")
+def test_evaluate_and_export_in_voila(chromium, start_voila, artifacts_dir, tmp_path):
+    env = {"TL_WIDGETS_HOME": str(tmp_path / "home"), "TL_WIDGETS_STUDIO_EPOCHS": "1",
+           "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "30"}
+    server = start_voila(NOTEBOOK, tmp_path, env=env, name="evaluate-voila", args=["--show_tracebacks=True"])
     page = chromium.new_page(viewport={"width": 1300, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -43,24 +43,13 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int],
-        start_server: Callable[..., Any]) -> Iterator[Lab]:
+def lab(tmp_path_factory: pytest.TempPathFactory, start_lab: Callable[..., tuple[str, str]]) -> Iterator[Lab]:
     base_dir = tmp_path_factory.mktemp("lab")
     root, home = base_dir / "root", base_dir / "tlw_home"
     root.mkdir()
-    token = secrets.token_hex(16)
-    port = free_port()
     env = {**os.environ, "TL_WIDGETS_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    argv = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-        f"--LabApp.workspaces_dir={base_dir / 'workspaces'}", f"--LabApp.user_settings_dir={base_dir / 'settings'}",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        argv.append("--allow-root")  # containers often run tests as root
-    server = start_server(argv, ready_url=f"http://127.0.0.1:{port}/api/status", env=env, cwd=root, name="lab")
-    yield Lab(f"http://127.0.0.1:{port}", token, root, home, env)
-    server.stop()
+    url, token = start_lab(root, base_dir, env=env, name="lab")
+    yield Lab(url, token, root, home, env)
 
 
 @pytest.fixture

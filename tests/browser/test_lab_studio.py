@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -45,8 +44,8 @@ LR_POINTS_JS = (f"(() => {{ const gd = document.querySelector('{STUDIO} .tlw-lr-
 
 
 @pytest.fixture(scope="module")
-def lab_url(tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int],
-            start_server: Callable[..., Any]) -> Iterator[tuple[str, Path]]:
+def lab_url(tmp_path_factory: pytest.TempPathFactory,
+            start_lab: Callable[..., tuple[str, str]]) -> Iterator[tuple[str, Path]]:
     """A JupyterLab serving a temporary root holding ``studio.ipynb``: (URL of the notebook, home)."""
     base_dir = tmp_path_factory.mktemp("lab-studio")
     root, home = base_dir / "root", base_dir / "tlw_home"
@@ -59,20 +58,10 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], in
         "nbformat": 4, "nbformat_minor": 5,
     }
     (root / "studio.ipynb").write_text(json.dumps(notebook))
-    token = secrets.token_hex(16)
-    port = free_port()
-    env = {**os.environ, "TL_WIDGETS_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
+    env = {"TL_WIDGETS_HOME": str(home),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    argv = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-        f"--LabApp.workspaces_dir={base_dir / 'workspaces'}", f"--LabApp.user_settings_dir={base_dir / 'settings'}",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        argv.append("--allow-root")  # containers often run tests as root
-    server = start_server(argv, ready_url=f"http://127.0.0.1:{port}/api/status", env=env, cwd=root, name="lab-studio")
-    yield f"http://127.0.0.1:{port}/lab/workspaces/studio/tree/studio.ipynb?reset&token={token}", home
-    server.stop()
+    url, token = start_lab(root, base_dir, env=env, name="lab-studio")
+    yield f"{url}/lab/workspaces/studio/tree/studio.ipynb?reset&token={token}", home
 
 
 def _tab(page: Any, title: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import zipfile
 from pathlib import Path
 
@@ -53,18 +51,10 @@ def _set_epochs(page, value: int) -> None:
     page.wait_for_timeout(300)
 
 
-def test_studio_in_voila(chromium, free_port, start_server, artifacts_dir, tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "TL_WIDGETS_HOME": str(tmp_path / "home"),
-        "TL_WIDGETS_STUDIO_EPOCHS": "2",
-        "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "40",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    server = start_server(
-        [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
-        ready_url=f"http://127.0.0.1:{port}/", env=env, cwd=tmp_path, name="studio-voila")
+def test_studio_in_voila(chromium, start_voila, artifacts_dir, tmp_path):
+    env = {"TL_WIDGETS_HOME": str(tmp_path / "home"), "TL_WIDGETS_STUDIO_EPOCHS": "2",
+           "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "40"}
+    server = start_voila(NOTEBOOK, tmp_path, env=env, name="studio-voila")
     zip_path = _small_zip(tmp_path)
     page = chromium.new_page(viewport={"width": 1300, "height": 1000})
     errors: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -123,12 +122,9 @@ def test_code_data_run_is_refused(run_dir, monkeypatch):
 
 
 def _cli(*argv):
-    from tl_widgets.cli import evaluate as cli
+    from tl_widgets.cli import main
 
-    parser = argparse.ArgumentParser(prog="tl-widgets")
-    cli.register(parser.add_subparsers())
-    args = parser.parse_args([str(a) for a in argv])
-    return args.func(args)
+    return main([str(a) for a in argv])
 
 
 def test_cli_evaluate(run_dir, tmp_path, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -99,12 +98,9 @@ def test_bad_inputs(run_dir, tmp_path, monkeypatch):
 
 
 def _cli(*argv):
-    from tl_widgets.cli import evaluate as cli
+    from tl_widgets.cli import main
 
-    parser = argparse.ArgumentParser(prog="tl-widgets")
-    cli.register(parser.add_subparsers())
-    args = parser.parse_args([str(a) for a in argv])
-    return args.func(args)
+    return main([str(a) for a in argv])
 
 
 def test_cli_export(run_dir, tmp_path, capsys):

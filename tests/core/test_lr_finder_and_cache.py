@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tl_widgets.core.config import FreezeConfig, PhaseConfig
+from tl_widgets.core.config import FreezeConfig
 from tl_widgets.core.features import cache_applies, cache_dir, feature_key
 from tl_widgets.core.backbones import get_backbone
 from tl_widgets.core.lr_finder import find_lr, suggest_lr

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import numpy as np
 import pytest
 
 from tl_widgets.core.config import FreezeConfig, PhaseConfig
-from tl_widgets.core.events import BatchEnd, EpochEnd, PhaseStarted, RunFailed, RunFinished, RunStarted, RunStopped
+from tl_widgets.core.events import BatchEnd, PhaseStarted, RunFailed, RunStarted
 from tl_widgets.core.session import SessionBusyError, TrainingSession, train
 
 

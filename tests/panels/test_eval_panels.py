@@ -11,20 +11,9 @@ from tl_widgets.views.chart import PlotlyChart
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    """One tiny demo run shared by the module (trained once)."""
-    from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
-    from tl_widgets.core.session import train
-
-    cfg = TrainConfig(
-        data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=40),
-        model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
-        phases=[PhaseConfig(name="head", epochs=1, learning_rate=3e-3)],
-        output_dir=str(tmp_path_factory.mktemp("panel-runs")), run_name="panels",
-    )
-    res = train(cfg)
-    assert res.status == "finished", res.error
-    return res
+def result(trained_demo_result):
+    """The tiny demo run shared by the suite (see tests/conftest.py)."""
+    return trained_demo_result
 
 
 def test_evaluate_panel_shows_figures(result):

@@ -12,9 +12,12 @@ itself (a head trained on cached features runs an epoch in milliseconds). So:
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tl_widgets.core.fileio import atomic_write_text
 from tl_widgets.core.outputs import RunFolder
@@ -105,4 +108,5 @@ class Checkpointer:
 
     @staticmethod
     def _weights_bytes(model: Any) -> int:
-        return sum(int(w.numpy().nbytes) if hasattr(w, "numpy") else 0 for w in model.weights)
+        # From shapes and dtypes: reading the values would copy every weight just to size them.
+        return sum(math.prod(w.shape) * np.dtype(w.dtype).itemsize for w in model.weights)

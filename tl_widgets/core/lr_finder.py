@@ -64,8 +64,6 @@ def find_lr(config: TrainConfig, *, data: Any = None, steps: int = 100, min_lr: 
         raise ValueError(f"Expected steps >= 5. Received: steps={steps}")
     if not 0 < min_lr < max_lr:
         raise ValueError(f"Expected 0 < min_lr < max_lr. Received: min_lr={min_lr}, max_lr={max_lr}")
-    import keras
-
     from tl_widgets.core.backbones import resolve_backbone
     from tl_widgets.core.data import load_datasets
     from tl_widgets.core.freezing import FreezePlan

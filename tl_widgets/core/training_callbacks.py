@@ -54,6 +54,7 @@ class EventCallback(keras.callbacks.Callback):
         self._last_step = 0
         self._last_t = time.perf_counter()
         self._epoch_t = self._last_t
+        self._epoch_lr: float | None = None
 
     def _lr(self) -> float:
         opt = getattr(self.model, "optimizer", None)
@@ -65,6 +66,10 @@ class EventCallback(keras.callbacks.Callback):
         self._epoch = epoch
         self._last_step = 0
         self._last_t = self._epoch_t = time.perf_counter()
+        # A plain rate only changes between epochs (ReduceLROnPlateau): read it once, not per batch.
+        opt = getattr(self.model, "optimizer", None)
+        schedule = isinstance(getattr(opt, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule)
+        self._epoch_lr = None if schedule else self._lr()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         session = self.runner.session
@@ -76,7 +81,7 @@ class EventCallback(keras.callbacks.Callback):
         self._last_step, self._last_t = step, now
         self.state["global_step"] += chunk
         metrics = _floats(logs)
-        lr = self._lr()
+        lr = self._epoch_lr if self._epoch_lr is not None else self._lr()
         event = BatchEnd(
             self.runner.run_id, phase=self.phase, epoch=self._epoch, step=step,
             global_step=self.state["global_step"], metrics=metrics,

@@ -8,13 +8,14 @@ in Python.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
 from tl_widgets.panels.validation import Guard, Notice, check_choice
+from tl_widgets.panels.worker import BackgroundWork
+from tl_widgets.views.chart import PlotlyChart
 
 __all__ = ["EvaluatePanel", "run_dir_of"]
 
@@ -33,7 +34,7 @@ def run_dir_of(source: Any) -> Path:
     return Path(folder)
 
 
-class EvaluatePanel(widgets.VBox):
+class EvaluatePanel(BackgroundWork, widgets.VBox):
     """Confusion matrix, per-class metrics, top losses and Grad-CAM for one run.
 
     Args:
@@ -45,8 +46,6 @@ class EvaluatePanel(widgets.VBox):
         self.run_dir = run_dir_of(source)
         self.report: Any = None
         self.gradcam_result: Any = None
-        self.error: str | None = None
-        self._thread: threading.Thread | None = None
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self.button = widgets.Button(description="Evaluate", icon="check", button_style="primary")
@@ -56,6 +55,11 @@ class EvaluatePanel(widgets.VBox):
                                              layout={"width": "auto"})
         self.summary = widgets.HTML()
         self.figures = widgets.VBox()
+        # Charts are widgets: created here, on the kernel's main thread; workers only update them.
+        self._confusion_chart = PlotlyChart(height=420)
+        self._per_class_chart = PlotlyChart(height=360)
+        self._losses_chart = PlotlyChart(height=400)
+        self._gradcam_chart = PlotlyChart(height=400)
         self.guard.watch(self.view, lambda v: check_choice(v, "view", _VIEWS), after=lambda _: self._show())
         self.button.on_click(lambda _: self.start())
         self.gradcam_button.on_click(lambda _: self.start_gradcam())
@@ -67,30 +71,12 @@ class EvaluatePanel(widgets.VBox):
         if auto:
             self.start()
 
-    @property
-    def busy(self) -> bool:
-        """True while a worker runs."""
-        return self._thread is not None and self._thread.is_alive()
-
     def _launch(self, work: Any, label: str) -> None:
         if self.busy:
             self.notice.show("Busy: wait for the current evaluation to end.", "warning")
             return
-        self.error = None
         self.notice.show(label, "info")
-        self.button.disabled = True
-
-        def run() -> None:
-            try:
-                work()
-            except Exception as exc:  # shown in the panel: the worker must never raise into the void
-                self.error = f"{type(exc).__name__}: {exc}"
-                self.notice.show(self.error)
-            finally:
-                self.button.disabled = False
-
-        self._thread = threading.Thread(target=run, name="tlw-evaluate", daemon=True)
-        self._thread.start()
+        self._run_in_background(work, name="tlw-evaluate", buttons=[self.button])
 
     def start(self) -> None:
         """Evaluates the run (in a worker thread)."""
@@ -111,30 +97,25 @@ class EvaluatePanel(widgets.VBox):
             return
 
         def work() -> None:
-            import keras
-
+            from tl_widgets.core.evaluate import load_run
             from tl_widgets.core.gradcam import gradcam
-            from tl_widgets.views.chart import PlotlyChart
             from tl_widgets.views.eval_figures import gradcam_figure
 
-            model = keras.models.load_model(self.run_dir / "model.keras", compile=False)
-            self.gradcam_result = gradcam(model, self.report.top_loss_images)
+            self.gradcam_result = gradcam(load_run(self.run_dir).model, self.report.top_loss_images)
             names = self.report.class_names
             captions = [f"{names[c]} ({p:.2f})" for c, p in
                         zip(self.gradcam_result.class_indices, self.gradcam_result.probabilities)]
             fig = gradcam_figure(self.gradcam_result.overlays, captions)
-            self.figures.children = tuple(self.figures.children) + (PlotlyChart(fig, height=fig.layout.height or 400),)
+            self._gradcam_chart.height = int(fig.layout.height or 400)
+            self._gradcam_chart.set_figure(fig)
+            if self._gradcam_chart not in self.figures.children:
+                self.figures.children = tuple(self.figures.children) + (self._gradcam_chart,)
             self.notice.show(f"Grad-CAM from layer {self.gradcam_result.layer!r}.", "info")
 
         self._launch(work, "Computing Grad-CAM…")
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Blocks until the current worker ends (for scripts and tests)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _show(self) -> None:
-        from tl_widgets.views.chart import PlotlyChart
         from tl_widgets.views.eval_figures import confusion_figure, per_class_figure, top_losses_figure
 
         r = self.report
@@ -143,10 +124,11 @@ class EvaluatePanel(widgets.VBox):
         top = ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in r.top_k.items())
         self.summary.value = (f"<b>accuracy</b> {r.accuracy:.4f} &nbsp; <b>loss</b> {r.loss:.4f} &nbsp; "
                               f"<b>macro F1</b> {r.macro_f1:.4f} &nbsp; {top} &nbsp; ({r.count} images)")
-        losses = top_losses_figure(r.top_loss_images, r.top_losses)
-        self.figures.children = (
-            PlotlyChart(confusion_figure(r.confusion, r.class_names, normalize=self.view.value == "normalised"),
-                        height=420),
-            PlotlyChart(per_class_figure(r.per_class), height=360),
-            PlotlyChart(losses, height=int(losses.layout.height or 400)),
-        )
+        self._confusion_chart.set_figure(
+            confusion_figure(r.confusion, r.class_names, normalize=self.view.value == "normalised"))
+        if not self.figures.children:  # per-class and top losses do not depend on the view toggle
+            self._per_class_chart.set_figure(per_class_figure(r.per_class))
+            losses = top_losses_figure(r.top_loss_images, r.top_losses)
+            self._losses_chart.height = int(losses.layout.height or 400)
+            self._losses_chart.set_figure(losses)
+            self.figures.children = (self._confusion_chart, self._per_class_chart, self._losses_chart)

@@ -8,7 +8,6 @@ the browser is checked in Python before anything runs.
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 import ipywidgets as widgets
@@ -16,11 +15,12 @@ import ipywidgets as widgets
 from tl_widgets.core.export import FORMATS
 from tl_widgets.panels.evaluate import run_dir_of
 from tl_widgets.panels.validation import Guard, Notice, check_choice
+from tl_widgets.panels.worker import BackgroundWork
 
 __all__ = ["ExportPanel"]
 
 
-class ExportPanel(widgets.VBox):
+class ExportPanel(BackgroundWork, widgets.VBox):
     """Exports a run's model in a chosen format and shows the verification numbers.
 
     Args:
@@ -30,8 +30,6 @@ class ExportPanel(widgets.VBox):
     def __init__(self, source: Any, **kwargs: Any) -> None:
         self.run_dir = run_dir_of(source)
         self.reports: dict[str, Any] = {}
-        self.error: str | None = None
-        self._thread: threading.Thread | None = None
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self.format = widgets.Dropdown(options=list(FORMATS), value="tflite", description="Format")
@@ -46,11 +44,6 @@ class ExportPanel(widgets.VBox):
         super().__init__([widgets.HBox([self.format, self.script, self.button]), self.notice, self.table], **kwargs)
         self.add_class("tlw-export")
 
-    @property
-    def busy(self) -> bool:
-        """True while an export runs."""
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self) -> None:
         """Exports in the selected format (in a worker thread)."""
         from tl_widgets.core.export import export_run
@@ -61,36 +54,23 @@ class ExportPanel(widgets.VBox):
             return
         fmt = check_choice(self.format.value, "format", FORMATS)  # re-checked: the browser can set anything
         with_script = bool(self.script.value)
-        self.error = None
-        self.button.disabled = True
         self.notice.show(f"Exporting {fmt}…", "info")
 
-        def run() -> None:
-            try:
-                report = export_run(self.run_dir, fmt)
-                self.reports[fmt] = report
-                note = ""
-                if with_script:
-                    written = export_script(self.run_dir)
-                    note = f" Script: {written.script.name}; command: {written.command}"
-                if report.ok:
-                    self.notice.show(f"{fmt}: verified against Keras.{note}", "info")
-                else:
-                    self.notice.show(f"{fmt}: " + " ".join(report.warnings) + note, "warning")
-                self._render()
-            except Exception as exc:  # shown in the panel: the worker must never raise into the void
-                self.error = f"{type(exc).__name__}: {exc}"
-                self.notice.show(self.error)
-            finally:
-                self.button.disabled = False
+        def work() -> None:
+            report = export_run(self.run_dir, fmt)
+            self.reports[fmt] = report
+            note = ""
+            if with_script:
+                written = export_script(self.run_dir)
+                note = f" Script: {written.script.name}; command: {written.command}"
+            if report.ok:
+                self.notice.show(f"{fmt}: verified against Keras.{note}", "info")
+            else:
+                self.notice.show(f"{fmt}: " + " ".join(report.warnings) + note, "warning")
+            self._render()
 
-        self._thread = threading.Thread(target=run, name="tlw-export", daemon=True)
-        self._thread.start()
+        self._run_in_background(work, name="tlw-export", buttons=[self.button])
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Blocks until the current export ends (for scripts and tests)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _render(self) -> None:
         head = ("<tr><th>format</th><th>size (MB)</th><th>convert (s)</th><th>max diff</th><th>agreement</th>"

@@ -14,17 +14,15 @@ in Python.
 
 from __future__ import annotations
 
-import base64
 import html
 import math
-import threading
 from typing import Any, Callable
 
 import ipywidgets as widgets
-import numpy as np
 
 from tl_widgets.core.config import ConfigError, PhaseConfig, TrainConfig
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_number, field_bounds
+from tl_widgets.panels.worker import BackgroundWork
 
 __all__ = ["LRFinderPanel", "STEPS_BOUNDS", "LR_BOUNDS"]
 
@@ -34,25 +32,7 @@ LR_BOUNDS = (1e-10, 10.0)
 """Smallest and largest learning rate a sweep may start or end at."""
 
 
-def _plain_xy(figure: Any) -> dict[str, Any]:
-    """The figure as a dict whose traces' x and y are plain lists.
-
-    Plotly >= 6 serialises numpy arrays as base64 typed arrays
-    (``{"dtype", "bdata"}``), which :class:`PlotlyChart` keeps per point only
-    as lists; the lists keep the snapshot (and later views) exact.
-    """
-    plain = figure.to_dict()
-    for trace in plain.get("data", []):
-        for key in ("x", "y"):
-            value = trace.get(key)
-            if isinstance(value, dict) and "bdata" in value:
-                trace[key] = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).tolist()
-            elif value is not None:
-                trace[key] = np.asarray(value).tolist()
-    return plain
-
-
-class LRFinderPanel(widgets.VBox):
+class LRFinderPanel(BackgroundWork, widgets.VBox):
     """Finds a learning rate for the first phase with an exponential sweep.
 
     Args:
@@ -87,9 +67,7 @@ class LRFinderPanel(widgets.VBox):
         self._source = config_source
         self._train = train_panel
         self._data = data
-        self._thread: threading.Thread | None = None
         self.result: Any = None
-        self.error: str | None = None
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self.steps = widgets.BoundedIntText(steps, min=STEPS_BOUNDS[0], max=STEPS_BOUNDS[1], description="steps",
@@ -132,11 +110,6 @@ class LRFinderPanel(widgets.VBox):
         return lo, hi
 
     @property
-    def busy(self) -> bool:
-        """True while a sweep runs."""
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
     def suggested_lr(self) -> float | None:
         """The suggestion of the last sweep (None before one, or when it had too few points)."""
         return None if self.result is None else self.result.suggested_lr
@@ -171,26 +144,17 @@ class LRFinderPanel(widgets.VBox):
                              f"Received: {type(cfg).__name__}")
             return False
         data = self._data
-        self.error = None
-        self.find_button.disabled = True
-        self.use_button.disabled = True
+        self.use_button.disabled = True  # enabled again by _show once there is a suggestion
         self.notice.show(f"Sweeping the learning rate from {min_lr:.1e} to {max_lr:.1e} over {steps} batches…",
                          "info")
 
-        def run() -> None:
+        def work() -> None:
             """Worker thread: computes, then sets widget values only."""
-            try:
-                result = find_lr(cfg, data=data, steps=steps, min_lr=min_lr, max_lr=max_lr)
-                self.result = result
-                self._show(result)
-            except Exception as exc:  # shown in the panel: the worker must never raise into the void
-                self.error = f"{type(exc).__name__}: {exc}"
-                self.notice.show(f"The learning-rate sweep failed: {self.error}")
-            finally:
-                self.find_button.disabled = False
+            self.result = find_lr(cfg, data=data, steps=steps, min_lr=min_lr, max_lr=max_lr)
+            self._show(self.result)
 
-        self._thread = threading.Thread(target=run, name="tlw-lr-finder", daemon=True)
-        self._thread.start()
+        self._run_in_background(work, name="tlw-lr-finder", buttons=[self.find_button],
+                                failure="The learning-rate sweep failed: ")
         return True
 
     def _show(self, result: Any) -> None:
@@ -201,7 +165,7 @@ class LRFinderPanel(widgets.VBox):
             self.notice.show("The sweep recorded no finite loss (it diverged at once): lower the first learning "
                              "rate of the sweep.", "warning")
             return
-        self.chart.set_figure(_plain_xy(lr_finder_figure(result.lrs, result.losses, result.suggested_lr)))
+        self.chart.set_figure(lr_finder_figure(result.lrs, result.losses, result.suggested_lr))
         if result.suggested_lr is None:
             self.suggestion.value = "suggested: --"
             self.notice.show(f"Only {len(result.lrs)} points before the loss diverged: too few for a suggestion. "
@@ -245,8 +209,3 @@ class LRFinderPanel(widgets.VBox):
             return None
         self.notice.show(f"The first phase's learning rate is now {lr:.2e}.", "info")
         return lr
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Blocks until the current sweep ends (for scripts and tests)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
