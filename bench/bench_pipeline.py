@@ -52,8 +52,8 @@ def run_case(root: Path, n: int, image_size: int, batch: int) -> dict[str, float
     import keras
     import tensorflow as tf  # noqa: F401  (imported up front so neither side pays for it)
 
-    from tl_widgets.core.config import DataConfig
-    from tl_widgets.core.data import load_datasets
+    from tl_widgets.core.config.schema import DataConfig
+    from tl_widgets.core.data.loading import load_datasets
 
     with tempfile.TemporaryDirectory() as work:
         cfg = DataConfig(source="folder", path=str(root), validation_split=0.0, batch_size=batch, cache="memory")

@@ -3,7 +3,7 @@
 Runs with ``KERAS_BACKEND=jax`` and no TensorFlow: the engine's data path
 (``TrainingSession``) builds ``tf.data`` pipelines, so it cannot run there.
 This script therefore measures what it can without TensorFlow: the model from
-``tl_widgets.core.model.build_model`` fine-tuned (backbone unfrozen) on
+``tl_widgets.core.models.assembly.build_model`` fine-tuned (backbone unfrozen) on
 synthetic numpy batches, with ``model.fit`` plain vs with the engine's
 ``EventCallback`` attached (the per-batch events the Studio charts), for
 fp32 / ``mixed_bfloat16`` and XLA on / off. Prints images/s and the ratio.
@@ -33,11 +33,11 @@ def _fit(model: Any, x: Any, y: Any, batch: int, steps: int, callbacks: list[Any
 
 def _event_callback(batch: int, steps: int) -> tuple[Any, list[Any]]:
     """The engine's callback wired to a real TrainingSession bus and Runner (no run folder)."""
-    from tl_widgets.core.config import TrainConfig
+    from tl_widgets.core.config.schema import TrainConfig
     from tl_widgets.core.events import BatchEnd
-    from tl_widgets.core.runner import Runner
-    from tl_widgets.core.session import TrainingSession
-    from tl_widgets.core.training_callbacks import EventCallback
+    from tl_widgets.core.training.runner import Runner
+    from tl_widgets.core.training.session import TrainingSession
+    from tl_widgets.core.training.callbacks import EventCallback
 
     session = TrainingSession(TrainConfig(), record=False)
     seen: list[Any] = []
@@ -52,8 +52,8 @@ def run_case(backbone: str, size: int, policy: str, xla: bool, batch: int, steps
     import keras
     import numpy as np
 
-    from tl_widgets.core.config import ModelConfig
-    from tl_widgets.core.model import build_model
+    from tl_widgets.core.config.schema import ModelConfig
+    from tl_widgets.core.models.assembly import build_model
 
     keras.config.set_dtype_policy(policy)
     try:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 def _cfg(out: str, *, backbone: str, size: int, epochs: int, per_class: int | None, cache: bool, freeze: str):
-    from tl_widgets.core.config import DataConfig, FreezeConfig, ModelConfig, PhaseConfig, TrainConfig
+    from tl_widgets.core.config.schema import DataConfig, FreezeConfig, ModelConfig, PhaseConfig, TrainConfig
 
     return TrainConfig(
         data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=per_class),
@@ -47,10 +47,10 @@ def _plain(cfg, callbacks=None) -> tuple[float, float]:
     """The Keras way: same data and model, model.fit(verbose=0). Returns (fit seconds, val_accuracy)."""
     import keras
 
-    from tl_widgets.core.backbones import resolve_backbone
-    from tl_widgets.core.data import load_datasets
-    from tl_widgets.core.freezing import FreezePlan
-    from tl_widgets.core.model import build_model, input_size_for
+    from tl_widgets.core.models.backbones import resolve_backbone
+    from tl_widgets.core.data.loading import load_datasets
+    from tl_widgets.core.models.freezing import FreezePlan
+    from tl_widgets.core.models.assembly import build_model, input_size_for
 
     keras.utils.set_random_seed(0)
     spec = resolve_backbone(cfg.model.backbone)
@@ -67,7 +67,7 @@ def _plain(cfg, callbacks=None) -> tuple[float, float]:
 
 def _ours(cfg, charts: bool = False) -> tuple[float, float]:
     """TrainingSession; returns (time in the phase, val_accuracy)."""
-    from tl_widgets.core.session import TrainingSession
+    from tl_widgets.core.training.session import TrainingSession
 
     session = TrainingSession(cfg, record=False)
     live = None

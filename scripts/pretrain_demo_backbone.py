@@ -2,7 +2,7 @@
 
 Usage: python scripts/pretrain_demo_backbone.py [--epochs N] [--out PATH]
 
-Writes tl_widgets/core/assets/demo_cnn.weights.h5 (well under 2 MB). The source
+Writes tl_widgets/core/models/assets/demo_cnn.weights.h5 (well under 2 MB). The source
 classes (digits 0-4, four shape kinds) are disjoint from the target classes the
 demo trains on, so the demo shows real transfer.
 """
@@ -15,7 +15,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tl_widgets.core.demo import DEMO_WEIGHTS, pretrain_demo_backbone  # noqa: E402
+from tl_widgets.core.models.demo_backbone import DEMO_WEIGHTS, pretrain_demo_backbone  # noqa: E402
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 @pytest.fixture
 def tiny_config(tmp_path):
     """A demo config small enough to train in seconds (code data from the demo arrays)."""
-    from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
+    from tl_widgets.core.config.schema import DataConfig, ModelConfig, PhaseConfig, TrainConfig
 
     return TrainConfig(
         data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=40),
@@ -39,8 +39,8 @@ def tiny_config(tmp_path):
 def trained_demo_result(tmp_path_factory):
     """The RunResult of one tiny finished demo run, trained once per test session (read-mostly: tests may
     add exports and reports to its folder, never change what training wrote)."""
-    from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
-    from tl_widgets.core.session import train
+    from tl_widgets.core.config.schema import DataConfig, ModelConfig, PhaseConfig, TrainConfig
+    from tl_widgets.core.training.session import train
 
     cfg = TrainConfig(
         data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=40),

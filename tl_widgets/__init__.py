@@ -15,17 +15,17 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Studio": "tl_widgets.studio",
-    "TrainConfig": "tl_widgets.core.config",
-    "demo_config": "tl_widgets.core.config",
-    "ConfigError": "tl_widgets.core.config",
-    "train": "tl_widgets.core.session",
-    "TrainingSession": "tl_widgets.core.session",
-    "RunResult": "tl_widgets.core.session",
-    "list_backbones": "tl_widgets.core.backbones",
-    "get_backbone": "tl_widgets.core.backbones",
-    "FreezePlan": "tl_widgets.core.freezing",
+    "TrainConfig": "tl_widgets.core.config.schema",
+    "demo_config": "tl_widgets.core.config.schema",
+    "ConfigError": "tl_widgets.core.config.schema",
+    "train": "tl_widgets.core.training.session",
+    "TrainingSession": "tl_widgets.core.training.session",
+    "RunResult": "tl_widgets.core.training.session",
+    "list_backbones": "tl_widgets.core.models.backbones",
+    "get_backbone": "tl_widgets.core.models.backbones",
+    "FreezePlan": "tl_widgets.core.models.freezing",
     "EventBus": "tl_widgets.core.events",
-    "RunStore": "tl_widgets.core.runs",
+    "RunStore": "tl_widgets.core.runs.store",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

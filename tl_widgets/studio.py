@@ -8,7 +8,8 @@ from typing import Any, Sequence
 
 import ipywidgets as widgets
 
-from tl_widgets.core.config import ConfigError, TrainConfig, demo_config
+from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
+from tl_widgets.core.settings import MAX_UPLOAD_ENV, default_home
 from tl_widgets.panels.backbone import BackbonePanel
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES, DataPanel
 from tl_widgets.panels.freeze import FreezePanel
@@ -22,12 +23,10 @@ from tl_widgets.panels.validation import Notice, PanelError
 
 __all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV"]
 
-MAX_UPLOAD_ENV = "TL_WIDGETS_MAX_UPLOAD_BYTES"
 
 
 def default_studio_config() -> TrainConfig:
     """The demo config, writing runs under the run-store home (not the kernel's working folder)."""
-    from tl_widgets.core.runs import default_home
 
     cfg = demo_config()
     cfg.output_dir = str(default_home() / "runs")
@@ -131,7 +130,7 @@ class Studio(widgets.VBox):
             cfg.model.backbone, cfg.model.input_size = first, None
             if cfg.model.weights not in ("pretrained", "none", "imagenet"):
                 cfg.model.weights = "pretrained"
-            from tl_widgets.core.config import FreezeConfig
+            from tl_widgets.core.config.schema import FreezeConfig
 
             cfg.freeze = FreezeConfig()
             for phase in cfg.phases:
@@ -224,7 +223,7 @@ class Studio(widgets.VBox):
 
     def show_code(self) -> str:
         """Shows (and returns) the Python and CLI equivalents of the current config."""
-        from tl_widgets.core.codegen import cli_command, python_code
+        from tl_widgets.core.config.codegen import cli_command, python_code
 
         try:
             cfg = self.config

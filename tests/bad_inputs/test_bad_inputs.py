@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_files import bad_folder, good_zip, lying_zip, make_image, snapshot, zip_with  # noqa: E402
 
-from tl_widgets.core.config import DataConfig  # noqa: E402
-from tl_widgets.core.data import DataError, load_datasets, scan_folder  # noqa: E402
-from tl_widgets.core.zipsafe import UnsafeArchiveError, safe_extract_zip  # noqa: E402
+from tl_widgets.core.config.schema import DataConfig  # noqa: E402
+from tl_widgets.core.data.loading import DataError, load_datasets, scan_folder  # noqa: E402
+from tl_widgets.core.data.zipsafe import UnsafeArchiveError, safe_extract_zip  # noqa: E402
 
 
 @pytest.fixture

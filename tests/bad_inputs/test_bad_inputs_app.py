@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_files import bad_folder, make_16bit_png, make_image, snapshot, zip_with  # noqa: E402
 
-from tl_widgets.core.config import ConfigError, DataConfig, ModelConfig, PhaseConfig, TrainConfig  # noqa: E402
+from tl_widgets.core.config.schema import ConfigError, DataConfig, ModelConfig, PhaseConfig, TrainConfig  # noqa: E402
 from tl_widgets.panels.validation import PanelError  # noqa: E402
 
 BAD_CONFIGS = {

@@ -129,7 +129,7 @@ _SYNTHETIC_RUN = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from tl_widgets.core.events import BatchEnd, EpochEnd, RunFinished, RunStarted
-    from tl_widgets.core.runs import RunRecorder, RunStore
+    from tl_widgets.core.runs.store import RunRecorder, RunStore
 
     run_id, release = sys.argv[1], Path(sys.argv[2])
     rec = RunRecorder(RunStore(), source="python")

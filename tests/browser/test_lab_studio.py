@@ -160,7 +160,7 @@ def test_studio_trains_in_a_lab_notebook(chromium: Any, lab_url: tuple[str, Path
     finally:
         context.close()
 
-    from tl_widgets.core.runs import RunStore
+    from tl_widgets.core.runs.store import RunStore
 
     runs = RunStore(home).list_runs()
     assert sorted(r["status"] for r in runs) == ["finished", "stopped"], runs

@@ -20,7 +20,7 @@ VAL_POINTS_JS = ("(() => { let n = 0; for (const gd of document.querySelectorAll
 
 
 def _small_zip(tmp_path: Path) -> Path:
-    from tl_widgets.core.demo_data import write_demo_data
+    from tl_widgets.core.data.demo_datasets import write_demo_data
 
     root = write_demo_data(tmp_path / "zipsrc", "shapes", "target")
     path = tmp_path / "shapes.zip"
@@ -106,7 +106,7 @@ def test_studio_in_voila(chromium, start_voila, artifacts_dir, tmp_path):
     finally:
         page.close()
 
-    from tl_widgets.core.runs import RunStore
+    from tl_widgets.core.runs.store import RunStore
 
     runs = RunStore(tmp_path / "home").list_runs()
     statuses = sorted(r["status"] for r in runs)

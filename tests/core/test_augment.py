@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tl_widgets.core.augment import augment_dataset, build_augmenter, preview_augmentations  # noqa: E402
-from tl_widgets.core.config import AugmentConfig  # noqa: E402
+from tl_widgets.core.data.augment import augment_dataset, build_augmenter, preview_augmentations  # noqa: E402
+from tl_widgets.core.config.schema import AugmentConfig  # noqa: E402
 
 FULL = AugmentConfig(flip="horizontal", rotation=0.1, zoom=0.2, translation=0.1, contrast=0.3, brightness=0.2)
 

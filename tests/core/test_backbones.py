@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from tl_widgets.core.backbones import (
+from tl_widgets.core.models.backbones import (
     UnknownBackboneError,
     build_backbone,
     custom_backbone_spec,

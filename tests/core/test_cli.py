@@ -44,7 +44,7 @@ def test_bad_config_file(tmp_path):
 
 
 def test_config_demo_round_trips(capsys):
-    from tl_widgets.core.config import TrainConfig, demo_config
+    from tl_widgets.core.config.schema import TrainConfig, demo_config
 
     assert main(["config", "--demo"]) == 0
     assert TrainConfig.from_json(capsys.readouterr().out) == demo_config()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tl_widgets.core.config import (
+from tl_widgets.core.config.schema import (
     ConfigError,
     FreezeConfig,
     PhaseConfig,

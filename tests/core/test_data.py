@@ -14,8 +14,8 @@ from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tl_widgets.core.config import DataConfig  # noqa: E402
-from tl_widgets.core.data import DataError, DatasetReport, load_datasets, scan_folder  # noqa: E402
+from tl_widgets.core.config.schema import DataConfig  # noqa: E402
+from tl_widgets.core.data.loading import DataError, DatasetReport, load_datasets, scan_folder  # noqa: E402
 
 SIZE = 8
 
@@ -257,8 +257,8 @@ def test_bad_image_size() -> None:
 
 def test_data_modules_import_without_tensorflow_under_jax() -> None:
     code = (
-        "import sys, tl_widgets.core.data, tl_widgets.core.augment, tl_widgets.core.demo_data, "
-        "tl_widgets.core.zipsafe, tl_widgets.core.data_pipeline; "
+        "import sys, tl_widgets.core.data.loading, tl_widgets.core.data.augment, tl_widgets.core.data.demo_datasets, "
+        "tl_widgets.core.data.zipsafe, tl_widgets.core.data.pipeline; "
         "bad = [m for m in ('tensorflow', 'ipywidgets', 'plotly', 'IPython') if m in sys.modules]; "
         "assert not bad, bad"
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tl_widgets.core import demo_data as dd
+from tl_widgets.core.data import demo_datasets as dd
 
 
 def test_digits_arrays_splits_and_determinism() -> None:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tl_widgets.core.evaluate import (
+from tl_widgets.core.evaluation.evaluate import (
     EVAL_REPORT_NAME,
     confusion_matrix,
     evaluate_model,
@@ -114,7 +114,7 @@ def test_code_data_run_is_refused(run_dir, monkeypatch):
     run = load_run(run_dir)
     d = run.config.to_dict()
     d["data"]["source"] = "code"
-    from tl_widgets.core.config import TrainConfig
+    from tl_widgets.core.config.schema import TrainConfig
 
     run.config = TrainConfig.from_dict(d)
     with pytest.raises(ValueError, match="data.source='code'"):

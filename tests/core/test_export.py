@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from tl_widgets.core.export import EXPORT_REPORT_NAME, FORMATS, ExportError, export_model, export_run
-from tl_widgets.core.export_verify import THRESHOLDS, verify
+from tl_widgets.core.export.formats import EXPORT_REPORT_NAME, FORMATS, ExportError, export_model, export_run
+from tl_widgets.core.export.verify import THRESHOLDS, verify
 
 _FLOAT32 = ("keras", "savedmodel", "tflite", "onnx")
 
@@ -78,7 +78,7 @@ def test_verify_reports_failures_visibly():
 
 
 def test_unverified_export_is_not_ok(run_dir, tmp_path):
-    from tl_widgets.core.evaluate import load_run
+    from tl_widgets.core.evaluation.evaluate import load_run
 
     run = load_run(run_dir)
     report = export_model(run.model, "keras", tmp_path / "k", class_names=run.class_names)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tl_widgets.core.config import DataConfig, PhaseConfig
-from tl_widgets.core.session import TrainingSession
+from tl_widgets.core.config.schema import DataConfig, PhaseConfig
+from tl_widgets.core.training.session import TrainingSession
 
 
 def _digests(folder: Path) -> dict[str, str]:

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from tl_widgets.core.backbones import build_backbone, get_backbone
-from tl_widgets.core.config import FreezeConfig
-from tl_widgets.core.freezing import FreezeError, FreezePlan, describe_freeze
+from tl_widgets.core.models.backbones import build_backbone, get_backbone
+from tl_widgets.core.config.schema import FreezeConfig
+from tl_widgets.core.models.freezing import FreezeError, FreezePlan, describe_freeze
 
 
 def _count(weights) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tl_widgets.core.backbones import build_backbone, list_backbones
-from tl_widgets.core.gradcam import colorize, find_target_layer, gradcam, overlay_heatmap
+from tl_widgets.core.models.backbones import build_backbone, list_backbones
+from tl_widgets.core.evaluation.gradcam import colorize, find_target_layer, gradcam, overlay_heatmap
 
 
 def _one_per_family():
@@ -50,14 +50,14 @@ def test_non_convolutional_backbone_is_refused():
 
 @pytest.fixture(scope="module")
 def demo_model():
-    from tl_widgets.core.config import ModelConfig
-    from tl_widgets.core.model import build_model
+    from tl_widgets.core.config.schema import ModelConfig
+    from tl_widgets.core.models.assembly import build_model
 
     return build_model(ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32), 5).model
 
 
 def test_gradcam_on_the_demo_model(demo_model):
-    from tl_widgets.core.demo_data import demo_arrays
+    from tl_widgets.core.data.demo_datasets import demo_arrays
 
     x = demo_arrays("digits", "target")[0][:4].astype("float32")
     if x.shape[1] != 32:

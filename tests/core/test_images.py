@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bad_inputs"))
 
 from make_files import COLOUR, make_16bit_png, make_image  # noqa: E402
 
-from tl_widgets.core.config import DataConfig  # noqa: E402
-from tl_widgets.core.data import load_datasets  # noqa: E402
-from tl_widgets.core.images import ImageInfo, SkippedFile, check_image, jpeg_ratio, load_rgb  # noqa: E402
+from tl_widgets.core.config.schema import DataConfig  # noqa: E402
+from tl_widgets.core.data.loading import load_datasets  # noqa: E402
+from tl_widgets.core.data.images import ImageInfo, SkippedFile, check_image, jpeg_ratio, load_rgb  # noqa: E402
 
 GREY = 77
 

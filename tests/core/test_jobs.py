@@ -9,8 +9,8 @@ import pytest
 
 from tl_widgets.cli import build_parser
 from tl_widgets.cli.train import config_from_args
-from tl_widgets.core.config import TrainConfig, demo_config
-from tl_widgets.core.jobs import JobSpec, export_job
+from tl_widgets.core.config.schema import TrainConfig, demo_config
+from tl_widgets.core.training.job_export import JobSpec, export_job
 
 
 def _parse(command: str, cwd) -> TrainConfig:

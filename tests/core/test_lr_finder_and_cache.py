@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tl_widgets.core.config import FreezeConfig
-from tl_widgets.core.features import cache_applies, cache_dir, feature_key
-from tl_widgets.core.backbones import get_backbone
-from tl_widgets.core.lr_finder import find_lr, suggest_lr
-from tl_widgets.core.session import TrainingSession, train
+from tl_widgets.core.config.schema import FreezeConfig
+from tl_widgets.core.training.feature_cache import cache_applies, cache_dir, feature_key
+from tl_widgets.core.models.backbones import get_backbone
+from tl_widgets.core.training.lr_finder import find_lr, suggest_lr
+from tl_widgets.core.training.session import TrainingSession, train
 
 
 def test_lr_finder_restores_weights_exactly(tiny_config):
-    from tl_widgets.core.model import build_model
+    from tl_widgets.core.models.assembly import build_model
 
     am = build_model(tiny_config.model, 5)
     before = [w.copy() for w in am.model.get_weights()]

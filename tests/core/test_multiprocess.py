@@ -27,7 +27,7 @@ _WORKER = textwrap.dedent('''
     import numpy as np
     from tl_widgets.cli import build_parser
     from tl_widgets.cli.train import config_from_args
-    from tl_widgets.core.session import TrainingSession
+    from tl_widgets.core.training.session import TrainingSession
 
     dump, argv = sys.argv[1], sys.argv[2:]
     cfg = config_from_args(build_parser().parse_args(argv))
@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 
 def _config_file(tmp_path: Path, epochs: int = 1, fine_tune: int = 1) -> Path:
-    from tl_widgets.core.config import TrainConfig, demo_config
+    from tl_widgets.core.config.schema import TrainConfig, demo_config
 
     d = demo_config(epochs=epochs, fine_tune_epochs=fine_tune).to_dict()
     d["data"]["max_per_class"] = 24

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from tl_widgets.core.config import FreezeConfig, PhaseConfig
-from tl_widgets.core.runs import RunStore
-from tl_widgets.core.session import TrainingSession, explain_error, train
+from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig
+from tl_widgets.core.runs.store import RunStore
+from tl_widgets.core.training.session import TrainingSession, explain_error, train
 
 
 def _kill_after_first_epoch(tiny_config, tmp_path):
@@ -25,8 +25,8 @@ def _kill_after_first_epoch(tiny_config, tmp_path):
     cfg_path = tmp_path / "cfg.json"
     tiny_config.save(cfg_path)
     code = textwrap.dedent(f"""
-        from tl_widgets.core.config import TrainConfig
-        from tl_widgets.core.session import train
+        from tl_widgets.core.config.schema import TrainConfig
+        from tl_widgets.core.training.session import train
         train(TrainConfig.load({str(cfg_path)!r}), source="studio")
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
@@ -113,7 +113,7 @@ def test_out_of_memory_error_says_what_to_change(tiny_config):
 
 
 def test_out_of_memory_during_a_run_fails_cleanly(tiny_config, monkeypatch):
-    import tl_widgets.core.model as model_mod
+    import tl_widgets.core.models.assembly as model_mod
 
     def boom(*args, **kwargs):
         raise MemoryError("Unable to allocate 64.0 GiB")
@@ -127,7 +127,7 @@ def test_out_of_memory_during_a_run_fails_cleanly(tiny_config, monkeypatch):
 
 
 def test_checkpoints_are_throttled_but_always_written_at_phase_ends(tiny_config):
-    from tl_widgets.core.checkpoints import last_checkpoint_epoch
+    from tl_widgets.core.training.checkpoints import last_checkpoint_epoch
 
     tiny_config.phases = [PhaseConfig(name="head", epochs=4, learning_rate=3e-3)]
     session = TrainingSession(tiny_config, record=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tl_widgets.core import runs_db
+from tl_widgets.core.runs import db as runs_db
 from tl_widgets.core.events import (
     BatchEnd,
     EpochEnd,
@@ -26,13 +26,13 @@ from tl_widgets.core.events import (
     RunStarted,
     RunStopped,
 )
-from tl_widgets.core.runs import (
+from tl_widgets.core.settings import default_home
+from tl_widgets.core.runs.store import (
     MAX_BATCH_POINTS,
     RunActiveError,
     RunNotFoundError,
     RunRecorder,
     RunStore,
-    default_home,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -324,7 +324,7 @@ def test_killed_run_is_interrupted(tmp_path: Path) -> None:
         f"""
         import sys, time
         from tl_widgets.core.events import RunStarted, BatchEnd
-        from tl_widgets.core.runs import RunStore, RunRecorder
+        from tl_widgets.core.runs.store import RunStore, RunRecorder
         rec = RunRecorder(RunStore({str(home)!r}), source="cli")
         rec(RunStarted("doomed", config={{}}, run_dir=None, total_epochs=3, steps_per_epoch=10))
         print("started", flush=True)

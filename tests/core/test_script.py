@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from tl_widgets.core.config import TrainConfig
-from tl_widgets.core.script import export_script
+from tl_widgets.core.config.schema import TrainConfig
+from tl_widgets.core.export.script import export_script
 
 
 def test_script_runs_and_writes_a_run(tiny_config, tmp_path):

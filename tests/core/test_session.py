@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from tl_widgets.core.config import FreezeConfig, PhaseConfig
+from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig
 from tl_widgets.core.events import BatchEnd, PhaseStarted, RunFailed, RunStarted
-from tl_widgets.core.session import SessionBusyError, TrainingSession, train
+from tl_widgets.core.training.session import SessionBusyError, TrainingSession, train
 
 
 def _kinds(events):
@@ -110,7 +110,7 @@ def test_failure_is_an_event_with_reason_and_summary(tiny_config, tmp_path):
 
 
 def test_non_finite_loss_fails_the_run_clearly(tiny_config, tmp_path):
-    from tl_widgets.core.demo import build_demo_backbone
+    from tl_widgets.core.models.demo_backbone import build_demo_backbone
 
     backbone = build_demo_backbone((32, 32, 3))
     kernel = backbone.get_layer("block4_conv").kernel
@@ -163,13 +163,13 @@ def test_worker_thread_never_prints(tiny_config, capfd):
 def test_discriminative_learning_rates_per_block(tiny_config):
     import keras
 
-    from tl_widgets.core.model import backbone_of
+    from tl_widgets.core.models.assembly import backbone_of
 
     tiny_config.feature_cache = False
     tiny_config.phases = [PhaseConfig(name="ft", epochs=1, learning_rate=1e-3,
                                       freeze=FreezeConfig(mode="none", train_batchnorm=True),
                                       block_lr_multipliers={"stem": 0.0, "block1": 0.0})]
-    from tl_widgets.core.demo import DEMO_WEIGHTS, build_demo_backbone
+    from tl_widgets.core.models.demo_backbone import DEMO_WEIGHTS, build_demo_backbone
 
     ref = build_demo_backbone((32, 32, 3), weights=DEMO_WEIGHTS)
     result = train(tiny_config, record=False)
@@ -184,10 +184,10 @@ def test_discriminative_learning_rates_per_block(tiny_config):
 
 
 def test_lr_decay_per_block_factors():
-    from tl_widgets.core.backbones import get_backbone
-    from tl_widgets.core.config import FreezeConfig as FC
-    from tl_widgets.core.freezing import FreezeError, FreezePlan
-    from tl_widgets.core.runner import block_multipliers
+    from tl_widgets.core.models.backbones import get_backbone
+    from tl_widgets.core.config.schema import FreezeConfig as FC
+    from tl_widgets.core.models.freezing import FreezeError, FreezePlan
+    from tl_widgets.core.training.runner import block_multipliers
 
     spec = get_backbone("demo_cnn")
     bb = spec.builder(input_shape=(32, 32, 3))

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from tl_widgets.core.config import StrategyConfig, TrainConfig
-from tl_widgets.core.strategy import (
+from tl_widgets.core.config.schema import StrategyConfig, TrainConfig
+from tl_widgets.core.training.strategy import (
     Device,
     StrategyError,
     StrategyRuntime,
@@ -69,8 +69,8 @@ def test_describe_strategy_plans_global_batch_and_lr_scaling(tiny_config):
 def test_jax_refusals_and_runtime():
     out = _subprocess('''
         import json
-        from tl_widgets.core.config import StrategyConfig
-        from tl_widgets.core.strategy import StrategyError, StrategyRuntime
+        from tl_widgets.core.config.schema import StrategyConfig
+        from tl_widgets.core.training.strategy import StrategyError, StrategyRuntime
         errors = {}
         for name, cfg in {
             "mirrored": StrategyConfig(kind="mirrored"),
@@ -101,7 +101,7 @@ def _losses(result) -> list[float]:
 def test_mixed_bfloat16_and_xla_train_with_finite_losses_and_float32_output(tiny_config):
     import numpy as np
 
-    from tl_widgets.core.session import train
+    from tl_widgets.core.training.session import train
 
     cfg = replace(tiny_config, feature_cache=False,
                   strategy=StrategyConfig(mixed_precision="mixed_bfloat16", jit_compile=True))
@@ -117,7 +117,7 @@ def test_mixed_bfloat16_and_xla_train_with_finite_losses_and_float32_output(tiny
 
 def test_steps_per_execution_groups_batch_events(tiny_config):
     from tl_widgets.core.events import BatchEnd, EventBus
-    from tl_widgets.core.session import train
+    from tl_widgets.core.training.session import train
 
     bus = EventBus()
     seen: list[BatchEnd] = []
@@ -139,9 +139,9 @@ def test_mirrored_over_two_logical_cpus_trains_like_default(tmp_path):
     out = _subprocess(f'''
         import json
         from dataclasses import replace
-        from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, StrategyConfig, TrainConfig
+        from tl_widgets.core.config.schema import DataConfig, ModelConfig, PhaseConfig, StrategyConfig, TrainConfig
         from tl_widgets.core.events import EventBus, RunStarted
-        from tl_widgets.core.session import train
+        from tl_widgets.core.training.session import train
         base = TrainConfig(
             data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=60),
             model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),

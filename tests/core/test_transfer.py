@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tl_widgets.core.config import DataConfig, FreezeConfig, ModelConfig, PhaseConfig, TrainConfig
-from tl_widgets.core.session import train
+from tl_widgets.core.config.schema import DataConfig, FreezeConfig, ModelConfig, PhaseConfig, TrainConfig
+from tl_widgets.core.training.session import train
 
 
 def _cfg(tmp_path, weights: str, freeze: str, phases: list[PhaseConfig]) -> TrainConfig:

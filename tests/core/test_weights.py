@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tl_widgets.core.backbones import get_backbone
-from tl_widgets.core.config import ModelConfig
-from tl_widgets.core.model import build_model
-from tl_widgets.core.weights import (
+from tl_widgets.core.models.backbones import get_backbone
+from tl_widgets.core.config.schema import ModelConfig
+from tl_widgets.core.models.assembly import build_model
+from tl_widgets.core.models.weights import (
     WeightsUnavailableError,
     keras_cache_dir,
     load_backbone,
@@ -29,7 +29,7 @@ def test_keras_home_is_honoured(tmp_path):
     import subprocess
     import sys
 
-    code = "from tl_widgets.core.weights import weights_file; print(weights_file('resnet50').path())"
+    code = "from tl_widgets.core.models.weights import weights_file; print(weights_file('resnet50').path())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "KERAS_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr

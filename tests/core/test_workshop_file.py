@@ -81,7 +81,7 @@ def test_weights_check_names_missing_backbones(tmp_path):
 
 
 def test_weights_check_passes_once_the_file_is_cached(tmp_path):
-    from tl_widgets.core.weights import weights_file
+    from tl_widgets.core.models.weights import weights_file
 
     ws = Workshop(data_roots=[tmp_path], allowed_backbones=["mobilenet_v2"], max_epochs=1, max_batch_size=8)
     cache = tmp_path / "cache"

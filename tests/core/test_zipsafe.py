@@ -11,8 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bad_inputs"))
 
 from make_files import good_zip, image_bytes, lying_zip, snapshot, zip_with  # noqa: E402
 
-from tl_widgets.core.data import DataError  # noqa: E402
-from tl_widgets.core.zipsafe import UnsafeArchiveError, find_class_root, safe_extract_zip  # noqa: E402
+from tl_widgets.core.data.loading import DataError  # noqa: E402
+from tl_widgets.core.data.zipsafe import UnsafeArchiveError, find_class_root, safe_extract_zip  # noqa: E402
 
 
 def test_good_zip_is_unwrapped_and_junk_ignored(tmp_path: Path) -> None:

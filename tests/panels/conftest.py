@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory):
     """A data root holding ``digits_target/`` (demo digits as PNG, 10 per class) and a weights file."""
-    from tl_widgets.core.demo_data import write_demo_data
+    from tl_widgets.core.data.demo_datasets import write_demo_data
 
     root = tmp_path_factory.mktemp("data-root")
     folder = write_demo_data(root, "digits", "target")

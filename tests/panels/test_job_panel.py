@@ -4,7 +4,7 @@ import shlex
 
 from tl_widgets.cli import build_parser
 from tl_widgets.cli.train import config_from_args
-from tl_widgets.core.config import TrainConfig
+from tl_widgets.core.config.schema import TrainConfig
 
 
 def test_studio_exports_a_job_that_the_cli_runs_unchanged(tiny_config, tmp_path):

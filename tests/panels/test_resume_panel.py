@@ -12,8 +12,8 @@ import pytest
 KILLED_RUN = textwrap.dedent("""
     import os, signal, sys, time
     from pathlib import Path
-    from tl_widgets.core.config import DataConfig, ModelConfig, PhaseConfig, TrainConfig
-    from tl_widgets.core.session import TrainingSession
+    from tl_widgets.core.config.schema import DataConfig, ModelConfig, PhaseConfig, TrainConfig
+    from tl_widgets.core.training.session import TrainingSession
     cfg = TrainConfig(data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=30),
                       model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
                       phases=[PhaseConfig(name="head", epochs=4, learning_rate=3e-3)],
@@ -42,7 +42,7 @@ def killed_run(tmp_path_factory):
 
 
 def test_new_studio_offers_and_resumes_the_killed_run(killed_run):
-    from tl_widgets.core.runs import RunStore
+    from tl_widgets.core.runs.store import RunStore
     from tl_widgets.studio import Studio
 
     home, run_dir = killed_run
@@ -68,7 +68,7 @@ def test_new_studio_offers_and_resumes_the_killed_run(killed_run):
 
 
 def test_hostile_choice_and_missing_checkpoint_are_refused(tmp_path):
-    from tl_widgets.core.runs import RunStore
+    from tl_widgets.core.runs.store import RunStore
     from tl_widgets.panels.resume import ResumePanel
     from tl_widgets.panels.train import TrainPanel
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from tl_widgets.core.config import (
+from tl_widgets.core.config.schema import (
     AugmentConfig,
     DataConfig,
     FreezeConfig,

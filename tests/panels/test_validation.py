@@ -100,7 +100,7 @@ def test_freeze_panel_refuses_unknown_blocks():
     assert panel.top_n.value <= len(panel.blocks) and "top_n" in panel.notice.text
     with pytest.raises(PanelError, match="overrides"):
         panel.overrides = {"not_a_block": True}
-    from tl_widgets.core.config import FreezeConfig
+    from tl_widgets.core.config.schema import FreezeConfig
 
     with pytest.raises(PanelError, match="freeze.block"):
         panel.set_config(FreezeConfig(mode="up_to", block="nope"))
@@ -113,7 +113,7 @@ def test_strategy_panel_refuses_unavailable():
     unavailable = [o.kind for o in panel.options if not o.available]
     assert unavailable and all(k not in panel.allowed for k in unavailable)
     assert "unavailable" in panel.reasons.value
-    from tl_widgets.core.config import StrategyConfig
+    from tl_widgets.core.config.schema import StrategyConfig
 
     with pytest.raises(PanelError, match="strategy.kind"):
         panel.set_config(StrategyConfig(kind=unavailable[0]))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403  (fixtures and hooks, scoped to tests/server)
 
-from tl_widgets.core.runs import RunStore
+from tl_widgets.core.runs.store import RunStore
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tl_widgets.core.events import BatchEnd, EpochEnd, RunFinished, RunStarted
-from tl_widgets.core.runs import RunRecorder, RunStore
+from tl_widgets.core.runs.store import RunRecorder, RunStore
 from tl_widgets.server import _jupyter_server_extension_points
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ __all__ = ["register"]
 
 def register(sub: Any) -> None:
     """Adds the ``evaluate`` and ``export`` sub-commands."""
-    from tl_widgets.core.export import FORMATS
+    from tl_widgets.core.export.formats import FORMATS
 
     p = sub.add_parser(
         "evaluate", help="evaluate a run folder on its validation split",
@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from tl_widgets.core.evaluate import evaluate_run
+    from tl_widgets.core.evaluation.evaluate import evaluate_run
     from tl_widgets.core.fileio import atomic_write_text
     from tl_widgets.views.eval_figures import confusion_figure, per_class_figure, report_html, top_losses_figure
 
@@ -59,8 +59,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tl_widgets.core.export import export_run
-    from tl_widgets.core.script import export_script
+    from tl_widgets.core.export.formats import export_run
+    from tl_widgets.core.export.script import export_script
 
     try:
         report = export_run(args.run_dir, args.format, out_dir=args.out)

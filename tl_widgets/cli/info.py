@@ -51,11 +51,11 @@ def register(sub: Any) -> None:
 
 
 def _backbones(args: argparse.Namespace) -> int:
-    from tl_widgets.core.backbones import list_backbones
+    from tl_widgets.core.models.backbones import list_backbones
 
     if args.blocks:
-        from tl_widgets.core.config import FreezeConfig
-        from tl_widgets.core.freezing import describe_freeze
+        from tl_widgets.core.config.schema import FreezeConfig
+        from tl_widgets.core.models.freezing import describe_freeze
 
         try:
             rep = describe_freeze(args.blocks, None, FreezeConfig(mode="none"))
@@ -83,7 +83,7 @@ def _backbones(args: argparse.Namespace) -> int:
 
 
 def _prefetch(args: argparse.Namespace) -> int:
-    from tl_widgets.core.weights import prefetch
+    from tl_widgets.core.models.weights import prefetch
 
     try:
         paths = prefetch(args.names, cache_dir=args.cache)
@@ -95,7 +95,7 @@ def _prefetch(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from tl_widgets.core.weights import cache_status, weights_file
+    from tl_widgets.core.models.weights import cache_status, weights_file
 
     try:
         status = cache_status(args.names or None, cache_dir=args.cache)
@@ -107,7 +107,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    from tl_widgets.core.config import TrainConfig, demo_config
+    from tl_widgets.core.config.schema import TrainConfig, demo_config
 
     try:
         cfg = TrainConfig.load(args.check) if args.check else demo_config()
@@ -120,7 +120,7 @@ def _config(args: argparse.Namespace) -> int:
 def _demo_data(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tl_widgets.core.demo_data import write_demo_data
+    from tl_widgets.core.data.demo_datasets import write_demo_data
 
     which = ["digits", "shapes"] if args.which == "all" else [args.which]
     try:

@@ -1,7 +1,7 @@
 """``tl-widgets runs list|show|delete``: the run store from a terminal.
 
 This module only parses arguments and formats output; everything else is
-:class:`tl_widgets.core.runs.RunStore`. The main CLI calls :func:`register`
+:class:`tl_widgets.core.runs.store.RunStore`. The main CLI calls :func:`register`
 with its sub-parsers; each sub-command's parser gets ``func(args) -> int``
 (the exit status).
 """
@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from tl_widgets.core.runs import STATUSES, RunActiveError, RunNotFoundError, RunStore, json_safe
+from tl_widgets.core.runs.store import STATUSES, RunActiveError, RunNotFoundError, RunStore, json_safe
 
 __all__ = ["register"]
 

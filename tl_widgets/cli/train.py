@@ -7,13 +7,14 @@ import os
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.settings import COORDINATOR_ENV, NUM_PROCESSES_ENV, PROCESS_ID_ENV
 
 __all__ = ["register", "config_from_args"]
 
 _ENV = {
-    "coordinator": ("TL_WIDGETS_COORDINATOR",),
-    "num_processes": ("TL_WIDGETS_NUM_PROCESSES", "SLURM_NTASKS"),
-    "process_id": ("TL_WIDGETS_PROCESS_ID", "SLURM_PROCID"),
+    "coordinator": (COORDINATOR_ENV,),
+    "num_processes": (NUM_PROCESSES_ENV, "SLURM_NTASKS"),
+    "process_id": (PROCESS_ID_ENV, "SLURM_PROCID"),
 }
 
 
@@ -51,7 +52,7 @@ def _env_int(names: tuple[str, ...]) -> int | None:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The TrainConfig that ``args`` describe (file or demo, plus overrides)."""
-    from tl_widgets.core.config import ConfigError, TrainConfig, demo_config
+    from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
 
     if args.config and args.demo:
         raise ConfigError("", "Expected either a CONFIG file or --demo. Received: both")
@@ -77,7 +78,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     if args.name:
         d["run_name"] = args.name
     s = d["strategy"]
-    coordinator = args.coordinator or os.environ.get("TL_WIDGETS_COORDINATOR")
+    coordinator = args.coordinator or os.environ.get(COORDINATOR_ENV)
     nproc = args.num_processes if args.num_processes is not None else _env_int(_ENV["num_processes"])
     pid = args.process_id if args.process_id is not None else _env_int(_ENV["process_id"])
     if coordinator:
@@ -93,7 +94,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from tl_widgets.cli.progress import follow
-    from tl_widgets.core.session import TrainingSession
+    from tl_widgets.core.training.session import TrainingSession
 
     try:
         cfg = config_from_args(args)

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tl_widgets.core.settings import WORKSHOP_ENV
+
 __all__ = ["Workshop", "WorkshopError", "load_workshop", "workshop_from_env", "WORKSHOP_ENV"]
 
-WORKSHOP_ENV = "TL_WIDGETS_WORKSHOP"
 _FIELDS = ("name", "data_roots", "allowed_backbones", "max_epochs", "max_batch_size", "max_upload_mb",
            "threads_per_kernel", "idle_timeout_minutes")
 _REQUIRED = ("data_roots", "allowed_backbones", "max_epochs", "max_batch_size")
@@ -75,8 +76,8 @@ class Workshop:
 
     def missing_weights(self, cache_dir: str | os.PathLike[str] | None = None) -> list[str]:
         """Allowed backbones whose ImageNet weights are not cached (bundled ones need nothing)."""
-        from tl_widgets.core.backbones import get_backbone
-        from tl_widgets.core.weights import weights_file
+        from tl_widgets.core.models.backbones import get_backbone
+        from tl_widgets.core.models.weights import weights_file
 
         missing = []
         for name in self.allowed_backbones:
@@ -130,7 +131,7 @@ def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
     Raises:
         WorkshopError: Naming the field and the value refused.
     """
-    from tl_widgets.core.backbones import list_backbones
+    from tl_widgets.core.models.backbones import list_backbones
 
     if not isinstance(data, dict):
         raise WorkshopError(f"Expected a mapping of workshop settings{_where(path)}. Received: {type(data).__name__}")

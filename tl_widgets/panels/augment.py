@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from tl_widgets.core.config import AugmentConfig
+from tl_widgets.core.config.schema import AugmentConfig
 from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number, field_bounds
 
 __all__ = ["AugmentPanel"]
@@ -84,7 +84,7 @@ class AugmentPanel(widgets.VBox):
         if self._image is None or not cfg.enabled:
             self.preview.layout.display = "none"
             return
-        from tl_widgets.core.augment import preview_augmentations
+        from tl_widgets.core.data.augment import preview_augmentations
         from tl_widgets.views.figures import image_grid_figure
 
         images = preview_augmentations(self._image, cfg, n=8, seed=0)

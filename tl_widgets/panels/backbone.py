@@ -10,8 +10,8 @@ from typing import Any, Sequence
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.backbones import BackboneSpec, get_backbone, list_backbones
-from tl_widgets.core.config import ModelConfig, TrainConfig
+from tl_widgets.core.models.backbones import BackboneSpec, get_backbone, list_backbones
+from tl_widgets.core.config.schema import ModelConfig, TrainConfig
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, resolve_under_roots
 from tl_widgets.panels.validation import data_roots as _data_roots
 
@@ -165,7 +165,7 @@ class BackbonePanel(widgets.VBox):
         elif spec.pretrained != "imagenet":
             text = "bundled weights (always available)"
         else:
-            from tl_widgets.core.weights import weights_file
+            from tl_widgets.core.models.weights import weights_file
 
             try:
                 cached = weights_file(spec.name, self.size.value).is_cached()

@@ -12,7 +12,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from tl_widgets.core.config import DataConfig, TrainConfig
+from tl_widgets.core.config.schema import DataConfig, TrainConfig
 from tl_widgets.panels.augment import AugmentPanel
 from tl_widgets.panels.validation import data_roots as _data_roots
 from tl_widgets.panels.validation import (
@@ -247,8 +247,8 @@ class DataPanel(widgets.VBox):
         Returns:
             The saved zip's path, or None when refused (the reason is shown).
         """
-        from tl_widgets.core.images import DataError
-        from tl_widgets.core.zipsafe import safe_extract_zip
+        from tl_widgets.core.data.images import DataError
+        from tl_widgets.core.data.zipsafe import safe_extract_zip
 
         if len(content) > self.max_upload_bytes:
             self.notice.show(f"Refused: expected a zip of at most {self.max_upload_bytes} bytes. "
@@ -277,7 +277,7 @@ class DataPanel(widgets.VBox):
     # -- report -----------------------------------------------------------------
     def refresh(self) -> None:
         """Scans the selected data and redraws the report (errors go to the notice)."""
-        from tl_widgets.core.images import DataError
+        from tl_widgets.core.data.images import DataError
 
         try:
             report, samples, titles = self._scan()
@@ -311,7 +311,7 @@ class DataPanel(widgets.VBox):
     def _scan(self) -> tuple[dict[str, Any], np.ndarray, list[str]]:
         source = self.source_picker.value
         if source == "demo":
-            from tl_widgets.core.demo_data import demo_arrays
+            from tl_widgets.core.data.demo_datasets import demo_arrays
 
             x, y, names = demo_arrays(self.demo.value, "target")
             counts = {n: int((y == i).sum()) for i, n in enumerate(names)}
@@ -330,8 +330,8 @@ class DataPanel(widgets.VBox):
             root = self._uploads.get(str(zip_path))
             if root is None:
                 raise PanelError(f"Zip {str(zip_path)!r} is selected; it is extracted when training starts.")
-        from tl_widgets.core.data import scan_folder
-        from tl_widgets.core.images import DataError, load_rgb
+        from tl_widgets.core.data.loading import scan_folder
+        from tl_widgets.core.data.images import DataError, load_rgb
 
         report = scan_folder(root, max_per_class=self.max_per_class.value or None).to_dict()
         bad = {s["path"] for s in report["skipped"]}

@@ -1,7 +1,7 @@
 """The evaluation panel: evaluate a run on its validation split and show the figures.
 
 Standalone: ``EvaluatePanel("runs/<run_id>")`` or ``EvaluatePanel(result)`` with
-a :class:`~tl_widgets.core.session.RunResult`. The evaluation runs in a worker
+a :class:`~tl_widgets.core.training.session.RunResult`. The evaluation runs in a worker
 thread that only sets widget values; every value from the browser is checked
 in Python.
 """
@@ -80,7 +80,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
 
     def start(self) -> None:
         """Evaluates the run (in a worker thread)."""
-        from tl_widgets.core.evaluate import evaluate_run
+        from tl_widgets.core.evaluation.evaluate import evaluate_run
 
         def work() -> None:
             self.report = evaluate_run(self.run_dir)
@@ -97,8 +97,8 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             return
 
         def work() -> None:
-            from tl_widgets.core.evaluate import load_run
-            from tl_widgets.core.gradcam import gradcam
+            from tl_widgets.core.evaluation.evaluate import load_run
+            from tl_widgets.core.evaluation.gradcam import gradcam
             from tl_widgets.views.eval_figures import gradcam_figure
 
             self.gradcam_result = gradcam(load_run(self.run_dir).model, self.report.top_loss_images)

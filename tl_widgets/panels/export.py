@@ -12,7 +12,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from tl_widgets.core.export import FORMATS
+from tl_widgets.core.export.formats import FORMATS
 from tl_widgets.panels.evaluate import run_dir_of
 from tl_widgets.panels.validation import Guard, Notice, check_choice
 from tl_widgets.panels.worker import BackgroundWork
@@ -46,8 +46,8 @@ class ExportPanel(BackgroundWork, widgets.VBox):
 
     def start(self) -> None:
         """Exports in the selected format (in a worker thread)."""
-        from tl_widgets.core.export import export_run
-        from tl_widgets.core.script import export_script
+        from tl_widgets.core.export.formats import export_run
+        from tl_widgets.core.export.script import export_script
 
         if self.busy:
             self.notice.show("Busy: wait for the current export to end.", "warning")

@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.config import FreezeConfig, TrainConfig
+from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
 
 __all__ = ["FreezePanel"]
@@ -86,7 +86,7 @@ class FreezePanel(widgets.VBox):
     # -- backbone ---------------------------------------------------------------
     def set_backbone(self, backbone: str, input_size: int | None = None) -> None:
         """Recomputes the blocks for a backbone; overrides of vanished blocks are dropped."""
-        from tl_widgets.core.freezing import block_names
+        from tl_widgets.core.models.freezing import block_names
 
         names = block_names(backbone, input_size)
         self.backbone, self.size = backbone, input_size
@@ -134,14 +134,14 @@ class FreezePanel(widgets.VBox):
                             train_batchnorm=bool(self.train_bn.value))
 
     def _states(self, plan: FreezeConfig) -> dict[str, bool]:
-        from tl_widgets.core.freezing import describe_freeze
+        from tl_widgets.core.models.freezing import describe_freeze
 
         report = describe_freeze(self.backbone, self.size, plan)
         return {b.name: b.trainable is not False for b in report.blocks}
 
     def refresh(self) -> None:
         """Recomputes the report; redraws the layer map, toggles and totals."""
-        from tl_widgets.core.freezing import FreezeError, describe_freeze
+        from tl_widgets.core.models.freezing import FreezeError, describe_freeze
         from tl_widgets.views.figures import layer_map_figure
 
         mode = self.mode_picker.value
@@ -172,7 +172,7 @@ class FreezePanel(widgets.VBox):
             check_choice(cfg.block, "freeze.block", self.blocks)
         if cfg.mode == "top":
             check_number(cfg.top_n, "freeze.top_n", 0, len(self.blocks), integer=True)
-        from tl_widgets.core.freezing import FreezeError, describe_freeze
+        from tl_widgets.core.models.freezing import FreezeError, describe_freeze
 
         try:
             describe_freeze(self.backbone, self.size, cfg)

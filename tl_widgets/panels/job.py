@@ -2,7 +2,7 @@
 
 The same config trained on a laptop runs unchanged across processes or hosts
 with the JAX backend; this panel writes ``config.json``, ``launch.sh`` and a
-SLURM ``.sbatch`` script (see :mod:`tl_widgets.core.jobs`) and shows the
+SLURM ``.sbatch`` script (see :mod:`tl_widgets.core.training.job_export`) and shows the
 command each process runs.
 """
 
@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from tl_widgets.core.config import TrainConfig
-from tl_widgets.core.jobs import JobSpec, export_job
+from tl_widgets.core.config.schema import TrainConfig
+from tl_widgets.core.training.job_export import JobSpec, export_job
 from tl_widgets.panels.validation import Guard, Notice, check_number
 
 __all__ = ["JobPanel"]

@@ -7,7 +7,7 @@ Standalone::
 
 In the Studio it sits in the Train tab: the sweep uses the Studio's current
 config and "Use suggested" writes the suggestion into the Train panel's first
-phase. The sweep (:func:`tl_widgets.core.lr_finder.find_lr`) runs in a worker
+phase. The sweep (:func:`tl_widgets.core.training.lr_finder.find_lr`) runs in a worker
 thread that only sets widget values; every value from the browser is checked
 in Python.
 """
@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from tl_widgets.core.config import ConfigError, PhaseConfig, TrainConfig
+from tl_widgets.core.config.schema import ConfigError, PhaseConfig, TrainConfig
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_number, field_bounds
 from tl_widgets.panels.worker import BackgroundWork
 
@@ -121,7 +121,7 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
         Returns:
             True when a sweep started; False when refused (the reason is shown).
         """
-        from tl_widgets.core.lr_finder import find_lr
+        from tl_widgets.core.training.lr_finder import find_lr
 
         if self._train is not None and self._train.running:
             run_id = getattr(self._train.session, "run_id", None)

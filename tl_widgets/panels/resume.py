@@ -45,7 +45,7 @@ class ResumePanel(widgets.VBox):
     run_dirs = traitlets.List(traitlets.Unicode(), help="Folders of the resumable interrupted runs listed.")
 
     def __init__(self, on_resume: Callable[[str], str | None], store: Any = None) -> None:
-        from tl_widgets.core.runs import RunStore
+        from tl_widgets.core.runs.store import RunStore
 
         self.store = store if store is not None else RunStore()
         self._on_resume = on_resume

@@ -22,7 +22,7 @@ def _label(run: dict[str, Any]) -> str:
 
 
 class RunsPanel(widgets.VBox):
-    """Lists runs from a :class:`~tl_widgets.core.runs.RunStore` and compares their curves.
+    """Lists runs from a :class:`~tl_widgets.core.runs.store.RunStore` and compares their curves.
 
     Args:
         store: The run store (None: the default home store).
@@ -31,7 +31,7 @@ class RunsPanel(widgets.VBox):
     selected = traitlets.Tuple(help="Run ids whose curves are overlaid.")
 
     def __init__(self, store: Any = None) -> None:
-        from tl_widgets.core.runs import RunStore
+        from tl_widgets.core.runs.store import RunStore
         from tl_widgets.views.chart import PlotlyChart
 
         self.store = store if store is not None else RunStore()

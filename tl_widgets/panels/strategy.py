@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.config import StrategyConfig, TrainConfig
+from tl_widgets.core.config.schema import StrategyConfig, TrainConfig
 from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number, field_bounds
 
 __all__ = ["StrategyPanel"]
@@ -29,7 +29,7 @@ class StrategyPanel(widgets.VBox):
     replicas = traitlets.Int(1, help="Replicas the selected strategy would use.")
 
     def __init__(self, config: StrategyConfig | None = None) -> None:
-        from tl_widgets.core.strategy import available_strategies, backend, discover_devices
+        from tl_widgets.core.training.strategy import available_strategies, backend, discover_devices
 
         self.notice = Notice()
         self.guard = Guard(self.notice)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.config import ConfigError, FreezeConfig, PhaseConfig, TrainConfig
+from tl_widgets.core.config.schema import ConfigError, FreezeConfig, PhaseConfig, TrainConfig
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, field_bounds
 
 __all__ = ["TrainPanel", "TERMINAL"]
@@ -201,7 +201,7 @@ class TrainPanel(widgets.VBox):
         Returns:
             The run id, or None when refused (the reason is shown).
         """
-        from tl_widgets.core.session import TrainingSession
+        from tl_widgets.core.training.session import TrainingSession
 
         if self._refuse_if_running():
             return None
@@ -221,7 +221,7 @@ class TrainPanel(widgets.VBox):
         Returns:
             The run id, or None when refused (the reason is shown).
         """
-        from tl_widgets.core.session import TrainingSession
+        from tl_widgets.core.training.session import TrainingSession
 
         if self._refuse_if_running():
             return None
@@ -244,7 +244,7 @@ class TrainPanel(widgets.VBox):
     def _launch(self, make: Callable[[Any], Any], verb: str) -> str | None:
         """Builds a session on a fresh bus the charts listen to, and starts it."""
         from tl_widgets.core.events import EventBus
-        from tl_widgets.core.session import SessionBusyError
+        from tl_widgets.core.training.session import SessionBusyError
 
         self.charts.detach()
         self.charts.reset()

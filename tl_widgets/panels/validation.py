@@ -3,7 +3,7 @@
 The browser can set any synced widget value (including ``min``/``max`` and
 ``disabled``), so panels never trust a widget's own bounds: each editable
 widget is watched by a :class:`Guard` that checks the new value against the
-:class:`~tl_widgets.core.config.TrainConfig` bounds or a whitelist, resets a
+:class:`~tl_widgets.core.config.schema.TrainConfig` bounds or a whitelist, resets a
 refused value to the last good one and shows why in a :class:`Notice`.
 """
 
@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import ipywidgets as widgets
 
+from tl_widgets.core.settings import DATA_ROOTS_ENV
+
 __all__ = [
     "PanelError",
     "Notice",
@@ -28,7 +30,6 @@ __all__ = [
     "resolve_under_roots",
 ]
 
-DATA_ROOTS_ENV = "TL_WIDGETS_DATA_ROOTS"
 
 
 class PanelError(ValueError):

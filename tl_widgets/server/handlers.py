@@ -28,7 +28,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from tl_widgets.core.runs import RUN_ID_PATTERN, STATUSES, RunActiveError, RunNotFoundError, RunStore, json_safe
+from tl_widgets.core.runs.store import RUN_ID_PATTERN, STATUSES, RunActiveError, RunNotFoundError, RunStore, json_safe
 
 __all__ = ["API_PREFIX", "MAX_LIMIT", "handlers_for", "RunsHandler", "RunHandler"]
 

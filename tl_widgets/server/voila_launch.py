@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from tl_widgets.core.settings import DATA_ROOTS_ENV, MAX_UPLOAD_ENV, WORKSHOP_ENV
+
 __all__ = [
     "LaunchOptions", "studio_notebook", "voila_argv", "kernel_env", "run_voila", "free_port", "is_loopback",
     "THREAD_ENV_VARS", "READY_PROBE", "MAX_UPLOAD_ENV", "DATA_ROOTS_ENV", "WORKSHOP_ENV",
 ]
 
-DATA_ROOTS_ENV = "TL_WIDGETS_DATA_ROOTS"
-MAX_UPLOAD_ENV = "TL_WIDGETS_MAX_UPLOAD_BYTES"
-WORKSHOP_ENV = "TL_WIDGETS_WORKSHOP"
 # Read by TensorFlow, XLA/Eigen, OpenMP and the BLAS libraries when they start (never after).
 THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                    "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")

@@ -1,0 +1,518 @@
+"""`TrainConfig`: one serialisable object that fully describes a run.
+
+The panels are an editor for it, the CLI takes it as a file, and the engine
+reads nothing else. Every field is validated on construction and on load; a
+bad value raises :class:`ConfigError` naming the field path (for example
+``phases[1].learning_rate``), what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "ConfigError",
+    "AugmentConfig",
+    "DataConfig",
+    "ModelConfig",
+    "FreezeConfig",
+    "PhaseConfig",
+    "StrategyConfig",
+    "TrainConfig",
+    "demo_config",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid. ``field`` names where."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        super().__init__(f"{field_path}: {message}" if field_path else message)
+        self.field = field_path
+
+
+def _bounded(default: Any, lo: float | None = None, hi: float | None = None, **kw: Any) -> Any:
+    return field(default=default, metadata={"min": lo, "max": hi, **kw})
+
+
+@dataclass
+class AugmentConfig:
+    """Keras preprocessing-layer augmentation, applied to training batches only.
+
+    Factors follow the Keras layers: ``rotation`` is a fraction of 2π,
+    ``zoom``/``translation`` fractions of the image size, ``contrast`` and
+    ``brightness`` fractions of the value range. 0 disables a layer.
+    """
+
+    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = "none"
+    rotation: float = _bounded(0.0, 0.0, 0.5)
+    zoom: float = _bounded(0.0, 0.0, 0.9)
+    translation: float = _bounded(0.0, 0.0, 0.5)
+    contrast: float = _bounded(0.0, 0.0, 1.0)
+    brightness: float = _bounded(0.0, 0.0, 1.0)
+
+    @property
+    def enabled(self) -> bool:
+        """True when at least one augmentation layer is active."""
+        return self.flip != "none" or any(
+            getattr(self, n) > 0 for n in ("rotation", "zoom", "translation", "contrast", "brightness")
+        )
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from and how they are split and batched.
+
+    Attributes:
+        source: ``"demo"`` (the embedded demo), ``"folder"`` (one sub-folder
+            per class), ``"zip"`` (an archive of such folders) or ``"code"``
+            (arrays or a dataset passed to the session from Python).
+        path: The folder or zip for ``folder``/``zip``.
+        demo: Which embedded demo dataset: ``"digits"`` or ``"shapes"``.
+        val_path: Optional separate validation folder.
+        validation_split: Fraction held out when there is no ``val_path``.
+        batch_size: Batch size per replica.
+        cache: ``"memory"``, ``"disk"`` or ``"none"`` for the decoded images.
+        class_weights: Weight the loss by inverse class frequency.
+        max_per_class: Use at most this many training images per class.
+    """
+
+    source: Literal["demo", "folder", "zip", "code"] = "demo"
+    path: str | None = None
+    demo: Literal["digits", "shapes"] = "digits"
+    val_path: str | None = None
+    validation_split: float = _bounded(0.2, 0.0, 0.9)
+    batch_size: int = _bounded(32, 1, 8192)
+    cache: Literal["memory", "disk", "none"] = "memory"
+    class_weights: bool = False
+    max_per_class: int | None = _bounded(None, 1, None)
+    augmentation: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class ModelConfig:
+    """The backbone, its weights, the input size and the classification head.
+
+    Attributes:
+        backbone: A registered backbone name (see ``tl-widgets backbones``) or
+            a path to a ``.keras``/``.h5`` model file.
+        weights: ``"pretrained"`` (ImageNet for Keras applications, the
+            bundled file for the demo backbone), ``"imagenet"``, ``"none"``,
+            or a path to a weights file.
+        input_size: Square input size in pixels; None uses the backbone's
+            default.
+        pooling: Global pooling of the backbone's feature map.
+        dropout: Dropout rate before the classifier.
+        hidden_units: Units of an optional hidden dense layer (0: none).
+    """
+
+    backbone: str = "demo_cnn"
+    weights: str = "pretrained"
+    input_size: int | None = _bounded(None, 8, 1024)
+    pooling: Literal["avg", "max"] = "avg"
+    dropout: float = _bounded(0.2, 0.0, 0.95)
+    hidden_units: int = _bounded(0, 0, 65536)
+
+
+@dataclass
+class FreezeConfig:
+    """Which layers train. Serialised form of :class:`~tl_widgets.core.models.freezing.FreezePlan`.
+
+    Attributes:
+        mode: ``"all"`` freezes the whole backbone (train the head only);
+            ``"up_to"`` freezes blocks up to and including ``block``;
+            ``"top"`` unfreezes the top ``top_n`` blocks; ``"none"`` trains
+            everything.
+        block: Block name for ``up_to``.
+        top_n: Number of top blocks to unfreeze for ``top``.
+        overrides: Per-block or per-layer overrides, name -> trainable.
+        train_batchnorm: Let BatchNormalization layers train (off by
+            default: fine-tuning them on small data hurts).
+    """
+
+    mode: Literal["all", "up_to", "top", "none"] = "all"
+    block: str | None = None
+    top_n: int = _bounded(0, 0, 10_000)
+    overrides: dict[str, bool] = field(default_factory=dict)
+    train_batchnorm: bool = False
+
+
+@dataclass
+class PhaseConfig:
+    """One training phase: a freeze plan, epochs and an optimizer.
+
+    Attributes:
+        name: Label shown in charts and events.
+        epochs: Epochs in this phase.
+        learning_rate: Peak learning rate.
+        optimizer: Keras optimizer name.
+        freeze: The freeze plan for this phase; None keeps the previous one
+            (the first phase then uses ``TrainConfig.freeze``).
+        schedule: Learning-rate schedule within the phase.
+        warmup_epochs: Linear warm-up length (fractional epochs allowed).
+        lr_decay_per_block: Discriminative learning rates: the top trainable
+            block learns at the phase's rate, each trainable block below it at
+            this factor times the one above (1.0: the same rate everywhere).
+        block_lr_multipliers: Extra per-block factors (block name -> factor;
+            0 keeps a block's weights still while it stays trainable).
+    """
+
+    name: str = "head"
+    epochs: int = _bounded(5, 0, 100_000)
+    learning_rate: float = _bounded(1e-3, 1e-8, 10.0)
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    freeze: FreezeConfig | None = None
+    schedule: Literal["constant", "cosine", "onecycle"] = "constant"
+    warmup_epochs: float = _bounded(0.0, 0.0, 1000.0)
+    lr_decay_per_block: float = _bounded(1.0, 0.01, 1.0)
+    block_lr_multipliers: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class StrategyConfig:
+    """Devices, distribution and numerics.
+
+    Attributes:
+        kind: ``"auto"`` picks the best that works here; ``"default"``,
+            ``"one_device"``, ``"mirrored"``, ``"tpu"`` (TensorFlow backend),
+            ``"data_parallel"`` and ``"model_parallel"`` (JAX backend).
+        logical_cpus: Split the CPU into this many logical devices (testing
+            ``mirrored`` without GPUs); 0 leaves it alone.
+        mixed_precision: ``"off"``, ``"auto"`` (float16 on GPU, bfloat16 on
+            TPU, off on CPU), ``"mixed_float16"`` or ``"mixed_bfloat16"``.
+        jit_compile: XLA compilation: ``"auto"``, True or False.
+        steps_per_execution: Batches per compiled call; batch events then
+            arrive once per chunk.
+        lr_scaling: ``"linear"`` multiplies learning rates by the replica count.
+        coordinator: ``HOST:PORT`` of process 0 for multi-process JAX.
+        num_processes: Number of processes (1: single process).
+        process_id: This process's index.
+    """
+
+    kind: Literal["auto", "default", "one_device", "mirrored", "tpu", "data_parallel", "model_parallel"] = "auto"
+    logical_cpus: int = _bounded(0, 0, 64)
+    mixed_precision: Literal["off", "auto", "mixed_float16", "mixed_bfloat16"] = "off"
+    jit_compile: Literal["auto"] | bool = "auto"
+    steps_per_execution: int = _bounded(1, 1, 10_000)
+    lr_scaling: Literal["none", "linear"] = "none"
+    coordinator: str | None = None
+    num_processes: int = _bounded(1, 1, 4096)
+    process_id: int = _bounded(0, 0, 4095)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs. Serialisable to JSON and YAML.
+
+    Example:
+
+    >>> cfg = TrainConfig()
+    >>> TrainConfig.from_json(cfg.to_json()) == cfg
+    True
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    phases: list[PhaseConfig] = field(default_factory=lambda: [PhaseConfig()])
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    seed: int | None = _bounded(42, 0, 2**32 - 1)
+    output_dir: str = "runs"
+    run_name: str | None = None
+    feature_cache: bool = True
+    early_stopping_patience: int = _bounded(0, 0, 10_000)
+    reduce_lr_patience: int = _bounded(0, 0, 10_000)
+    rollback: bool = True
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # -- serialisation -------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Returns a plain, JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Returns the config as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_yaml(self) -> str:
+        """Returns the config as YAML text."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrainConfig:
+        """Builds a config from a dict; missing keys take defaults.
+
+        Raises:
+            ConfigError: On an unknown key, a wrong type or a value out of range.
+        """
+        return _from_value(cls, data, "")
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """Parses JSON text (see :meth:`from_dict`)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("", f"Expected valid JSON. Received text that fails to parse: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> TrainConfig:
+        """Parses YAML text (see :meth:`from_dict`)."""
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError("", f"Expected valid YAML. Received text that fails to parse: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainConfig:
+        """Loads a ``.json``, ``.yaml`` or ``.yml`` file."""
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("", f"Expected an existing config file. Received: {str(path)!r} (not found)")
+        text = p.read_text(encoding="utf-8")
+        if p.suffix.lower() in (".yaml", ".yml"):
+            return cls.from_yaml(text)
+        return cls.from_json(text)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Writes the config as JSON or YAML (by extension), atomically."""
+        p = Path(path)
+        text = self.to_yaml() if p.suffix.lower() in (".yaml", ".yml") else self.to_json()
+        from tl_widgets.core.fileio import atomic_write_text
+
+        atomic_write_text(p, text)
+        return p
+
+    def copy(self) -> TrainConfig:
+        """Returns an independent deep copy."""
+        return TrainConfig.from_dict(self.to_dict())
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs over all phases."""
+        return sum(p.epochs for p in self.phases)
+
+
+def demo_config(epochs: int = 6, fine_tune_epochs: int = 4) -> TrainConfig:
+    """A ready config for the embedded demo: digits, demo backbone, two phases.
+
+    Args:
+        epochs: Head-only epochs on the frozen backbone.
+        fine_tune_epochs: Epochs with the top blocks unfrozen (0: skip).
+    """
+    phases = [PhaseConfig(name="head", epochs=epochs, learning_rate=3e-3)]
+    if fine_tune_epochs:
+        phases.append(
+            PhaseConfig(
+                name="fine_tune",
+                epochs=fine_tune_epochs,
+                learning_rate=3e-4,
+                freeze=FreezeConfig(mode="top", top_n=2),
+            )
+        )
+    return TrainConfig(
+        data=DataConfig(source="demo", demo="digits", batch_size=32),
+        model=ModelConfig(backbone="demo_cnn", weights="pretrained"),
+        freeze=FreezeConfig(mode="all"),
+        phases=phases,
+        run_name="demo",
+    )
+
+
+# -- validation ------------------------------------------------------------
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "None"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check_value(tp: Any, value: Any, path: str, meta: typing.Mapping[str, Any]) -> Any:
+    """Returns ``value`` converted to ``tp`` or raises ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_value(arg, value, path, meta)
+            except ConfigError as exc:
+                errors.append(exc)
+        # Prefer a bounds error over a type error when one branch matched the type.
+        for exc in errors:
+            if "Expected a value" in str(exc) or "between" in str(exc):
+                raise exc
+        raise ConfigError(path, f"Expected {_type_name(tp)}. Received: {value!r}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        for c in choices:
+            if value == c and type(value) is type(c):
+                return value
+        raise ConfigError(path, f"Expected one of {', '.join(repr(c) for c in choices)}. Received: {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return _from_value(tp, value, path)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(path, f"Expected a list. Received: {value!r}")
+        return [_check_value(item_tp, v, f"{path}[{i}]", {}) for i, v in enumerate(value)]
+    if origin is dict:
+        key_tp, val_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(path, f"Expected a mapping. Received: {value!r}")
+        return {
+            _check_value(key_tp, k, f"{path}.<key>", {}): _check_value(val_tp, v, f"{path}[{k!r}]", {})
+            for k, v in value.items()
+        }
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(path, f"Expected true or false. Received: {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(path, f"Expected an integer. Received: {value!r}")
+        return _check_bounds(value, path, meta)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(path, f"Expected a number. Received: {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(path, f"Expected a finite number. Received: {value!r}")
+        return _check_bounds(value, path, meta)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(path, f"Expected a string. Received: {value!r}")
+        if "\x00" in value:
+            raise ConfigError(path, f"Expected a string without NUL characters. Received: {value!r}")
+        return value
+    raise ConfigError(path, f"Unsupported field type {tp!r}")  # a programming error in this module
+
+
+def _check_bounds(value: float, path: str, meta: typing.Mapping[str, Any]) -> Any:
+    lo, hi = meta.get("min"), meta.get("max")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        if lo is not None and hi is not None:
+            rule = f"between {lo} and {hi}"
+        elif lo is not None:
+            rule = f">= {lo}"
+        else:
+            rule = f"<= {hi}"
+        name = path.rsplit(".", 1)[-1]
+        raise ConfigError(path, f"Expected a value {rule}. Received: {name}={value!r}")
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _from_value(cls: type, data: Any, path: str) -> Any:
+    if isinstance(data, cls):
+        data = dataclasses.asdict(data)
+    if not isinstance(data, dict):
+        raise ConfigError(path, f"Expected a mapping for {cls.__name__}. Received: {data!r}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise ConfigError(where, f"Unknown field {unknown[0]!r} in {cls.__name__}. Expected one of: {', '.join(names)}")
+    hints = _hints(cls)
+    kwargs = {}
+    for name, value in data.items():
+        sub = f"{path}.{name}" if path else name
+        kwargs[name] = _check_value(hints[name], value, sub, names[name].metadata)
+    obj = object.__new__(cls)
+    # Fill defaults, then the given values, without re-running validation per field.
+    for name, f in names.items():
+        if name in kwargs:
+            setattr(obj, name, kwargs[name])
+        elif f.default is not dataclasses.MISSING:
+            setattr(obj, name, f.default)
+        else:
+            setattr(obj, name, f.default_factory())  # type: ignore[misc]
+    if cls is TrainConfig:
+        _cross_checks(obj)
+    return obj
+
+
+def validate(cfg: Any, path: str = "") -> None:
+    """Validates a config dataclass in place (types, choices, bounds).
+
+    Raises:
+        ConfigError: Naming the first bad field.
+    """
+    hints = _hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        sub = f"{path}.{f.name}" if path else f.name
+        value = _check_value(hints[f.name], getattr(cfg, f.name), sub, f.metadata)
+        setattr(cfg, f.name, value)
+    if isinstance(cfg, TrainConfig):
+        _cross_checks(cfg)
+
+
+def _cross_checks(cfg: TrainConfig) -> None:
+    if not cfg.phases:
+        raise ConfigError("phases", "Expected at least one phase. Received: []")
+    if cfg.data.source in ("folder", "zip") and not cfg.data.path:
+        raise ConfigError("data.path", f"Expected a path when data.source={cfg.data.source!r}. Received: None")
+    if cfg.freeze.mode == "up_to" and not cfg.freeze.block:
+        raise ConfigError("freeze.block", "Expected a block name when freeze.mode='up_to'. Received: None")
+    for i, ph in enumerate(cfg.phases):
+        for name, factor in ph.block_lr_multipliers.items():
+            if not 0.0 <= factor <= 100.0:
+                raise ConfigError(f"phases[{i}].block_lr_multipliers[{name!r}]",
+                                  f"Expected a factor between 0 and 100. Received: {factor!r}")
+        if ph.freeze is not None and ph.freeze.mode == "up_to" and not ph.freeze.block:
+            raise ConfigError(
+                f"phases[{i}].freeze.block", "Expected a block name when freeze.mode='up_to'. Received: None"
+            )
+    s = cfg.strategy
+    if s.process_id >= s.num_processes:
+        raise ConfigError(
+            "strategy.process_id",
+            f"Expected process_id < num_processes ({s.num_processes}). Received: process_id={s.process_id}",
+        )
+    if s.num_processes > 1 and not s.coordinator:
+        raise ConfigError(
+            "strategy.coordinator",
+            f"Expected HOST:PORT when num_processes={s.num_processes}. Received: None",
+        )
+    if s.coordinator is not None:
+        host, sep, port = s.coordinator.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                "strategy.coordinator", f"Expected HOST:PORT with a port in 1-65535. Received: {s.coordinator!r}"
+            )

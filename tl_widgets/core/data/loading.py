@@ -1,0 +1,376 @@
+"""Datasets: scan a folder of class folders, split it, and build tf.data pipelines.
+
+Public entry points:
+
+* :func:`scan_folder` checks every file up front (headers and a cheap
+  integrity test) and returns a :class:`DatasetReport`: classes, counts,
+  skipped files with reasons, image sizes, warnings.
+* :func:`load_datasets` turns a :class:`~tl_widgets.core.config.schema.DataConfig`
+  into finite, batched ``tf.data`` pipelines (:class:`Datasets`).
+
+Every user-facing problem raises :class:`DataError`. TensorFlow is imported
+lazily (inside functions), so importing this module works under any Keras
+backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tl_widgets.core.config.schema import DataConfig
+from tl_widgets.core.data.images import (
+    DEFAULT_MAX_PIXELS,
+    DataError,
+    ImageInfo,
+    SkippedFile,
+    check_image,
+    convert_to_png,
+    jpeg_ratio,
+    size_stats,
+    small_image_warning,
+)
+from tl_widgets.core.data.zipsafe import find_class_root, is_ignored_name, safe_extract_zip
+
+__all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets"]
+
+
+@dataclass
+class DatasetReport:
+    """What a scan found; plain data for panels, the CLI and run summaries.
+
+    Attributes:
+        root: The folder scanned (None for demo/code data).
+        class_names: Class names in label order (sorted folder names).
+        counts: Valid images per class.
+        skipped: Files left out, each with a reason.
+        size_stats: ``min_width``, ``median_width``, ``max_width`` and the
+            same for ``height``, over valid images.
+        warnings: Human-readable notes (small images, files outside class
+            folders, ...).
+    """
+
+    root: str | None
+    class_names: list[str]
+    counts: dict[str, int]
+    skipped: list[SkippedFile] = field(default_factory=list)
+    size_stats: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Number of valid images."""
+        return sum(self.counts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class Datasets:
+    """The pipelines for one run, plus what the trainer needs to know.
+
+    ``train`` and ``val`` are finite (one pass per epoch, no ``repeat``) and
+    yield ``(images, labels)``: ``float32 [B, S, S, 3]`` in 0..255 and
+    ``int32 [B]``. ``steps_per_epoch``/``val_steps`` are for progress bars;
+    don't pass them to ``fit`` (the datasets end by themselves).
+    """
+
+    train: Any
+    val: Any
+    class_names: list[str]
+    train_count: int
+    val_count: int
+    batch_size: int
+    steps_per_epoch: int
+    val_steps: int
+    class_weight: dict[int, float] | None
+    report: DatasetReport
+
+
+# -- scanning ----------------------------------------------------------------
+
+
+def _class_dirs(root: Path) -> tuple[list[Path], int]:
+    """Sorted class folders and the number of files lying directly in ``root``."""
+    if not root.exists():
+        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (does not exist)")
+    if not root.is_dir():
+        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (not a folder)")
+    try:
+        entries = [e for e in root.iterdir() if not is_ignored_name(e.name)]
+    except OSError as exc:
+        raise DataError(f"Expected a readable folder. Received: {str(root)!r} ({exc.strerror or exc})") from exc
+    dirs = sorted((e for e in entries if e.is_dir()), key=lambda e: e.name)
+    loose = sum(1 for e in entries if e.is_file())
+    if not entries:
+        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (empty)")
+    if not dirs:
+        raise DataError(
+            f"Expected a folder with one sub-folder per class. Received: {str(root)!r} "
+            f"({loose} files and no sub-folders)"
+        )
+    if len(dirs) < 2:
+        raise DataError(
+            f"Expected at least 2 class folders. Received: {str(root)!r} (only one class: {dirs[0].name!r})"
+        )
+    return dirs, loose
+
+
+def _class_files(folder: Path) -> list[Path]:
+    """All non-hidden files below ``folder`` (recursively), sorted."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d))
+        found.extend(Path(dirpath) / f for f in filenames if not is_ignored_name(f))
+    return sorted(found)
+
+
+def _check_all(paths: list[Path], max_pixels: int) -> list[ImageInfo | SkippedFile]:
+    if len(paths) < 64:
+        return [check_image(p, max_pixels) for p in paths]
+    workers = min(16, 4 * (os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda p: check_image(p, max_pixels), paths, chunksize=32))
+
+
+def _scan(
+    root: Path, *, max_per_class: int | None = None, min_size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[DatasetReport, dict[str, list[ImageInfo]]]:
+    dirs, loose = _class_dirs(root)
+    per_class = {d.name: _class_files(d) for d in dirs}
+    warnings = []
+    if loose:
+        warnings.append(f"{loose} files directly inside {str(root)!r} are outside any class folder and were ignored.")
+    if max_per_class:
+        big = {k: len(v) for k, v in per_class.items() if len(v) > max_per_class}
+        if big:
+            warnings.append(f"Checked only the first {max_per_class} files of classes with more: {big}.")
+        per_class = {k: v[:max_per_class] for k, v in per_class.items()}
+    flat = [p for files in per_class.values() for p in files]
+    results = iter(_check_all(flat, max_pixels))
+    valid: dict[str, list[ImageInfo]] = {}
+    skipped: list[SkippedFile] = []
+    for name, files in per_class.items():
+        valid[name] = []
+        for _ in files:
+            res = next(results)
+            (valid[name] if isinstance(res, ImageInfo) else skipped).append(res)  # type: ignore[arg-type]
+        if not valid[name]:
+            reasons = sorted({s.reason for s in skipped if Path(s.path).is_relative_to(root / name)})
+            detail = f"{len(files)} files, none usable: {', '.join(reasons)}" if files else "no files"
+            raise DataError(
+                f"Expected at least one valid image in every class folder. Received: class {name!r} in "
+                f"{str(root)!r} ({detail})"
+            )
+    infos = [i for v in valid.values() for i in v]
+    widths = np.array([i.width for i in infos])
+    heights = np.array([i.height for i in infos])
+    warnings += small_image_warning(widths, heights, min_size)
+    if skipped:
+        warnings.append(f"{len(skipped)} files were skipped (see the report's skipped list).")
+    report = DatasetReport(
+        root=str(root),
+        class_names=list(valid),
+        counts={k: len(v) for k, v in valid.items()},
+        skipped=skipped,
+        size_stats=size_stats(widths, heights),
+        warnings=warnings,
+    )
+    return report, valid
+
+
+def scan_folder(
+    path: str | os.PathLike[str], *, max_per_class: int | None = None, min_size: int | None = None
+) -> DatasetReport:
+    """Checks a folder of class folders and reports what is usable.
+
+    Args:
+        path: A folder with one sub-folder per class (nested folders inside a
+            class are included; dotfiles and ``__MACOSX`` are ignored).
+        max_per_class: Check at most this many files per class (a quick look
+            at a huge folder); None checks everything.
+        min_size: Warn about images whose shorter side is below this.
+
+    Returns:
+        A :class:`DatasetReport`; bad files are listed in ``skipped``.
+
+    Raises:
+        DataError: The path is missing or not a folder, the folder is empty,
+            has fewer than two classes, or a class has no valid image.
+    """
+    report, _ = _scan(Path(path), max_per_class=max_per_class, min_size=min_size)
+    return report
+
+
+# -- load_datasets -----------------------------------------------------------
+
+
+def _work_dir(work_dir: str | os.PathLike[str] | None) -> Path:
+    if work_dir is not None:
+        path = Path(work_dir)
+    else:
+        path = Path(tempfile.gettempdir()) / "tl_widgets_data"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _zip_root(cfg: DataConfig, work_dir: str | os.PathLike[str] | None) -> Path:
+    zpath = Path(cfg.path or "")
+    if not zpath.is_file():
+        raise DataError(f"Expected an existing zip file for data.path. Received: {cfg.path!r} (not found)")
+    st = zpath.stat()
+    key = hashlib.sha1(f"{zpath.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = _work_dir(work_dir) / "extracted" / f"{zpath.stem}-{key}"
+    if target.is_dir() and any(target.iterdir()):
+        return find_class_root(target)  # extracted before (the rename into place is atomic)
+    return safe_extract_zip(zpath, target)
+
+
+def _file_source(root: Path, min_size: int | None) -> tuple[DatasetReport, list[str], np.ndarray, list[ImageInfo]]:
+    report, valid = _scan(root, min_size=min_size)
+    infos = [i for v in valid.values() for i in v]
+    labels = np.concatenate([np.full(len(v), k, np.int32) for k, v in enumerate(valid.values())])
+    return report, list(valid), labels, infos
+
+
+def _prepared_paths(infos: list[ImageInfo], image_size: int, work_dir: str | os.PathLike[str] | None):
+    """File paths for TF (odd files converted once to PNG) and JPEG DCT ratios."""
+    paths, ratios = [], []
+    convert_dir = None
+    for info in infos:
+        if info.convert:
+            convert_dir = convert_dir or _work_dir(work_dir) / "converted"
+            paths.append(convert_to_png(info.path, convert_dir))
+            ratios.append(1)
+        else:
+            paths.append(info.path)
+            ratios.append(jpeg_ratio(info, image_size))
+    return np.array(paths, dtype=object), np.array(ratios, np.int32)
+
+
+def load_datasets(
+    cfg: DataConfig,
+    image_size: int,
+    *,
+    seed: int | None = None,
+    min_size: int | None = None,
+    code_data: Any = None,
+    work_dir: str | os.PathLike[str] | None = None,
+    shard: tuple[int, int] | None = None,
+) -> Datasets:
+    """Builds the training and validation pipelines described by ``cfg``.
+
+    Args:
+        cfg: The data section of the run's config.
+        image_size: Square side the images are resized to.
+        seed: Shuffling seed (None: a different order each run). The split,
+            ``max_per_class`` choice and sharding use ``seed`` or 0, so they are
+            stable across runs and identical in every process.
+        min_size: Warn about images smaller than this (usually the backbone's input).
+        code_data: For ``cfg.source == "code"``: ``(x, y)`` or
+            ``(x, y, class_names)`` numpy arrays, a ``tf.data.Dataset`` of
+            ``(image, label)`` or a ``keras.utils.PyDataset``.
+        work_dir: Where zip extractions, converted files and disk caches go
+            (default: a ``tl_widgets_data`` folder in the system temp folder).
+        shard: ``(index, count)``: this process reads a disjoint subset of the
+            files; all shards have the same size.
+
+    Returns:
+        :class:`Datasets`.
+
+    Raises:
+        DataError: On any problem with the data (the message says what and where).
+    """
+    from tl_widgets.core.data import pipeline as pipelines
+
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise DataError(f"Expected image_size to be a positive integer. Received: image_size={image_size!r}")
+    split_seed = 0 if seed is None else int(seed)
+    if cfg.source == "code":
+        if code_data is None:
+            raise DataError("Expected code_data when data.source='code'. Received: None")
+        source = pipelines.code_source(code_data, min_size)
+    elif cfg.source == "demo":
+        from tl_widgets.core.data.demo_datasets import demo_arrays
+
+        source = pipelines.array_source(*demo_arrays(cfg.demo, "target"), min_size)
+    else:
+        if cfg.source == "zip":
+            root = _zip_root(cfg, work_dir)
+        else:
+            if not cfg.path:
+                raise DataError("Expected data.path when data.source='folder'. Received: None")
+            root = Path(cfg.path)
+        report, names, labels, infos = _file_source(root, min_size)
+        paths, ratios = _prepared_paths(infos, image_size, work_dir)
+        source = pipelines.FileSource(report, names, labels, paths, ratios)
+
+    split_indices, limit_per_class = pipelines.split_indices, pipelines.limit_per_class
+    shard_indices, inverse_frequency = pipelines.shard_indices, pipelines.inverse_frequency
+    labels = source.labels
+    n_classes = len(source.class_names)
+    val_source = None
+    if cfg.val_path and cfg.source in ("folder", "zip"):
+        val_source = _val_folder(Path(cfg.val_path), source.class_names, image_size, work_dir, source.report)
+        train_idx, val_idx = np.arange(len(labels)), np.array([], int)
+    else:
+        train_idx, val_idx = split_indices(labels, cfg.validation_split, split_seed)
+    train_idx = limit_per_class(train_idx, labels, cfg.max_per_class, split_seed)
+    train_idx = shard_indices(train_idx, shard, split_seed)
+    if val_source is not None:
+        val_idx = shard_indices(np.arange(len(val_source.labels)), shard, split_seed)
+    elif len(val_idx):
+        val_idx = shard_indices(val_idx, shard, split_seed)
+
+    cache_dir = None
+    if cfg.cache == "disk":
+        cache_dir = _work_dir(work_dir) / "cache"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    batch = cfg.batch_size
+    train_ds = pipelines.build(source, train_idx, image_size, batch, True, cfg.cache, seed, cache_dir)
+    vs = val_source or source
+    val_ds = pipelines.build(vs, val_idx, image_size, batch, False, cfg.cache, seed, cache_dir) if len(val_idx) else None
+    weights = inverse_frequency(labels[train_idx], n_classes) if cfg.class_weights else None
+    return Datasets(
+        train=train_ds,
+        val=val_ds,
+        class_names=list(source.class_names),
+        train_count=len(train_idx),
+        val_count=len(val_idx),
+        batch_size=batch,
+        steps_per_epoch=math.ceil(len(train_idx) / batch),
+        val_steps=math.ceil(len(val_idx) / batch),
+        class_weight=weights,
+        report=source.report,
+    )
+
+
+def _val_folder(
+    root: Path, class_names: list[str], image_size: int, work_dir: str | os.PathLike[str] | None, report: DatasetReport
+) -> Any:
+    from tl_widgets.core.data import pipeline as pipelines
+
+    val_report, valid = _scan(root)
+    extra = sorted(set(valid) - set(class_names))
+    if extra:
+        raise DataError(
+            f"Expected validation classes among the training classes {class_names}. Received: {extra} in {str(root)!r}"
+        )
+    missing = sorted(set(class_names) - set(valid))
+    if missing:
+        report.warnings.append(f"The validation folder has no images of {missing}.")
+    report.skipped.extend(val_report.skipped)
+    infos = [i for v in valid.values() for i in v]
+    labels = np.concatenate([np.full(len(v), class_names.index(k), np.int32) for k, v in valid.items()])
+    paths, ratios = _prepared_paths(infos, image_size, work_dir)
+    return pipelines.FileSource(val_report, class_names, labels, paths, ratios)

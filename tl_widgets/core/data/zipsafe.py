@@ -1,0 +1,175 @@
+"""Safe extraction of a zip of class folders.
+
+Refuses zip-slip (absolute paths, ``..``, drive letters), symlink members and
+archives whose files or bytes exceed a cap (declared sizes are checked first,
+then the real bytes are counted while writing, so a lying header can't beat
+the cap). Everything is written into a fresh temporary folder beside the
+target and renamed into place at the end, so a refusal leaves nothing behind
+and never touches anything else on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from tl_widgets.core.data.images import DataError
+
+__all__ = ["UnsafeArchiveError", "safe_extract_zip", "find_class_root", "is_ignored_name"]
+
+_CHUNK = 1 << 20
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class UnsafeArchiveError(DataError):
+    """The archive tries to write outside its folder, holds links, or is too big."""
+
+
+def is_ignored_name(name: str) -> bool:
+    """True for macOS resource folders and dotfiles (``__MACOSX``, ``.DS_Store``...)."""
+    return name == "__MACOSX" or name.startswith(".")
+
+
+def _member_parts(info: zipfile.ZipInfo, zip_path: Path) -> tuple[str, ...] | None:
+    """The member's safe relative path parts, None for an ignored member."""
+    raw = info.filename
+    name = raw.replace("\\", "/")
+    if "\x00" in name or name.startswith("/") or _DRIVE.match(name):
+        raise UnsafeArchiveError(
+            f"Expected relative member paths inside the archive. Received: {raw!r} in {str(zip_path)!r} "
+            "(an absolute path would write outside the target folder)"
+        )
+    parts = tuple(p for p in PurePosixPath(name).parts if p not in ("", "."))
+    if ".." in parts:
+        raise UnsafeArchiveError(
+            f"Expected member paths without '..'. Received: {raw!r} in {str(zip_path)!r} "
+            "(it would write outside the target folder)"
+        )
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise UnsafeArchiveError(
+            f"Expected regular files only. Received: a symbolic link {raw!r} in {str(zip_path)!r} "
+            "(links are never created or followed)"
+        )
+    if not parts or any(is_ignored_name(p) for p in parts):
+        return None
+    return parts
+
+
+def _too_big(zip_path: Path, what: str, limit: int) -> UnsafeArchiveError:
+    return UnsafeArchiveError(
+        f"Expected an archive of at most {limit:,} {what} when extracted. Received: {str(zip_path)!r} "
+        f"(more than that; nothing was extracted)"
+    )
+
+
+def find_class_root(folder: str | os.PathLike[str]) -> Path:
+    """Unwraps single top-level folders that wrap the class folders.
+
+    ``data.zip`` holding ``flowers/{daisy,rose}/...`` gives ``.../flowers``.
+    """
+    root = Path(folder)
+    while True:
+        entries = [e for e in root.iterdir() if not is_ignored_name(e.name)]
+        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+            return root
+        inner = entries[0]
+        if not any(e.is_dir() and not is_ignored_name(e.name) for e in inner.iterdir()):
+            return root
+        root = inner
+
+
+def safe_extract_zip(
+    zip_path: str | os.PathLike[str],
+    target_dir: str | os.PathLike[str],
+    *,
+    max_total_bytes: int = 2 * 1024**3,
+    max_files: int = 200_000,
+) -> Path:
+    """Extracts a zip of class folders safely.
+
+    Args:
+        zip_path: The archive.
+        target_dir: Where the files go; it must not exist yet or be empty.
+        max_total_bytes: Cap on the uncompressed size (declared and real).
+        max_files: Cap on the number of extracted files.
+
+    Returns:
+        The folder holding the class folders (``target_dir`` or the single
+        folder inside it that wraps them).
+
+    Raises:
+        DataError: The archive is missing or not a zip, or the target is not empty.
+        UnsafeArchiveError: Zip-slip, a symlink member, or over a cap. Nothing
+            is left on disk.
+    """
+    zpath = Path(zip_path)
+    target = Path(target_dir)
+    if not zpath.is_file():
+        raise DataError(f"Expected an existing zip file. Received: {str(zpath)!r} (not found)")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise DataError(f"Expected a new or empty folder to extract into. Received: {str(target)!r} (not empty)")
+    try:
+        archive = zipfile.ZipFile(zpath)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"Expected a zip archive. Received: {str(zpath)!r} ({exc})") from exc
+    with archive:
+        members: list[tuple[zipfile.ZipInfo, tuple[str, ...]]] = []
+        declared = 0
+        for info in archive.infolist():
+            parts = _member_parts(info, zpath)
+            if parts is None or info.is_dir():
+                continue
+            members.append((info, parts))
+            declared += info.file_size
+            if len(members) > max_files:
+                raise _too_big(zpath, "files", max_files)
+            if declared > max_total_bytes:
+                raise _too_big(zpath, "bytes", max_total_bytes)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
+        try:
+            _extract_members(archive, members, staging, zpath, max_total_bytes)
+            if target.exists():
+                target.rmdir()
+            os.rename(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return find_class_root(target)
+
+
+def _extract_members(
+    archive: zipfile.ZipFile,
+    members: list[tuple[zipfile.ZipInfo, tuple[str, ...]]],
+    staging: Path,
+    zpath: Path,
+    max_total_bytes: int,
+) -> None:
+    base = staging.resolve()
+    written = 0
+    for info, parts in members:
+        dest = staging.joinpath(*parts)
+        if base not in dest.parent.resolve().parents and dest.parent.resolve() != base:
+            raise UnsafeArchiveError(f"Expected member paths inside the target. Received: {info.filename!r}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with archive.open(info) as src, open(dest, "xb") as out:
+                while chunk := src.read(_CHUNK):
+                    written += len(chunk)
+                    if written > max_total_bytes:
+                        raise _too_big(zpath, "bytes", max_total_bytes)
+                    out.write(chunk)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+            raise DataError(
+                f"Expected a readable zip archive. Received: {str(zpath)!r} (member {info.filename!r}: {exc})"
+            ) from exc
+        except FileExistsError as exc:
+            raise DataError(
+                f"Expected unique member names. Received: {info.filename!r} twice in {str(zpath)!r}"
+            ) from exc

@@ -1,0 +1,2 @@
+"""Evaluation of a finished run: predictions, confusion matrix, per-class metrics, top losses
+and Grad-CAM."""

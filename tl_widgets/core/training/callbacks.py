@@ -1,0 +1,117 @@
+"""The Keras callback that turns fit progress into events (runs in the worker thread)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import keras
+
+from tl_widgets.core.events import BatchEnd, EpochEnd
+
+if TYPE_CHECKING:
+    from tl_widgets.core.training.runner import Runner
+
+__all__ = ["EventCallback", "StopRequested", "NonFiniteLossError"]
+
+
+class StopRequested(Exception):
+    """Raised inside ``fit`` to end it right after the current batch."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
+    out = {}
+    for k, v in (logs or {}).items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            continue  # non-scalar logs (none by default) are not charted
+    return out
+
+
+class EventCallback(keras.callbacks.Callback):
+    """Publishes BatchEnd/EpochEnd, records batch history, honours stop and NaN.
+
+    Stopping raises :class:`StopRequested` from ``on_train_batch_end`` so the
+    run ends after the current batch without waiting for a validation pass;
+    the model keeps every update made so far.
+    """
+
+    def __init__(self, runner: Runner, phase: int, data: Any, state: dict[str, Any], steps_per_execution: int) -> None:
+        super().__init__()
+        self.runner = runner
+        self.phase = phase
+        self.batch_size = data.batch_size
+        self.steps_per_epoch = data.steps_per_epoch
+        self.state = state
+        self.spe = steps_per_execution
+        self._epoch = 0
+        self._last_step = 0
+        self._last_t = time.perf_counter()
+        self._epoch_t = self._last_t
+        self._epoch_lr: float | None = None
+
+    def _lr(self) -> float:
+        opt = getattr(self.model, "optimizer", None)
+        if opt is None:
+            return float("nan")
+        return float(keras.ops.convert_to_numpy(opt.learning_rate))
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+        self._last_step = 0
+        self._last_t = self._epoch_t = time.perf_counter()
+        # A plain rate only changes between epochs (ReduceLROnPlateau): read it once, not per batch.
+        opt = getattr(self.model, "optimizer", None)
+        schedule = isinstance(getattr(opt, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule)
+        self._epoch_lr = None if schedule else self._lr()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        session = self.runner.session
+        now = time.perf_counter()
+        # Keras reports a last, partial chunk of steps_per_execution as a full one: clamp to the epoch.
+        step = min(batch + 1, self.steps_per_epoch) if self.steps_per_epoch else batch + 1
+        chunk = max(1, step - self._last_step)
+        dt = max(now - self._last_t, 1e-9)
+        self._last_step, self._last_t = step, now
+        self.state["global_step"] += chunk
+        metrics = _floats(logs)
+        lr = self._epoch_lr if self._epoch_lr is not None else self._lr()
+        event = BatchEnd(
+            self.runner.run_id, phase=self.phase, epoch=self._epoch, step=step,
+            global_step=self.state["global_step"], metrics=metrics,
+            images_per_sec=chunk * self.batch_size / dt, learning_rate=lr,
+            steps_in_chunk=chunk, steps_per_epoch=self.steps_per_epoch,
+        )
+        hist = session.history["batch"]
+        hist.setdefault("global_step", []).append(event.global_step)
+        hist.setdefault("epoch", []).append(self._epoch)
+        hist.setdefault("phase", []).append(self.phase)
+        hist.setdefault("learning_rate", []).append(lr)
+        hist.setdefault("images_per_sec", []).append(event.images_per_sec)
+        for k, v in metrics.items():
+            hist.setdefault(k, []).append(v)
+        self.runner.bus.publish(event)
+        loss = metrics.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise NonFiniteLossError(
+                f"Loss became {loss} at epoch {self._epoch + 1}, step {step}: training stopped. Try a lower "
+                "learning rate; the last good checkpoint is kept"
+            )
+        if session.stop_requested:
+            raise StopRequested()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        metrics = _floats(logs)
+        metrics.pop("learning_rate", None)
+        event = EpochEnd(
+            self.runner.run_id, phase=self.phase, epoch=epoch, metrics=metrics,
+            duration=time.perf_counter() - self._epoch_t, learning_rate=self._lr(),
+        )
+        self.runner.on_epoch_end(event)
+        self.runner.bus.publish(event)

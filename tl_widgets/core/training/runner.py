@@ -1,0 +1,398 @@
+"""The work a :class:`~tl_widgets.core.training.session.TrainingSession` does in its worker thread.
+
+Data, model, phases (freeze, compile, fit), checkpoints, rollback and the run
+folder. Nothing here prints or displays: progress leaves as events.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tl_widgets.core.training.checkpoints import Checkpointer
+from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig, TrainConfig
+from tl_widgets.core.events import EpochEnd, PhaseStarted, RunStarted
+from tl_widgets.core.training.feature_cache import cache_applies, feature_key, head_model, load_or_compute
+from tl_widgets.core.runs.folder import RunFolder
+from tl_widgets.core.training.callbacks import EventCallback, NonFiniteLossError, StopRequested
+
+if TYPE_CHECKING:
+    from tl_widgets.core.training.session import RunResult, TrainingSession
+
+__all__ = ["Runner", "make_optimizer"]
+
+
+def make_optimizer(phase: PhaseConfig, steps_per_epoch: int, lr_scale: float = 1.0,
+                   multipliers: dict[str, float] | None = None) -> Any:
+    """A Keras optimizer with the phase's learning-rate schedule (built-in schedules only).
+
+    ``constant`` with warm-up and ``onecycle`` are expressed with
+    ``CosineDecay`` (``alpha=1`` keeps the rate constant after warm-up), so a
+    saved model loads with plain Keras.
+
+    Args:
+        phase: The phase (optimizer, rate, schedule).
+        steps_per_epoch: Steps per epoch, for schedules.
+        lr_scale: Factor on the rate (linear scaling with replicas).
+        multipliers: Variable path -> factor on the rate (discriminative
+            learning rates); the optimizer then scales each variable's step.
+    """
+    import keras
+
+    lr = phase.learning_rate * lr_scale
+    total = max(1, phase.epochs * max(1, steps_per_epoch))
+    warmup = min(total - 1, int(round(phase.warmup_epochs * steps_per_epoch))) if phase.warmup_epochs else 0
+    schedule: Any = lr
+    if phase.schedule == "cosine":
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else lr, decay_steps=max(1, total - warmup), alpha=0.0,
+            warmup_target=lr if warmup else None, warmup_steps=warmup,
+        )
+    elif phase.schedule == "onecycle":
+        up = max(1, int(0.3 * total))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            lr / 25.0, decay_steps=max(1, total - up), alpha=1e-4, warmup_target=lr, warmup_steps=up,
+        )
+    elif warmup:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, total - warmup), alpha=1.0, warmup_target=lr, warmup_steps=warmup,
+        )
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
+               "rmsprop": keras.optimizers.RMSprop}
+    cls = classes[phase.optimizer]
+    if multipliers:
+        cls = _per_variable_rates(cls, dict(multipliers))
+    kwargs = {"momentum": 0.9} if phase.optimizer == "sgd" else {}
+    return cls(learning_rate=schedule, **kwargs)
+
+
+def _per_variable_rates(base: type, multipliers: dict[str, float]) -> type:
+    """A subclass of optimizer ``base`` that scales each variable's step by its factor.
+
+    Keras calls ``update_step`` once per variable on every backend, so scaling
+    the rate there gives per-block rates without changing the optimizer's math.
+    Models are re-compiled with the plain optimizer before saving.
+    """
+
+    class PerVariableRates(base):  # type: ignore[misc, valid-type]
+        def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> Any:
+            # Backends may pass the raw variable (tf.Variable): find the Keras variable by the optimizer's index.
+            keras_var = self._trainable_variables[self._get_variable_index(variable)]
+            factor = multipliers.get(keras_var.path, 1.0)
+            if factor != 1.0:
+                learning_rate = learning_rate * factor
+            return super().update_step(gradient, variable, learning_rate)
+
+    PerVariableRates.__name__ = f"PerVariableRates{base.__name__}"
+    return PerVariableRates
+
+
+def block_multipliers(phase: PhaseConfig, report: Any, blocks: list[Any], backbone: Any) -> dict[str, float]:
+    """Variable path -> learning-rate factor for the phase's discriminative rates (empty when uniform).
+
+    Raises:
+        FreezeError: ``block_lr_multipliers`` names a block the backbone lacks.
+    """
+    from tl_widgets.core.models.freezing import FreezeError
+
+    names = [b.name for b in blocks]
+    unknown = sorted(set(phase.block_lr_multipliers) - set(names))
+    if unknown:
+        raise FreezeError(f"Expected block_lr_multipliers to name blocks of the backbone ({', '.join(names)}). "
+                          f"Received: {unknown[0]!r}")
+    if phase.lr_decay_per_block == 1.0 and not phase.block_lr_multipliers:
+        return {}
+    trainable = [b.name for b in report.blocks if b.trainable_params > 0]
+    factor_of = {name: phase.lr_decay_per_block ** (len(trainable) - 1 - i) for i, name in enumerate(trainable)}
+    for name, f in phase.block_lr_multipliers.items():
+        factor_of[name] = factor_of.get(name, 1.0) * f
+    layers = {layer.name: layer for layer in backbone.layers}
+    out: dict[str, float] = {}
+    for block in blocks:
+        f = factor_of.get(block.name, 1.0)
+        if f == 1.0:
+            continue
+        for lname in block.layers:
+            for w in layers[lname].trainable_weights:
+                out[w.path] = f
+    return out
+
+
+def _monitor_name(has_val: bool) -> str:
+    return "val_accuracy" if has_val else "accuracy"
+
+
+class Runner:
+    """One run's worker-side state. Created by the session; ``run()`` in the worker thread."""
+
+    def __init__(self, session: TrainingSession, cfg: TrainConfig, run_id: str) -> None:
+        self.session = session
+        self.cfg = cfg
+        self.run_id = run_id
+        self.bus = session.bus
+        self.model: Any = None
+        self.run_dir: Path | None = None
+        self.folder: RunFolder | None = None
+        self.timings: dict[str, float] = {}
+        self.best: dict[str, Any] = {"value": -math.inf, "epoch": None, "phase": None}
+        self.report: Any = None
+        self.class_names: list[str] = []
+        self.messages: list[str] = []
+        self.rollback: dict[str, Any] | None = None
+        self._feature_set: Any = None
+        self._scratch: Any = None
+        self._plain_optimizer_on_save = False
+        self._phase_last_epoch = -1
+        self.checkpoints: Any = None
+
+    # -- the run -------------------------------------------------------------
+    def run(self) -> RunResult:
+        import keras
+
+        from tl_widgets.core.models.backbones import resolve_backbone
+        from tl_widgets.core.data.loading import load_datasets
+        from tl_widgets.core.models.assembly import build_model, input_size_for
+        from tl_widgets.core.training.session import RunResult
+        from tl_widgets.core.training.strategy import StrategyRuntime
+
+        cfg, t0 = self.cfg, time.time()
+        # Keras' own messages (downloads, warnings) go to logging, not stdout: the worker never prints.
+        # Keras global state is thread-local, so this affects this worker thread only.
+        keras.config.disable_interactive_logging()
+        runtime = StrategyRuntime.create(cfg.strategy)
+        resume = self.session.resume_point
+        if runtime.is_chief and resume is not None:
+            self.folder = RunFolder(resume.run_dir)
+            self.run_dir = self.folder.path
+            self._restore_best(resume.epoch_history)
+        elif runtime.is_chief:
+            self.folder = RunFolder.create(Path(cfg.output_dir) / self.run_id)
+            self.run_dir = self.folder.path
+            self.folder.write_config(cfg)
+        elif runtime.num_processes > 1:
+            # Saving weights sharded over processes runs collectives: every process saves, in step;
+            # the others write to a private scratch folder that is removed with the runner.
+            self._scratch = tempfile.TemporaryDirectory(prefix="tl-widgets-worker-")
+            self.folder = RunFolder.create(Path(self._scratch.name) / self.run_id)
+        self.checkpoints = Checkpointer(self.folder)
+        if cfg.seed is not None:
+            keras.utils.set_random_seed(cfg.seed)
+        with runtime.scope():
+            spec = resolve_backbone(cfg.model.backbone)
+            size = input_size_for(spec, cfg.model)
+            shard = (runtime.process_id, runtime.num_processes) if runtime.num_processes > 1 else None
+            work_dir = self.run_dir if self.run_dir is not None else None
+            data_cfg = replace(cfg.data, batch_size=runtime.local_batch_size(cfg.data.batch_size))
+            data = load_datasets(data_cfg, size, seed=cfg.seed, min_size=spec.min_size,
+                                 code_data=self.session.data, work_dir=work_dir, shard=shard)
+            if cfg.data.augmentation.enabled:
+                from tl_widgets.core.data.augment import augment_dataset
+
+                data.train = augment_dataset(data.train, cfg.data.augmentation, cfg.seed)
+            self.report, self.class_names = data.report, list(data.class_names)
+            for warning in getattr(data.report, "warnings", []):
+                self._message("warning", warning)
+            self.timings["data_s"] = time.time() - t0
+            t1 = time.time()
+            assembled = build_model(cfg.model, len(self.class_names))
+            self.model = assembled.model
+            if resume is not None:
+                self.model.load_weights(str(resume.checkpoint))
+                self._message("info", f"Resumed from the checkpoint of epoch {resume.epochs_done} "
+                                      f"of {cfg.total_epochs}")
+            self.timings["build_s"] = time.time() - t1
+            self.bus.publish(RunStarted(
+                self.run_id, config=cfg.to_dict(), run_dir=str(self.run_dir) if self.run_dir else None,
+                total_epochs=cfg.total_epochs, steps_per_epoch=data.steps_per_epoch,
+                class_names=tuple(self.class_names), num_replicas=runtime.num_replicas,
+                resumed_from_epoch=resume.epochs_done if resume is not None else 0,
+            ))
+            status = self._phases(assembled, data, runtime)
+        return self._finish(status, t0, RunResult)
+
+    def _phases(self, assembled: Any, data: Any, runtime: Any) -> str:
+        import keras
+
+        from tl_widgets.core.models.freezing import FreezePlan
+
+        cfg = self.cfg
+        blocks = assembled.spec.blocks(assembled.backbone)
+        freeze: FreezeConfig = cfg.freeze
+        epoch = 0
+        resume = self.session.resume_point
+        skip = resume.epochs_done if resume is not None else 0
+        state: dict[str, Any] = {"global_step": skip * data.steps_per_epoch}
+        lr_scale = runtime.lr_scale(cfg.strategy.lr_scaling)
+        for index, phase in enumerate(cfg.phases):
+            if phase.epochs == 0:
+                continue
+            freeze = phase.freeze or freeze
+            if epoch + phase.epochs <= skip:  # done before the interruption
+                epoch += phase.epochs
+                continue
+            first = max(epoch, skip)
+            report = FreezePlan(freeze).apply(assembled.backbone, blocks)
+            multipliers = block_multipliers(phase, report, blocks, assembled.backbone)
+            self._plain_optimizer_on_save = self._plain_optimizer_on_save or bool(multipliers)
+            self.model.compile(
+                optimizer=make_optimizer(phase, data.steps_per_epoch, lr_scale, multipliers),
+                loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                jit_compile=runtime.jit_compile, steps_per_execution=runtime.steps_per_execution,
+            )
+            head_params = sum(int(math.prod(w.shape)) for w in self.model.trainable_weights) - report.trainable_params
+            self.bus.publish(PhaseStarted(
+                self.run_id, phase=index, name=phase.name, epochs=phase.epochs, learning_rate=phase.learning_rate,
+                trainable_params=report.trainable_params + head_params, frozen_params=report.frozen_params,
+                first_epoch=first,
+            ))
+            use_cache, why_not = cache_applies(cfg, freeze)
+            fit_model, fit_args = self.model, {"x": data.train, "validation_data": data.val, "shuffle": False}
+            if use_cache:
+                feats = self._features(assembled, data)
+                fit_model = head_model(self.model, assembled.head_input_dim)
+                fit_model.compile(
+                    optimizer=make_optimizer(phase, data.steps_per_epoch, lr_scale),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                    steps_per_execution=runtime.steps_per_execution,
+                )
+                val = (feats.x_val, feats.y_val) if feats.x_val is not None else None
+                fit_args = {"x": feats.x_train, "y": feats.y_train, "validation_data": val,
+                            "batch_size": data.batch_size, "shuffle": True}
+            elif cfg.feature_cache and index == 0:
+                self._message("info", f"Feature cache not used: {why_not}")
+            self._phase_last_epoch = epoch + phase.epochs - 1
+            callback = EventCallback(self, index, data, state, runtime.steps_per_execution)
+            callbacks: list[Any] = [callback]
+            if cfg.early_stopping_patience:
+                callbacks.append(keras.callbacks.EarlyStopping(
+                    monitor=_monitor_name(data.val is not None), mode="max",
+                    patience=cfg.early_stopping_patience, restore_best_weights=False))
+            if cfg.reduce_lr_patience and phase.schedule == "constant" and not phase.warmup_epochs:
+                callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_loss" if data.val is not None else "loss", patience=cfg.reduce_lr_patience))
+            t = time.time()
+            try:
+                fit_model.fit(
+                    **fit_args, epochs=epoch + phase.epochs, initial_epoch=first,
+                    callbacks=callbacks, class_weight=data.class_weight, verbose=0,
+                )
+            except StopRequested:
+                self.timings[f"phase{index}_s"] = time.time() - t
+                return "stopped"
+            except NonFiniteLossError as exc:
+                self._restore_last_good()
+                raise RuntimeError(str(exc)) from None
+            self.timings[f"phase{index}_s"] = time.time() - t
+            epoch += phase.epochs
+            if self.session.stop_requested:
+                return "stopped"
+        self._maybe_rollback()
+        return "finished"
+
+    def _features(self, assembled: Any, data: Any) -> Any:
+        """Pooled backbone features, computed once per run (and cached on disk)."""
+        if self._feature_set is None:
+            key = feature_key(self.cfg, assembled.spec, assembled.input_size, self.session.data)
+            self._feature_set = load_or_compute(self.model, data, key)
+            fs = self._feature_set
+            self.timings["features_s"] = fs.seconds
+            how = "loaded from the cache" if fs.from_cache else "computed once and cached"
+            self._message("info", f"Backbone features {how} ({len(fs.y_train)} images, {fs.seconds:.1f}s): "
+                                  "the head trains on them")
+        return self._feature_set
+
+    # -- per-epoch hooks (called by EventCallback in the worker) ------------------
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        """Keeps the history, the checkpoints and the best metric."""
+        hist = self.session.history["epoch"]
+        hist.setdefault("epoch", []).append(event.epoch)
+        hist.setdefault("phase", []).append(event.phase)
+        for k, v in event.metrics.items():
+            hist.setdefault(k, []).append(v)
+        monitor = "val_accuracy" if "val_accuracy" in event.metrics else "accuracy"
+        value = event.metrics.get(monitor, -math.inf)
+        improved = value > self.best["value"]
+        if improved:
+            self.best = {"value": value, "epoch": event.epoch, "phase": event.phase, "metric": monitor}
+        self.checkpoints.epoch_end(self.model, event.epoch, improved, event.epoch == self._phase_last_epoch)
+        if self.folder is not None:
+            self.folder.write_epoch_history(hist)
+
+    def _restore_best(self, hist: dict[str, list[Any]]) -> None:
+        monitor = "val_accuracy" if hist.get("val_accuracy") else "accuracy"
+        values = hist.get(monitor, [])
+        if values:
+            i = max(range(len(values)), key=values.__getitem__)
+            self.best = {"value": values[i], "epoch": hist["epoch"][i], "phase": hist["phase"][i], "metric": monitor}
+
+    def _restore_last_good(self) -> None:
+        if self.checkpoints.restore_last(self.model):
+            self._message("warning", "Loss became non-finite: the model was restored to the last good checkpoint")
+
+    def _maybe_rollback(self) -> None:
+        hist = self.session.history["epoch"]
+        monitor = self.best.get("metric")
+        if not self.cfg.rollback or monitor is None or len(self.cfg.phases) < 2 or not hist.get(monitor):
+            return
+        final = hist[monitor][-1]
+        last_phase = hist["phase"][-1]
+        if self.best["phase"] == last_phase or final >= self.best["value"]:
+            return
+        if not self.checkpoints.restore_best(self.model):
+            self._message("warning", f"Fine-tuning ended worse ({monitor} {final:.4f} < {self.best['value']:.4f}) "
+                                     "but no best checkpoint was kept to roll back to")
+            return
+        self.rollback = {"metric": monitor, "final": final, "best": self.best["value"],
+                         "best_epoch": self.best["epoch"], "best_phase": self.best["phase"]}
+        self._message("warning", f"Phase {last_phase} ended worse than the best epoch ({monitor} {final:.4f} < "
+                                 f"{self.best['value']:.4f} at epoch {self.best['epoch']}): rolled back to the "
+                                 "best weights")
+
+    def _message(self, level: str, text: str) -> None:
+        self.messages.append(text)
+        self.session.message(level, text)
+
+    # -- outputs ---------------------------------------------------------------
+    def _finish(self, status: str, t0: float, result_cls: Any) -> RunResult:
+        hist = self.session.history
+        metrics = {k: v[-1] for k, v in hist["epoch"].items() if k not in ("epoch", "phase") and v}
+        if not metrics and hist["batch"]:
+            metrics = {k: v[-1] for k, v in hist["batch"].items() if k not in ("epoch", "phase", "global_step") and v}
+        self.timings["total_s"] = time.time() - t0
+        summary = self.summary(status, metrics)
+        if self._plain_optimizer_on_save and self.model is not None:
+            # The per-variable-rate optimizer class is not serialisable: save with a plain one.
+            self.model.compile(optimizer=self.cfg.phases[-1].optimizer, loss="sparse_categorical_crossentropy",
+                               metrics=["accuracy"])
+        if self.folder is not None:
+            self.folder.write_outputs(self.model, self.class_names, hist, summary)
+        return result_cls(
+            run_id=self.run_id, status=status, metrics=metrics, history=hist, run_dir=self.run_dir, model=self.model,
+            class_names=self.class_names, duration=self.timings["total_s"], summary=summary,
+        )
+
+    def summary(self, status: str, metrics: dict[str, float], error: str | None = None) -> dict[str, Any]:
+        """The dict written to ``summary.json``."""
+        skipped = []
+        if self.report is not None:
+            skipped = [{"path": s.path, "reason": s.reason} for s in getattr(self.report, "skipped", [])]
+        return {
+            "run_id": self.run_id, "status": status, "error": error, "metrics": metrics,
+            "best": {k: v for k, v in self.best.items() if k != "value" or v != -math.inf},
+            "rollback": self.rollback, "class_names": self.class_names, "skipped_files": skipped,
+            "messages": self.messages, "timings": self.timings,
+            "backbone": self.cfg.model.backbone, "epochs_done": len(self.session.history["epoch"].get("epoch", [])),
+        }
+
+    def write_failure(self, result: RunResult, tb: str) -> None:
+        """Writes ``summary.json`` for a failed run (history kept)."""
+        if self.folder is None:
+            return
+        summary = self.summary("failed", result.metrics, result.error)
+        summary["traceback"] = tb
+        result.summary = summary
+        self.folder.write_outputs(None, self.class_names, self.session.history, summary)

@@ -1,0 +1,334 @@
+"""`TrainingSession`: Keras ``fit`` in a worker thread that streams typed events.
+
+The worker never prints, displays or touches a widget: it publishes events on
+the session's :class:`~tl_widgets.core.events.EventBus`, and subscribers (the
+Studio's charts, the CLI progress bar, the run store) react. ``stop()`` ends the
+run after the current batch and keeps the model and the history.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tl_widgets.core.config.schema import TrainConfig
+from tl_widgets.core.events import (
+    EventBus,
+    Message,
+    RunFailed,
+    RunFinished,
+    RunStopped,
+)
+
+__all__ = ["TrainingSession", "RunResult", "SessionBusyError", "train", "new_run_id"]
+
+
+class SessionBusyError(RuntimeError):
+    """A run is already active (in this session or elsewhere in this process)."""
+
+
+@dataclass
+class RunResult:
+    """What a finished, stopped or failed run leaves.
+
+    Attributes:
+        run_id: The run's id.
+        status: ``"finished"``, ``"stopped"`` or ``"failed"``.
+        metrics: The last epoch's metrics (training and ``val_``).
+        history: ``{"batch": {...}, "epoch": {...}}`` lists per metric.
+        run_dir: The run folder (None when nothing was written).
+        model: The trained Keras model (also after a stop).
+        class_names: Class names in label order.
+        duration: Seconds from start to end.
+        error: One-line reason when failed.
+        summary: The dict written to ``summary.json``.
+    """
+
+    run_id: str
+    status: str
+    metrics: dict[str, float]
+    history: dict[str, dict[str, list[Any]]]
+    run_dir: Path | None
+    model: Any = None
+    class_names: list[str] = field(default_factory=list)
+    duration: float = 0.0
+    error: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+_PROCESS_LOCK = threading.Lock()
+_ACTIVE: dict[str, str] = {}
+
+
+def new_run_id(name: str | None) -> str:
+    """A unique, sortable, filesystem-safe run id."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name or "run").strip("-").lower()[:40] or "run"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
+
+
+class TrainingSession:
+    """Runs one training config in a worker thread and publishes events.
+
+    Example:
+
+    >>> session = TrainingSession(demo_config())        # doctest: +SKIP
+    >>> session.start(); result = session.wait()         # doctest: +SKIP
+
+    Args:
+        config: The run's config (copied at start: later edits don't leak in).
+        bus: The event bus (a new one when None).
+        data: Data passed from code for ``data.source="code"``: ``(x, y)``,
+            ``(x, y, class_names)``, a ``tf.data.Dataset`` or a PyDataset.
+        record: Record the run in the run store.
+        source: Where the run comes from, for the run store.
+        store: A run store to record into (default: the user's home store).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        *,
+        bus: EventBus | None = None,
+        data: Any = None,
+        record: bool = True,
+        source: str = "python",
+        store: Any = None,
+    ) -> None:
+        if config is not None and not isinstance(config, TrainConfig):
+            raise TypeError(f"Expected a TrainConfig. Received: {type(config).__name__}")
+        self.config = config if config is not None else TrainConfig()
+        self.bus = bus if bus is not None else EventBus()
+        self.data = data
+        self.record = record
+        self.source = source
+        self.store = store
+        self.status = "idle"
+        self.run_id: str | None = None
+        self.run_dir: Path | None = None
+        self.model: Any = None
+        self.result: RunResult | None = None
+        self.history: dict[str, dict[str, list[Any]]] = {"batch": {}, "epoch": {}}
+        self.resume_point: ResumePoint | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, bus: EventBus | None = None, record: bool = True,
+               source: str = "studio", store: Any = None) -> TrainingSession:
+        """A session that continues an interrupted run from its last epoch checkpoint.
+
+        The run keeps its id and folder; epochs already done are skipped, the
+        model starts from ``checkpoints/last.weights.h5`` and the epoch history
+        goes on from the CSV. (Optimizer moments restart: only weights are
+        checkpointed.)
+
+        Raises:
+            FileNotFoundError: The folder has no config or no checkpoint.
+            ConfigError: Its config is invalid.
+        """
+        point = ResumePoint.read(Path(run_dir))
+        session = cls(point.config, bus=bus, record=record, source=source, store=store)
+        session.resume_point = point
+        return session
+
+    # -- control ---------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while the worker thread is training."""
+        return self.status == "running"
+
+    def start(self) -> str:
+        """Starts training in a worker thread and returns the run id.
+
+        Raises:
+            SessionBusyError: A run is already active here or in this process.
+            ConfigError: The config is invalid.
+        """
+        from tl_widgets.core.config.schema import validate
+
+        with self._lock:
+            if self.running:
+                raise SessionBusyError(f"A run is already active in this session (run {self.run_id}); stop it first")
+            cfg = self.config.copy()
+            validate(cfg)
+            if self.resume_point is not None:
+                run_id = self.resume_point.run_id
+            else:
+                run_id = new_run_id(cfg.run_name or cfg.model.backbone.rsplit("/", 1)[-1])
+            with _PROCESS_LOCK:
+                if _ACTIVE:
+                    other = next(iter(_ACTIVE))
+                    raise SessionBusyError(
+                        f"Another run is active in this process (run {other}); stop it or wait for it first"
+                    )
+                _ACTIVE[run_id] = self.source
+            self.run_id, self.status, self.result = run_id, "running", None
+            self.history = {"batch": {}, "epoch": {}}
+            if self.resume_point is not None:
+                self.history["epoch"] = {k: list(v) for k, v in self.resume_point.epoch_history.items()}
+            self._stop.clear()
+            self._done.clear()
+            unsubscribe = self._attach_recorder()
+            from tl_widgets.core.training.runner import Runner
+
+            runner = Runner(self, cfg, run_id)
+            self._thread = threading.Thread(
+                target=self._work, args=(runner, unsubscribe), name=f"tl-widgets-{run_id}", daemon=True
+            )
+            self._thread.start()
+            return run_id
+
+    def stop(self) -> None:
+        """Asks the run to end after the current batch (model and history kept)."""
+        if self.running:
+            self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once :meth:`stop` was called for the current run."""
+        return self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> RunResult | None:
+        """Blocks until the run ends; returns its result, or None on timeout."""
+        if self._thread is None:
+            return self.result
+        if not self._done.wait(timeout):
+            return None
+        return self.result
+
+    # -- internals -------------------------------------------------------
+    def _attach_recorder(self) -> Any:
+        if not self.record:
+            return None
+        from tl_widgets.core.runs.store import RunRecorder, RunStore
+
+        store = self.store if self.store is not None else RunStore()
+        return self.bus.subscribe(RunRecorder(store, source=self.source))
+
+    def _work(self, runner: Any, unsubscribe: Any) -> None:
+        t0 = time.time()
+        try:
+            result = runner.run()
+        except BaseException as exc:  # the worker must always end with an event
+            result = RunResult(
+                run_id=runner.run_id, status="failed", metrics={}, history=self.history,
+                run_dir=runner.run_dir, model=runner.model, duration=time.time() - t0,
+                error=explain_error(exc, runner.cfg),
+            )
+            runner.write_failure(result, traceback.format_exc())
+            self.bus.publish(
+                RunFailed(runner.run_id, error=result.error or "", traceback=traceback.format_exc(),
+                          run_dir=str(runner.run_dir) if runner.run_dir else None, duration=result.duration)
+            )
+        else:
+            event_cls = {"finished": RunFinished, "stopped": RunStopped}[result.status]
+            self.bus.publish(
+                event_cls(runner.run_id, metrics=result.metrics,
+                          run_dir=str(result.run_dir) if result.run_dir else None, duration=result.duration)
+            )
+        finally:
+            with _PROCESS_LOCK:
+                _ACTIVE.pop(runner.run_id, None)
+        self.model = runner.model
+        self.run_dir = runner.run_dir
+        self.result = result
+        self.status = result.status
+        if unsubscribe is not None:
+            unsubscribe()
+        self._done.set()
+
+    def message(self, level: str, text: str) -> None:
+        """Publishes a notice for the current run (used by the runner)."""
+        self.bus.publish(Message(self.run_id or "", level=level, text=text))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    name = type(exc).__name__
+    text = str(exc)
+    return name == "ResourceExhaustedError" or "RESOURCE_EXHAUSTED" in text or "Out of memory" in text \
+        or "OOM when allocating" in text
+
+
+def explain_error(exc: BaseException, cfg: TrainConfig) -> str:
+    """One line for a failed run; out-of-memory errors say what to change."""
+    if _is_oom(exc):
+        size = cfg.model.input_size or "the backbone's default"
+        return (f"Out of memory while training: try a smaller batch size (now {cfg.data.batch_size}) or input size "
+                f"(now {size}), or a smaller backbone. ({type(exc).__name__})")
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class ResumePoint:
+    """Where an interrupted run stopped: its folder, config, finished epochs and their history."""
+
+    run_dir: Path
+    run_id: str
+    config: TrainConfig
+    epochs_done: int
+    epoch_history: dict[str, list[Any]]
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.weights.h5"
+
+    @classmethod
+    def read(cls, run_dir: Path) -> ResumePoint:
+        """Reads a run folder (config.json, history_epochs.csv, checkpoints/last.weights.h5)."""
+        import csv
+
+        if not (run_dir / "config.json").is_file():
+            raise FileNotFoundError(f"Expected a run folder with config.json. Received: {str(run_dir)!r}")
+        ckpt = run_dir / "checkpoints" / "last.weights.h5"
+        if not ckpt.is_file():
+            raise FileNotFoundError(
+                f"Expected an epoch checkpoint to resume from. Received: {str(run_dir)!r} has no {ckpt.name} "
+                "(the run ended before its first epoch)")
+        cfg = TrainConfig.load(run_dir / "config.json")
+        hist: dict[str, list[Any]] = {}
+        csv_path = run_dir / "history_epochs.csv"
+        if csv_path.is_file():
+            with csv_path.open(newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    for k, v in row.items():
+                        if v != "":
+                            hist.setdefault(k, []).append(int(v) if k in ("epoch", "phase") else float(v))
+        done = len(hist.get("epoch", []))
+        from tl_widgets.core.training.checkpoints import last_checkpoint_epoch
+
+        held = last_checkpoint_epoch(run_dir)
+        if held is not None and held + 1 < done:  # the history ran ahead of the (throttled) checkpoint
+            done = held + 1
+            hist = {k: v[:done] for k, v in hist.items()}
+        if done >= cfg.total_epochs:
+            raise ValueError(f"Expected an unfinished run. Received: {str(run_dir)!r} has all {done} epochs done")
+        return cls(run_dir, run_dir.name, cfg, done, hist)
+
+
+def train(config: TrainConfig, *, data: Any = None, bus: EventBus | None = None, record: bool = True,
+          source: str = "python", store: Any = None) -> RunResult:
+    """Runs ``config`` to the end and returns the result (synchronous API).
+
+    Args:
+        config: The run's config.
+        data: Data from code (see :class:`TrainingSession`).
+        bus: An event bus to publish on (e.g. with a progress subscriber).
+        record: Record the run in the run store.
+        source: Where the run comes from, for the run store.
+        store: A run store (default: the user's home store).
+    """
+    session = TrainingSession(config, bus=bus, data=data, record=record, source=source, store=store)
+    session.start()
+    result = session.wait()
+    assert result is not None
+    return result
