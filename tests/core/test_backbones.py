@@ -85,3 +85,49 @@ def test_custom_backbone_from_model_file(tmp_path):
     assert [b.name for b in spec.blocks(model)][1:] == ["stage1", "stage2"]
     with pytest.raises(FileNotFoundError, match="missing.keras"):
         custom_backbone_spec(str(tmp_path / "missing.keras"))
+
+
+def _toy_spec(name: str, **overrides):
+    from tl_widgets.core.models.backbone_spec import BackboneSpec
+    from tl_widgets.core.models.demo_backbone import build_demo_backbone
+
+    fields = dict(name=name, family="demo", builder=build_demo_backbone, default_size=48, min_size=32, params=1,
+                  top1=None, preprocess="tf")
+    fields.update(overrides)
+    return BackboneSpec(**fields)
+
+
+def test_presets_are_keyed_entries_registered_and_listed(monkeypatch):
+    from tl_widgets.core.models import backbones
+    from tl_widgets.core.models.blocks import BLOCK_RULES
+    from tl_widgets.core.models.demo_backbone import DEMO_BLOCK_RULE, backbone_presets as demo_presets
+    from tl_widgets.core.models.keras_app_presets import backbone_presets as keras_presets
+
+    assert set(keras_presets) == FAMILIES and all(key == spec.name for key, spec in keras_presets.items())
+    assert keras_presets["resnet50"].block_rule is BLOCK_RULES["resnet"]
+    # The demo is one more entry: registered the same way, carrying its own block rule.
+    assert list(demo_presets) == ["demo_cnn"] and demo_presets["demo_cnn"].block_rule is DEMO_BLOCK_RULE
+    assert get_backbone("demo_cnn") is demo_presets["demo_cnn"]
+    assert get_backbone("resnet50") is keras_presets["resnet50"]
+
+    monkeypatch.setattr(backbones, "_REGISTRY", dict(backbones._REGISTRY))
+    added = backbones.register_presets({"toy_net": _toy_spec("toy_net", params=2)})
+    assert [s.name for s in added] == ["toy_net"]
+    assert get_backbone("Toy-Net") is added[0]
+    assert [s.name for s in list_backbones("demo")] == ["toy_net", "demo_cnn"]  # sorted by params
+    with pytest.raises(ValueError, match="'toy_net' is already registered"):
+        backbones.register(_toy_spec("toy_net"))
+    with pytest.raises(ValueError, match="keyed by its name. Received: key 'other' for 'toy_net2'"):
+        backbones.register_presets({"other": _toy_spec("toy_net2")})
+    with pytest.raises(ValueError, match="Expected preprocess in .*Received: 'bgr'"):
+        backbones.register(_toy_spec("toy_net3", preprocess="bgr"))
+    with pytest.raises(ValueError, match="min_size <= default_size. Received: min_size=64, default_size=48"):
+        backbones.register(_toy_spec("toy_net4", min_size=64))
+    assert "toy_net2" not in {s.name for s in list_backbones()}
+
+
+def test_an_entry_without_a_family_rule_infers_blocks():
+    spec = _toy_spec("toy_custom", family=None)
+    assert spec.block_rule is None
+    model = build_backbone(spec, 32, None)
+    assert [b.name for b in spec.blocks(model)] == ["demo", "stem", "block1", "block2", "block3", "block4"]

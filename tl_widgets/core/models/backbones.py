@@ -1,26 +1,32 @@
 """The backbone registry, in the style of keras-hub presets.
 
-Every ``keras.applications`` family is registered with its input sizes,
-parameter count, ImageNet top-1 accuracy (from the Keras applications docs),
-preprocessing and block rule. The demo backbone registers itself from
-:mod:`tl_widgets.core.models.demo_backbone`. A model file (``.keras``/``.h5``) can stand in for
-a registered name anywhere a backbone name is accepted.
+Every backbone is a keyed preset entry (a :class:`BackboneSpec`: name, family,
+builder, input sizes, parameter count, ImageNet top-1, preprocessing, block
+rule). Preset modules hold the entries; this module registers them with
+:func:`register_presets` and answers look-ups:
+
+* :mod:`tl_widgets.core.models.keras_app_presets`: every ``keras.applications`` family;
+* :mod:`tl_widgets.core.models.demo_backbone`: the small demo CNN, just another entry.
+
+A model file (``.keras``/``.h5``) can stand in for a registered name anywhere
+a backbone name is accepted (:func:`resolve_backbone`).
 """
 
 from __future__ import annotations
 
 import difflib
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Mapping
 
-from tl_widgets.core.models.blocks import Block, blocks_for
+from tl_widgets.core.models import demo_backbone, keras_app_presets
+from tl_widgets.core.models.backbone_spec import PREPROCESS_MODES, BackboneSpec
 
 __all__ = [
     "BackboneSpec",
     "UnknownBackboneError",
     "register",
+    "register_presets",
     "list_backbones",
     "get_backbone",
     "resolve_backbone",
@@ -28,70 +34,12 @@ __all__ = [
     "custom_backbone_spec",
 ]
 
-# Preprocessing modes: how raw 0-255 RGB becomes what the backbone expects.
-#   "tf":    x / 127.5 - 1
-#   "torch": x / 255, then ImageNet mean/std per channel
-#   "caffe": RGB -> BGR, minus ImageNet BGR means
-#   "none":  the backbone has its preprocessing built in (EfficientNet, ConvNeXt, MobileNetV3)
-PREPROCESS_MODES = ("tf", "torch", "caffe", "none")
-
 
 class UnknownBackboneError(KeyError):
     """No backbone of that name is registered."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """One registered backbone.
-
-    Attributes:
-        name: Registry name (snake case), e.g. ``"mobilenet_v2"``.
-        family: Block-rule family (see :data:`tl_widgets.core.models.blocks.BLOCK_RULES`).
-        builder: ``builder(input_shape=..., weights=...)`` returning a Keras model
-            without its classification top.
-        default_size: Default square input size.
-        min_size: Smallest input size the architecture accepts.
-        params: Parameter count with the ImageNet top, from the Keras docs.
-        top1: ImageNet top-1 accuracy in percent, from the Keras docs (None
-            when not published).
-        preprocess: One of ``"tf"``, ``"torch"``, ``"caffe"``, ``"none"``.
-        pretrained: What ``weights="pretrained"`` means: ``"imagenet"`` or a
-            path to a bundled weights file.
-        description: One line for tables.
-        model_file: For custom backbones, the model file they come from.
-    """
-
-    name: str
-    family: str | None
-    builder: Callable[..., Any] = field(repr=False, compare=False)
-    default_size: int
-    min_size: int
-    params: int
-    top1: float | None
-    preprocess: str
-    pretrained: str = "imagenet"
-    description: str = ""
-    model_file: str | None = None
-
-    def blocks(self, model: Any) -> list[Block]:
-        """Returns the named blocks of a model built from this spec."""
-        return blocks_for(self.family, [layer.name for layer in model.layers])
-
-    def as_row(self) -> dict[str, Any]:
-        """A plain dict for tables (panels, CLI)."""
-        return {
-            "name": self.name,
-            "family": self.family or "custom",
-            "params_m": round(self.params / 1e6, 1),
-            "top1": self.top1,
-            "default_size": self.default_size,
-            "min_size": self.min_size,
-            "pretrained": "imagenet" if self.pretrained == "imagenet" else "bundled",
-            "description": self.description,
-        }
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
@@ -119,18 +67,27 @@ def register(spec: BackboneSpec, *, overwrite: bool = False) -> BackboneSpec:
     return spec
 
 
-def _ensure_builtin() -> None:
-    if "mobilenet_v2" not in _REGISTRY:
-        _register_keras_applications()
-    if "demo_cnn" not in _REGISTRY:
-        from tl_widgets.core.models import demo_backbone as demo
+def register_presets(presets: Mapping[str, BackboneSpec], *, overwrite: bool = False) -> list[BackboneSpec]:
+    """Registers every entry of a keyed preset table (``{name: spec}``).
 
-        demo.register_demo_backbone()
+    Args:
+        presets: Preset entries keyed by their registry name.
+        overwrite: Replace entries already registered under the same names.
+
+    Returns:
+        The registered specs, in table order.
+
+    Raises:
+        ValueError: A key differs from its entry's name, or :func:`register` refuses an entry.
+    """
+    for key, spec in presets.items():
+        if key != spec.name:
+            raise ValueError(f"Expected each preset keyed by its name. Received: key {key!r} for {spec.name!r}")
+    return [register(spec, overwrite=overwrite) for spec in presets.values()]
 
 
 def list_backbones(family: str | None = None) -> list[BackboneSpec]:
     """Returns registered specs, optionally of one family, sorted by params."""
-    _ensure_builtin()
     with _LOCK:
         specs = list(_REGISTRY.values())
     if family is not None:
@@ -144,7 +101,6 @@ def get_backbone(name: str) -> BackboneSpec:
     Raises:
         UnknownBackboneError: Naming close matches.
     """
-    _ensure_builtin()
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
     with _LOCK:
         spec = _REGISTRY.get(key)
@@ -223,77 +179,6 @@ def build_backbone(spec: BackboneSpec, input_size: int, weights: Any) -> Any:
     return spec.builder(input_shape=(input_size, input_size, 3), weights=weights)
 
 
-# -- keras.applications ----------------------------------------------------
-
-# name, keras attribute, family, default size, min size, params, top1, preprocess
-_KERAS_APPS: list[tuple[str, str, str, int, int, int, float | None, str]] = [
-    ("xception", "Xception", "xception", 299, 71, 22_900_000, 79.0, "tf"),
-    ("vgg16", "VGG16", "vgg", 224, 32, 138_400_000, 71.3, "caffe"),
-    ("vgg19", "VGG19", "vgg", 224, 32, 143_700_000, 71.3, "caffe"),
-    ("resnet50", "ResNet50", "resnet", 224, 32, 25_600_000, 74.9, "caffe"),
-    ("resnet101", "ResNet101", "resnet", 224, 32, 44_700_000, 76.4, "caffe"),
-    ("resnet152", "ResNet152", "resnet", 224, 32, 60_400_000, 76.6, "caffe"),
-    ("resnet50_v2", "ResNet50V2", "resnet", 224, 32, 25_600_000, 76.0, "tf"),
-    ("resnet101_v2", "ResNet101V2", "resnet", 224, 32, 44_700_000, 77.2, "tf"),
-    ("resnet152_v2", "ResNet152V2", "resnet", 224, 32, 60_400_000, 78.0, "tf"),
-    ("inception_v3", "InceptionV3", "inception_v3", 299, 75, 23_900_000, 77.9, "tf"),
-    ("inception_resnet_v2", "InceptionResNetV2", "inception_resnet_v2", 299, 75, 55_900_000, 80.3, "tf"),
-    ("mobilenet", "MobileNet", "mobilenet", 224, 32, 4_300_000, 70.4, "tf"),
-    ("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 224, 32, 3_500_000, 71.3, "tf"),
-    ("mobilenet_v3_small", "MobileNetV3Small", "mobilenet_v3", 224, 32, 2_900_000, 68.1, "none"),
-    ("mobilenet_v3_large", "MobileNetV3Large", "mobilenet_v3", 224, 32, 5_400_000, 75.6, "none"),
-    ("densenet121", "DenseNet121", "densenet", 224, 32, 8_100_000, 75.0, "torch"),
-    ("densenet169", "DenseNet169", "densenet", 224, 32, 14_300_000, 76.2, "torch"),
-    ("densenet201", "DenseNet201", "densenet", 224, 32, 20_200_000, 77.3, "torch"),
-    ("nasnet_mobile", "NASNetMobile", "nasnet", 224, 32, 5_300_000, 74.4, "tf"),
-    ("nasnet_large", "NASNetLarge", "nasnet", 331, 32, 88_900_000, 82.5, "tf"),
-    ("efficientnet_b0", "EfficientNetB0", "efficientnet", 224, 32, 5_300_000, 77.1, "none"),
-    ("efficientnet_b1", "EfficientNetB1", "efficientnet", 240, 32, 7_900_000, 79.1, "none"),
-    ("efficientnet_b2", "EfficientNetB2", "efficientnet", 260, 32, 9_200_000, 80.1, "none"),
-    ("efficientnet_b3", "EfficientNetB3", "efficientnet", 300, 32, 12_300_000, 81.6, "none"),
-    ("efficientnet_b4", "EfficientNetB4", "efficientnet", 380, 32, 19_500_000, 82.9, "none"),
-    ("efficientnet_b5", "EfficientNetB5", "efficientnet", 456, 32, 30_600_000, 83.6, "none"),
-    ("efficientnet_b6", "EfficientNetB6", "efficientnet", 528, 32, 43_300_000, 84.0, "none"),
-    ("efficientnet_b7", "EfficientNetB7", "efficientnet", 600, 32, 66_700_000, 84.3, "none"),
-    ("efficientnet_v2_b0", "EfficientNetV2B0", "efficientnet", 224, 32, 7_200_000, 78.7, "none"),
-    ("efficientnet_v2_b1", "EfficientNetV2B1", "efficientnet", 240, 32, 8_200_000, 79.8, "none"),
-    ("efficientnet_v2_b2", "EfficientNetV2B2", "efficientnet", 260, 32, 10_200_000, 80.5, "none"),
-    ("efficientnet_v2_b3", "EfficientNetV2B3", "efficientnet", 300, 32, 14_500_000, 82.0, "none"),
-    ("efficientnet_v2_s", "EfficientNetV2S", "efficientnet", 384, 32, 21_600_000, 83.9, "none"),
-    ("efficientnet_v2_m", "EfficientNetV2M", "efficientnet", 480, 32, 54_400_000, 85.3, "none"),
-    ("efficientnet_v2_l", "EfficientNetV2L", "efficientnet", 480, 32, 119_000_000, 85.7, "none"),
-    ("convnext_tiny", "ConvNeXtTiny", "convnext", 224, 32, 28_600_000, 81.3, "none"),
-    ("convnext_small", "ConvNeXtSmall", "convnext", 224, 32, 50_200_000, 82.3, "none"),
-    ("convnext_base", "ConvNeXtBase", "convnext", 224, 32, 88_500_000, 85.3, "none"),
-    ("convnext_large", "ConvNeXtLarge", "convnext", 224, 32, 197_700_000, 86.3, "none"),
-    ("convnext_xlarge", "ConvNeXtXLarge", "convnext", 224, 32, 350_100_000, 86.7, "none"),
-]
-
-
-def _keras_builder(attr: str) -> Callable[..., Any]:
-    def builder(input_shape: tuple[int, int, int], weights: Any = None, **kwargs: Any) -> Any:
-        import keras
-
-        fn = getattr(keras.applications, attr)
-        return fn(include_top=False, weights=weights, input_shape=input_shape, **kwargs)
-
-    builder.__name__ = f"build_{attr}"
-    return builder
-
-
-def _register_keras_applications() -> None:
-    for name, attr, family, default, minimum, params, top1, prep in _KERAS_APPS:
-        register(
-            BackboneSpec(
-                name=name,
-                family=family,
-                builder=_keras_builder(attr),
-                default_size=default,
-                min_size=minimum,
-                params=params,
-                top1=top1,
-                preprocess=prep,
-                description=f"keras.applications.{attr}",
-            ),
-            overwrite=True,
-        )
+# The built-in presets. Registering them here (not from the preset modules) keeps imports one-way.
+register_presets(keras_app_presets.backbone_presets)
+register_presets(demo_backbone.backbone_presets)

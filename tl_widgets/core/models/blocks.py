@@ -136,7 +136,8 @@ def infer_blocks(layer_names: Sequence[str], max_blocks: int = MAX_INFERRED_BLOC
     return merged
 
 
-# Family rules. Names follow keras.applications layer naming (Keras 3.15).
+# Family rules of keras.applications (layer naming as of Keras 3.15). A preset that is not a
+# keras.applications family (the demo backbone) carries its own rule in its registry entry.
 BLOCK_RULES: dict[str, BlockRule] = {
     "vgg": BlockRule(prefix=((r"^(block\d+)_", "{1}"),)),
     "resnet": BlockRule(prefix=((r"^(conv\d)_", "{1}"), (r"^pool1_", "conv1"), (r"^post_", "top"))),
@@ -179,7 +180,6 @@ BLOCK_RULES: dict[str, BlockRule] = {
     "convnext": BlockRule(
         prefix=((r"^.*_(stage_\d)_", "{1}"), (r"^.*_downsampling_block_(\d)", "downsample_{1}"), (r"^layer_normalization", "top"))
     ),
-    "demo": BlockRule(prefix=((r"^(block\d+)_", "{1}"),)),
 }
 
 

@@ -5,6 +5,10 @@ It is pretrained (by ``scripts/pretrain_demo_backbone.py``, which calls
 and four shape kinds — which are disjoint from the **target** classes the demo
 trains on (digits 5-9, four other shapes). That makes the demo a real transfer
 learning run, offline, in seconds on a laptop CPU.
+
+The demo is one more preset: :data:`backbone_presets` holds its registry
+entry, which :mod:`tl_widgets.core.models.backbones` registers like the
+``keras.applications`` ones.
 """
 
 from __future__ import annotations
@@ -12,10 +16,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEMO_BACKBONE", "DEMO_WEIGHTS", "build_demo_backbone", "register_demo_backbone", "pretrain_demo_backbone"]
+from tl_widgets.core.models.backbone_spec import BackboneSpec
+from tl_widgets.core.models.blocks import BlockRule
+
+__all__ = [
+    "DEMO_BACKBONE",
+    "DEMO_WEIGHTS",
+    "DEMO_BLOCK_RULE",
+    "backbone_presets",
+    "build_demo_backbone",
+    "pretrain_demo_backbone",
+]
 
 DEMO_BACKBONE = "demo_cnn"
 DEMO_WEIGHTS = Path(__file__).parent / "assets" / "demo_cnn.weights.h5"
+# Layers are named ``stem_*`` then ``block1_*``..``block4_*`` (see build_demo_backbone).
+DEMO_BLOCK_RULE = BlockRule(prefix=((r"^(block\d+)_", "{1}"),))
 _WIDTHS = (32, 48, 96, 128)
 
 
@@ -45,33 +61,30 @@ def build_demo_backbone(input_shape: tuple[int, int, int] = (48, 48, 3), weights
     return model
 
 
-def register_demo_backbone() -> None:
-    """Registers ``demo_cnn`` in the backbone registry."""
-    from tl_widgets.core.models.backbones import BackboneSpec, register
-
-    register(
-        BackboneSpec(
-            name=DEMO_BACKBONE,
-            family="demo",
-            builder=build_demo_backbone,
-            default_size=48,
-            min_size=32,
-            params=_param_count(),
-            top1=None,
-            preprocess="tf",
-            pretrained=str(DEMO_WEIGHTS),
-            description="small CNN bundled with tl_widgets, pretrained on the demo's source classes",
-        ),
-        overwrite=True,
-    )
-
-
 def _param_count() -> int:
     total, prev = 0, 3
     for width in (24, *_WIDTHS):
         total += 9 * prev * width + 4 * width  # conv (no bias) + batchnorm
         prev = width
     return total
+
+
+# The demo's entry in the backbone registry, registered like every other preset.
+backbone_presets: dict[str, BackboneSpec] = {
+    DEMO_BACKBONE: BackboneSpec(
+        name=DEMO_BACKBONE,
+        family="demo",
+        builder=build_demo_backbone,
+        default_size=48,
+        min_size=32,
+        params=_param_count(),
+        top1=None,
+        preprocess="tf",
+        pretrained=str(DEMO_WEIGHTS),
+        description="small CNN bundled with tl_widgets, pretrained on the demo's source classes",
+        block_rule=DEMO_BLOCK_RULE,
+    ),
+}
 
 
 def pretrain_demo_backbone(
