@@ -20,13 +20,15 @@ import math
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tl_widgets.core.config.schema import DataConfig
+from tl_widgets.core.data import pipeline as pipelines
+from tl_widgets.core.data.dataset_report import DatasetReport
 from tl_widgets.core.data.images import (
     DEFAULT_MAX_PIXELS,
     DataError,
@@ -41,38 +43,6 @@ from tl_widgets.core.data.images import (
 from tl_widgets.core.data.zipsafe import find_class_root, is_ignored_name, safe_extract_zip
 
 __all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets"]
-
-
-@dataclass
-class DatasetReport:
-    """What a scan found; plain data for panels, the CLI and run summaries.
-
-    Attributes:
-        root: The folder scanned (None for demo/code data).
-        class_names: Class names in label order (sorted folder names).
-        counts: Valid images per class.
-        skipped: Files left out, each with a reason.
-        size_stats: ``min_width``, ``median_width``, ``max_width`` and the
-            same for ``height``, over valid images.
-        warnings: Human-readable notes (small images, files outside class
-            folders, ...).
-    """
-
-    root: str | None
-    class_names: list[str]
-    counts: dict[str, int]
-    skipped: list[SkippedFile] = field(default_factory=list)
-    size_stats: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        """Number of valid images."""
-        return sum(self.counts.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        """Returns a JSON-ready dict."""
-        return asdict(self)
 
 
 @dataclass
@@ -291,8 +261,6 @@ def load_datasets(
     Raises:
         DataError: On any problem with the data (the message says what and where).
     """
-    from tl_widgets.core.data import pipeline as pipelines
-
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise DataError(f"Expected image_size to be a positive integer. Received: image_size={image_size!r}")
     split_seed = 0 if seed is None else int(seed)
@@ -315,8 +283,6 @@ def load_datasets(
         paths, ratios = _prepared_paths(infos, image_size, work_dir)
         source = pipelines.FileSource(report, names, labels, paths, ratios)
 
-    split_indices, limit_per_class = pipelines.split_indices, pipelines.limit_per_class
-    shard_indices, inverse_frequency = pipelines.shard_indices, pipelines.inverse_frequency
     labels = source.labels
     n_classes = len(source.class_names)
     val_source = None
@@ -324,13 +290,13 @@ def load_datasets(
         val_source = _val_folder(Path(cfg.val_path), source.class_names, image_size, work_dir, source.report)
         train_idx, val_idx = np.arange(len(labels)), np.array([], int)
     else:
-        train_idx, val_idx = split_indices(labels, cfg.validation_split, split_seed)
-    train_idx = limit_per_class(train_idx, labels, cfg.max_per_class, split_seed)
-    train_idx = shard_indices(train_idx, shard, split_seed)
+        train_idx, val_idx = pipelines.split_indices(labels, cfg.validation_split, split_seed)
+    train_idx = pipelines.limit_per_class(train_idx, labels, cfg.max_per_class, split_seed)
+    train_idx = pipelines.shard_indices(train_idx, shard, split_seed)
     if val_source is not None:
-        val_idx = shard_indices(np.arange(len(val_source.labels)), shard, split_seed)
+        val_idx = pipelines.shard_indices(np.arange(len(val_source.labels)), shard, split_seed)
     elif len(val_idx):
-        val_idx = shard_indices(val_idx, shard, split_seed)
+        val_idx = pipelines.shard_indices(val_idx, shard, split_seed)
 
     cache_dir = None
     if cfg.cache == "disk":
@@ -340,7 +306,7 @@ def load_datasets(
     train_ds = pipelines.build(source, train_idx, image_size, batch, True, cfg.cache, seed, cache_dir)
     vs = val_source or source
     val_ds = pipelines.build(vs, val_idx, image_size, batch, False, cfg.cache, seed, cache_dir) if len(val_idx) else None
-    weights = inverse_frequency(labels[train_idx], n_classes) if cfg.class_weights else None
+    weights = pipelines.inverse_frequency(labels[train_idx], n_classes) if cfg.class_weights else None
     return Datasets(
         train=train_ds,
         val=val_ds,
@@ -358,8 +324,6 @@ def load_datasets(
 def _val_folder(
     root: Path, class_names: list[str], image_size: int, work_dir: str | os.PathLike[str] | None, report: DatasetReport
 ) -> Any:
-    from tl_widgets.core.data import pipeline as pipelines
-
     val_report, valid = _scan(root)
     extra = sorted(set(valid) - set(class_names))
     if extra:

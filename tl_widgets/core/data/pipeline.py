@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tl_widgets.core.data.dataset_report import DatasetReport
 from tl_widgets.core.data.images import DataError, make_tf_decoder
 
 __all__ = [
@@ -99,7 +100,7 @@ def inverse_frequency(labels: np.ndarray, n_classes: int) -> dict[int, float]:
 class FileSource:
     """Image files on disk (paths already converted where TF can't decode them)."""
 
-    report: Any
+    report: DatasetReport
     class_names: list[str]
     labels: np.ndarray
     paths: np.ndarray
@@ -110,7 +111,7 @@ class FileSource:
 class ArraySource:
     """Images in a numpy array ``[N, H, W]`` or ``[N, H, W, C]`` (C = 1, 3 or 4)."""
 
-    report: Any
+    report: DatasetReport
     class_names: list[str]
     labels: np.ndarray
     x: np.ndarray
@@ -121,30 +122,11 @@ class ArraySource:
 class StreamSource:
     """A ``tf.data.Dataset`` of single ``(image, label)`` elements, labels already integers."""
 
-    report: Any
+    report: DatasetReport
     class_names: list[str]
     labels: np.ndarray
     dataset: Any
     scale: float
-
-
-def _report(names: list[str], labels: np.ndarray, heights: np.ndarray, widths: np.ndarray, min_size: int | None) -> Any:
-    from tl_widgets.core.data.loading import DatasetReport
-    from tl_widgets.core.data.images import size_stats, small_image_warning
-
-    counts = np.bincount(labels, minlength=len(names))
-    warnings = small_image_warning(widths, heights, min_size)
-    absent = [names[i] for i in range(len(names)) if counts[i] == 0]
-    if absent:
-        warnings.append(f"No examples of classes {absent}.")
-    return DatasetReport(
-        root=None,
-        class_names=list(names),
-        counts={names[i]: int(counts[i]) for i in range(len(names))},
-        skipped=[],
-        size_stats=size_stats(widths, heights),
-        warnings=warnings,
-    )
 
 
 def _int_labels(y: np.ndarray, what: str) -> np.ndarray:
@@ -184,7 +166,7 @@ def array_source(x: Any, y: Any, names: Any = None, min_size: int | None = None)
     if len(class_names) < 2:
         raise DataError(f"Expected at least 2 classes. Received: {class_names}")
     n = len(x)
-    report = _report(class_names, labels, np.full(n, x.shape[1]), np.full(n, x.shape[2]), min_size)
+    report = DatasetReport.from_labels(class_names, labels, np.full(n, x.shape[1]), np.full(n, x.shape[2]), min_size)
     scale = _scale_for(float(x.max()), x.dtype)
     return ArraySource(report, class_names, labels, x, scale)
 
@@ -239,7 +221,7 @@ def stream_source(ds: Any, names: Any = None, min_size: int | None = None) -> St
     class_names = _class_names(labels, names)
     if len(class_names) < 2:
         raise DataError(f"Expected at least 2 classes. Received: {class_names}")
-    report = _report(class_names, labels, heights, widths, min_size)
+    report = DatasetReport.from_labels(class_names, labels, heights, widths, min_size)
     scale = _scale_for(float(maxes.max()), spec[0].dtype.as_numpy_dtype)
     return StreamSource(report, class_names, labels, pairs, scale)
 
