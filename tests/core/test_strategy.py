@@ -13,10 +13,10 @@ from dataclasses import replace
 import pytest
 
 from tl_widgets.core.config.schema import StrategyConfig, TrainConfig
-from tl_widgets.core.training.strategy import (
+from tl_widgets.core.training.strategy import StrategyRuntime
+from tl_widgets.core.training.strategy_planning import (
     Device,
     StrategyError,
-    StrategyRuntime,
     describe_strategy,
     resolve_mixed_precision,
 )

@@ -29,7 +29,7 @@ class StrategyPanel(widgets.VBox):
     replicas = traitlets.Int(1, help="Replicas the selected strategy would use.")
 
     def __init__(self, config: StrategyConfig | None = None) -> None:
-        from tl_widgets.core.training.strategy import available_strategies, backend, discover_devices
+        from tl_widgets.core.training.strategy_planning import available_strategies, backend, discover_devices
 
         self.notice = Notice()
         self.guard = Guard(self.notice)
