@@ -33,7 +33,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import plotly.graph_objects as go  # noqa: E402
 
 from tl_widgets.core.events import BatchEnd, RunStarted  # noqa: E402
-from tl_widgets.views.chart import PlotlyChart, _plotly_js_payload  # noqa: E402
+from tl_widgets.views.chart import PlotlyChart  # noqa: E402
+from tl_widgets.views.plotly_bundle import plotly_js_payload  # noqa: E402
 from tl_widgets.views.live import LiveTrainingCharts  # noqa: E402
 
 
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     open_ours = opening_bytes(lambda: PlotlyChart(go.Figure(go.Scatter(x=[1], y=[1]))))
     open_fw = opening_bytes(lambda: go.FigureWidget(go.Scatter(x=[1], y=[1])))
-    plotly_gz = len(_plotly_js_payload("gzip"))
+    plotly_gz = len(plotly_js_payload("gzip"))
     page_ours = open_ours + plotly_gz
     page_fw = open_fw
     print("(c) bringing Plotly.js to a page with 3 charts (widget state sent at creation + loader)")

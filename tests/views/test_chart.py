@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import pytest
 import traitlets
 
-from tl_widgets.views.chart import PlotlyChart, _plotly_js_version
+from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.views.plotly_bundle import plotly_js_version
 
 PLOTLY_JS = pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -121,7 +122,7 @@ def test_plotly_js_is_served_once_compressed(comm_log):
     browser_sends(chart, {"type": "plotly?", "gzip": True})
     reply = comm_log.custom()[-1]
     assert reply["type"] == "plotly" and reply["encoding"] == "gzip"
-    assert reply["version"] == _plotly_js_version() == chart._plotly_version
+    assert reply["version"] == plotly_js_version() == chart._plotly_version
     payload = reply["_buffers"][0]
     assert len(payload) < 0.4 * PLOTLY_JS.stat().st_size
     assert gzip.decompress(payload) == PLOTLY_JS.read_bytes()
@@ -219,3 +220,27 @@ def test_numpy_xy_survive_plotly_typed_array_encoding():
     trace = chart.snapshot()["data"][0]
     assert trace["x"] == pytest.approx(xs.tolist())
     assert trace["y"] == pytest.approx(ys.tolist())
+
+
+def test_figure_json_helpers_on_their_own():
+    import math
+
+    from tl_widgets.views.figure_json import apply_relayout, figure_dict, json_values
+
+    assert json_values([1.0, math.nan, math.inf, 2.5], "y values") == [1.0, None, None, 2.5]
+    with pytest.raises(ValueError, match="1-D sequence of x values. Received shape \\(2, 2\\)"):
+        json_values([[1, 2], [3, 4]], "x values")
+    layout = {"xaxis": {"title": {"text": "step"}}, "shapes": []}
+    apply_relayout(layout, {"xaxis.title.text": "epoch", "shapes[1].x0": 3, "yaxis.type": "log"})
+    assert layout == {"xaxis": {"title": {"text": "epoch"}}, "shapes": [{}, {"x0": 3}], "yaxis": {"type": "log"}}
+    apply_relayout(layout, {"yaxis.type": None, "shapes[0]": None})
+    assert layout == {"xaxis": {"title": {"text": "epoch"}}, "shapes": [{}, {"x0": 3}], "yaxis": {}}
+    with pytest.raises(ValueError, match="layout path like 'xaxis.title.text'. Received: 'x axis'"):
+        apply_relayout(layout, {"x axis": 1})
+    import numpy as np
+    import plotly.graph_objects as go
+
+    plain = figure_dict(go.Figure(go.Scatter(x=np.arange(3), y=np.array([0.5, 0.25, 0.125]))))
+    assert plain["data"][0]["x"] == [0, 1, 2] and plain["data"][0]["y"] == [0.5, 0.25, 0.125]
+    with pytest.raises(TypeError, match="plotly Figure, a dict or None. Received: list"):
+        figure_dict([1, 2])

@@ -18,14 +18,15 @@ The Python side keeps a bounded snapshot of the figure (each trace keeps at
 most ``max_points`` points). A view that is created later (a re-rendered
 output, a second view of the same widget) asks for that snapshot and so shows
 the recent bounded state, never an unbounded history.
+
+The Plotly.js bundle comes from :mod:`tl_widgets.views.plotly_bundle`; figures
+become plain JSON through :mod:`tl_widgets.views.figure_json`.
 """
 
 from __future__ import annotations
 
-import base64
 import collections
 import functools
-import gzip
 import json
 import logging
 import pathlib
@@ -35,127 +36,18 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import anywidget
 import numpy as np
-import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 import traitlets
+
+from tl_widgets.views.figure_json import apply_relayout, figure_dict, json_values
+from tl_widgets.views.plotly_bundle import plotly_js_payload, plotly_js_version
 
 __all__ = ["PlotlyChart"]
 
 _log = logging.getLogger(__name__)
 
-_PLOTLY_JS = pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 _VIEW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
-
-
-@functools.cache
-def _plotly_js_version() -> str:
-    """Returns the version of the bundled Plotly.js, read from its header."""
-    head = _PLOTLY_JS.read_bytes()[:200].decode("utf-8", "replace")
-    match = re.search(r"plotly\.js v([0-9][0-9A-Za-z.+-]*)", head)
-    return match.group(1) if match else f"py-{plotly.__version__}"
-
-
-@functools.cache
-def _plotly_js_payload(encoding: str) -> bytes:
-    """Returns ``plotly.min.js``, gzipped when ``encoding == "gzip"``."""
-    if not _PLOTLY_JS.is_file():
-        raise FileNotFoundError(
-            f"Expected Plotly.js at {_PLOTLY_JS} (shipped with the plotly package). "
-            "Reinstall plotly."
-        )
-    raw = _PLOTLY_JS.read_bytes()
-    return gzip.compress(raw, compresslevel=6, mtime=0) if encoding == "gzip" else raw
-
-
-def _json_values(values: Any, what: str) -> list[Any]:
-    """Converts a 1-D sequence to a JSON-ready list; NaN and inf become None."""
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"Expected a 1-D sequence of {what}. Received shape {arr.shape}.")
-    if arr.dtype.kind in "biu":
-        return arr.tolist()
-    if arr.dtype.kind == "f":
-        finite = np.isfinite(arr)
-        if finite.all():
-            return arr.tolist()
-        obj = arr.astype(object)
-        obj[~finite] = None
-        return obj.tolist()
-    if arr.dtype.kind in "USO":
-        out = arr.tolist()
-        for value in out:
-            if value is not None and not isinstance(value, (str, int, float)):
-                raise TypeError(f"Expected numbers or strings as {what}. Received: {value!r}")
-        return out
-    raise TypeError(f"Expected numbers or strings as {what}. Received dtype {arr.dtype}.")
-
-
-def _decode_typed_array(value: Any) -> Any:
-    """Plotly >= 6 writes numpy arrays as ``{"dtype", "bdata"[, "shape"]}``: back to a list."""
-    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
-        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        if shape:
-            arr = arr.reshape([int(n) for n in str(shape).split(",")])
-        return arr.tolist()
-    return value
-
-
-def _figure_dict(figure: go.Figure | Mapping[str, Any] | None) -> dict[str, Any]:
-    """Returns a plain JSON dict ``{"data": [...], "layout": {...}}``."""
-    if figure is None:
-        return {"data": [], "layout": {}}
-    if isinstance(figure, go.Figure):
-        plain = json.loads(pio.to_json(figure, validate=False))
-    elif isinstance(figure, Mapping):
-        plain = json.loads(pio.to_json(dict(figure), validate=False))
-    else:
-        raise TypeError(
-            f"Expected a plotly Figure, a dict or None. Received: {type(figure).__name__}"
-        )
-    data = plain.get("data", [])
-    layout = plain.get("layout", {})
-    if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
-        raise ValueError(f"Expected figure['data'] to be a list of trace dicts. Received: {data!r:.200}")
-    for trace in data:  # x/y are kept as Python sequences (bounded deques) on this side
-        for key in ("x", "y"):
-            if key in trace:
-                trace[key] = _decode_typed_array(trace[key])
-    if not isinstance(layout, dict):
-        raise ValueError(f"Expected figure['layout'] to be a dict. Received: {layout!r:.200}")
-    return {"data": data, "layout": layout}
-
-
-def _apply_relayout(layout: dict[str, Any], update: Mapping[str, Any]) -> None:
-    """Applies Plotly ``relayout`` semantics (dotted keys, ``a[0]``, None deletes)."""
-    for key, value in update.items():
-        parts = str(key).split(".")
-        node: Any = layout
-        for i, part in enumerate(parts):
-            match = _PATH_PART.match(part)
-            if match is None:
-                raise ValueError(f"Expected a layout path like 'xaxis.title.text'. Received: {key!r}")
-            name, index = match.group(1), match.group(2)
-            last = i == len(parts) - 1
-            if index is None:
-                if last:
-                    if value is None:
-                        node.pop(name, None)
-                    else:
-                        node[name] = value
-                else:
-                    node = node.setdefault(name, {})
-                continue
-            items = node.setdefault(name, [])
-            idx = int(index)
-            while len(items) <= idx:
-                items.append({})
-            if last:
-                items[idx] = {} if value is None else value
-            else:
-                node = items[idx]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -213,11 +105,11 @@ class PlotlyChart(anywidget.AnyWidget):
         self._has_xy: list[tuple[bool, bool]] = []
         self._layout: dict[str, Any] = {}
         self.requests_rejected = 0
-        self._load(_figure_dict(figure))
+        self._load(figure_dict(figure))
         super().__init__(
             height=height,
             max_points=max_points,
-            _plotly_version=_plotly_js_version(),
+            _plotly_version=plotly_js_version(),
             _figure=self.snapshot(),
             **kwargs,
         )
@@ -244,7 +136,7 @@ class PlotlyChart(anywidget.AnyWidget):
 
     @traitlets.validate("_plotly_version")
     def _check_version(self, proposal: dict[str, Any]) -> str:
-        if proposal["value"] != _plotly_js_version():
+        if proposal["value"] != plotly_js_version():
             raise traitlets.TraitError(f"_plotly_version is read-only. Received: {proposal['value']!r}")
         return proposal["value"]
 
@@ -282,7 +174,7 @@ class PlotlyChart(anywidget.AnyWidget):
         Args:
             figure: A ``go.Figure``, a dict with ``data`` and ``layout``, or None.
         """
-        self._load(_figure_dict(figure))
+        self._load(figure_dict(figure))
         snap = self.snapshot()
         self._figure = snap
         self.send({"type": "react", "figure": snap})
@@ -331,7 +223,7 @@ class PlotlyChart(anywidget.AnyWidget):
         Returns:
             The indices of the new traces.
         """
-        plain = _figure_dict({"data": [t.to_plotly_json() if hasattr(t, "to_plotly_json") else dict(t) for t in traces]})
+        plain = figure_dict({"data": [t.to_plotly_json() if hasattr(t, "to_plotly_json") else dict(t) for t in traces]})
         first = len(self._data)
         added: list[dict[str, Any]] = []
         for trace in plain["data"]:
@@ -369,7 +261,7 @@ class PlotlyChart(anywidget.AnyWidget):
         plain = json.loads(pio.to_json(dict(update), validate=False))
         if not isinstance(plain, dict):
             raise TypeError(f"Expected a dict of layout updates. Received: {update!r:.200}")
-        _apply_relayout(self._layout, plain)
+        apply_relayout(self._layout, plain)
         self.send({"type": "relayout", "update": plain})
 
     # -- private ----------------------------------------------------------------------
@@ -398,7 +290,7 @@ class PlotlyChart(anywidget.AnyWidget):
             if not 0 <= idx < len(self._data):
                 raise IndexError(f"Expected a trace index in [0, {len(self._data)}). Received: {key!r}")
             xs, ys = pair
-            x_list, y_list = _json_values(xs, "x values"), _json_values(ys, "y values")
+            x_list, y_list = json_values(xs, "x values"), json_values(ys, "y values")
             if len(x_list) != len(y_list):
                 raise ValueError(
                     f"Expected as many x as y values for trace {idx}. Received: {len(x_list)} x, {len(y_list)} y"
@@ -418,9 +310,9 @@ class PlotlyChart(anywidget.AnyWidget):
             return
         if content["type"] == "plotly?":
             encoding = "gzip" if content.get("gzip") is True else "identity"
-            payload = _plotly_js_payload(encoding)
+            payload = plotly_js_payload(encoding)
             self.send(
-                {"type": "plotly", "encoding": encoding, "version": _plotly_js_version()}, buffers=[payload]
+                {"type": "plotly", "encoding": encoding, "version": plotly_js_version()}, buffers=[payload]
             )
             return
         view = content.get("view")
