@@ -50,3 +50,24 @@ def test_studio_serves_and_prints_url(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
+
+
+def test_a_failed_launch_is_raised_by_the_server_and_printed_by_the_cli(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    from tl_widgets.server import voila_launch
+
+    # Voilà stands in as a process that exits at once with status 3.
+    monkeypatch.setattr(voila_launch, "voila_argv", lambda opts: [sys.executable, "-c", "raise SystemExit(3)"])
+    opts = voila_launch.LaunchOptions(port=0, data_roots=[tmp_path])
+    with pytest.raises(voila_launch.VoilaLaunchError, match="Expected Voilà to serve .*Received: exit code 3"):
+        voila_launch.run_voila(opts, on_ready=lambda url: pytest.fail(f"not ready: {url}"))
+    assert capsys.readouterr().out == ""  # the server prints nothing
+
+    parser = argparse.ArgumentParser()
+    cli_studio.register(parser.add_subparsers())
+    args = parser.parse_args(["studio", "--port", "0", "--no-browser", "--data-root", str(tmp_path)])
+    assert args.func(args) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err.startswith("tl-widgets: error: Expected Voilà to serve ") and "exit code 3" in out.err

@@ -14,7 +14,7 @@ import argparse
 import secrets
 from typing import Any
 
-from tl_widgets.server.voila_launch import LaunchOptions, is_loopback, run_voila
+from tl_widgets.server.voila_launch import LaunchOptions, is_loopback
 
 __all__ = ["register", "build_options"]
 
@@ -97,9 +97,10 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
 
 def _run(args: argparse.Namespace) -> int:
     from tl_widgets.cli.errors import fail
+    from tl_widgets.cli.studio import launch
 
     try:
         opts = build_options(args)
     except (ValueError, RuntimeError) as exc:
         return fail(str(exc))
-    return run_voila(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)")
+    return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)")

@@ -10,9 +10,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tl_widgets.server.voila_launch import DATA_ROOTS_ENV, LaunchOptions, run_voila, studio_notebook, voila_argv
+from tl_widgets.server.voila_launch import (
+    DATA_ROOTS_ENV,
+    LaunchOptions,
+    VoilaLaunchError,
+    run_voila,
+    studio_notebook,
+    voila_argv,
+)
 
-__all__ = ["register", "studio_notebook", "voila_command", "resolve_data_roots", "DATA_ROOTS_ENV"]
+__all__ = ["register", "studio_notebook", "voila_command", "resolve_data_roots", "launch", "DATA_ROOTS_ENV"]
 
 
 def register(sub: Any) -> None:
@@ -52,6 +59,20 @@ def resolve_data_roots(roots: list[str], flag: str = "--data-root") -> list[Path
     return out
 
 
+def launch(opts: LaunchOptions, *, open_browser: bool, label: str) -> int:
+    """Runs Voilà, prints ``"<label>: <url>"`` once it answers, and prints a launch failure as one line.
+
+    Returns:
+        Voilà's exit status, 130 after Ctrl-C, or 1 when it could not start.
+    """
+    from tl_widgets.cli.errors import fail
+
+    try:
+        return run_voila(opts, open_browser=open_browser, on_ready=lambda url: print(f"{label}: {url}", flush=True))
+    except VoilaLaunchError as exc:
+        return fail(str(exc))
+
+
 def _run(args: argparse.Namespace) -> int:
     from tl_widgets.cli.errors import fail
 
@@ -62,4 +83,4 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc))
     opts = LaunchOptions(port=args.port, ip=args.ip, data_roots=roots)
-    return run_voila(opts, open_browser=not args.no_browser)
+    return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio")

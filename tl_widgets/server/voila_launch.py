@@ -24,12 +24,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tl_widgets.core.settings import DATA_ROOTS_ENV, MAX_UPLOAD_ENV, WORKSHOP_ENV
 
 __all__ = [
-    "LaunchOptions", "studio_notebook", "voila_argv", "kernel_env", "run_voila", "free_port", "is_loopback",
+    "LaunchOptions", "VoilaLaunchError", "studio_notebook", "voila_argv", "kernel_env", "run_voila", "free_port",
+    "is_loopback",
     "THREAD_ENV_VARS", "READY_PROBE", "MAX_UPLOAD_ENV", "DATA_ROOTS_ENV", "WORKSHOP_ENV",
 ]
 
@@ -39,6 +40,13 @@ THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Polled until it answers (any status): not the page itself, which would start a kernel nobody uses.
 READY_PROBE = "tl-widgets-ready"
+
+
+class VoilaLaunchError(RuntimeError):
+    """Voilà exited, or did not answer, before it was ready to serve the Studio.
+
+    The server raises it; the CLI (``tl-widgets studio``/``serve``) prints it as one line.
+    """
 
 
 def studio_notebook() -> Path:
@@ -164,14 +172,22 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0)
     return False
 
 
-def run_voila(opts: LaunchOptions, *, open_browser: bool = False, label: str = "tl-widgets Studio") -> int:
-    """Starts Voilà, prints ``"<label>: <url>"`` once it answers, and waits for it to end.
+def run_voila(
+    opts: LaunchOptions, *, open_browser: bool = False, on_ready: Callable[[str], None] | None = None
+) -> int:
+    """Starts Voilà, calls ``on_ready(url)`` once it answers, and waits for it to end.
+
+    Args:
+        opts: What to serve and how.
+        open_browser: Open the URL in a browser when this machine has a display.
+        on_ready: Told the Studio's URL once Voilà answers (the CLI prints it).
 
     Returns:
-        The exit status (130 after Ctrl-C).
-    """
-    from tl_widgets.cli.errors import fail
+        Voilà's exit status (130 after Ctrl-C).
 
+    Raises:
+        VoilaLaunchError: Voilà exited or did not answer within 120 s.
+    """
     import signal
 
     if opts.port == 0:
@@ -188,9 +204,10 @@ def run_voila(opts: LaunchOptions, *, open_browser: bool = False, label: str = "
             code = proc.poll()
             if code is None:
                 proc.terminate()
-            return fail(f"Expected Voilà to serve {probe}. Received: "
-                        + (f"exit code {code}" if code is not None else "no answer within 120 s"))
-        print(f"{label}: {opts.url}", flush=True)
+            raise VoilaLaunchError(f"Expected Voilà to serve {probe}. Received: "
+                                   + (f"exit code {code}" if code is not None else "no answer within 120 s"))
+        if on_ready is not None:
+            on_ready(opts.url)
         if open_browser and _has_display():
             import webbrowser
 
