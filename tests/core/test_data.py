@@ -258,7 +258,7 @@ def test_bad_image_size() -> None:
 def test_data_modules_import_without_tensorflow_under_jax() -> None:
     code = (
         "import sys, tl_widgets.core.data.loading, tl_widgets.core.data.augment, tl_widgets.core.data.demo_datasets, "
-        "tl_widgets.core.data.zipsafe, tl_widgets.core.data.pipeline; "
+        "tl_widgets.core.data.zipsafe, tl_widgets.core.data.pipeline, tl_widgets.core.data.dataset_report; "
         "bad = [m for m in ('tensorflow', 'ipywidgets', 'plotly', 'IPython') if m in sys.modules]; "
         "assert not bad, bad"
     )

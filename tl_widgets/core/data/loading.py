@@ -303,9 +303,11 @@ def load_datasets(
         cache_dir = _work_dir(work_dir) / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
     batch = cfg.batch_size
-    train_ds = pipelines.build(source, train_idx, image_size, batch, True, cfg.cache, seed, cache_dir)
+    train_ds = pipelines.build_pipeline(source, train_idx, image_size, batch, True, cfg.cache, seed, cache_dir)
     vs = val_source or source
-    val_ds = pipelines.build(vs, val_idx, image_size, batch, False, cfg.cache, seed, cache_dir) if len(val_idx) else None
+    val_ds = None
+    if len(val_idx):
+        val_ds = pipelines.build_pipeline(vs, val_idx, image_size, batch, False, cfg.cache, seed, cache_dir)
     weights = pipelines.inverse_frequency(labels[train_idx], n_classes) if cfg.class_weights else None
     return Datasets(
         train=train_ds,

@@ -28,7 +28,7 @@ __all__ = [
     "StreamSource",
     "array_source",
     "code_source",
-    "build",
+    "build_pipeline",
     "split_indices",
     "limit_per_class",
     "shard_indices",
@@ -278,7 +278,7 @@ def _cache_file(source: Any, idx: np.ndarray, image_size: int, cache_dir: Path) 
     return str(name)
 
 
-def build(
+def build_pipeline(
     source: FileSource | ArraySource | StreamSource,
     idx: np.ndarray,
     image_size: int,
