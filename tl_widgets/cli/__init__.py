@@ -1,7 +1,8 @@
 """``tl-widgets``: the headless command line. It parses arguments and calls the engine.
 
-Sub-commands live one per module and expose ``register(subparsers)``; each
-parser sets ``func(args) -> int`` (the exit status).
+Sub-commands live one per module, named after the command (``tl-widgets demo-data`` is
+:mod:`tl_widgets.cli.demo_data`), and expose ``register(subparsers)``; each parser sets
+``func(args) -> int`` (the exit status). One-line error printing is :mod:`tl_widgets.cli.errors`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (all sub-commands)."""
     from tl_widgets import __version__
-    from tl_widgets.cli import evaluate, info, runs, serve, studio, train
+    from tl_widgets.cli import backbones, config, demo_data, evaluate, export, runs, serve, studio, train, weights
 
     parser = argparse.ArgumentParser(
         prog="tl-widgets",
@@ -25,12 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tl-widgets {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    train.register(sub)
-    info.register(sub)
-    runs.register(sub)
-    evaluate.register(sub)
-    studio.register(sub)
-    serve.register(sub)
+    for command in (train, backbones, weights, config, demo_data, runs, evaluate, export, studio, serve):
+        command.register(sub)
     return parser
 
 

@@ -1,0 +1,48 @@
+"""``tl-widgets export``: export a run's model to a deployment format and verify it against Keras."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tl_widgets.cli.errors import USER_ERRORS, fail
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Adds the ``export`` sub-command to ``sub`` (an argparse sub-parsers object)."""
+    from tl_widgets.core.export.formats import FORMATS
+
+    e = sub.add_parser(
+        "export", help="export a run's model and verify it against Keras",
+        description="Exports the model, runs it on held-out validation images and compares it with Keras. "
+                    "Writes the model, labels.txt and export_report.json. Exit 1 when a check fails.",
+    )
+    e.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (with model.keras and config.json)")
+    e.add_argument("--format", required=True, choices=FORMATS, help="export format")
+    e.add_argument("--out", metavar="DIR", help="export folder (default: RUN_DIR/exports/FORMAT)")
+    e.add_argument("--script", action="store_true", help="also write train_<run>.py reproducing the run")
+    e.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tl_widgets.core.export.formats import export_run
+    from tl_widgets.core.export.script import export_script
+
+    try:
+        report = export_run(args.run_dir, args.format, out_dir=args.out)
+        script = export_script(args.run_dir) if args.script else None
+    except USER_ERRORS as exc:
+        return fail(str(exc))
+    v = report.verification
+    print(
+        f"{report.format}: {report.path} ({report.file_size / 1e6:.2f} MB, {report.conversion_seconds:.1f} s); "
+        f"max diff {v.get('max_abs_diff', float('nan')):.3g}, top-1 agreement {v.get('top1_agreement', 0):.2%}, "
+        f"accuracy drop {v.get('accuracy_drop', 0):+.2%} on {v.get('count', 0)} images"
+    )
+    if script is not None:
+        print(f"script: {script.script}  command: {script.command}")
+    if not report.ok:
+        return fail("export verification failed: " + " ".join(report.warnings))
+    return 0
