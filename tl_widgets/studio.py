@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 from typing import Any, Sequence
@@ -21,8 +22,18 @@ from tl_widgets.panels.strategy import StrategyPanel
 from tl_widgets.panels.train import TrainPanel
 from tl_widgets.panels.validation import Notice, PanelError
 
-__all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV"]
+__all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV", "TABS"]
 
+TABS: dict[str, str] = {
+    "data": "Data",
+    "backbone": "Backbone",
+    "freeze": "Freeze",
+    "strategy": "Strategy",
+    "train": "Train",
+    "runs": "Runs",
+    "evaluate": "Evaluate & export",
+}
+"""The Studio's steps, in tab order: key -> tab title (use :meth:`Studio.show_tab` and :attr:`Studio.tab`)."""
 
 
 def default_studio_config() -> TrainConfig:
@@ -98,10 +109,9 @@ class Studio(widgets.VBox):
         self.evaluate_button.add_class("tlw-evaluate-last")
         self.evaluate_button.on_click(lambda _: self.evaluate_last_run())
         self.evaluation = widgets.VBox([self.evaluate_button])
-        self.tabs = widgets.Tab(
-            children=[self.data, self.backbone, self.freeze, self.strategy_tab, self.train_tab, self.runs,
-                      self.evaluation],
-            titles=("Data", "Backbone", "Freeze", "Strategy", "Train", "Runs", "Evaluate & export"))
+        pages = {"data": self.data, "backbone": self.backbone, "freeze": self.freeze, "strategy": self.strategy_tab,
+                 "train": self.train_tab, "runs": self.runs, "evaluate": self.evaluation}
+        self.tabs = widgets.Tab(children=[pages[key] for key in TABS], titles=tuple(TABS.values()))
         self.tabs.add_class("tlw-tabs")
         self.tabs.observe(self._on_tab, names="selected_index")
         self.backbone.observe(self._on_backbone, names=["backbone", "input_size"])
@@ -133,9 +143,9 @@ class Studio(widgets.VBox):
             from tl_widgets.core.config.schema import FreezeConfig
 
             cfg.freeze = FreezeConfig()
-            for phase in cfg.phases:
+            for phase in cfg.phases:  # block names belong to the old backbone; a "top N" plan still makes sense
                 phase.freeze = None if phase.freeze is None or phase.freeze.mode != "top" else \
-                    FreezeConfig(mode="top", top_n=phase.freeze.top_n)
+                    dataclasses.replace(phase.freeze, block=None, overrides={})
         for phase in cfg.phases:
             if phase.epochs > ws.max_epochs:
                 changed.append(f"{phase.name} epochs {phase.epochs} -> {ws.max_epochs}")
@@ -170,7 +180,7 @@ class Studio(widgets.VBox):
         if run_id is None:
             self.resume.notice.show(self.train.notice.text or "Cannot resume.")
         else:
-            self.tabs.selected_index = 4
+            self.show_tab("train")
         return run_id
 
     # -- wiring -----------------------------------------------------------------
@@ -179,8 +189,24 @@ class Studio(widgets.VBox):
         self.freeze.set_backbone(self.backbone.backbone, size)
         self.train.n_blocks = len(self.freeze.blocks)
 
+    @property
+    def tab(self) -> str | None:
+        """The key (see :data:`TABS`) of the tab shown, None when none is."""
+        index = self.tabs.selected_index
+        return None if index is None else list(TABS)[index]
+
+    def show_tab(self, key: str) -> None:
+        """Shows the tab ``key`` (one of :data:`TABS`).
+
+        Raises:
+            KeyError: ``key`` is not a tab.
+        """
+        if key not in TABS:
+            raise KeyError(f"Expected a tab in {list(TABS)}. Received: {key!r}")
+        self.tabs.selected_index = list(TABS).index(key)
+
     def _on_tab(self, change: dict[str, Any]) -> None:
-        if change["new"] == 5:
+        if self.tab == "runs":
             self.runs.refresh()
 
     def evaluate_last_run(self) -> bool:
@@ -204,22 +230,24 @@ class Studio(widgets.VBox):
     # -- config -----------------------------------------------------------------
     @property
     def config(self) -> TrainConfig:
-        """The TrainConfig the panels describe, every value re-checked.
+        """The TrainConfig the panels describe, every value re-checked: the one place it is assembled.
+
+        Each panel returns its own part (its sub-config, with the fields it
+        does not show passed through); the fields no panel shows come from
+        the config the Studio was given.
 
         Raises:
             PanelError: A panel value failed its check.
             ConfigError: The assembled config is invalid.
         """
-        cfg = self._base.copy()
-        self.data.update_config(cfg)
-        self.backbone.update_config(cfg)
-        if self.freeze.backbone != cfg.model.backbone:
-            raise PanelError(f"Expected the freeze plan of {cfg.model.backbone!r}. Received: a plan for "
+        model = self.backbone.config
+        if self.freeze.backbone != model.backbone:
+            raise PanelError(f"Expected the freeze plan of {model.backbone!r}. Received: a plan for "
                              f"{self.freeze.backbone!r} (the backbone changed while the freeze panel was updating)")
-        self.freeze.update_config(cfg)
-        self.strategy.update_config(cfg)
-        self.train.update_config(cfg)
-        return TrainConfig.from_dict(cfg.to_dict())
+        freeze = self.freeze.config
+        # replace() runs TrainConfig's checks, which rebuild every part: the result shares nothing with the panels.
+        return dataclasses.replace(self._base, data=self.data.config, model=model, freeze=freeze,
+                                   strategy=self.strategy.config, phases=self.train.phases(freeze))
 
     def show_code(self) -> str:
         """Shows (and returns) the Python and CLI equivalents of the current config."""

@@ -19,13 +19,23 @@ def _values(v):
     return list(v)
 
 
+def _studio_panel(tiny_config, **kwargs):
+    """A finder wired as the Studio wires it: the config comes from the Studio's one assembler."""
+    from tl_widgets.studio import Studio
+
+    studio = Studio(config=tiny_config)
+    return LRFinderPanel(config_source=lambda: studio.config, train_panel=studio.train, **kwargs), studio
+
+
 def _panel(tiny_config, **kwargs):
-    train = TrainPanel(tiny_config)
-    return LRFinderPanel(config_source=lambda: train.config, train_panel=train, **kwargs), train
+    panel, studio = _studio_panel(tiny_config, **kwargs)
+    assert isinstance(studio.train, TrainPanel)
+    return panel, studio.train
 
 
 def test_sweep_shows_curve_and_use_sets_the_lr(tiny_config):
-    panel, train = _panel(tiny_config, steps=20, min_lr=1e-5, max_lr=0.5)
+    panel, studio = _studio_panel(tiny_config, steps=20, min_lr=1e-5, max_lr=0.5)
+    train = studio.train
     assert panel.use_button.disabled and panel.chart.snapshot()["data"] == []
     assert panel.use_suggested() is None  # the browser can click a disabled button
     assert "Find learning rate" in panel.notice.text
@@ -46,7 +56,7 @@ def test_sweep_shows_curve_and_use_sets_the_lr(tiny_config):
     assert train.head.lr.value != pytest.approx(lr)
     panel.use_button.click()
     assert train.head.lr.value == pytest.approx(lr)
-    assert train.config.phases[0].learning_rate == pytest.approx(lr)
+    assert studio.config.phases[0].learning_rate == pytest.approx(lr)
 
 
 def test_refused_while_training(tiny_config):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tl_widgets.core.config.checks import ConfigError, bounds_rule, check_number, check_text
 from tl_widgets.core.settings import WORKSHOP_ENV
 
 __all__ = ["Workshop", "WorkshopError", "load_workshop", "workshop_from_env", "WORKSHOP_ENV"]
@@ -106,19 +107,31 @@ def _where(path: Path | None) -> str:
 
 
 def _int(data: dict[str, Any], key: str, lo: int, hi: int, path: Path | None) -> int:
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise WorkshopError(f"Expected {key} to be an integer between {lo} and {hi}{_where(path)}. "
-                            f"Received: {key}={value!r}")
-    return value
+    return _checked(data, key, lo, hi, path, integer=True)
 
 
 def _number(data: dict[str, Any], key: str, lo: float, hi: float, path: Path | None) -> float:
+    return float(_checked(data, key, lo, hi, path, integer=False))
+
+
+def _checked(data: dict[str, Any], key: str, lo: float, hi: float, path: Path | None, *, integer: bool) -> Any:
+    """``data[key]`` checked by the one validator; a refusal names the file and the whole rule."""
     value = data[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise WorkshopError(f"Expected {key} to be a number between {lo:g} and {hi:g}{_where(path)}. "
-                            f"Received: {key}={value!r}")
-    return float(value)
+    try:
+        return check_number(value, key, lo, hi, integer=integer)
+    except ConfigError as exc:
+        kind = "an integer" if integer else "a number"
+        raise WorkshopError(f"Expected {key} to be {kind} {bounds_rule(lo, hi)}{_where(path)}. "
+                            f"Received: {key}={value!r}") from exc
+
+
+def _is_text(value: Any) -> bool:
+    """True for a string without NUL characters (the one validator's rule)."""
+    try:
+        check_text(value, "value")
+    except ConfigError:
+        return False
+    return True
 
 
 def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
@@ -146,7 +159,7 @@ def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
     roots_in = data["data_roots"]
     if isinstance(roots_in, str):
         roots_in = [roots_in]
-    if not isinstance(roots_in, list) or not roots_in or not all(isinstance(r, str) and r.strip() for r in roots_in):
+    if not isinstance(roots_in, list) or not roots_in or not all(_is_text(r) and r.strip() for r in roots_in):
         raise WorkshopError(f"Expected data_roots to be a non-empty list of folders{_where(path)}. "
                             f"Received: data_roots={data['data_roots']!r}")
     roots: list[Path] = []
@@ -160,7 +173,7 @@ def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
 
     names = data["allowed_backbones"]
     known = [s.name for s in list_backbones()]
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+    if not isinstance(names, list) or not names or not all(_is_text(n) for n in names):
         raise WorkshopError(f"Expected allowed_backbones to be a non-empty list of backbone names{_where(path)}. "
                             f"Received: allowed_backbones={names!r}")
     bad = [n for n in names if n not in known]
@@ -169,7 +182,11 @@ def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
                             f"Received: unknown {bad}")
 
     name = data.get("name", "Workshop")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+    try:
+        check_text(name, "name")
+    except ConfigError as exc:
+        raise WorkshopError(f"Expected name to be a short text{_where(path)}. Received: name={name!r}") from exc
+    if not name.strip() or len(name) > 200:
         raise WorkshopError(f"Expected name to be a short text{_where(path)}. Received: name={name!r}")
     opt = {k: data[k] for k in ("max_upload_mb", "threads_per_kernel", "idle_timeout_minutes") if k in data}
     return Workshop(

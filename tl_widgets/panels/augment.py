@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import ipywidgets as widgets
 import numpy as np
 
+from tl_widgets.core.config.checks import field_bounds, field_choices, type_hints
 from tl_widgets.core.config.schema import AugmentConfig
-from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number, field_bounds
+from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number
 
 __all__ = ["AugmentPanel"]
 
-FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
-FACTORS = ("rotation", "zoom", "translation", "contrast", "brightness")
+FLIPS = field_choices(AugmentConfig, "flip")
+FACTORS = tuple(f.name for f in dataclasses.fields(AugmentConfig) if type_hints(AugmentConfig)[f.name] is float)
+"""The factor fields (floats with ``min``/``max`` in the schema), one slider each."""
 
 
 class AugmentPanel(widgets.VBox):
@@ -24,6 +28,7 @@ class AugmentPanel(widgets.VBox):
 
     def __init__(self, config: AugmentConfig | None = None, notice: Notice | None = None) -> None:
         cfg = config or AugmentConfig()
+        self._base = cfg
         self.notice = notice or Notice()
         self.guard = Guard(self.notice)
         self._image: np.ndarray | None = None
@@ -50,11 +55,13 @@ class AugmentPanel(widgets.VBox):
 
     @property
     def config(self) -> AugmentConfig:
-        """The settings the widgets show."""
-        return AugmentConfig(flip=self.flip.value, **{n: float(s.value) for n, s in self.factors.items()})
+        """The settings the widgets show (not re-checked: see :meth:`validate`); other fields pass through."""
+        return dataclasses.replace(self._base, flip=self.flip.value,
+                                   **{n: float(s.value) for n, s in self.factors.items()})
 
     def set_config(self, cfg: AugmentConfig) -> None:
         """Shows ``cfg`` (already validated by TrainConfig)."""
+        self._base = cfg
         with self.hold_sync():
             self.guard.accept(self.flip, cfg.flip)
             for name, slider in self.factors.items():

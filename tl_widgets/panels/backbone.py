@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 from pathlib import Path
@@ -10,16 +11,18 @@ from typing import Any, Sequence
 import ipywidgets as widgets
 import traitlets
 
+from tl_widgets.core.config.checks import field_bounds
+from tl_widgets.core.config.schema import ModelConfig
 from tl_widgets.core.models.backbones import BackboneSpec, get_backbone, list_backbones
-from tl_widgets.core.config.schema import ModelConfig, TrainConfig
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, resolve_under_roots
 from tl_widgets.panels.validation import data_roots as _data_roots
 
 __all__ = ["BackbonePanel"]
 
 WEIGHT_CHOICES = ("pretrained", "none", "file")
+"""The panel's weight picker (``ModelConfig.weights`` is free text: a keyword or a file)."""
 WEIGHT_SUFFIXES = (".h5", ".keras")
-MAX_SIZE = 1024
+MIN_SIZE, MAX_SIZE = field_bounds(ModelConfig, "input_size")
 
 
 def _label(spec: BackboneSpec) -> str:
@@ -94,7 +97,7 @@ class BackbonePanel(widgets.VBox):
         self.weights_file.add_class("tlw-weights-file")
         self.weights_status = widgets.HTML()
         self.weights_status.add_class("tlw-weights-status")
-        self.size = widgets.BoundedIntText(48, min=8, max=MAX_SIZE, description="input size")
+        self.size = widgets.BoundedIntText(48, min=MIN_SIZE, max=MAX_SIZE, description="input size")
         self.size.add_class("tlw-input-size")
         self.details = widgets.HTML()
 
@@ -205,8 +208,9 @@ class BackbonePanel(widgets.VBox):
         self._base = cfg
         self._on_weights()
 
-    def update_config(self, cfg: TrainConfig) -> None:
-        """Writes the model settings into ``cfg.model`` after re-checking them.
+    @property
+    def config(self) -> ModelConfig:
+        """This panel's part of the config, re-checked; fields it does not show pass through.
 
         Raises:
             PanelError: A value failed its check.
@@ -223,9 +227,7 @@ class BackbonePanel(widgets.VBox):
             weights = "imagenet"
         else:
             weights = choice
-        b = self._base
-        cfg.model = ModelConfig(backbone=name, weights=weights, input_size=size, pooling=b.pooling,
-                                dropout=b.dropout, hidden_units=b.hidden_units)
+        return dataclasses.replace(self._base, backbone=name, weights=weights, input_size=size)
 
     @property
     def effective_size(self) -> int:

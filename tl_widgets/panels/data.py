@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import tempfile
@@ -9,10 +10,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import ipywidgets as widgets
-import numpy as np
 import traitlets
 
-from tl_widgets.core.config.schema import DataConfig, TrainConfig
+from tl_widgets.core.config.checks import field_bounds, field_choices
+from tl_widgets.core.config.schema import DataConfig
+from tl_widgets.core.data.preview import DataPreview, demo_preview, folder_preview, sub_folders
 from tl_widgets.panels.augment import AugmentPanel
 from tl_widgets.panels.validation import data_roots as _data_roots
 from tl_widgets.panels.validation import (
@@ -21,7 +23,6 @@ from tl_widgets.panels.validation import (
     PanelError,
     check_choice,
     check_number,
-    field_bounds,
     resolve_under_roots,
 )
 
@@ -29,28 +30,9 @@ __all__ = ["DataPanel", "DEFAULT_MAX_UPLOAD_BYTES"]
 
 # Tornado caps a websocket message at 10 MiB by default; stay under it.
 DEFAULT_MAX_UPLOAD_BYTES = 9 * 1024 * 1024
-SOURCES = ("demo", "folder", "zip")
-DEMOS = ("digits", "shapes")
-_SAMPLE_SIDE = 64
-
-
-def _sub_folders(roots: Sequence[Path], depth: int = 2) -> list[tuple[str, str]]:
-    """(label, path) of the folders under each root, ``depth`` levels deep."""
-    out: list[tuple[str, str]] = []
-    for root in roots:
-        frontier = [root]
-        for _ in range(depth):
-            nxt = []
-            for folder in frontier:
-                try:
-                    kids = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-                except OSError:
-                    continue
-                for kid in kids:
-                    out.append((f"{root.name}/{kid.relative_to(root).as_posix()}", str(kid)))
-                    nxt.append(kid)
-            frontier = nxt
-    return out
+SOURCES = tuple(s for s in field_choices(DataConfig, "source") if s != "code")
+"""The sources the Studio offers: data "from code" need ``TrainingSession(config, data=...)``."""
+DEMOS = field_choices(DataConfig, "demo")
 
 
 class DataPanel(widgets.VBox):
@@ -81,14 +63,14 @@ class DataPanel(widgets.VBox):
         self.guard = Guard(self.notice)
         self._uploads: dict[str, Path] = {}  # saved zip path -> extracted class root
         self._upload_dir: Path | None = None
-        self._pass_through = DataConfig()
+        self._base = DataConfig()
 
         self.source_picker = widgets.ToggleButtons(
             options=[("Demo", "demo"), ("Folder", "folder"), ("Upload zip", "zip")], value="demo")
         self.source_picker.add_class("tlw-source")
-        self.demo = widgets.Dropdown(options=list(DEMOS), value="digits", description="demo")
+        self.demo = widgets.Dropdown(options=list(DEMOS), value=DataConfig.demo, description="demo")
         self.demo.add_class("tlw-demo")
-        self.folder = widgets.Dropdown(options=_sub_folders(self.roots) or [("(no data roots)", "")],
+        self.folder = widgets.Dropdown(options=sub_folders(self.roots) or [("(no data roots)", "")],
                                        description="folder", layout={"width": "420px"})
         self.folder.add_class("tlw-folder")
         self.upload = widgets.FileUpload(accept=".zip", multiple=False, description="Upload zip")
@@ -98,8 +80,8 @@ class DataPanel(widgets.VBox):
                                                     continuous_update=False)
         self.validation_split.add_class("tlw-validation-split")
         # The widget's own max stays loose: a value above the limit reaches the guard, which says why it is refused.
-        self.batch_size = widgets.BoundedIntText(min(32, self.batch_bounds[1] or 32), min=1, max=8192,
-                                                 description="batch size")
+        self.batch_size = widgets.BoundedIntText(min(DataConfig.batch_size, self.batch_bounds[1] or 32), min=bs_lo,
+                                                 max=bs_hi, description="batch size")
         self.batch_size.add_class("tlw-batch-size")
         self.max_per_class = widgets.BoundedIntText(0, min=0, max=10**7, description="max/class",
                                                     tooltip="Use at most this many training images per class (0: all)")
@@ -153,7 +135,7 @@ class DataPanel(widgets.VBox):
                 self.guard.set_options(self.folder, [*self.folder.options, (folder, folder)], self.folder.value)
         elif cfg.source == "zip":
             self._check_zip(cfg.path or "")
-        self._pass_through = cfg
+        self._base = cfg
         with self.hold_sync():
             self.guard.accept(self.demo, cfg.demo)
             if cfg.source == "folder":
@@ -168,8 +150,11 @@ class DataPanel(widgets.VBox):
         self._show_where()
         self.refresh()
 
-    def update_config(self, cfg: TrainConfig) -> None:
-        """Writes this panel's settings into ``cfg.data`` after re-checking them.
+    @property
+    def config(self) -> DataConfig:
+        """This panel's part of the config, re-checked; fields it does not show pass through.
+
+        ``val_path`` is kept only while the source and path are the ones it was given with.
 
         Raises:
             PanelError: A value is out of bounds or a path is outside the data roots.
@@ -187,14 +172,13 @@ class DataPanel(widgets.VBox):
         split_lo, split_hi = field_bounds(DataConfig, "validation_split")
         bs_lo, bs_hi = self.batch_bounds
         max_pc = check_number(self.max_per_class.value, "max_per_class", 0, None, integer=True)
-        base = self._pass_through
-        cfg.data = DataConfig(
-            source=source, path=path, demo=check_choice(self.demo.value, "data.demo", DEMOS),
+        base = self._base
+        return dataclasses.replace(
+            base, source=source, path=path, demo=check_choice(self.demo.value, "data.demo", DEMOS),
             val_path=base.val_path if source == base.source and path == base.path else None,
             validation_split=float(check_number(self.validation_split.value, "validation_split", split_lo, split_hi)),
             batch_size=check_number(self.batch_size.value, "batch_size", bs_lo, bs_hi, integer=True),
-            cache=base.cache, class_weights=base.class_weights, max_per_class=max_pc or None,
-            augmentation=self.augment.validate(),
+            max_per_class=max_pc or None, augmentation=self.augment.validate(),
         )
 
     # -- checks -----------------------------------------------------------------
@@ -308,50 +292,20 @@ class DataPanel(widgets.VBox):
         self.skipped.value = (f"<details><summary>{len(skipped)} skipped files</summary><table>{rows}</table></details>"
                               if skipped else "")
 
-    def _scan(self) -> tuple[dict[str, Any], np.ndarray, list[str]]:
+    def _scan(self) -> tuple[dict[str, Any], Any, list[str]]:
         source = self.source_picker.value
         if source == "demo":
-            from tl_widgets.core.data.demo_datasets import demo_arrays
-
-            x, y, names = demo_arrays(self.demo.value, "target")
-            counts = {n: int((y == i).sum()) for i, n in enumerate(names)}
-            picks = [int(np.flatnonzero(y == i)[0]) for i in range(len(names)) if (y == i).any()][:12]
-            return ({"root": None, "class_names": names, "counts": counts, "skipped": [], "warnings": []},
-                    _square(x[picks]), [names[int(y[i])] for i in picks])
-        if source == "folder":
+            preview = demo_preview(self.demo.value)
+        elif source == "folder":
             if not self.folder.value:
                 raise PanelError("No data folder: configure data roots and pick a folder.")
-            root = Path(self._check_folder(self.folder.value))
+            preview = folder_preview(self._check_folder(self.folder.value), self.max_per_class.value or None)
+        elif not self.path:
+            preview = DataPreview.empty()
         else:
-            if not self.path:
-                return ({"root": None, "class_names": [], "counts": {}, "skipped": [], "warnings": []},
-                        np.zeros((0,)), [])
             zip_path = self._check_zip(self.path)
             root = self._uploads.get(str(zip_path))
             if root is None:
                 raise PanelError(f"Zip {str(zip_path)!r} is selected; it is extracted when training starts.")
-        from tl_widgets.core.data.loading import scan_folder
-        from tl_widgets.core.data.images import DataError, load_rgb
-
-        report = scan_folder(root, max_per_class=self.max_per_class.value or None).to_dict()
-        bad = {s["path"] for s in report["skipped"]}
-        images, titles = [], []
-        for name in report["class_names"][:12]:
-            for path in sorted((root / name).rglob("*")):
-                if path.is_file() and str(path) not in bad and not path.name.startswith("."):
-                    try:
-                        images.append(load_rgb(path))
-                    except DataError:
-                        continue
-                    titles.append(name)
-                    break
-        return report, _square(images), titles
-
-
-def _square(images: Any) -> np.ndarray:
-    """Resizes images to one square side so they fit a grid."""
-    from PIL import Image
-
-    out = [np.asarray(Image.fromarray(np.asarray(im, np.uint8).squeeze()).convert("RGB")
-                      .resize((_SAMPLE_SIDE, _SAMPLE_SIDE)), np.uint8) for im in images]
-    return np.stack(out) if out else np.zeros((0, _SAMPLE_SIDE, _SAMPLE_SIDE, 3), np.uint8)
+            preview = folder_preview(root, self.max_per_class.value or None)
+        return preview.report, preview.samples, preview.titles

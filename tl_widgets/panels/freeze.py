@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
+from tl_widgets.core.config.checks import field_choices
+from tl_widgets.core.config.schema import FreezeConfig
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
 
 __all__ = ["FreezePanel"]
 
-MODES = ("all", "up_to", "top", "none")
+MODES = field_choices(FreezeConfig, "mode")
 
 
 class FreezePanel(widgets.VBox):
@@ -49,6 +51,7 @@ class FreezePanel(widgets.VBox):
         self.blocks: list[str] = []
         self.backbone, self.size = backbone, input_size
         self._layer_overrides: dict[str, bool] = {}
+        self._base = FreezeConfig()
         self.mode_picker = widgets.ToggleButtons(
             options=[("Head only", "all"), ("Freeze up to block", "up_to"), ("Unfreeze top N", "top"),
                      ("Train all", "none")], value="all")
@@ -129,9 +132,9 @@ class FreezePanel(widgets.VBox):
     def _plan(self, overrides: dict[str, bool] | None = None) -> FreezeConfig:
         mode = self.mode_picker.value
         merged = {**self._layer_overrides, **(self.overrides if overrides is None else overrides)}
-        return FreezeConfig(mode=mode, block=self.block_slider.value if mode == "up_to" else None,
-                            top_n=int(self.top_n.value) if mode == "top" else 0, overrides=merged,
-                            train_batchnorm=bool(self.train_bn.value))
+        return dataclasses.replace(self._base, mode=mode, block=self.block_slider.value if mode == "up_to" else None,
+                                   top_n=int(self.top_n.value) if mode == "top" else 0, overrides=merged,
+                                   train_batchnorm=bool(self.train_bn.value))
 
     def _states(self, plan: FreezeConfig) -> dict[str, bool]:
         from tl_widgets.core.models.freezing import describe_freeze
@@ -187,12 +190,15 @@ class FreezePanel(widgets.VBox):
             self.guard.accept(self.train_bn, cfg.train_batchnorm)
             self._layer_overrides = {k: v for k, v in cfg.overrides.items() if k not in self.blocks}
             self.overrides = {k: v for k, v in cfg.overrides.items() if k in self.blocks}
-        self._restored = cfg
+        self._base = cfg
         self.refresh()
 
     @property
     def config(self) -> FreezeConfig:
-        """The plan the widgets show, re-checked against the backbone's blocks.
+        """This panel's part of the config: the plan the widgets show, re-checked against the backbone's blocks.
+
+        A block name or top N that the chosen mode does not use passes through
+        from the plan it was given with (when the mode is unchanged).
 
         Raises:
             PanelError: A value is not acceptable.
@@ -205,13 +211,9 @@ class FreezePanel(widgets.VBox):
         for key in self.overrides:
             check_choice(key, "freeze.overrides key", self.blocks)
         plan = self._plan()
-        restored = getattr(self, "_restored", None)
-        if restored is not None and mode != "up_to" and restored.mode == mode and restored.block is not None:
-            plan.block = restored.block  # an unused block name round-trips unchanged
-        if restored is not None and mode != "top" and restored.mode == mode:
-            plan.top_n = restored.top_n
+        base = self._base
+        if mode != "up_to" and base.mode == mode and base.block is not None:
+            plan = dataclasses.replace(plan, block=base.block)  # an unused block name round-trips unchanged
+        if mode != "top" and base.mode == mode:
+            plan = dataclasses.replace(plan, top_n=base.top_n)
         return plan
-
-    def update_config(self, cfg: TrainConfig) -> None:
-        """Writes the plan into ``cfg.freeze``."""
-        cfg.freeze = self.config

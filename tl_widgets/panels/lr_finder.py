@@ -20,8 +20,9 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from tl_widgets.core.config.schema import ConfigError, PhaseConfig, TrainConfig
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_number, field_bounds
+from tl_widgets.core.config.checks import ConfigError, field_bounds
+from tl_widgets.core.config.schema import PhaseConfig, TrainConfig
+from tl_widgets.panels.validation import Guard, Notice, PanelError, check_number
 from tl_widgets.panels.worker import BackgroundWork
 
 __all__ = ["LRFinderPanel", "STEPS_BOUNDS", "LR_BOUNDS"]

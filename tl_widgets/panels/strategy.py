@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.config.schema import StrategyConfig, TrainConfig
-from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number, field_bounds
+from tl_widgets.core.config.checks import field_bounds, field_choices
+from tl_widgets.core.config.schema import StrategyConfig
+from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number
 
 __all__ = ["StrategyPanel"]
 
-PRECISIONS = ("off", "auto", "mixed_float16", "mixed_bfloat16")
-XLA = {"auto": "auto", "on": True, "off": False}
+PRECISIONS = field_choices(StrategyConfig, "mixed_precision")
+XLA = {{True: "on", False: "off"}.get(v, v): v for v in field_choices(StrategyConfig, "jit_compile")}
+"""Button label -> ``jit_compile`` value (``"auto"``, on = True, off = False)."""
 
 
 class StrategyPanel(widgets.VBox):
@@ -55,7 +58,8 @@ class StrategyPanel(widgets.VBox):
         self.logical_cpus = widgets.BoundedIntText(0, min=lo, max=hi, description="logical CPUs",
                                                    tooltip="Split the CPU into N devices to try 'mirrored' without GPUs")
         self.logical_cpus.add_class("tlw-logical-cpus")
-        self.precision = widgets.Dropdown(options=list(PRECISIONS), value="off", description="precision")
+        self.precision = widgets.Dropdown(options=list(PRECISIONS), value=StrategyConfig.mixed_precision,
+                                          description="precision")
         self.precision.add_class("tlw-precision")
         self.xla = widgets.ToggleButtons(options=list(XLA), value="auto", description="XLA")
         self.xla.add_class("tlw-xla")
@@ -103,26 +107,25 @@ class StrategyPanel(widgets.VBox):
             self.kind = kind
             self.guard.accept(self.logical_cpus, cfg.logical_cpus)
             self.guard.accept(self.precision, cfg.mixed_precision)
-            self.guard.accept(self.xla, {True: "on", False: "off"}.get(cfg.jit_compile, "auto"))  # type: ignore[arg-type]
+            self.guard.accept(self.xla, next(label for label, v in XLA.items() if v == cfg.jit_compile
+                                             and type(v) is type(cfg.jit_compile)))
         self._base = cfg
         self._update_batch()
 
-    def update_config(self, cfg: TrainConfig) -> None:
-        """Writes the strategy into ``cfg.strategy`` after re-checking it.
+    @property
+    def config(self) -> StrategyConfig:
+        """This panel's part of the config, re-checked; fields it does not show pass through.
 
         Raises:
             PanelError: A value failed its check.
         """
         kind = check_choice(self.picker.value, "strategy.kind", self.allowed)
         lo, hi = field_bounds(StrategyConfig, "logical_cpus")
-        b = self._base
-        cfg.strategy = StrategyConfig(
-            kind=kind, logical_cpus=check_number(self.logical_cpus.value, "logical_cpus", lo, hi, integer=True),
+        return dataclasses.replace(
+            self._base, kind=kind,
+            logical_cpus=check_number(self.logical_cpus.value, "logical_cpus", lo, hi, integer=True),
             mixed_precision=check_choice(self.precision.value, "mixed_precision", PRECISIONS),
-            jit_compile=XLA[check_choice(self.xla.value, "jit_compile", list(XLA))],  # type: ignore[arg-type]
-            steps_per_execution=b.steps_per_execution, lr_scaling=b.lr_scaling, coordinator=b.coordinator,
-            num_processes=b.num_processes, process_id=b.process_id,
-        )
+            jit_compile=XLA[check_choice(self.xla.value, "jit_compile", list(XLA))])
 
     def describe(self) -> dict[str, Any]:
         """Devices and options as plain data (for tests and the code view)."""

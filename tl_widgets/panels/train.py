@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import time
 from typing import Any, Callable
@@ -9,12 +10,12 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.config.schema import ConfigError, FreezeConfig, PhaseConfig, TrainConfig
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, field_bounds
+from tl_widgets.core.config.checks import ConfigError, field_bounds, field_choices
+from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig, TrainConfig
+from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
 
 __all__ = ["TrainPanel", "TERMINAL"]
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 TERMINAL = ("stopped", "finished")
 
 
@@ -26,26 +27,28 @@ def _eta(seconds: float | None) -> str:
 
 
 class _PhaseEditor:
-    """Epochs, learning rate and optimizer of one phase, guarded."""
+    """Epochs, learning rate and optimizer of one phase, guarded; choices and bounds come from `PhaseConfig`."""
 
     def __init__(self, guard: Guard, prefix: str, epochs: int, lr: float, max_epochs: int | None = None) -> None:
         e_lo, e_hi = field_bounds(PhaseConfig, "epochs")
         self.max_epochs = max_epochs
-        e_hi = self.epoch_bound(e_hi)
+        limit = self.epoch_bound(e_hi)
         l_lo, l_hi = field_bounds(PhaseConfig, "learning_rate")
-        # The widget's own max stays loose: a value above the limit reaches the guard, which says why it is refused.
-        self.epochs = widgets.BoundedIntText(min(epochs, e_hi or epochs), min=e_lo, max=10_000, description="epochs",
+        self.optimizers = field_choices(PhaseConfig, "optimizer")
+        # The widget's own max stays the schema's: a value above a workshop's limit reaches the guard, which says
+        # why it is refused.
+        self.epochs = widgets.BoundedIntText(min(epochs, limit or epochs), min=e_lo, max=e_hi, description="epochs",
                                              layout={"width": "200px"})
         self.epochs.add_class(f"tlw-{prefix}epochs")
         self.lr = widgets.BoundedFloatText(lr, min=l_lo, max=l_hi, step=1e-4, description="learning rate",
                                            layout={"width": "260px"}, style={"description_width": "initial"})
         self.lr.add_class(f"tlw-{prefix}lr")
-        self.optimizer = widgets.Dropdown(options=list(OPTIMIZERS), value="adam", description="optimizer",
-                                          layout={"width": "220px"})
+        self.optimizer = widgets.Dropdown(options=list(self.optimizers), value=PhaseConfig.optimizer,
+                                          description="optimizer", layout={"width": "220px"})
         self.optimizer.add_class(f"tlw-{prefix}optimizer")
-        guard.watch(self.epochs, lambda v: check_number(v, "epochs", e_lo, e_hi, integer=True))
+        guard.watch(self.epochs, lambda v: check_number(v, "epochs", e_lo, limit, integer=True))
         guard.watch(self.lr, lambda v: float(check_number(v, "learning_rate", l_lo, l_hi)))
-        guard.watch(self.optimizer, lambda v: check_choice(v, "optimizer", OPTIMIZERS))
+        guard.watch(self.optimizer, lambda v: check_choice(v, "optimizer", self.optimizers))
         self.guard = guard
 
     def epoch_bound(self, hi: float | None) -> float | None:
@@ -59,15 +62,19 @@ class _PhaseEditor:
         self.guard.accept(self.lr, float(phase.learning_rate))
         self.guard.accept(self.optimizer, phase.optimizer)
 
-    def apply(self, phase: PhaseConfig) -> PhaseConfig:
+    def apply(self, phase: PhaseConfig, **changes: Any) -> PhaseConfig:
+        """A copy of ``phase`` with the values shown here (re-checked) and ``changes``; other fields pass through.
+
+        Raises:
+            PanelError: A value failed its check.
+        """
         e_lo, e_hi = field_bounds(PhaseConfig, "epochs")
         e_hi = self.epoch_bound(e_hi)
         l_lo, l_hi = field_bounds(PhaseConfig, "learning_rate")
-        return PhaseConfig(
-            name=phase.name, epochs=check_number(self.epochs.value, "epochs", e_lo, e_hi, integer=True),
+        return dataclasses.replace(
+            phase, epochs=check_number(self.epochs.value, "epochs", e_lo, e_hi, integer=True),
             learning_rate=float(check_number(self.lr.value, "learning_rate", l_lo, l_hi)),
-            optimizer=check_choice(self.optimizer.value, "optimizer", OPTIMIZERS), freeze=phase.freeze,
-            schedule=phase.schedule, warmup_epochs=phase.warmup_epochs)
+            optimizer=check_choice(self.optimizer.value, "optimizer", self.optimizers), **changes)
 
     @property
     def widgets(self) -> list[widgets.Widget]:
@@ -78,9 +85,10 @@ class TrainPanel(widgets.VBox):
     """Runs training: head phase, optional fine-tune phase, Start/Stop and live charts.
 
     Args:
-        config: The base config (phases are edited here; the rest passes through).
+        config: The base config (phases are edited here; every other field passes through).
         config_source: Called on Start to get the full config (the Studio passes
-            its ``config`` builder); None uses ``config`` with this panel's phases.
+            its ``config`` assembler); None runs ``config`` with this panel's
+            :meth:`phases`.
         n_blocks: Blocks of the backbone, the bound of the fine-tune's top N.
         max_epochs: Most epochs per phase (a workshop's limit; None: the config's bound).
         config_check: Checks a resumed run's config (e.g. against a workshop's
@@ -155,8 +163,15 @@ class TrainPanel(widgets.VBox):
                     self.guard.accept(self.ft_top, ft.freeze.top_n)
         self._show_ft()
 
-    def update_config(self, cfg: TrainConfig) -> None:
-        """Writes the phases into ``cfg.phases`` after re-checking them.
+    def phases(self, freeze: FreezeConfig | None = None) -> list[PhaseConfig]:
+        """This panel's part of the config: the phases shown, re-checked, every field it does not show kept.
+
+        The base config is not changed. Phases after the second pass through
+        while "fine-tune" is on.
+
+        Args:
+            freeze: The run's first freeze plan (None: the base config's); a
+                fine-tune phase this panel adds copies its ``train_batchnorm``.
 
         Raises:
             PanelError: A value failed its check.
@@ -164,30 +179,30 @@ class TrainPanel(widgets.VBox):
         base = self._base.phases
         phases = [self.head.apply(base[0])]
         if self.fine_tune.value:
-            template = base[1] if len(base) > 1 else PhaseConfig(name="fine_tune", optimizer="adam")
+            template = base[1] if len(base) > 1 else PhaseConfig(name="fine_tune")
             top = check_number(self.ft_top.value, "top N", 0, self.n_blocks or 10_000, integer=True)
             old = template.freeze
-            if old is None or old.mode == "top":
-                template.freeze = FreezeConfig(mode="top", top_n=top,
-                                               train_batchnorm=old.train_batchnorm if old else cfg.freeze.train_batchnorm,
-                                               overrides=dict(old.overrides) if old else {})
-            phases.append(self.ft.apply(template))
+            if old is None:
+                first = freeze if freeze is not None else self._base.freeze
+                plan: FreezeConfig | None = FreezeConfig(mode="top", top_n=top, train_batchnorm=first.train_batchnorm)
+            elif old.mode == "top":
+                plan = dataclasses.replace(old, top_n=top, overrides=dict(old.overrides))
+            else:
+                plan = old  # a plan this panel does not show passes through
+            phases.append(self.ft.apply(template, freeze=plan))
             phases.extend(base[2:])
-        cfg.phases = phases
+        return phases
 
-    @property
-    def config(self) -> TrainConfig:
-        """The config Start would run (validated).
+    def _run_config(self) -> TrainConfig:
+        """The config Start runs: the ``config_source``'s (the Studio's assembler), else the base with these phases.
 
         Raises:
             PanelError: A panel value failed its check.
-            ConfigError: The assembled config is invalid.
+            ConfigError: The config is invalid.
         """
         if self._source is not None:
             return self._source()
-        cfg = self._base.copy()
-        self.update_config(cfg)
-        return TrainConfig.from_dict(cfg.to_dict())
+        return dataclasses.replace(self._base, phases=self.phases())
 
     # -- running ----------------------------------------------------------------
     @property
@@ -206,7 +221,7 @@ class TrainPanel(widgets.VBox):
         if self._refuse_if_running():
             return None
         try:
-            cfg = self.config
+            cfg = self._run_config()
         except (PanelError, ConfigError) as exc:
             self.notice.show(f"Cannot start: {exc}")
             return None

@@ -5,11 +5,13 @@ The browser can set any synced widget value (including ``min``/``max`` and
 widget is watched by a :class:`Guard` that checks the new value against the
 :class:`~tl_widgets.core.config.schema.TrainConfig` bounds or a whitelist, resets a
 refused value to the last good one and shows why in a :class:`Notice`.
+The rules themselves live in :mod:`tl_widgets.core.config.checks` (the one
+validator); :func:`check_number` and :func:`check_choice` only turn its
+``ConfigError`` into a :class:`PanelError`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import os
 from pathlib import Path
@@ -17,13 +19,13 @@ from typing import Any, Callable, Iterable, Sequence
 
 import ipywidgets as widgets
 
+from tl_widgets.core.config import checks
 from tl_widgets.core.settings import DATA_ROOTS_ENV
 
 __all__ = [
     "PanelError",
     "Notice",
     "Guard",
-    "field_bounds",
     "check_number",
     "check_choice",
     "data_roots",
@@ -126,40 +128,28 @@ class Guard:
             self._busy.discard(id(widget))
 
 
-def field_bounds(cls: type, name: str) -> tuple[float | None, float | None]:
-    """The ``(min, max)`` a TrainConfig part declares for ``name``."""
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            return f.metadata.get("min"), f.metadata.get("max")
-    raise KeyError(f"Expected a field of {cls.__name__}. Received: {name!r}")
-
-
 def check_number(value: Any, name: str, lo: float | None, hi: float | None, *, integer: bool = False) -> Any:
-    """Returns ``value`` if it is a finite number within ``[lo, hi]``.
+    """Returns ``value`` if it is a finite number within ``[lo, hi]`` (the core validator's rule).
 
     Raises:
         PanelError: Naming the field, the bounds and the value received.
     """
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or value != value or value in (float("inf"), float("-inf")):
-        kind = "an integer" if integer else "a number"
-        raise PanelError(f"Expected {name} to be {kind}. Received: {name}={value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise PanelError(f"Expected {name} between {lo} and {hi}. Received: {name}={value!r}")
-    return value
+    try:
+        return checks.check_number(value, name, lo, hi, integer=integer)
+    except checks.ConfigError as exc:
+        raise PanelError(str(exc)) from None
 
 
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
-    """Returns ``value`` if it is one of ``choices``.
+    """Returns ``value`` if it is one of ``choices`` (the core validator's rule).
 
     Raises:
         PanelError: Listing (up to 8 of) the allowed values.
     """
-    allowed = list(choices)
-    if value not in allowed:
-        shown = ", ".join(repr(c) for c in allowed[:8]) + (", ..." if len(allowed) > 8 else "")
-        raise PanelError(f"Expected {name} to be one of {shown}. Received: {name}={value!r}")
-    return value
+    try:
+        return checks.check_choice(value, name, choices)
+    except checks.ConfigError as exc:
+        raise PanelError(str(exc)) from None
 
 
 def data_roots(roots: Sequence[str | os.PathLike[str]] | None = None) -> list[Path]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from tl_widgets.core.config.checks import ConfigError, build_dataclass, check_number, validate_fields
 
 __all__ = [
     "ConfigError",
@@ -29,14 +28,6 @@ __all__ = [
     "TrainConfig",
     "demo_config",
 ]
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid. ``field`` names where."""
-
-    def __init__(self, field_path: str, message: str) -> None:
-        super().__init__(f"{field_path}: {message}" if field_path else message)
-        self.field = field_path
 
 
 def _bounded(default: Any, lo: float | None = None, hi: float | None = None, **kw: Any) -> Any:
@@ -257,7 +248,9 @@ class TrainConfig:
         Raises:
             ConfigError: On an unknown key, a wrong type or a value out of range.
         """
-        return _from_value(cls, data, "")
+        cfg = build_dataclass(cls, data)
+        _cross_checks(cfg)
+        return cfg
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
@@ -337,148 +330,13 @@ def demo_config(epochs: int = 6, fine_tune_epochs: int = 4) -> TrainConfig:
 
 # -- validation ------------------------------------------------------------
 
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return " | ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in typing.get_args(tp))
-    if tp is type(None):
-        return "None"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _check_value(tp: Any, value: Any, path: str, meta: typing.Mapping[str, Any]) -> Any:
-    """Returns ``value`` converted to ``tp`` or raises ConfigError."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _check_value(arg, value, path, meta)
-            except ConfigError as exc:
-                errors.append(exc)
-        # Prefer a bounds error over a type error when one branch matched the type.
-        for exc in errors:
-            if "Expected a value" in str(exc) or "between" in str(exc):
-                raise exc
-        raise ConfigError(path, f"Expected {_type_name(tp)}. Received: {value!r}")
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        for c in choices:
-            if value == c and type(value) is type(c):
-                return value
-        raise ConfigError(path, f"Expected one of {', '.join(repr(c) for c in choices)}. Received: {value!r}")
-    if dataclasses.is_dataclass(tp):
-        return _from_value(tp, value, path)
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(path, f"Expected a list. Received: {value!r}")
-        return [_check_value(item_tp, v, f"{path}[{i}]", {}) for i, v in enumerate(value)]
-    if origin is dict:
-        key_tp, val_tp = typing.get_args(tp)
-        if not isinstance(value, dict):
-            raise ConfigError(path, f"Expected a mapping. Received: {value!r}")
-        return {
-            _check_value(key_tp, k, f"{path}.<key>", {}): _check_value(val_tp, v, f"{path}[{k!r}]", {})
-            for k, v in value.items()
-        }
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(path, f"Expected true or false. Received: {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise ConfigError(path, f"Expected an integer. Received: {value!r}")
-        return _check_bounds(value, path, meta)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(path, f"Expected a number. Received: {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(path, f"Expected a finite number. Received: {value!r}")
-        return _check_bounds(value, path, meta)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(path, f"Expected a string. Received: {value!r}")
-        if "\x00" in value:
-            raise ConfigError(path, f"Expected a string without NUL characters. Received: {value!r}")
-        return value
-    raise ConfigError(path, f"Unsupported field type {tp!r}")  # a programming error in this module
-
-
-def _check_bounds(value: float, path: str, meta: typing.Mapping[str, Any]) -> Any:
-    lo, hi = meta.get("min"), meta.get("max")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        if lo is not None and hi is not None:
-            rule = f"between {lo} and {hi}"
-        elif lo is not None:
-            rule = f">= {lo}"
-        else:
-            rule = f"<= {hi}"
-        name = path.rsplit(".", 1)[-1]
-        raise ConfigError(path, f"Expected a value {rule}. Received: {name}={value!r}")
-    return value
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _from_value(cls: type, data: Any, path: str) -> Any:
-    if isinstance(data, cls):
-        data = dataclasses.asdict(data)
-    if not isinstance(data, dict):
-        raise ConfigError(path, f"Expected a mapping for {cls.__name__}. Received: {data!r}")
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        where = f"{path}.{unknown[0]}" if path else str(unknown[0])
-        raise ConfigError(where, f"Unknown field {unknown[0]!r} in {cls.__name__}. Expected one of: {', '.join(names)}")
-    hints = _hints(cls)
-    kwargs = {}
-    for name, value in data.items():
-        sub = f"{path}.{name}" if path else name
-        kwargs[name] = _check_value(hints[name], value, sub, names[name].metadata)
-    obj = object.__new__(cls)
-    # Fill defaults, then the given values, without re-running validation per field.
-    for name, f in names.items():
-        if name in kwargs:
-            setattr(obj, name, kwargs[name])
-        elif f.default is not dataclasses.MISSING:
-            setattr(obj, name, f.default)
-        else:
-            setattr(obj, name, f.default_factory())  # type: ignore[misc]
-    if cls is TrainConfig:
-        _cross_checks(obj)
-    return obj
-
-
 def validate(cfg: Any, path: str = "") -> None:
-    """Validates a config dataclass in place (types, choices, bounds).
+    """Validates a config dataclass in place (types, choices, bounds; see :mod:`~tl_widgets.core.config.checks`).
 
     Raises:
         ConfigError: Naming the first bad field.
     """
-    hints = _hints(type(cfg))
-    for f in dataclasses.fields(cfg):
-        sub = f"{path}.{f.name}" if path else f.name
-        value = _check_value(hints[f.name], getattr(cfg, f.name), sub, f.metadata)
-        setattr(cfg, f.name, value)
+    validate_fields(cfg, path)
     if isinstance(cfg, TrainConfig):
         _cross_checks(cfg)
 
@@ -492,9 +350,7 @@ def _cross_checks(cfg: TrainConfig) -> None:
         raise ConfigError("freeze.block", "Expected a block name when freeze.mode='up_to'. Received: None")
     for i, ph in enumerate(cfg.phases):
         for name, factor in ph.block_lr_multipliers.items():
-            if not 0.0 <= factor <= 100.0:
-                raise ConfigError(f"phases[{i}].block_lr_multipliers[{name!r}]",
-                                  f"Expected a factor between 0 and 100. Received: {factor!r}")
+            check_number(factor, "factor", 0.0, 100.0, path=f"phases[{i}].block_lr_multipliers[{name!r}]")
         if ph.freeze is not None and ph.freeze.mode == "up_to" and not ph.freeze.block:
             raise ConfigError(
                 f"phases[{i}].freeze.block", "Expected a block name when freeze.mode='up_to'. Received: None"
