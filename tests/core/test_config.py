@@ -84,3 +84,60 @@ def test_copy_is_independent():
     assert cfg.phases[0].epochs != 99
     assert json.loads(cfg.to_json())["phases"][0]["epochs"] == cfg.phases[0].epochs
     assert cfg.total_epochs == sum(p.epochs for p in cfg.phases)
+
+
+# -- the one validator (core/config/checks.py) ---------------------------------------
+
+
+def test_out_of_bounds_is_a_typed_bounds_error_even_inside_optional():
+    from tl_widgets.core.config.checks import BoundsError
+
+    # `max_per_class: int | None` has only a lower bound: the union picks the bounds error by its type.
+    with pytest.raises(BoundsError) as info:
+        TrainConfig.from_dict({"data": {"max_per_class": 0}})
+    assert info.value.field == "data.max_per_class" and ">= 1" in str(info.value)
+    assert (info.value.lo, info.value.hi) == (1, None)
+    with pytest.raises(BoundsError, match="seed"):
+        TrainConfig.from_dict({"seed": -1})
+    with pytest.raises(ConfigError) as wrong_type:
+        TrainConfig.from_dict({"data": {"max_per_class": "many"}})
+    assert not isinstance(wrong_type.value, BoundsError)
+    with pytest.raises(BoundsError, match="block_lr_multipliers"):
+        TrainConfig(phases=[PhaseConfig(block_lr_multipliers={"block1": 101.0})])
+
+
+def test_one_validator_rules():
+    from tl_widgets.core.config.checks import BoundsError, check_choice, check_number, check_text
+
+    assert check_number(3, "epochs", 0, 10, integer=True) == 3
+    assert check_number(2.5, "lr", 0.0, None) == 2.5
+    for bad, kind in ((True, ConfigError), ("3", ConfigError), (2.5, ConfigError), (11, BoundsError)):
+        with pytest.raises(kind, match="epochs") as info:
+            check_number(bad, "epochs", 0, 10, integer=True)
+        assert "Received: epochs=" in str(info.value)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="finite"):
+            check_number(bad, "lr", 0.0, 1.0)
+    assert str(pytest.raises(BoundsError, check_number, 0, "batch_size", 1, 8192).value) == \
+        "Expected batch_size between 1 and 8192. Received: batch_size=0"
+    assert check_choice("sgd", "optimizer", ("adam", "sgd")) == "sgd"
+    with pytest.raises(ConfigError, match="one of True, False"):
+        check_choice(1, "flag", (True, False))  # 1 == True, but it is not a bool
+    with pytest.raises(ConfigError, match="NUL"):
+        check_text("a\x00b", "name")
+    with pytest.raises(ConfigError, match="phases\\[0\\].name"):
+        TrainConfig.from_dict({"phases": [{"name": "x\x00"}]})
+
+
+def test_choices_and_bounds_come_from_the_schema():
+    from tl_widgets.core.config import AugmentConfig, DataConfig, field_bounds, field_choices
+
+    assert field_choices(PhaseConfig, "optimizer") == ("adam", "adamw", "sgd", "rmsprop")
+    assert field_choices(StrategyConfig, "jit_compile") == ("auto", True, False)
+    assert field_choices(DataConfig, "source") == ("demo", "folder", "zip", "code")
+    assert field_bounds(AugmentConfig, "rotation") == (0.0, 0.5)
+    assert field_bounds(DataConfig, "max_per_class") == (1, None)
+    with pytest.raises(KeyError, match="nope"):
+        field_bounds(DataConfig, "nope")
+    with pytest.raises(KeyError, match="batch_size"):
+        field_choices(DataConfig, "batch_size")  # a number has bounds, not choices

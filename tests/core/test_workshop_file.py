@@ -102,3 +102,14 @@ def test_workshop_module_imports_no_ui():
     code = ("import sys, tl_widgets.core.workshop; "
             "bad = [m for m in ('ipywidgets', 'plotly', 'IPython') if m in sys.modules]; print(bad); assert not bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_nul_characters_are_refused_by_the_one_validator(tmp_path):
+    """Text fields go through core/config/checks.py: a NUL is refused with a WorkshopError, not a crash."""
+    for replace, expected in ((("[data]", '["da\\0ta"]'), r"data_roots to be a non-empty list"),
+                              (("name: Friday class", 'name: "Fri\\0day"'), r"name to be a short text"),
+                              (("[demo_cnn, mobilenet_v2]", '[demo_cnn, "mobile\\0net"]'),
+                               r"non-empty list of backbone names")):
+        path = _write(tmp_path, GOOD.replace(*replace))
+        with pytest.raises(WorkshopError, match=expected):
+            load_workshop(path)

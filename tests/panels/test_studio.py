@@ -37,13 +37,18 @@ def rich_config(data_root, tmp_path):
         data=DataConfig(source="folder", path=str((data_root / "digits_target").resolve()), validation_split=0.3,
                         batch_size=16, max_per_class=7, class_weights=True, cache="none",
                         augmentation=AugmentConfig(flip="horizontal", rotation=0.1, zoom=0.2, contrast=0.3)),
-        model=ModelConfig(backbone="demo_cnn", weights="none", input_size=40, dropout=0.4, hidden_units=16),
+        model=ModelConfig(backbone="demo_cnn", weights="none", input_size=40, dropout=0.4, hidden_units=16,
+                          pooling="max"),
         freeze=FreezeConfig(mode="up_to", block="block2", overrides={"stem": True}, train_batchnorm=True),
-        phases=[PhaseConfig(name="head", epochs=3, learning_rate=2e-3, optimizer="sgd", schedule="cosine"),
+        phases=[PhaseConfig(name="head", epochs=3, learning_rate=2e-3, optimizer="sgd", schedule="cosine",
+                            warmup_epochs=0.5),
                 PhaseConfig(name="fine_tune", epochs=2, learning_rate=5e-5, optimizer="adamw",
-                            freeze=FreezeConfig(mode="top", top_n=3))],
-        strategy=StrategyConfig(kind="one_device", mixed_precision="mixed_bfloat16", jit_compile=False),
-        seed=7, output_dir=str(tmp_path / "out"), run_name="rich", early_stopping_patience=2,
+                            freeze=FreezeConfig(mode="top", top_n=3, block="block1", train_batchnorm=True),
+                            lr_decay_per_block=0.5, block_lr_multipliers={"block4": 2.0, "block3": 0.0})],
+        strategy=StrategyConfig(kind="one_device", mixed_precision="mixed_bfloat16", jit_compile=False,
+                                steps_per_execution=4, lr_scaling="linear"),
+        seed=7, output_dir=str(tmp_path / "out"), run_name="rich", early_stopping_patience=2, reduce_lr_patience=1,
+        feature_cache=False, rollback=False,
     )
 
 
@@ -58,6 +63,64 @@ def test_config_round_trip_field_by_field(rich_config, data_root):
     assert studio.freeze.toggles["stem"].value is True  # the override shows
     counts = studio.data.report["counts"]
     assert len(counts) == 5 and set(counts.values()) == {7}
+
+
+def test_discriminative_learning_rates_survive_the_studio(rich_config, data_root, tmp_path):
+    """Issue 12's bug: a config with per-block learning rates lost them when opened in the Studio."""
+    from tl_widgets.studio import Studio
+
+    studio = Studio(config=rich_config, data_roots=[data_root])
+    studio.train.ft.lr.value = 1e-4  # edit the fine-tune phase: the fields it does not show still pass through
+    ft = studio.config.phases[1]
+    assert ft.learning_rate == 1e-4
+    assert ft.lr_decay_per_block == 0.5 and ft.block_lr_multipliers == {"block4": 2.0, "block3": 0.0}
+    assert ft.freeze == FreezeConfig(mode="top", top_n=3, block="block1", train_batchnorm=True)
+
+
+def test_panels_never_change_their_base_config(rich_config, data_root):
+    from tl_widgets.studio import Studio
+
+    studio = Studio(config=rich_config, data_roots=[data_root])
+    before = studio.train._base.copy()
+    studio.train.ft_top.value = 1
+    studio.train.fine_tune.value = True
+    first = studio.config
+    assert first.phases[1].freeze.top_n == 1
+    assert studio.train._base == before and studio._base == rich_config
+    first.phases[1].freeze.top_n = 4  # the config handed out shares nothing with the panels
+    assert studio.config.phases[1].freeze.top_n == 1
+    # Turning the fine-tune off and on again starts from the same base.
+    studio.train.fine_tune.value = False
+    assert len(studio.config.phases) == 1 and studio.train._base == before
+
+
+def test_choices_and_bounds_shown_come_from_the_schema(data_root):
+    from tl_widgets.core.config.checks import field_bounds, field_choices
+    from tl_widgets.studio import Studio
+
+    studio = Studio(data_roots=[data_root])
+    assert tuple(studio.train.head.optimizer.options) == field_choices(PhaseConfig, "optimizer")
+    assert studio.train.head.epochs.max == field_bounds(PhaseConfig, "epochs")[1]
+    assert tuple(studio.freeze.mode_picker.options[i][1] for i in range(4)) == field_choices(FreezeConfig, "mode")
+    assert tuple(studio.strategy.precision.options) == field_choices(StrategyConfig, "mixed_precision")
+    assert tuple(studio.data.augment.flip.options) == field_choices(AugmentConfig, "flip")
+    assert (studio.data.batch_size.min, studio.data.batch_size.max) == field_bounds(DataConfig, "batch_size")
+    assert (studio.backbone.size.max) == field_bounds(ModelConfig, "input_size")[1]
+
+
+def test_tabs_have_names(data_root):
+    from tl_widgets.studio import TABS, Studio
+
+    studio = Studio(data_roots=[data_root])
+    assert studio.tab == "data" and tuple(studio.tabs.titles) == tuple(TABS.values())
+    calls = []
+    studio.runs.refresh = lambda: calls.append(1)
+    studio.show_tab("runs")
+    assert studio.tab == "runs" and studio.tabs.titles[studio.tabs.selected_index] == "Runs" and calls == [1]
+    studio.show_tab("train")
+    assert studio.tabs.children[studio.tabs.selected_index] is studio.train_tab and calls == [1]
+    with pytest.raises(KeyError, match="Expected a tab"):
+        studio.show_tab("settings")
 
 
 def test_default_round_trip_and_code():
