@@ -32,19 +32,21 @@ def _fit(model: Any, x: Any, y: Any, batch: int, steps: int, callbacks: list[Any
 
 
 def _event_callback(batch: int, steps: int) -> tuple[Any, list[Any]]:
-    """The engine's callback wired to a real TrainingSession bus and Runner (no run folder)."""
-    from tl_widgets.core.config.schema import TrainConfig
-    from tl_widgets.core.events import BatchEnd
-    from tl_widgets.core.training.runner import Runner
-    from tl_widgets.core.training.session import TrainingSession
+    """The engine's callback wired to a real bus and the session's history recorder (no run folder)."""
+    from tl_widgets.core.events import BatchEnd, EventBus
     from tl_widgets.core.training.callbacks import EventCallback
+    from tl_widgets.core.training.control import RunControl
+    from tl_widgets.core.training.history import HistoryRecorder
 
-    session = TrainingSession(TrainConfig(), record=False)
+    bus = EventBus()
+    history = HistoryRecorder()
+    history.begin("bench")
+    bus.subscribe(history)
     seen: list[Any] = []
-    session.bus.subscribe(lambda e: seen.append(e) if isinstance(e, BatchEnd) else None)
-    runner = Runner(session, session.config, "bench")
+    bus.subscribe(lambda e: seen.append(e) if isinstance(e, BatchEnd) else None)
+    control = RunControl(run_id="bench", bus=bus, history=history)
     data = SimpleNamespace(batch_size=batch, steps_per_epoch=steps)
-    return EventCallback(runner, 0, data, {"global_step": 0}, 1), seen
+    return EventCallback(control, 0, data, {"global_step": 0}, 1), seen
 
 
 def run_case(backbone: str, size: int, policy: str, xla: bool, batch: int, steps: int, classes: int = 10) -> dict:

@@ -75,7 +75,7 @@ def _ours(cfg, charts: bool = False) -> tuple[float, float]:
         from tl_widgets.views.live import LiveTrainingCharts
 
         live = LiveTrainingCharts()
-        live.attach(session.bus)
+        live.attach(session.bus, history=session.history_recorder)
     session.start()
     result = session.wait()
     if live is not None:

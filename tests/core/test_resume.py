@@ -127,7 +127,7 @@ def test_out_of_memory_during_a_run_fails_cleanly(tiny_config, monkeypatch):
 
 
 def test_checkpoints_are_throttled_but_always_written_at_phase_ends(tiny_config):
-    from tl_widgets.core.training.checkpoints import last_checkpoint_epoch
+    from tl_widgets.core.runs.folder import last_checkpoint_epoch
 
     tiny_config.phases = [PhaseConfig(name="head", epochs=4, learning_rate=3e-3)]
     session = TrainingSession(tiny_config, record=False)

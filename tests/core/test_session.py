@@ -187,7 +187,7 @@ def test_lr_decay_per_block_factors():
     from tl_widgets.core.models.backbones import get_backbone
     from tl_widgets.core.config.schema import FreezeConfig as FC
     from tl_widgets.core.models.freezing import FreezeError, FreezePlan
-    from tl_widgets.core.training.runner import block_multipliers
+    from tl_widgets.core.training.optimizers import block_multipliers
 
     spec = get_backbone("demo_cnn")
     bb = spec.builder(input_shape=(32, 32, 3))

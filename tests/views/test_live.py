@@ -1,4 +1,9 @@
-"""LiveTrainingCharts fed with synthetic events, and the pump's throttling."""
+"""LiveTrainingCharts fed with synthetic events, and the pump's throttling.
+
+The charts keep no history of their own: the run's one history is the
+HistoryRecorder the session subscribes; the tests feed it the same events and
+read it (directly or through ``charts.history``).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from tl_widgets.core.events import (
     RunFinished,
     RunStarted,
 )
+from tl_widgets.core.training.history import HistoryRecorder
 from tl_widgets.views.live import LiveTrainingCharts, TrainingProgress
 
 RUN = "run-1"
@@ -45,17 +51,34 @@ def run_events(steps_per_epoch: int = 50, epochs: int = 2, chunk: int = 1, run_i
 
 
 @pytest.fixture
-def charts(comm_log):
-    return LiveTrainingCharts(max_display_points=200)
+def history():
+    return HistoryRecorder()
+
+
+@pytest.fixture
+def charts(comm_log, history):
+    """Charts whose ``handle`` also feeds the run's history, as the bus does for a session."""
+    charts = LiveTrainingCharts(max_display_points=200, history=history)
+    draw = charts.handle
+
+    def handle(events, draw_now=True):
+        events = list(events)
+        for event in events:
+            history(event)
+        draw(events, draw_now)
+
+    charts.handle = handle
+    return charts
 
 
 def traces(chart) -> dict[str, list]:
     return {t["name"]: t.get("x", []) for t in chart.snapshot()["data"]}
 
 
-def test_history_progress_and_traces_of_a_run(charts):
+def test_history_progress_and_traces_of_a_run(charts, history):
     charts.handle(run_events() + [RunFinished(RUN, metrics={}, run_dir=None, duration=10.0)])
-    hist = charts.history
+    hist = history.snapshot()
+    assert charts.history == hist  # the charts read the one history, they keep none of their own
     assert hist["batch"]["global_step"] == list(range(1, 101))
     assert hist["batch"]["loss"][-1] == pytest.approx(0.02)
     assert hist["epoch"]["global_step"] == [50, 100]  # epoch points sit at the step where the epoch ended
@@ -92,7 +115,7 @@ def test_eta_from_the_recent_step_rate(charts):
     assert p.eta_seconds == pytest.approx((100 - 28) * 0.1)
 
 
-def test_display_is_bounded_and_keeps_spikes(charts):
+def test_display_is_bounded_and_keeps_spikes(charts, history):
     events = run_events(steps_per_epoch=5000, epochs=2)
     spike = next(e for e in events if isinstance(e, BatchEnd) and e.global_step == 7777)
     events[events.index(spike)] = BatchEnd(RUN, phase=1, epoch=1, step=2777, global_step=7777,
@@ -103,22 +126,23 @@ def test_display_is_bounded_and_keeps_spikes(charts):
     snap = charts.charts["loss"].snapshot()["data"]
     body = next(t for t in snap if t["name"] == "loss (batch)")
     assert len(body["x"]) <= 200 and 50.0 in body["y"]
-    assert len(charts.history["batch"]["loss"]) == 10_000
+    assert len(history.batch["loss"]) == 10_000
+    assert all(len(dec) == 10_000 and len(dec._body) <= 200 for dec in [charts._series._batch["loss"]])
 
 
-def test_chunks_are_plotted_at_their_last_step_with_a_note(charts):
+def test_chunks_are_plotted_at_their_last_step_with_a_note(charts, history):
     charts.handle(run_events(steps_per_epoch=40, epochs=1, chunk=4))
-    assert charts.history["batch"]["global_step"] == list(range(4, 41, 4))
+    assert history.batch["global_step"] == list(range(4, 41, 4))
     loss = charts.charts["loss"].snapshot()
     assert "per 4 steps" in loss["layout"]["title"]["text"]
     assert "per 4 steps" in loss["data"][0]["hovertemplate"]
     assert charts.progress.steps_in_chunk == 4
 
 
-def test_new_run_resets_and_failure_is_reported(charts):
+def test_new_run_resets_and_failure_is_reported(charts, history):
     charts.handle(run_events(steps_per_epoch=10, epochs=1))
     charts.handle(run_events(steps_per_epoch=10, epochs=1, run_id="run-2")[:5])
-    assert charts.history["batch"]["global_step"] == [1, 2, 3]
+    assert history.batch["global_step"] == [1, 2, 3]
     charts.handle([Message("run-2", level="warning", text="low memory"),
                    RunFailed("run-2", error="OOM", traceback="...", run_dir=None, duration=1.0)])
     assert (charts.progress.run_id, charts.progress.status, charts.progress.message) == ("run-2", "failed", "OOM")
@@ -127,20 +151,23 @@ def test_new_run_resets_and_failure_is_reported(charts):
     assert all(not c.snapshot()["data"] for c in charts.charts.values())
 
 
-def test_nan_loss_and_late_metrics_keep_columns_aligned(charts):
+def test_nan_loss_and_late_metrics_keep_columns_aligned(charts, history):
     charts.handle([
         BatchEnd(RUN, phase=0, epoch=0, step=1, global_step=1, metrics={"loss": math.nan}, images_per_sec=1.0,
                  learning_rate=1e-3),
         BatchEnd(RUN, phase=0, epoch=0, step=2, global_step=2, metrics={"loss": 1.0, "auc": 0.7},
                  images_per_sec=1.0, learning_rate=1e-3),
     ])
-    batch = charts.history["batch"]
+    batch = history.batch
     assert math.isnan(batch["loss"][0]) and math.isnan(batch["auc"][0]) and batch["auc"][1] == 0.7
     assert traces(charts.charts["metrics"])["auc (batch)"] == [2]
 
 
-def test_pump_draws_at_most_five_times_a_second_off_the_training_thread(charts):
+def test_pump_draws_at_most_five_times_a_second_off_the_training_thread(comm_log):
     bus = EventBus()
+    history = HistoryRecorder()
+    bus.subscribe(history)  # as the session does: the history is taken in the publishing thread
+    charts = LiveTrainingCharts(max_display_points=200)
     draw_threads: set[str] = set()
     original = charts.handle
 
@@ -149,7 +176,7 @@ def test_pump_draws_at_most_five_times_a_second_off_the_training_thread(charts):
         original(events, draw)
 
     charts.handle = spy
-    charts.attach(bus)
+    charts.attach(bus, history=history)
     events = run_events(steps_per_epoch=3000, epochs=1)
     start = time.monotonic()
 
@@ -169,6 +196,6 @@ def test_pump_draws_at_most_five_times_a_second_off_the_training_thread(charts):
     assert "trainer" not in draw_threads and "tl_widgets-event-pump" in draw_threads
     assert 1 <= draws <= 5 * elapsed + 2, (draws, elapsed)
     assert charts.history["batch"]["global_step"][-1] == 3000
-    assert len(charts.history["batch"]["global_step"]) == 3000
+    assert len(history.batch["global_step"]) == 3000
     with pytest.raises(ValueError, match="interval > 0"):
         LiveTrainingCharts(interval=0)

@@ -1,7 +1,10 @@
 """A terminal progress display for a training session (rich), fed by the event bus.
 
 It reads events from a :class:`~tl_widgets.core.events.Subscription` in the
-main thread while the worker trains, so the worker never prints.
+main thread while the worker trains, so the worker never prints. The bar's
+numbers come from the one progress reducer in core
+(:class:`~tl_widgets.core.progress.ProgressTracker`); the lines printed are
+chosen by event name.
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tl_widgets.core.events import (
-    TERMINAL_EVENTS,
     BatchEnd,
     EpochEnd,
+    Event,
+    EventHandler,
     Message,
     PhaseStarted,
     RunFailed,
+    RunFinished,
     RunStarted,
+    RunStopped,
     Subscription,
 )
+from tl_widgets.core.progress import ProgressTracker
 
 __all__ = ["follow"]
 
@@ -28,6 +35,61 @@ __all__ = ["follow"]
 def _fmt(metrics: dict[str, float]) -> str:
     keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in metrics]
     return "  ".join(f"{k} {metrics[k]:.4f}" for k in keys)
+
+
+class _Follower(EventHandler):
+    """Moves the bar and prints a line per phase, epoch, notice and end (by event name)."""
+
+    def __init__(self, progress: Progress, console: Console, quiet: bool) -> None:
+        self.bar = progress
+        self.console = console
+        self.quiet = quiet
+        self.tracker = ProgressTracker()
+        self.task: Any = None
+        self.done: Event | None = None
+
+    def __call__(self, event: Event) -> None:
+        self.tracker(event)
+        super().__call__(event)
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self.task = self.bar.add_task("train", total=self.tracker.progress.total_steps, phase="starting", epoch="-",
+                                      ips=0.0)
+        if not self.quiet:
+            self.console.print(f"run {event.run_id} -> {event.run_dir}  classes: {', '.join(event.class_names)}")
+
+    def on_phase_started(self, event: PhaseStarted) -> None:
+        if self.task is None:
+            return
+        self.bar.update(self.task, phase=self.tracker.progress.phase_name)
+        if not self.quiet:
+            self.console.print(f"phase {event.phase + 1} '{event.name}': {event.epochs} epochs, "
+                               f"lr {event.learning_rate:g}, {event.trainable_params:,} trainable / "
+                               f"{event.frozen_params:,} frozen parameters")
+
+    def on_batch_end(self, event: BatchEnd) -> None:
+        if self.task is None:
+            return
+        p = self.tracker.progress
+        self.bar.update(self.task, completed=p.global_step, epoch=p.epoch, ips=p.images_per_sec)
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        if not self.quiet:
+            self.console.print(f"epoch {event.epoch + 1}: {_fmt(event.metrics)}  ({event.duration:.1f}s)")
+
+    def on_message(self, event: Message) -> None:
+        if not self.quiet or event.level == "warning":
+            self.console.print(f"[yellow]{event.level}:[/] {event.text}")
+
+    def on_run_finished(self, event: RunFinished | RunStopped) -> None:
+        if not self.quiet:
+            self.console.print(f"{event.status}: {_fmt(event.metrics)}")
+        self.done = event
+
+    on_run_stopped = on_run_finished
+
+    def on_run_failed(self, event: RunFailed) -> None:
+        self.done = event
 
 
 def follow(sub: Subscription, console: Console | None = None, quiet: bool = False) -> Any:
@@ -38,33 +100,10 @@ def follow(sub: Subscription, console: Console | None = None, quiet: bool = Fals
         TextColumn("{task.fields[ips]:.0f} img/s"), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=quiet, transient=False,
     )
-    task = None
+    follower = _Follower(progress, console, quiet)
     with progress:
-        while True:
+        while follower.done is None:
             event = sub.get(timeout=0.5)
-            if event is None:
-                continue
-            if isinstance(event, RunStarted):
-                total = (event.steps_per_epoch or 0) * event.total_epochs or None
-                task = progress.add_task("train", total=total, phase="starting", epoch="-", ips=0.0)
-                if not quiet:
-                    console.print(f"run {event.run_id} -> {event.run_dir}  classes: {', '.join(event.class_names)}")
-            elif isinstance(event, PhaseStarted) and task is not None:
-                progress.update(task, phase=event.name)
-                if not quiet:
-                    console.print(f"phase {event.phase + 1} '{event.name}': {event.epochs} epochs, lr {event.learning_rate:g}, "
-                                  f"{event.trainable_params:,} trainable / {event.frozen_params:,} frozen parameters")
-            elif isinstance(event, BatchEnd) and task is not None:
-                progress.update(task, completed=event.global_step, epoch=event.epoch + 1, ips=event.images_per_sec)
-            elif isinstance(event, EpochEnd):
-                if not quiet:
-                    console.print(f"epoch {event.epoch + 1}: {_fmt(event.metrics)}  ({event.duration:.1f}s)")
-            elif isinstance(event, Message):
-                if not quiet or event.level == "warning":
-                    console.print(f"[yellow]{event.level}:[/] {event.text}")
-            elif isinstance(event, TERMINAL_EVENTS):
-                if isinstance(event, RunFailed):
-                    return event
-                if not quiet:
-                    console.print(f"{event.status}: {_fmt(event.metrics)}")
-                return event
+            if event is not None:
+                follower(event)
+    return follower.done

@@ -27,6 +27,7 @@ __all__ = [
     "RunStopped",
     "RunFailed",
     "TERMINAL_EVENTS",
+    "EventHandler",
     "EventBus",
     "Subscription",
     "event_to_dict",
@@ -176,6 +177,28 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return out
 
 
+class EventHandler:
+    """A subscriber whose methods are named after the events they take.
+
+    Calling the handler with an event runs ``self.on_<event.kind>(event)``
+    (``on_batch_end``, ``on_epoch_end``, ...) when it has such a method and
+    ignores the event otherwise: dispatch by name, no ``isinstance`` ladder.
+
+    Example:
+
+    >>> class Printer(EventHandler):
+    ...     def on_message(self, event):
+    ...         print(event.text)
+    >>> Printer()(Message("run-1", level="info", text="hello"))
+    hello
+    """
+
+    def __call__(self, event: Event) -> None:
+        method = getattr(self, f"on_{event.kind}", None)
+        if method is not None:
+            method(event)
+
+
 class Subscription:
     """A queue of events for one consumer that reads from its own thread.
 
@@ -271,14 +294,19 @@ class EventBus:
                 self._subscriptions.remove(sub)
 
     def publish(self, event: Event) -> None:
-        """Delivers ``event`` to every subscriber; never raises."""
+        """Delivers ``event`` to every subscriber; never raises.
+
+        Callbacks run first, then the event is queued for the listeners: a
+        listener that reads an event from its queue finds the synchronous
+        subscribers (the history, the run store) already up to date with it.
+        """
         with self._lock:
             callbacks = list(self._callbacks)
             subs = list(self._subscriptions)
-        for sub in subs:
-            sub._put(event)
         for callback in callbacks:
             try:
                 callback(event)
             except Exception as exc:  # a broken subscriber must not kill training
                 self.errors.append((callback, exc))
+        for sub in subs:
+            sub._put(event)

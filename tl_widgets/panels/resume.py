@@ -1,28 +1,19 @@
-"""Resume offer: interrupted runs (kernel killed, tab closed) that can continue from their last epoch checkpoint."""
+"""Resume offer: interrupted runs (kernel killed, tab closed) that can continue from their last epoch checkpoint.
+
+Which runs can resume is the run folder's knowledge (:func:`~tl_widgets.core.runs.folder.resumable_runs`).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import ipywidgets as widgets
 import traitlets
 
+from tl_widgets.core.runs.folder import resumable_runs
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
 
-__all__ = ["ResumePanel", "resumable_runs", "CHECKPOINT"]
-
-CHECKPOINT = Path("checkpoints") / "last.weights.h5"
-
-
-def resumable_runs(store: Any) -> list[dict[str, Any]]:
-    """Interrupted runs of ``store`` whose folder holds an epoch checkpoint, newest first."""
-    out = []
-    for run in store.list_runs(status="interrupted"):
-        run_dir = run.get("run_dir")
-        if run_dir and (Path(run_dir) / CHECKPOINT).is_file():
-            out.append(run)
-    return out
+__all__ = ["ResumePanel"]
 
 
 def _label(run: dict[str, Any]) -> str:

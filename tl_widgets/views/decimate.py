@@ -2,13 +2,14 @@
 
 :func:`decimate_minmax` reduces a whole series at once. :class:`StreamDecimator`
 does the same for a series that grows while training runs: it keeps the
-display at most ``max_points`` long, tells the chart which points are new (so
-only those travel to the browser) and, rarely, when its bucket width doubles,
-that the whole display must be replaced.
+display at most ``max_points`` long without keeping the raw series, tells the
+chart which points are new (so only those travel to the browser) and, rarely,
+when its bucket width doubles, that the whole display must be replaced.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -103,16 +104,53 @@ class DisplayUpdate:
     tail_ys: list[float]
 
 
+_Point = tuple[float, float]
+
+
+class _Bucket:
+    """Consecutive raw points summarised by their (first) minimum, (first) maximum and latest point."""
+
+    __slots__ = ("count", "low", "high", "last")
+
+    def __init__(self, point: _Point) -> None:
+        self.count = 1
+        self.low = self.high = self.last = point
+
+    def add(self, other: _Bucket) -> None:
+        """Takes in the points of ``other``, which come after this bucket's."""
+        self.count += other.count
+        if other.low[1] < self.low[1]:
+            self.low = other.low
+        if other.high[1] > self.high[1]:
+            self.high = other.high
+        self.last = other.last
+
+    def shown(self) -> list[_Point]:
+        """The points drawn for a full bucket: its min and max in x order (one when they coincide)."""
+        if self.low is self.high:
+            return [self.low]
+        return sorted((self.low, self.high))
+
+    def tail(self) -> list[_Point]:
+        """The points drawn for the unfinished bucket: min, max and latest, in x order."""
+        return sorted({self.low, self.high, self.last})
+
+
 class StreamDecimator:
     """Keeps a growing series displayable in at most ``max_points`` points.
 
     Raw points are grouped in buckets of ``width`` consecutive points; every
     full bucket is shown as its min and max (``width == 1`` shows raw points).
     When the body would pass ``max_points`` the width jumps (1 -> 4, then x2)
-    and the whole body is recomputed from the raw history, which happens only
-    ``log2(n / max_points)`` times in a run. The unfinished bucket is reported
-    separately as a small "tail" (at most 4 points) so the latest value is
-    always on screen.
+    and neighbouring buckets are merged (the min of two buckets is the smaller
+    of their mins, so no raw point is needed): the whole body is then redrawn,
+    which happens only ``log2(n / max_points)`` times in a run. The unfinished
+    bucket is reported separately as a small "tail" (at most 4 points) so the
+    latest value is always on screen.
+
+    Only the display is kept (at most ``max_points`` buckets), never the raw
+    series: the run's history is kept once, by
+    :class:`~tl_widgets.core.training.history.HistoryRecorder`.
 
     Args:
         max_points: Bound on the body's length (at least 8).
@@ -123,66 +161,81 @@ class StreamDecimator:
             raise ValueError(f"Expected max_points >= 8. Received: max_points={max_points}")
         self.max_points = max_points
         self.width = 1
-        self._xs: list[float] = []
-        self._ys: list[float] = []
-        self._done = 0  # raw points already folded into sent buckets
-        self._shown = 0  # points in the body on screen
-        self._last_body: tuple[float, float] | None = None
+        self._body: list[_Bucket] = []  # full buckets, each ``width`` raw points
+        self._open: _Bucket | None = None  # the unfinished bucket
+        self._body_points = 0  # points drawn for the body
+        self._sent = 0  # buckets of the body already reported
+        self._count = 0  # finite raw points appended
         self._seen = 0  # raw points already reported by update()
+        self._widened = False
 
     def __len__(self) -> int:
-        return len(self._xs)
+        return self._count
 
     def append(self, x: float, y: float) -> None:
         """Adds one raw point (NaN/inf y values are skipped for display)."""
-        if np.isfinite(y):
-            self._xs.append(float(x))
-            self._ys.append(float(y))
+        y = float(y)
+        if not math.isfinite(y):
+            return
+        self._count += 1
+        bucket = _Bucket((float(x), y))
+        if self._open is None:
+            self._open = bucket
+        else:
+            self._open.add(bucket)
+        if self._open.count == self.width:
+            self._close(self._open)
+            self._open = None
+            if self._body_points > self.max_points:
+                self._widen()
 
     def update(self) -> DisplayUpdate | None:
         """Returns what to draw since the last call, or None if nothing changed."""
-        n = len(self._xs)
-        if n == self._seen:
+        if self._count == self._seen:
             return None
-        self._seen = n
-        replace = False
-        full = n - n % self.width
-        if self._shown + self._body_len(full - self._done) > self.max_points:
-            while self._body_len(n) > self.max_points:
-                self.width = 4 if self.width == 1 else self.width * 2
-            full = n - n % self.width
-            self._done, self._shown, self._last_body = 0, 0, None
-            replace = True
-        body_x, body_y = self._fold(self._done, full)
-        self._done = full
-        self._shown += len(body_x)
-        if body_x:
-            self._last_body = (body_x[-1], body_y[-1])
-        tail_x, tail_y = self._tail(n)
+        self._seen = self._count
+        replace, self._widened = self._widened, False
+        start = 0 if replace else self._sent
+        body_x: list[float] = []
+        body_y: list[float] = []
+        for bucket in self._body[start:]:
+            for x, y in bucket.shown():
+                body_x.append(x)
+                body_y.append(y)
+        self._sent = len(self._body)
+        tail_x: list[float] = []
+        tail_y: list[float] = []
+        if self._open is not None:
+            points = self._open.tail()
+            if self._body:
+                points.insert(0, self._body[-1].shown()[-1])
+            tail_x = [x for x, _ in points]
+            tail_y = [y for _, y in points]
         return DisplayUpdate(replace, body_x, body_y, tail_x, tail_y)
 
-    def _body_len(self, n_raw: int) -> int:
-        return n_raw if self.width == 1 else 2 * (n_raw // self.width)
+    def _close(self, bucket: _Bucket) -> None:
+        self._body.append(bucket)
+        self._body_points += len(bucket.shown())
 
-    def _fold(self, start: int, stop: int) -> tuple[list[float], list[float]]:
-        if stop <= start:
-            return [], []
-        xs = np.asarray(self._xs[start:stop])
-        ys = np.asarray(self._ys[start:stop])
-        if self.width == 1:
-            return xs.tolist(), ys.tolist()
-        edges = np.arange(0, stop - start + 1, self.width)
-        out_x, out_y = _minmax_by_edges(xs, ys, edges)
-        return out_x.tolist(), out_y.tolist()
-
-    def _tail(self, n: int) -> tuple[list[float], list[float]]:
-        if n <= self._done:
-            return [], []
-        part_x = np.asarray(self._xs[self._done : n])
-        part_y = np.asarray(self._ys[self._done : n])
-        idx = sorted({int(np.argmin(part_y)), int(np.argmax(part_y)), len(part_y) - 1})
-        tail_x, tail_y = part_x[idx].tolist(), part_y[idx].tolist()
-        if self._last_body is not None:
-            tail_x.insert(0, self._last_body[0])
-            tail_y.insert(0, self._last_body[1])
-        return tail_x, tail_y
+    def _widen(self) -> None:
+        """Doubles the width (1 -> 4 first) until the body fits, merging neighbouring buckets."""
+        while self._body_points > self.max_points:
+            factor = 4 if self.width == 1 else 2
+            self.width *= factor
+            old, pending = self._body, self._open
+            self._body, self._open, self._body_points = [], None, 0
+            for i in range(0, len(old) - len(old) % factor, factor):
+                merged = old[i]
+                for other in old[i + 1:i + factor]:
+                    merged.add(other)
+                self._close(merged)
+            leftover = old[len(old) - len(old) % factor:]
+            if pending is not None:
+                leftover.append(pending)
+            for bucket in leftover:
+                if self._open is None:
+                    self._open = bucket
+                else:
+                    self._open.add(bucket)
+        self._widened = True
+        self._sent = 0

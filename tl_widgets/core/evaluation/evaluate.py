@@ -16,6 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tl_widgets.core.runs.folder import CONFIG_FILE, EVAL_REPORT_FILE, MODEL_FILE, RunFolder
+
 __all__ = [
     "LoadedRun",
     "EvalReport",
@@ -32,7 +34,7 @@ __all__ = [
     "EVAL_REPORT_NAME",
 ]
 
-EVAL_REPORT_NAME = "eval_report.json"
+EVAL_REPORT_NAME = EVAL_REPORT_FILE
 _EPS = 1e-7
 
 
@@ -68,31 +70,30 @@ def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
 
     from tl_widgets.core.config.schema import TrainConfig
 
-    folder = Path(run_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"Expected a run folder (with model.keras and config.json). Received: {str(folder)!r}")
-    for name in ("model.keras", "config.json"):
-        if not (folder / name).is_file():
+    folder = RunFolder(Path(run_dir))
+    if not folder.path.is_dir():
+        raise FileNotFoundError(f"Expected a run folder (with {MODEL_FILE} and {CONFIG_FILE}). "
+                                f"Received: {str(folder.path)!r}")
+    for path in (folder.model_file, folder.config_file):
+        if not path.is_file():
             raise FileNotFoundError(
-                f"Expected {name} in the run folder {str(folder)!r}. Received: no such file "
+                f"Expected {path.name} in the run folder {str(folder.path)!r}. Received: no such file "
                 "(was the run stopped before it saved a model?)"
             )
-    config = TrainConfig.load(folder / "config.json")
-    model = keras.models.load_model(folder / "model.keras", compile=False)
+    config = TrainConfig.load(folder.config_file)
+    model = keras.models.load_model(folder.model_file, compile=False)
     n_out = int(model.output_shape[-1])
-    labels_file = folder / "labels.txt"
-    if labels_file.is_file():
-        names = [line.strip() for line in labels_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
+    names = folder.read_labels()
+    if names is None:
         names = [str(i) for i in range(n_out)]
     if len(names) != n_out:
         raise ValueError(
-            f"Expected {n_out} class names in {str(labels_file)!r} (the model's outputs). Received: {len(names)}"
+            f"Expected {n_out} class names in {str(folder.labels_file)!r} (the model's outputs). Received: {len(names)}"
         )
     size = model.input_shape[1]
     if not isinstance(size, int):
         raise ValueError(f"Expected a model with a fixed square input size. Received: input_shape={model.input_shape}")
-    return LoadedRun(folder, folder.name, model, config, names, size)
+    return LoadedRun(folder.path, folder.path.name, model, config, names, size)
 
 
 def run_datasets(run: LoadedRun) -> Any:
@@ -311,7 +312,7 @@ def evaluate_run(
     report = evaluate_model(run.model, ds.val, run.class_names, top_k=top_k, n_top_losses=n_top_losses)
     report.run_dir = str(run.run_dir)
     if write:
-        path = atomic_write_json(run.run_dir / EVAL_REPORT_NAME, report.to_dict())
+        path = atomic_write_json(RunFolder(run.run_dir).eval_report_file, report.to_dict())
         record_artifact(run.run_id, "eval_report", path)
     return report
 

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tl_widgets.core.export.verify import runner_for, verify
+from tl_widgets.core.export.verify import predictor_for, verify
 from tl_widgets.core.fileio import atomic_save, atomic_write_json, atomic_write_text
 
 __all__ = ["FORMATS", "ExportError", "ExportReport", "export_model", "export_run", "take_images", "EXPORT_REPORT_NAME"]
@@ -235,7 +235,7 @@ def export_model(
         keras_probs = np.concatenate([
             np.asarray(model.predict_on_batch(images[i:i + 32]), np.float32) for i in range(0, len(images), 32)
         ])
-        export_probs = runner_for(fmt, path)(images.astype(np.float32))
+        export_probs = predictor_for(fmt, path)(images.astype(np.float32))
         report.verification = verify(fmt, keras_probs, export_probs, labels)
         report.warnings = list(report.verification["warnings"])
         report.ok = bool(report.verification["ok"])
@@ -268,6 +268,7 @@ def export_run(
         ExportError: The converter is missing or failed.
     """
     from tl_widgets.core.evaluation.evaluate import load_run, record_artifact, run_datasets
+    from tl_widgets.core.runs.folder import RunFolder
 
     _check_format(fmt)
     if max_verify < 1 or representative_count < 1:
@@ -280,7 +281,7 @@ def export_run(
     ds = run_datasets(run)
     verify_data = take_images(ds.val, max_verify)
     representative = take_images(ds.train, representative_count)[0] if fmt == "tflite-int8-full" else None
-    folder = Path(out_dir) if out_dir is not None else run.run_dir / "exports" / fmt
+    folder = Path(out_dir) if out_dir is not None else RunFolder(run.run_dir).export_dir(fmt)
     report = export_model(run.model, fmt, folder, class_names=run.class_names, verify_data=verify_data,
                           representative=representative, run_id=run.run_id)
     if record:

@@ -1,6 +1,6 @@
 """Running exported models and checking them against the Keras model.
 
-Each export format gets a runner (raw 0-255 RGB batch in, float32
+Each export format gets a :data:`Predictor` (raw 0-255 RGB batch in, float32
 probabilities out); :func:`verify` compares its outputs with Keras' on held-out
 images and states every failed check as a warning, never silently.
 """
@@ -13,9 +13,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["THRESHOLDS", "runner_for", "verify", "Runner"]
+__all__ = ["THRESHOLDS", "predictor_for", "verify", "Predictor"]
 
-Runner = Callable[[np.ndarray], np.ndarray]
+Predictor = Callable[[np.ndarray], np.ndarray]
+"""An exported model as a function: a raw 0-255 RGB batch in, float32 probabilities out."""
 
 # Per format: the largest max |p_export - p_keras| allowed, and the smallest top-1 agreement.
 THRESHOLDS: dict[str, dict[str, float]] = {
@@ -29,21 +30,21 @@ THRESHOLDS: dict[str, dict[str, float]] = {
 }
 
 
-def _batched(fn: Runner, batch_size: int = 32) -> Runner:
+def _batched(fn: Predictor, batch_size: int = 32) -> Predictor:
     def run(x: np.ndarray) -> np.ndarray:
         return np.concatenate([fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     return run
 
 
-def _keras_runner(path: Path) -> Runner:
+def _keras_predictor(path: Path) -> Predictor:
     import keras
 
     model = keras.models.load_model(path, compile=False)
     return _batched(lambda x: np.asarray(model.predict_on_batch(x), np.float32))
 
 
-def _savedmodel_runner(path: Path) -> Runner:
+def _savedmodel_predictor(path: Path) -> Predictor:
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))
@@ -56,7 +57,7 @@ def _savedmodel_runner(path: Path) -> Runner:
     return _batched(run)
 
 
-def _tflite_runner(path: Path) -> Runner:
+def _tflite_predictor(path: Path) -> Predictor:
     import tensorflow as tf
 
     with warnings.catch_warnings():
@@ -85,7 +86,7 @@ def _tflite_runner(path: Path) -> Runner:
     return _batched(run)
 
 
-def _onnx_runner(path: Path) -> Runner:
+def _onnx_predictor(path: Path) -> Predictor:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -95,20 +96,20 @@ def _onnx_runner(path: Path) -> Runner:
     return _batched(lambda x: np.asarray(session.run(None, {name: x})[0], np.float32))
 
 
-def runner_for(fmt: str, path: Path) -> Runner:
+def predictor_for(fmt: str, path: Path) -> Predictor:
     """A function running the exported model at ``path`` (raw images in, probabilities out).
 
     Raises:
         ValueError: Unknown format.
     """
     if fmt == "keras":
-        return _keras_runner(path)
+        return _keras_predictor(path)
     if fmt == "savedmodel":
-        return _savedmodel_runner(path)
+        return _savedmodel_predictor(path)
     if fmt.startswith("tflite"):
-        return _tflite_runner(path)
+        return _tflite_predictor(path)
     if fmt == "onnx":
-        return _onnx_runner(path)
+        return _onnx_predictor(path)
     raise ValueError(f"Expected one of {sorted(THRESHOLDS)}. Received: format={fmt!r}")
 
 

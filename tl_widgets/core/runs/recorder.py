@@ -1,6 +1,10 @@
 """The event subscriber that writes runs into a :class:`~tl_widgets.core.runs.store.RunStore`.
 
-Import it from :mod:`tl_widgets.core.runs.store`.
+Import it from :mod:`tl_widgets.core.runs.store`. It depends on the database
+layer (:mod:`tl_widgets.core.runs.db`) and the store's ``path`` only, never on
+the store module (no import cycle). Progress comes from the one reducer
+(:class:`~tl_widgets.core.progress.ProgressTracker`), the best metric from
+:func:`~tl_widgets.core.progress.best_metric`; events are dispatched by name.
 """
 
 from __future__ import annotations
@@ -10,28 +14,33 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from tl_widgets.core.runs import db
 from tl_widgets.core.events import (
     BatchEnd,
     EpochEnd,
     Event,
+    EventHandler,
     PhaseStarted,
     RunFailed,
     RunFinished,
     RunStarted,
     RunStopped,
 )
+from tl_widgets.core.progress import BEST_METRICS, ProgressTracker, best_metric
+from tl_widgets.core.runs import db
 from tl_widgets.core.runs.db import MAX_BATCH_POINTS, SOURCES
-
-if TYPE_CHECKING:
-    from tl_widgets.core.runs.store import RunStore
 
 __all__ = ["RunRecorder"]
 
-_BEST_METRICS = ("val_accuracy", "accuracy")
 _log = logging.getLogger("tl_widgets.core.runs.store")
+
+
+class _Store(Protocol):
+    """What the recorder needs of a :class:`~tl_widgets.core.runs.store.RunStore`."""
+
+    path: Path
 
 
 @dataclass
@@ -40,10 +49,10 @@ class _Live:
 
     batches: list[BatchEnd] = field(default_factory=list)
     last_flush: float = 0.0
-    progress: dict[str, Any] = field(default_factory=dict)
+    tracker: ProgressTracker = field(default_factory=ProgressTracker)
 
 
-class RunRecorder:
+class RunRecorder(EventHandler):
     """Records the events of every run on a bus into a :class:`RunStore`.
 
     Subscribe it to a bus: ``bus.subscribe(RunRecorder(store, source="cli"))``.
@@ -64,7 +73,7 @@ class RunRecorder:
 
     flush_interval = 0.5
 
-    def __init__(self, store: RunStore, source: str = "python") -> None:
+    def __init__(self, store: _Store, source: str = "python") -> None:
         if source not in SOURCES:
             raise ValueError(f"Expected source in {SOURCES}. Received: source={source!r}")
         self.store = store
@@ -78,7 +87,10 @@ class RunRecorder:
         """Records one event; never raises for database errors."""
         with self._lock:
             try:
-                self._handle(event)
+                if event.kind == "run_started" or event.run_id in self._live:
+                    super().__call__(event)
+                elif event.kind in _RUN_EVENT_KINDS:
+                    self.ignored += 1
             except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
                 self._record_error(event, exc)
 
@@ -97,32 +109,34 @@ class RunRecorder:
         what = f"{event.kind} of run {event.run_id!r}" if event is not None else "buffered batches"
         _log.warning("tl_widgets run store: could not record %s in %s: %s", what, self.store.path, exc)
 
-    def _handle(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self._start(event)
-            return
-        live = self._live.get(event.run_id)
-        if live is None:
-            if isinstance(event, (PhaseStarted, BatchEnd, EpochEnd, RunFinished, RunStopped, RunFailed)):
-                self.ignored += 1
-            return
-        if isinstance(event, PhaseStarted):
-            live.progress.update(phase=event.phase, phase_name=event.name, epoch=event.first_epoch, step=0)
-            self._update_progress(event.run_id, live)
-        elif isinstance(event, BatchEnd):
-            live.batches.append(event)
-            live.progress.update(phase=event.phase, epoch=event.epoch, step=event.step, global_step=event.global_step)
-            if event.steps_per_epoch:
-                live.progress["steps_per_epoch"] = event.steps_per_epoch
-            if time.monotonic() - live.last_flush >= self.flush_interval:
-                self._flush(event.run_id)
-        elif isinstance(event, EpochEnd):
-            live.progress.update(phase=event.phase, epoch=event.epoch + 1, step=0)
-            self._flush(event.run_id, epoch=event)
-        elif isinstance(event, (RunFinished, RunStopped, RunFailed)):
+    # -- by event name (only runs whose RunStarted was seen) -------------------------
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self._start(event)
+
+    def on_phase_started(self, event: PhaseStarted) -> None:
+        live = self._live[event.run_id]
+        live.tracker(event)
+        self._update_progress(event.run_id, live)
+
+    def on_batch_end(self, event: BatchEnd) -> None:
+        live = self._live[event.run_id]
+        live.batches.append(event)
+        live.tracker(event)
+        if time.monotonic() - live.last_flush >= self.flush_interval:
             self._flush(event.run_id)
-            self._finish(event)
-            del self._live[event.run_id]
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        self._live[event.run_id].tracker(event)
+        self._flush(event.run_id, epoch=event)
+
+    def on_run_finished(self, event: RunFinished | RunStopped | RunFailed) -> None:
+        self._flush(event.run_id)
+        self._finish(event)
+        del self._live[event.run_id]
+
+    on_run_stopped = on_run_finished
+    on_run_failed = on_run_finished
 
     def _start(self, ev: RunStarted) -> None:
         pid, created = db.this_process()
@@ -146,21 +160,25 @@ class RunRecorder:
             )
 
         db.write(self.store.path, upsert)
-        self._live[ev.run_id] = _Live(last_flush=time.monotonic(), progress={"epoch": ev.resumed_from_epoch})
+        live = _Live(last_flush=time.monotonic())
+        live.tracker(ev)
+        self._live[ev.run_id] = live
 
     def _update_progress(self, run_id: str, live: _Live) -> None:
         db.write(self.store.path, lambda conn: self._write_progress(conn, run_id, live))
 
     @staticmethod
     def _write_progress(conn: sqlite3.Connection, run_id: str, live: _Live) -> None:
-        p = live.progress
-        sets = ["heartbeat = ?"]
-        args: list[Any] = [time.time()]
-        for key in ("phase", "phase_name", "epoch", "step", "steps_per_epoch", "global_step"):
-            if key in p:
-                sets.append(f"{key} = ?")
-                args.append(p[key])
-        conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*args, run_id])
+        p = live.tracker.progress
+        columns: dict[str, Any] = {"epoch": p.epochs_done, "step": p.epoch_step, "global_step": p.global_step}
+        if p.phase is not None:
+            columns["phase"] = p.phase
+        if p.phase_name:
+            columns["phase_name"] = p.phase_name
+        if p.steps_per_epoch:
+            columns["steps_per_epoch"] = p.steps_per_epoch
+        sets = ", ".join(["heartbeat = ?", *(f"{key} = ?" for key in columns)])
+        conn.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", [time.time(), *columns.values(), run_id])
 
     def _flush(self, run_id: str, epoch: EpochEnd | None = None) -> None:
         live = self._live[run_id]
@@ -227,16 +245,22 @@ class RunRecorder:
         db.write(self.store.path, write)
 
 
+_RUN_EVENT_KINDS = frozenset({"phase_started", "batch_end", "epoch_end", "run_finished", "run_stopped", "run_failed"})
+
+
 def _best(metrics: dict[str, Any], name: str | None, value: float | None) -> tuple[str | None, float | None]:
-    """The best-so-far metric after an epoch: val_accuracy if present, else accuracy (higher is better)."""
-    for candidate in _BEST_METRICS:
-        new = db.finite_or_none(metrics.get(candidate))
-        if new is None:
-            continue
-        if name != candidate or value is None:
-            # A better-ranked metric appears (or the first one): start over with it.
-            if name is None or _BEST_METRICS.index(candidate) <= _BEST_METRICS.index(name):
-                return candidate, new
-            return name, value
+    """The best-so-far metric after an epoch (the rule: :func:`~tl_widgets.core.progress.best_metric`).
+
+    A better-ranked metric that appears (``val_accuracy`` after ``accuracy``)
+    starts the best over; a worse-ranked one never replaces the current one.
+    Non-finite values are ignored.
+    """
+    candidate = best_metric(k for k, v in metrics.items() if db.finite_or_none(v) is not None)
+    if candidate is None:
+        return name, value
+    new = float(metrics[candidate])
+    if name == candidate and value is not None:
         return candidate, max(float(value), new)
+    if name is None or BEST_METRICS.index(candidate) <= BEST_METRICS.index(name):
+        return candidate, new
     return name, value

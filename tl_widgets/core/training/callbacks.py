@@ -1,17 +1,20 @@
-"""The Keras callback that turns fit progress into events (runs in the worker thread)."""
+"""The Keras callback that turns fit progress into events (runs in the worker thread).
+
+It reports through the run's :class:`~tl_widgets.core.training.control.RunControl`
+only: events on the bus (the history recorder takes them from there) and the
+stop flag it honours. It never holds the session.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
 import keras
 
 from tl_widgets.core.events import BatchEnd, EpochEnd
-
-if TYPE_CHECKING:
-    from tl_widgets.core.training.runner import Runner
+from tl_widgets.core.training.control import RunControl
 
 __all__ = ["EventCallback", "StopRequested", "NonFiniteLossError"]
 
@@ -35,21 +38,32 @@ def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
 
 
 class EventCallback(keras.callbacks.Callback):
-    """Publishes BatchEnd/EpochEnd, records batch history, honours stop and NaN.
+    """Publishes BatchEnd/EpochEnd, honours stop and NaN.
 
     Stopping raises :class:`StopRequested` from ``on_train_batch_end`` so the
     run ends after the current batch without waiting for a validation pass;
     the model keeps every update made so far.
+
+    Args:
+        control: The run's controls (bus, stop flag).
+        phase: Index of the phase being fitted.
+        data: Has ``batch_size`` and ``steps_per_epoch``.
+        state: Shared across phases: ``{"global_step": steps done so far}``.
+        steps_per_execution: Batches per ``fit`` step (events then cover chunks).
+        on_epoch_end: Called with each ``EpochEnd`` after it was published
+            (the runner's checkpoints and best metric).
     """
 
-    def __init__(self, runner: Runner, phase: int, data: Any, state: dict[str, Any], steps_per_execution: int) -> None:
+    def __init__(self, control: RunControl, phase: int, data: Any, state: dict[str, Any], steps_per_execution: int,
+                 on_epoch_end: Callable[[EpochEnd], None] | None = None) -> None:
         super().__init__()
-        self.runner = runner
+        self.control = control
         self.phase = phase
         self.batch_size = data.batch_size
         self.steps_per_epoch = data.steps_per_epoch
         self.state = state
-        self.spe = steps_per_execution
+        self.steps_per_execution = steps_per_execution
+        self._after_epoch = on_epoch_end
         self._epoch = 0
         self._last_step = 0
         self._last_t = time.perf_counter()
@@ -72,7 +86,6 @@ class EventCallback(keras.callbacks.Callback):
         self._epoch_lr = None if schedule else self._lr()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        session = self.runner.session
         now = time.perf_counter()
         # Keras reports a last, partial chunk of steps_per_execution as a full one: clamp to the epoch.
         step = min(batch + 1, self.steps_per_epoch) if self.steps_per_epoch else batch + 1
@@ -83,35 +96,28 @@ class EventCallback(keras.callbacks.Callback):
         metrics = _floats(logs)
         lr = self._epoch_lr if self._epoch_lr is not None else self._lr()
         event = BatchEnd(
-            self.runner.run_id, phase=self.phase, epoch=self._epoch, step=step,
+            self.control.run_id, phase=self.phase, epoch=self._epoch, step=step,
             global_step=self.state["global_step"], metrics=metrics,
             images_per_sec=chunk * self.batch_size / dt, learning_rate=lr,
             steps_in_chunk=chunk, steps_per_epoch=self.steps_per_epoch,
         )
-        hist = session.history["batch"]
-        hist.setdefault("global_step", []).append(event.global_step)
-        hist.setdefault("epoch", []).append(self._epoch)
-        hist.setdefault("phase", []).append(self.phase)
-        hist.setdefault("learning_rate", []).append(lr)
-        hist.setdefault("images_per_sec", []).append(event.images_per_sec)
-        for k, v in metrics.items():
-            hist.setdefault(k, []).append(v)
-        self.runner.bus.publish(event)
+        self.control.bus.publish(event)
         loss = metrics.get("loss")
         if loss is not None and not math.isfinite(loss):
             raise NonFiniteLossError(
                 f"Loss became {loss} at epoch {self._epoch + 1}, step {step}: training stopped. Try a lower "
                 "learning rate; the last good checkpoint is kept"
             )
-        if session.stop_requested:
+        if self.control.stop_requested:
             raise StopRequested()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         metrics = _floats(logs)
         metrics.pop("learning_rate", None)
         event = EpochEnd(
-            self.runner.run_id, phase=self.phase, epoch=epoch, metrics=metrics,
+            self.control.run_id, phase=self.phase, epoch=epoch, metrics=metrics,
             duration=time.perf_counter() - self._epoch_t, learning_rate=self._lr(),
         )
-        self.runner.on_epoch_end(event)
-        self.runner.bus.publish(event)
+        self.control.bus.publish(event)
+        if self._after_epoch is not None:
+            self._after_epoch(event)

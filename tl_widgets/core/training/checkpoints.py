@@ -4,35 +4,26 @@ Writing a big model's weights after every epoch can cost more than the epoch
 itself (a head trained on cached features runs an epoch in milliseconds). So:
 
 - ``last`` (for resuming) is written at most every ``interval`` seconds and at
-  the end of every phase, with ``last.json`` saying which epoch it holds;
+  the end of every phase, with a note of which epoch it holds;
 - ``best`` (for rollback) is kept as an in-memory copy when the weights are
   small, and written at phase ends; bigger models write it when it improves.
+
+Where they go is the run folder's business (:class:`~tl_widgets.core.runs.folder.RunFolder`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tl_widgets.core.fileio import atomic_write_text
 from tl_widgets.core.runs.folder import RunFolder
 
-__all__ = ["Checkpointer", "last_checkpoint_epoch"]
+__all__ = ["Checkpointer"]
 
 MEMORY_COPY_LIMIT = 256 * 2**20
-
-
-def last_checkpoint_epoch(run_dir: Path) -> int | None:
-    """The epoch ``checkpoints/last.weights.h5`` holds (None when unknown)."""
-    meta = run_dir / "checkpoints" / "last.json"
-    if not meta.is_file():
-        return None
-    return int(json.loads(meta.read_text(encoding="utf-8"))["epoch"])
 
 
 class Checkpointer:
@@ -71,8 +62,7 @@ class Checkpointer:
             return
         if self._pending_epoch is not None:
             self._write(model, "last")
-            atomic_write_text(self.folder.path / "checkpoints" / "last.json",
-                              json.dumps({"epoch": self._pending_epoch}))
+            self.folder.mark_last_checkpoint(self._pending_epoch)
             self._pending_epoch = None
             self._last_write = time.monotonic()
         if not self._best_on_disk and self._best_copy is not None:

@@ -68,7 +68,7 @@ def find_lr(config: TrainConfig, *, data: Any = None, steps: int = 100, min_lr: 
     from tl_widgets.core.data.loading import load_datasets
     from tl_widgets.core.models.freezing import FreezePlan
     from tl_widgets.core.models.assembly import backbone_of, build_model, input_size_for
-    from tl_widgets.core.training.runner import make_optimizer
+    from tl_widgets.core.training.optimizers import make_optimizer
 
     spec = resolve_backbone(config.model.backbone)
     size = input_size_for(spec, config.model)

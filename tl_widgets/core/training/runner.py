@@ -1,7 +1,9 @@
 """The work a :class:`~tl_widgets.core.training.session.TrainingSession` does in its worker thread.
 
 Data, model, phases (freeze, compile, fit), checkpoints, rollback and the run
-folder. Nothing here prints or displays: progress leaves as events.
+folder. Nothing here prints or displays: progress leaves as events. The runner
+sees the session only through its :class:`~tl_widgets.core.training.control.RunControl`
+and reads the history the bus recorded.
 """
 
 from __future__ import annotations
@@ -11,129 +13,35 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tl_widgets.core.training.checkpoints import Checkpointer
-from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig, TrainConfig
+from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
 from tl_widgets.core.events import EpochEnd, PhaseStarted, RunStarted
-from tl_widgets.core.training.feature_cache import cache_applies, feature_key, head_model, load_or_compute
+from tl_widgets.core.progress import BEST_METRICS, best_metric
 from tl_widgets.core.runs.folder import RunFolder
 from tl_widgets.core.training.callbacks import EventCallback, NonFiniteLossError, StopRequested
+from tl_widgets.core.training.checkpoints import Checkpointer
+from tl_widgets.core.training.control import RunControl, RunResult
+from tl_widgets.core.training.feature_cache import cache_applies, feature_key, head_model, load_or_compute
+from tl_widgets.core.training.optimizers import block_multipliers, make_optimizer
 
-if TYPE_CHECKING:
-    from tl_widgets.core.training.session import RunResult, TrainingSession
-
-__all__ = ["Runner", "make_optimizer"]
-
-
-def make_optimizer(phase: PhaseConfig, steps_per_epoch: int, lr_scale: float = 1.0,
-                   multipliers: dict[str, float] | None = None) -> Any:
-    """A Keras optimizer with the phase's learning-rate schedule (built-in schedules only).
-
-    ``constant`` with warm-up and ``onecycle`` are expressed with
-    ``CosineDecay`` (``alpha=1`` keeps the rate constant after warm-up), so a
-    saved model loads with plain Keras.
-
-    Args:
-        phase: The phase (optimizer, rate, schedule).
-        steps_per_epoch: Steps per epoch, for schedules.
-        lr_scale: Factor on the rate (linear scaling with replicas).
-        multipliers: Variable path -> factor on the rate (discriminative
-            learning rates); the optimizer then scales each variable's step.
-    """
-    import keras
-
-    lr = phase.learning_rate * lr_scale
-    total = max(1, phase.epochs * max(1, steps_per_epoch))
-    warmup = min(total - 1, int(round(phase.warmup_epochs * steps_per_epoch))) if phase.warmup_epochs else 0
-    schedule: Any = lr
-    if phase.schedule == "cosine":
-        schedule = keras.optimizers.schedules.CosineDecay(
-            0.0 if warmup else lr, decay_steps=max(1, total - warmup), alpha=0.0,
-            warmup_target=lr if warmup else None, warmup_steps=warmup,
-        )
-    elif phase.schedule == "onecycle":
-        up = max(1, int(0.3 * total))
-        schedule = keras.optimizers.schedules.CosineDecay(
-            lr / 25.0, decay_steps=max(1, total - up), alpha=1e-4, warmup_target=lr, warmup_steps=up,
-        )
-    elif warmup:
-        schedule = keras.optimizers.schedules.CosineDecay(
-            0.0, decay_steps=max(1, total - warmup), alpha=1.0, warmup_target=lr, warmup_steps=warmup,
-        )
-    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
-               "rmsprop": keras.optimizers.RMSprop}
-    cls = classes[phase.optimizer]
-    if multipliers:
-        cls = _per_variable_rates(cls, dict(multipliers))
-    kwargs = {"momentum": 0.9} if phase.optimizer == "sgd" else {}
-    return cls(learning_rate=schedule, **kwargs)
-
-
-def _per_variable_rates(base: type, multipliers: dict[str, float]) -> type:
-    """A subclass of optimizer ``base`` that scales each variable's step by its factor.
-
-    Keras calls ``update_step`` once per variable on every backend, so scaling
-    the rate there gives per-block rates without changing the optimizer's math.
-    Models are re-compiled with the plain optimizer before saving.
-    """
-
-    class PerVariableRates(base):  # type: ignore[misc, valid-type]
-        def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> Any:
-            # Backends may pass the raw variable (tf.Variable): find the Keras variable by the optimizer's index.
-            keras_var = self._trainable_variables[self._get_variable_index(variable)]
-            factor = multipliers.get(keras_var.path, 1.0)
-            if factor != 1.0:
-                learning_rate = learning_rate * factor
-            return super().update_step(gradient, variable, learning_rate)
-
-    PerVariableRates.__name__ = f"PerVariableRates{base.__name__}"
-    return PerVariableRates
-
-
-def block_multipliers(phase: PhaseConfig, report: Any, blocks: list[Any], backbone: Any) -> dict[str, float]:
-    """Variable path -> learning-rate factor for the phase's discriminative rates (empty when uniform).
-
-    Raises:
-        FreezeError: ``block_lr_multipliers`` names a block the backbone lacks.
-    """
-    from tl_widgets.core.models.freezing import FreezeError
-
-    names = [b.name for b in blocks]
-    unknown = sorted(set(phase.block_lr_multipliers) - set(names))
-    if unknown:
-        raise FreezeError(f"Expected block_lr_multipliers to name blocks of the backbone ({', '.join(names)}). "
-                          f"Received: {unknown[0]!r}")
-    if phase.lr_decay_per_block == 1.0 and not phase.block_lr_multipliers:
-        return {}
-    trainable = [b.name for b in report.blocks if b.trainable_params > 0]
-    factor_of = {name: phase.lr_decay_per_block ** (len(trainable) - 1 - i) for i, name in enumerate(trainable)}
-    for name, f in phase.block_lr_multipliers.items():
-        factor_of[name] = factor_of.get(name, 1.0) * f
-    layers = {layer.name: layer for layer in backbone.layers}
-    out: dict[str, float] = {}
-    for block in blocks:
-        f = factor_of.get(block.name, 1.0)
-        if f == 1.0:
-            continue
-        for lname in block.layers:
-            for w in layers[lname].trainable_weights:
-                out[w.path] = f
-    return out
-
-
-def _monitor_name(has_val: bool) -> str:
-    return "val_accuracy" if has_val else "accuracy"
+__all__ = ["Runner"]
 
 
 class Runner:
-    """One run's worker-side state. Created by the session; ``run()`` in the worker thread."""
+    """One run's worker-side state. Created by the session; ``run()`` in the worker thread.
 
-    def __init__(self, session: TrainingSession, cfg: TrainConfig, run_id: str) -> None:
-        self.session = session
+    Args:
+        control: The run's controls (bus, stop flag, resume point, code data, history).
+        cfg: The run's config (a copy the session validated).
+    """
+
+    def __init__(self, control: RunControl, cfg: TrainConfig) -> None:
+        self.control = control
         self.cfg = cfg
-        self.run_id = run_id
-        self.bus = session.bus
+        self.run_id = control.run_id
+        self.bus = control.bus
+        self.history = control.history
         self.model: Any = None
         self.run_dir: Path | None = None
         self.folder: RunFolder | None = None
@@ -156,7 +64,6 @@ class Runner:
         from tl_widgets.core.models.backbones import resolve_backbone
         from tl_widgets.core.data.loading import load_datasets
         from tl_widgets.core.models.assembly import build_model, input_size_for
-        from tl_widgets.core.training.session import RunResult
         from tl_widgets.core.training.strategy import StrategyRuntime
 
         cfg, t0 = self.cfg, time.time()
@@ -164,11 +71,11 @@ class Runner:
         # Keras global state is thread-local, so this affects this worker thread only.
         keras.config.disable_interactive_logging()
         runtime = StrategyRuntime.create(cfg.strategy)
-        resume = self.session.resume_point
+        resume = self.control.resume
         if runtime.is_chief and resume is not None:
             self.folder = RunFolder(resume.run_dir)
             self.run_dir = self.folder.path
-            self._restore_best(resume.epoch_history)
+            self._restore_best(self.history.epoch)
         elif runtime.is_chief:
             self.folder = RunFolder.create(Path(cfg.output_dir) / self.run_id)
             self.run_dir = self.folder.path
@@ -188,7 +95,7 @@ class Runner:
             work_dir = self.run_dir if self.run_dir is not None else None
             data_cfg = replace(cfg.data, batch_size=runtime.local_batch_size(cfg.data.batch_size))
             data = load_datasets(data_cfg, size, seed=cfg.seed, min_size=spec.min_size,
-                                 code_data=self.session.data, work_dir=work_dir, shard=shard)
+                                 code_data=self.control.code_data, work_dir=work_dir, shard=shard)
             if cfg.data.augmentation.enabled:
                 from tl_widgets.core.data.augment import augment_dataset
 
@@ -212,7 +119,7 @@ class Runner:
                 resumed_from_epoch=resume.epochs_done if resume is not None else 0,
             ))
             status = self._phases(assembled, data, runtime)
-        return self._finish(status, t0, RunResult)
+        return self._finish(status, t0)
 
     def _phases(self, assembled: Any, data: Any, runtime: Any) -> str:
         import keras
@@ -223,7 +130,7 @@ class Runner:
         blocks = assembled.spec.blocks(assembled.backbone)
         freeze: FreezeConfig = cfg.freeze
         epoch = 0
-        resume = self.session.resume_point
+        resume = self.control.resume
         skip = resume.epochs_done if resume is not None else 0
         state: dict[str, Any] = {"global_step": skip * data.steps_per_epoch}
         lr_scale = runtime.lr_scale(cfg.strategy.lr_scaling)
@@ -265,11 +172,12 @@ class Runner:
             elif cfg.feature_cache and index == 0:
                 self._message("info", f"Feature cache not used: {why_not}")
             self._phase_last_epoch = epoch + phase.epochs - 1
-            callback = EventCallback(self, index, data, state, runtime.steps_per_execution)
+            callback = EventCallback(self.control, index, data, state, runtime.steps_per_execution,
+                                     on_epoch_end=self.on_epoch_end)
             callbacks: list[Any] = [callback]
             if cfg.early_stopping_patience:
                 callbacks.append(keras.callbacks.EarlyStopping(
-                    monitor=_monitor_name(data.val is not None), mode="max",
+                    monitor=BEST_METRICS[0] if data.val is not None else BEST_METRICS[1], mode="max",
                     patience=cfg.early_stopping_patience, restore_best_weights=False))
             if cfg.reduce_lr_patience and phase.schedule == "constant" and not phase.warmup_epochs:
                 callbacks.append(keras.callbacks.ReduceLROnPlateau(
@@ -288,7 +196,7 @@ class Runner:
                 raise RuntimeError(str(exc)) from None
             self.timings[f"phase{index}_s"] = time.time() - t
             epoch += phase.epochs
-            if self.session.stop_requested:
+            if self.control.stop_requested:
                 return "stopped"
         self._maybe_rollback()
         return "finished"
@@ -296,7 +204,7 @@ class Runner:
     def _features(self, assembled: Any, data: Any) -> Any:
         """Pooled backbone features, computed once per run (and cached on disk)."""
         if self._feature_set is None:
-            key = feature_key(self.cfg, assembled.spec, assembled.input_size, self.session.data)
+            key = feature_key(self.cfg, assembled.spec, assembled.input_size, self.control.code_data)
             self._feature_set = load_or_compute(self.model, data, key)
             fs = self._feature_set
             self.timings["features_s"] = fs.seconds
@@ -307,23 +215,18 @@ class Runner:
 
     # -- per-epoch hooks (called by EventCallback in the worker) ------------------
     def on_epoch_end(self, event: EpochEnd) -> None:
-        """Keeps the history, the checkpoints and the best metric."""
-        hist = self.session.history["epoch"]
-        hist.setdefault("epoch", []).append(event.epoch)
-        hist.setdefault("phase", []).append(event.phase)
-        for k, v in event.metrics.items():
-            hist.setdefault(k, []).append(v)
-        monitor = "val_accuracy" if "val_accuracy" in event.metrics else "accuracy"
+        """Keeps the checkpoints and the best metric, and saves the epoch history (already recorded)."""
+        monitor = best_metric(event.metrics) or BEST_METRICS[-1]
         value = event.metrics.get(monitor, -math.inf)
         improved = value > self.best["value"]
         if improved:
             self.best = {"value": value, "epoch": event.epoch, "phase": event.phase, "metric": monitor}
         self.checkpoints.epoch_end(self.model, event.epoch, improved, event.epoch == self._phase_last_epoch)
         if self.folder is not None:
-            self.folder.write_epoch_history(hist)
+            self.folder.write_epoch_history(self.history.epoch)
 
     def _restore_best(self, hist: dict[str, list[Any]]) -> None:
-        monitor = "val_accuracy" if hist.get("val_accuracy") else "accuracy"
+        monitor = best_metric(name for name, column in hist.items() if column) or BEST_METRICS[-1]
         values = hist.get(monitor, [])
         if values:
             i = max(range(len(values)), key=values.__getitem__)
@@ -334,7 +237,7 @@ class Runner:
             self._message("warning", "Loss became non-finite: the model was restored to the last good checkpoint")
 
     def _maybe_rollback(self) -> None:
-        hist = self.session.history["epoch"]
+        hist = self.history.epoch
         monitor = self.best.get("metric")
         if not self.cfg.rollback or monitor is None or len(self.cfg.phases) < 2 or not hist.get(monitor):
             return
@@ -354,14 +257,12 @@ class Runner:
 
     def _message(self, level: str, text: str) -> None:
         self.messages.append(text)
-        self.session.message(level, text)
+        self.control.message(level, text)
 
     # -- outputs ---------------------------------------------------------------
-    def _finish(self, status: str, t0: float, result_cls: Any) -> RunResult:
-        hist = self.session.history
-        metrics = {k: v[-1] for k, v in hist["epoch"].items() if k not in ("epoch", "phase") and v}
-        if not metrics and hist["batch"]:
-            metrics = {k: v[-1] for k, v in hist["batch"].items() if k not in ("epoch", "phase", "global_step") and v}
+    def _finish(self, status: str, t0: float) -> RunResult:
+        hist = self.history.history
+        metrics = self.history.final_metrics()
         self.timings["total_s"] = time.time() - t0
         summary = self.summary(status, metrics)
         if self._plain_optimizer_on_save and self.model is not None:
@@ -370,7 +271,7 @@ class Runner:
                                metrics=["accuracy"])
         if self.folder is not None:
             self.folder.write_outputs(self.model, self.class_names, hist, summary)
-        return result_cls(
+        return RunResult(
             run_id=self.run_id, status=status, metrics=metrics, history=hist, run_dir=self.run_dir, model=self.model,
             class_names=self.class_names, duration=self.timings["total_s"], summary=summary,
         )
@@ -385,7 +286,7 @@ class Runner:
             "best": {k: v for k, v in self.best.items() if k != "value" or v != -math.inf},
             "rollback": self.rollback, "class_names": self.class_names, "skipped_files": skipped,
             "messages": self.messages, "timings": self.timings,
-            "backbone": self.cfg.model.backbone, "epochs_done": len(self.session.history["epoch"].get("epoch", [])),
+            "backbone": self.cfg.model.backbone, "epochs_done": self.history.epochs_done,
         }
 
     def write_failure(self, result: RunResult, tb: str) -> None:
@@ -395,4 +296,4 @@ class Runner:
         summary = self.summary("failed", result.metrics, result.error)
         summary["traceback"] = tb
         result.summary = summary
-        self.folder.write_outputs(None, self.class_names, self.session.history, summary)
+        self.folder.write_outputs(None, self.class_names, self.history.history, summary)

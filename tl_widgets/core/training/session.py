@@ -2,8 +2,10 @@
 
 The worker never prints, displays or touches a widget: it publishes events on
 the session's :class:`~tl_widgets.core.events.EventBus`, and subscribers (the
-Studio's charts, the CLI progress bar, the run store) react. ``stop()`` ends the
-run after the current batch and keeps the model and the history.
+history recorder, the Studio's charts, the CLI progress bar, the run store)
+react. The worker gets a :class:`~tl_widgets.core.training.control.RunControl`,
+never the session. ``stop()`` ends the run after the current batch and keeps
+the model and the history.
 """
 
 from __future__ import annotations
@@ -13,53 +15,20 @@ import secrets
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tl_widgets.core.config.schema import TrainConfig
-from tl_widgets.core.events import (
-    EventBus,
-    Message,
-    RunFailed,
-    RunFinished,
-    RunStopped,
-)
+from tl_widgets.core.events import EventBus, RunFailed, RunFinished, RunStopped
+from tl_widgets.core.runs.folder import ResumePoint
+from tl_widgets.core.training.control import RunControl, RunResult
+from tl_widgets.core.training.history import HistoryRecorder
 
 __all__ = ["TrainingSession", "RunResult", "SessionBusyError", "train", "new_run_id"]
 
 
 class SessionBusyError(RuntimeError):
     """A run is already active (in this session or elsewhere in this process)."""
-
-
-@dataclass
-class RunResult:
-    """What a finished, stopped or failed run leaves.
-
-    Attributes:
-        run_id: The run's id.
-        status: ``"finished"``, ``"stopped"`` or ``"failed"``.
-        metrics: The last epoch's metrics (training and ``val_``).
-        history: ``{"batch": {...}, "epoch": {...}}`` lists per metric.
-        run_dir: The run folder (None when nothing was written).
-        model: The trained Keras model (also after a stop).
-        class_names: Class names in label order.
-        duration: Seconds from start to end.
-        error: One-line reason when failed.
-        summary: The dict written to ``summary.json``.
-    """
-
-    run_id: str
-    status: str
-    metrics: dict[str, float]
-    history: dict[str, dict[str, list[Any]]]
-    run_dir: Path | None
-    model: Any = None
-    class_names: list[str] = field(default_factory=list)
-    duration: float = 0.0
-    error: str | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 _PROCESS_LOCK = threading.Lock()
@@ -113,7 +82,7 @@ class TrainingSession:
         self.run_dir: Path | None = None
         self.model: Any = None
         self.result: RunResult | None = None
-        self.history: dict[str, dict[str, list[Any]]] = {"batch": {}, "epoch": {}}
+        self.history_recorder = HistoryRecorder()
         self.resume_point: ResumePoint | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -140,6 +109,11 @@ class TrainingSession:
         return session
 
     # -- control ---------------------------------------------------------
+    @property
+    def history(self) -> dict[str, dict[str, list[Any]]]:
+        """``{"batch": {...}, "epoch": {...}}`` lists per column, read from the run's history recorder."""
+        return self.history_recorder.history
+
     @property
     def running(self) -> bool:
         """True while the worker thread is training."""
@@ -171,15 +145,16 @@ class TrainingSession:
                     )
                 _ACTIVE[run_id] = self.source
             self.run_id, self.status, self.result = run_id, "running", None
-            self.history = {"batch": {}, "epoch": {}}
-            if self.resume_point is not None:
-                self.history["epoch"] = {k: list(v) for k, v in self.resume_point.epoch_history.items()}
+            point = self.resume_point
+            self.history_recorder.begin(run_id, point.epoch_history if point is not None else None)
             self._stop.clear()
             self._done.clear()
-            unsubscribe = self._attach_recorder()
+            unsubscribe = [self.bus.subscribe(self.history_recorder), self._attach_recorder()]
             from tl_widgets.core.training.runner import Runner
 
-            runner = Runner(self, cfg, run_id)
+            control = RunControl(run_id=run_id, bus=self.bus, history=self.history_recorder, stop=self._stop,
+                                 resume=point, code_data=self.data)
+            runner = Runner(control, cfg)
             self._thread = threading.Thread(
                 target=self._work, args=(runner, unsubscribe), name=f"tl-widgets-{run_id}", daemon=True
             )
@@ -213,7 +188,7 @@ class TrainingSession:
         store = self.store if self.store is not None else RunStore()
         return self.bus.subscribe(RunRecorder(store, source=self.source))
 
-    def _work(self, runner: Any, unsubscribe: Any) -> None:
+    def _work(self, runner: Any, unsubscribe: list[Any]) -> None:
         t0 = time.time()
         try:
             result = runner.run()
@@ -241,13 +216,10 @@ class TrainingSession:
         self.run_dir = runner.run_dir
         self.result = result
         self.status = result.status
-        if unsubscribe is not None:
-            unsubscribe()
+        for undo in unsubscribe:
+            if undo is not None:
+                undo()
         self._done.set()
-
-    def message(self, level: str, text: str) -> None:
-        """Publishes a notice for the current run (used by the runner)."""
-        self.bus.publish(Message(self.run_id or "", level=level, text=text))
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -266,53 +238,6 @@ def explain_error(exc: BaseException, cfg: TrainConfig) -> str:
         return (f"Out of memory while training: try a smaller batch size (now {cfg.data.batch_size}) or input size "
                 f"(now {size}), or a smaller backbone. ({type(exc).__name__})")
     return f"{type(exc).__name__}: {exc}"
-
-
-@dataclass
-class ResumePoint:
-    """Where an interrupted run stopped: its folder, config, finished epochs and their history."""
-
-    run_dir: Path
-    run_id: str
-    config: TrainConfig
-    epochs_done: int
-    epoch_history: dict[str, list[Any]]
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.run_dir / "checkpoints" / "last.weights.h5"
-
-    @classmethod
-    def read(cls, run_dir: Path) -> ResumePoint:
-        """Reads a run folder (config.json, history_epochs.csv, checkpoints/last.weights.h5)."""
-        import csv
-
-        if not (run_dir / "config.json").is_file():
-            raise FileNotFoundError(f"Expected a run folder with config.json. Received: {str(run_dir)!r}")
-        ckpt = run_dir / "checkpoints" / "last.weights.h5"
-        if not ckpt.is_file():
-            raise FileNotFoundError(
-                f"Expected an epoch checkpoint to resume from. Received: {str(run_dir)!r} has no {ckpt.name} "
-                "(the run ended before its first epoch)")
-        cfg = TrainConfig.load(run_dir / "config.json")
-        hist: dict[str, list[Any]] = {}
-        csv_path = run_dir / "history_epochs.csv"
-        if csv_path.is_file():
-            with csv_path.open(newline="", encoding="utf-8") as f:
-                for row in csv.DictReader(f):
-                    for k, v in row.items():
-                        if v != "":
-                            hist.setdefault(k, []).append(int(v) if k in ("epoch", "phase") else float(v))
-        done = len(hist.get("epoch", []))
-        from tl_widgets.core.training.checkpoints import last_checkpoint_epoch
-
-        held = last_checkpoint_epoch(run_dir)
-        if held is not None and held + 1 < done:  # the history ran ahead of the (throttled) checkpoint
-            done = held + 1
-            hist = {k: v[:done] for k, v in hist.items()}
-        if done >= cfg.total_epochs:
-            raise ValueError(f"Expected an unfinished run. Received: {str(run_dir)!r} has all {done} epochs done")
-        return cls(run_dir, run_dir.name, cfg, done, hist)
 
 
 def train(config: TrainConfig, *, data: Any = None, bus: EventBus | None = None, record: bool = True,
