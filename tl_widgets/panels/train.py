@@ -264,9 +264,10 @@ class TrainPanel(widgets.VBox):
         self.charts.detach()
         self.charts.reset()
         bus = EventBus()
-        self.charts.attach(bus)
         try:
             session = make(bus)
+            # The charts read the session's history (the kernel's one copy) and listen before the run starts.
+            self.charts.attach(bus, history=session.history_recorder)
             run_id = session.start()
         except (SessionBusyError, PanelError, ValueError, OSError) as exc:  # ConfigError is a ValueError
             self.charts.detach()
