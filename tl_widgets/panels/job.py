@@ -15,14 +15,16 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from tl_widgets.core.config.schema import TrainConfig
+from tl_widgets.core.config.checks import field_bounds
+from tl_widgets.core.config.schema import StrategyConfig, TrainConfig
 from tl_widgets.core.training.job_export import JobSpec, export_job
 from tl_widgets.panels.validation import Guard, Notice, check_number
 
 __all__ = ["JobPanel"]
 
-PROCESS_BOUNDS = (1, 4096)
+PROCESS_BOUNDS = field_bounds(StrategyConfig, "num_processes")
 PORT_BOUNDS = (1024, 65535)
+"""Ports a coordinator may listen on (unprivileged)."""
 
 
 class JobPanel(widgets.VBox):

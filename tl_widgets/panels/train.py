@@ -116,13 +116,13 @@ class TrainPanel(widgets.VBox):
         self.fine_tune = widgets.Checkbox(False, description="then fine-tune the top blocks", indent=False)
         self.fine_tune.add_class("tlw-fine-tune")
         self.ft = _PhaseEditor(self.guard, "ft-", 3, 1e-4, max_epochs)
-        self.ft_top = widgets.BoundedIntText(2, min=0, max=10_000, description="top N blocks",
+        top_lo, top_hi = field_bounds(FreezeConfig, "top_n")
+        self.ft_top = widgets.BoundedIntText(2, min=top_lo, max=top_hi, description="top N blocks",
                                              layout={"width": "200px"})
         self.ft_top.add_class("tlw-ft-top")
         self.guard.watch(self.fine_tune, lambda v: check_choice(v, "fine_tune", (True, False)),
                          lambda _: self._show_ft())
-        self.guard.watch(self.ft_top, lambda v: check_number(v, "top N", 0, max(self.n_blocks, 0) or 10_000,
-                                                              integer=True))
+        self.guard.watch(self.ft_top, lambda v: check_number(v, "top N", *self._top_bounds(), integer=True))
         self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
         self.start_button.add_class("tlw-start")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -163,6 +163,11 @@ class TrainPanel(widgets.VBox):
                     self.guard.accept(self.ft_top, ft.freeze.top_n)
         self._show_ft()
 
+    def _top_bounds(self) -> tuple[int, int]:
+        """Bounds of the fine-tune's top N: the schema's, capped at the backbone's block count when known."""
+        lo, hi = field_bounds(FreezeConfig, "top_n")
+        return lo, max(self.n_blocks, 0) or hi
+
     def phases(self, freeze: FreezeConfig | None = None) -> list[PhaseConfig]:
         """This panel's part of the config: the phases shown, re-checked, every field it does not show kept.
 
@@ -180,7 +185,7 @@ class TrainPanel(widgets.VBox):
         phases = [self.head.apply(base[0])]
         if self.fine_tune.value:
             template = base[1] if len(base) > 1 else PhaseConfig(name="fine_tune")
-            top = check_number(self.ft_top.value, "top N", 0, self.n_blocks or 10_000, integer=True)
+            top = check_number(self.ft_top.value, "top N", *self._top_bounds(), integer=True)
             old = template.freeze
             if old is None:
                 first = freeze if freeze is not None else self._base.freeze
