@@ -32,6 +32,8 @@ __all__ = ["DataPanel", "DEFAULT_MAX_UPLOAD_BYTES"]
 DEFAULT_MAX_UPLOAD_BYTES = 9 * 1024 * 1024
 SOURCES = tuple(s for s in field_choices(DataConfig, "source") if s != "code")
 """The sources the Studio offers: data "from code" need ``TrainingSession(config, data=...)``."""
+SOURCE_LABELS = {"demo": "Demo", "folder": "Folder", "zip": "Upload zip"}
+"""Button labels of the sources (a source added to the schema shows under its own name)."""
 DEMOS = field_choices(DataConfig, "demo")
 
 
@@ -66,7 +68,7 @@ class DataPanel(widgets.VBox):
         self._base = DataConfig()
 
         self.source_picker = widgets.ToggleButtons(
-            options=[("Demo", "demo"), ("Folder", "folder"), ("Upload zip", "zip")], value="demo")
+            options=[(SOURCE_LABELS.get(v, v), v) for v in SOURCES], value=DataConfig.source)
         self.source_picker.add_class("tlw-source")
         self.demo = widgets.Dropdown(options=list(DEMOS), value=DataConfig.demo, description="demo")
         self.demo.add_class("tlw-demo")

@@ -15,6 +15,8 @@ from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
 __all__ = ["FreezePanel"]
 
 MODES = field_choices(FreezeConfig, "mode")
+MODE_LABELS = {"all": "Head only", "up_to": "Freeze up to block", "top": "Unfreeze top N", "none": "Train all"}
+"""Button labels of the modes (a mode added to the schema shows under its own name)."""
 
 
 class FreezePanel(widgets.VBox):
@@ -52,9 +54,8 @@ class FreezePanel(widgets.VBox):
         self.backbone, self.size = backbone, input_size
         self._layer_overrides: dict[str, bool] = {}
         self._base = FreezeConfig()
-        self.mode_picker = widgets.ToggleButtons(
-            options=[("Head only", "all"), ("Freeze up to block", "up_to"), ("Unfreeze top N", "top"),
-                     ("Train all", "none")], value="all")
+        self.mode_picker = widgets.ToggleButtons(options=[(MODE_LABELS.get(m, m), m) for m in MODES],
+                                                 value=FreezeConfig.mode)
         self.mode_picker.add_class("tlw-freeze-mode")
         self.block_slider = widgets.SelectionSlider(options=["-"], description="freeze up to", continuous_update=False,
                                                     layout={"width": "520px"})

@@ -20,6 +20,11 @@ XLA = {{True: "on", False: "off"}.get(v, v): v for v in field_choices(StrategyCo
 """Button label -> ``jit_compile`` value (``"auto"``, on = True, off = False)."""
 
 
+def _xla_label(value: str | bool) -> str:
+    """The button label of a ``jit_compile`` value (``True`` is "on", not the ``1`` it equals)."""
+    return next(label for label, v in XLA.items() if v == value and type(v) is type(value))
+
+
 class StrategyPanel(widgets.VBox):
     """Edits ``TrainConfig.strategy``; strategies that cannot work here are listed with the reason.
 
@@ -46,7 +51,7 @@ class StrategyPanel(widgets.VBox):
         self.devices_html = widgets.HTML(f"Keras backend <b>{html.escape(backend())}</b>; devices:<ul>{dev_rows}</ul>")
         self.devices_html.add_class("tlw-devices")
         self.picker = widgets.Dropdown(options=[(o.label, o.kind) for o in self.options if o.available],
-                                       value="auto", description="strategy", layout={"width": "460px"})
+                                       value=StrategyConfig.kind, description="strategy", layout={"width": "460px"})
         self.picker.add_class("tlw-strategy")
         notes = "".join(
             f"<li style='color:{'#333' if o.available else '#999'}'>{html.escape(o.label)}"
@@ -61,7 +66,8 @@ class StrategyPanel(widgets.VBox):
         self.precision = widgets.Dropdown(options=list(PRECISIONS), value=StrategyConfig.mixed_precision,
                                           description="precision")
         self.precision.add_class("tlw-precision")
-        self.xla = widgets.ToggleButtons(options=list(XLA), value="auto", description="XLA")
+        self.xla = widgets.ToggleButtons(options=list(XLA), value=_xla_label(StrategyConfig.jit_compile),
+                                         description="XLA")
         self.xla.add_class("tlw-xla")
         self.global_batch = widgets.HTML()
         self.global_batch.add_class("tlw-global-batch")
@@ -107,8 +113,7 @@ class StrategyPanel(widgets.VBox):
             self.kind = kind
             self.guard.accept(self.logical_cpus, cfg.logical_cpus)
             self.guard.accept(self.precision, cfg.mixed_precision)
-            self.guard.accept(self.xla, next(label for label, v in XLA.items() if v == cfg.jit_compile
-                                             and type(v) is type(cfg.jit_compile)))
+            self.guard.accept(self.xla, _xla_label(cfg.jit_compile))
         self._base = cfg
         self._update_batch()
 
