@@ -10,6 +10,8 @@ c. input pipeline vs keras.utils.image_dataset_from_directory (bench_pipeline.py
 d. full fine-tuning: TrainingSession vs plain model.fit
 e. livelossplot's Keras callback on the same run (reference for streaming overhead)
 f. memory: resident memory growth over consecutive runs in one process
+g. history memory: kernel RSS/PSS growth per 1,000 steps of one long run with the Studio's charts attached
+   (history_memory.py; 100,000 steps, 10,000 with --quick)
 
 Each pair runs interleaved, best of ``--repeats``, in this one process. Timings are never asserted.
 """
@@ -176,6 +178,10 @@ def main(argv: list[str] | None = None) -> dict:
     print("c. pipeline:", json.dumps(pipe), flush=True)
     mem = bench_memory(out, 4 if args.quick else 10)
     print("f. memory:", json.dumps(mem), flush=True)
+    import history_memory
+
+    hist_mem = history_memory.main(["--quick"] if args.quick else [])
+    print("g. history memory:", json.dumps(hist_mem), flush=True)
 
     ratios = {
         "a_speedup_demo_cnn": frozen["demo_cnn"]["speedup"],
@@ -188,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
         "d_session_over_plain_fit": ft["session_s"] / ft["plain_fit_s"],
         "e_livelossplot_over_plain_fit": ft["livelossplot_s"] / ft["plain_fit_s"],
         "f_rss_growth": mem["growth_after_first"],
+        "g_history_rss_kb_per_1000_steps": hist_mem["rss_kb_per_1000_steps"],
     }
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in ratios.items()}))
     return ratios

@@ -137,3 +137,21 @@ def test_checkpoints_are_throttled_but_always_written_at_phase_ends(tiny_config)
     # 4 epochs in well under the 20 s interval: one 'last' write (at the phase end), not four
     assert last_checkpoint_epoch(result.run_dir) == 3
     assert (result.run_dir / "checkpoints" / "best.weights.h5").is_file()
+
+
+def test_resume_point_reads_the_history_the_folder_wrote(tiny_config, tmp_path):
+    from tl_widgets.core.runs.folder import ResumePoint, RunFolder
+
+    tiny_config.phases = [PhaseConfig(name="head", epochs=4)]
+    folder = RunFolder.create(tmp_path / "run-1")
+    folder.write_config(tiny_config)
+    folder.checkpoint("last").parent.mkdir()
+    folder.checkpoint("last").write_bytes(b"weights")
+    folder.mark_last_checkpoint(1)
+    folder.write_epoch_history({"epoch": [0, 1, 2], "phase": [0, 0, 0], "global_step": [float("nan"), 4, 6],
+                                "loss": [1.5, 1.0, 0.5]})
+    point = ResumePoint.read(folder.path)
+    assert (point.run_id, point.epochs_done, point.checkpoint) == ("run-1", 2, folder.checkpoint("last"))
+    assert point.epoch_history["epoch"] == [0, 1] and point.epoch_history["loss"] == [1.5, 1.0]
+    assert point.epoch_history["global_step"][1] == 4 and isinstance(point.epoch_history["global_step"][1], int)
+    assert folder.last_checkpoint_epoch() == 1 and folder.export_dir("onnx") == folder.path / "exports" / "onnx"

@@ -199,3 +199,43 @@ def test_lr_decay_per_block_factors():
     assert bb.get_layer("block4_conv").kernel.path not in m  # top block: factor 1
     with pytest.raises(FreezeError, match="'nope'"):
         block_multipliers(PhaseConfig(block_lr_multipliers={"nope": 2.0}), rep, blocks, bb)
+
+
+def test_history_recorder_keeps_columns_aligned_and_seeds_resumed_epochs():
+    import math
+
+    from tl_widgets.core.events import EpochEnd
+    from tl_widgets.core.training.history import HistoryRecorder
+
+    rec = HistoryRecorder()
+    rec.begin("r", {"epoch": [0, 1], "phase": [0, 0], "val_accuracy": [0.5, 0.6]})  # an older CSV: no step column
+    assert rec.epochs_done == 2 and all(len(v) == 2 for v in rec.epoch.values())
+    assert math.isnan(rec.epoch["global_step"][0])
+    rec(RunStarted("r", config={}, run_dir=None, total_epochs=4, steps_per_epoch=2, resumed_from_epoch=2))
+    assert rec.epochs_done == 2  # the same run starting keeps the seeded epochs
+    rec(BatchEnd("r", phase=1, epoch=2, step=1, global_step=5, metrics={"loss": 1.0}, images_per_sec=1.0,
+                 learning_rate=0.1))
+    rec(BatchEnd("r", phase=1, epoch=2, step=2, global_step=6, metrics={"loss": 0.5, "auc": 0.7},
+                 images_per_sec=1.0, learning_rate=0.1))
+    rec(EpochEnd("r", phase=1, epoch=2, metrics={"loss": 0.5, "val_accuracy": 0.7}, duration=1.0, learning_rate=0.1))
+    assert rec.batch["global_step"] == [5, 6] and math.isnan(rec.batch["auc"][0]) and rec.batch["auc"][1] == 0.7
+    assert rec.epoch["epoch"] == [0, 1, 2] and rec.epoch["global_step"][2] == 6 and rec.epoch["val_accuracy"][2] == 0.7
+    assert len({len(v) for v in rec.epoch.values()}) == 1 and math.isnan(rec.epoch["loss"][0])
+    assert rec.final_metrics() == {"loss": 0.5, "val_accuracy": 0.7}
+    rec(RunStarted("other", config={}, run_dir=None, total_epochs=1, steps_per_epoch=1))
+    assert rec.batch["global_step"] == [] and rec.epochs_done == 0
+
+
+def test_session_history_is_the_one_recorded_from_the_bus(tiny_config):
+    session = TrainingSession(tiny_config, record=False)
+    steps = []
+    session.bus.subscribe(lambda e: steps.append(e.global_step) if isinstance(e, BatchEnd) else None)
+    session.start()
+    result = session.wait(300)
+    assert result.status == "finished", result.error
+    assert result.history["batch"] is session.history_recorder.batch is session.history["batch"]
+    assert result.history["batch"]["global_step"] == steps
+    assert result.history["epoch"]["global_step"][-1] == steps[-1]  # where the epoch ended
+    header = (result.run_dir / "history_epochs.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["epoch", "phase", "global_step", "learning_rate"] and "val_accuracy" in header
+    assert "global_step" not in result.metrics and "learning_rate" not in result.metrics

@@ -94,3 +94,18 @@ def test_tail_shows_the_latest_point():
     assert update.tail_xs[-1] == 10 and update.tail_xs[0] == update.xs[-1]
     with pytest.raises(ValueError, match="max_points >= 8"):
         StreamDecimator(max_points=2)
+
+
+def test_stream_keeps_only_its_display_and_matches_whole_series_decimation():
+    from tl_widgets.views.decimate import _minmax_by_edges
+
+    ys = noisy(30_001, seed=2)
+    ys[12_345] = -7.0
+    dec = StreamDecimator(max_points=500)
+    body_x, body_y, _, _ = replay(dec, ys, every=113)
+    assert len(dec) == 30_001 and len(dec._body) <= 500  # buckets, not raw points
+    full = len(ys) - len(ys) % dec.width
+    xs = np.arange(1, len(ys) + 1, dtype=float)
+    want_x, want_y = _minmax_by_edges(xs[:full], ys[:full], np.arange(0, full + 1, dec.width))
+    assert body_x == want_x.tolist() and body_y == want_y.tolist()
+    assert -7.0 in body_y

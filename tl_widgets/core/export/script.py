@@ -102,14 +102,15 @@ def export_script(
         TypeError: ``source`` is neither a path nor a TrainConfig.
     """
     from tl_widgets.core.config.schema import TrainConfig
+    from tl_widgets.core.runs.folder import CONFIG_FILE, RunFolder
 
     if isinstance(source, TrainConfig):
         config, default_dir, default_name = source, Path.cwd(), source.run_name or "run"
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        file = path / "config.json" if path.is_dir() else path
+        file = RunFolder(path).config_file if path.is_dir() else path
         if not file.is_file():
-            raise FileNotFoundError(f"Expected a run folder with config.json or a config file. Received: {str(path)!r}")
+            raise FileNotFoundError(f"Expected a run folder with {CONFIG_FILE} or a config file. Received: {str(path)!r}")
         config = TrainConfig.load(file)
         default_dir = path if path.is_dir() else path.parent
         default_name = path.name if path.is_dir() else (config.run_name or path.stem)
