@@ -4,6 +4,11 @@ The panels are an editor for it, the CLI takes it as a file, and the engine
 reads nothing else. Every field is validated on construction and on load; a
 bad value raises :class:`ConfigError` naming the field path (for example
 ``phases[1].learning_rate``), what was expected and what was received.
+
+The fields declare their choices (``Literal`` types) and bounds (``min``/``max``
+metadata); the rules that check them live in :mod:`tl_widgets.core.config.checks`,
+the one validator, which the panels and the workshop file use too. This module
+adds only the checks between fields (``_cross_checks``).
 """
 
 from __future__ import annotations
