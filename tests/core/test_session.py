@@ -239,3 +239,12 @@ def test_session_history_is_the_one_recorded_from_the_bus(tiny_config):
     header = (result.run_dir / "history_epochs.csv").read_text().splitlines()[0].split(",")
     assert header[:4] == ["epoch", "phase", "global_step", "learning_rate"] and "val_accuracy" in header
     assert "global_step" not in result.metrics and "learning_rate" not in result.metrics
+
+
+def test_a_start_refused_by_the_run_store_leaves_no_run_active(tiny_config):
+    from tl_widgets.core.training import session as session_module
+
+    session = TrainingSession(tiny_config, source="nowhere")  # the run store refuses this source
+    with pytest.raises(ValueError, match="source"):
+        session.start()
+    assert session_module._ACTIVE == {} and session.status == "idle" and not session.running

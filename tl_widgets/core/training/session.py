@@ -144,12 +144,18 @@ class TrainingSession:
                         f"Another run is active in this process (run {other}); stop it or wait for it first"
                     )
                 _ACTIVE[run_id] = self.source
+            try:
+                store_unsubscribe = self._attach_recorder()
+            except BaseException:
+                with _PROCESS_LOCK:
+                    _ACTIVE.pop(run_id, None)
+                raise
             self.run_id, self.status, self.result = run_id, "running", None
             point = self.resume_point
             self.history_recorder.begin(run_id, point.epoch_history if point is not None else None)
             self._stop.clear()
             self._done.clear()
-            unsubscribe = [self.bus.subscribe(self.history_recorder), self._attach_recorder()]
+            unsubscribe = [self.bus.subscribe(self.history_recorder), store_unsubscribe]
             from tl_widgets.core.training.runner import Runner
 
             control = RunControl(run_id=run_id, bus=self.bus, history=self.history_recorder, stop=self._stop,
