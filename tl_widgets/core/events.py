@@ -5,6 +5,9 @@ publishes; panels, the CLI progress bar and the run store subscribe. A
 subscriber callback runs in the publishing (worker) thread, so it must be quick
 and must never print, display or touch a widget: UI subscribers only buffer
 events and draw from their own thread (see :class:`Subscription`).
+A subscriber that reacts to several kinds of event subclasses
+:class:`EventHandler` and names its methods after them (``on_batch_end``):
+dispatch by name, not by ``isinstance``.
 """
 
 from __future__ import annotations
