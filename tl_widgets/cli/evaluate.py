@@ -26,6 +26,7 @@ def register(sub: Any) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from tl_widgets.core.evaluation.evaluate import evaluate_run
     from tl_widgets.core.fileio import atomic_write_text
+    from tl_widgets.core.runs.folder import RunFolder
     from tl_widgets.views.eval_figures import confusion_figure, per_class_figure, report_html, top_losses_figure
 
     try:
@@ -36,11 +37,11 @@ def _evaluate(args: argparse.Namespace) -> int:
             per_class_figure(report.per_class),
             top_losses_figure(report.top_loss_images, report.top_losses),
         ]
-        out = Path(args.out) if args.out else Path(args.run_dir) / "eval_report.html"
+        out = Path(args.out) if args.out else RunFolder(Path(args.run_dir)).eval_report_html
         atomic_write_text(out, report_html(report.to_dict(), figures, title=f"Evaluation of {Path(args.run_dir).name}"))
     except USER_ERRORS as exc:
         return fail(str(exc))
     top = " ".join(f"{k}={v:.4f}" for k, v in report.top_k.items())
     print(f"evaluated {report.count} images: accuracy={report.accuracy:.4f} {top} macro_f1={report.macro_f1:.4f}")
-    print(f"report: {Path(args.run_dir) / 'eval_report.json'}  html: {out}")
+    print(f"report: {RunFolder(Path(args.run_dir)).eval_report_file}  html: {out}")
     return 0

@@ -34,6 +34,7 @@ SUMMARY_FILE = "summary.json"
 BATCH_HISTORY_FILE = "history_batches.csv"
 EPOCH_HISTORY_FILE = "history_epochs.csv"
 EVAL_REPORT_FILE = "eval_report.json"
+EVAL_REPORT_HTML = "eval_report.html"
 EXPORTS_DIR = "exports"
 CHECKPOINTS_DIR = "checkpoints"
 LAST_CHECKPOINT_META = "last.json"
@@ -105,6 +106,11 @@ class RunFolder:
     @property
     def eval_report_file(self) -> Path:
         return self.path / EVAL_REPORT_FILE
+
+    @property
+    def eval_report_html(self) -> Path:
+        """The default HTML evaluation report (``tl-widgets evaluate``)."""
+        return self.path / EVAL_REPORT_HTML
 
     def export_dir(self, fmt: str) -> Path:
         """Where an export in format ``fmt`` goes by default."""
