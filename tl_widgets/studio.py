@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
-from tl_widgets.core.settings import MAX_UPLOAD_ENV, default_home
+from tl_widgets.core.settings import MAX_UPLOAD_ENV, STUDIO_EPOCHS_ENV, STUDIO_MAX_PER_CLASS_ENV, default_home
 from tl_widgets.panels.backbone import BackbonePanel
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES, DataPanel
 from tl_widgets.panels.freeze import FreezePanel
@@ -37,11 +37,30 @@ TABS: dict[str, str] = {
 
 
 def default_studio_config() -> TrainConfig:
-    """The demo config, writing runs under the run-store home (not the kernel's working folder)."""
+    """The demo config, writing runs under the run-store home (not the kernel's working folder).
 
+    ``$TL_WIDGETS_STUDIO_EPOCHS`` keeps only the head phase with that many epochs and
+    ``$TL_WIDGETS_STUDIO_MAX_PER_CLASS`` caps the training images per class (short runs for tests and demos).
+
+    Raises:
+        ConfigError: One of those variables is not a valid value for its field.
+    """
     cfg = demo_config()
     cfg.output_dir = str(default_home() / "runs")
-    return cfg
+    epochs = os.environ.get(STUDIO_EPOCHS_ENV, "").strip()
+    if epochs:
+        cfg.phases = [dataclasses.replace(cfg.phases[0], epochs=_env_int(STUDIO_EPOCHS_ENV, epochs))]
+    per_class = os.environ.get(STUDIO_MAX_PER_CLASS_ENV, "").strip()
+    if per_class:
+        cfg.data = dataclasses.replace(cfg.data, max_per_class=_env_int(STUDIO_MAX_PER_CLASS_ENV, per_class))
+    return TrainConfig.from_dict(cfg.to_dict())
+
+
+def _env_int(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(name, f"Expected an integer. Received: {name}={text!r}") from None
 
 
 class Studio(widgets.VBox):

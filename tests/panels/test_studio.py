@@ -233,3 +233,25 @@ def test_evaluate_tab_needs_a_run_then_shows_panels(tiny_config):
     assert panel.error is None and panel.report is not None
     assert panel.report.count > 0
     assert sum(map(sum, panel.report.confusion)) == panel.report.count
+
+
+def test_default_studio_config_reads_the_short_run_overrides(monkeypatch, tmp_path):
+    import pytest as _pytest
+
+    from tl_widgets.core.config import ConfigError
+    from tl_widgets.core.settings import HOME_ENV, STUDIO_EPOCHS_ENV, STUDIO_MAX_PER_CLASS_ENV
+    from tl_widgets.studio import default_studio_config
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path))
+    monkeypatch.delenv(STUDIO_EPOCHS_ENV, raising=False)
+    monkeypatch.delenv(STUDIO_MAX_PER_CLASS_ENV, raising=False)
+    plain = default_studio_config()
+    assert len(plain.phases) == 2 and plain.data.max_per_class is None
+    assert plain.output_dir == str(tmp_path / "runs")
+    monkeypatch.setenv(STUDIO_EPOCHS_ENV, "3")
+    monkeypatch.setenv(STUDIO_MAX_PER_CLASS_ENV, "20")
+    short = default_studio_config()
+    assert [p.epochs for p in short.phases] == [3] and short.data.max_per_class == 20
+    monkeypatch.setenv(STUDIO_EPOCHS_ENV, "three")
+    with _pytest.raises(ConfigError, match="Expected an integer. Received: TL_WIDGETS_STUDIO_EPOCHS='three'"):
+        default_studio_config()
