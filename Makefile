@@ -9,12 +9,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo studio test browser-deps bench clean
 
-$(STAMP): pyproject.toml labextension/package.json
+WEB_CHECK := tl_widgets/core/export/web
+
+$(STAMP): pyproject.toml labextension/package.json $(WEB_CHECK)/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# The editable install runs hatch-jupyter-builder, which builds the lab extension with npm
 	# and installs it (and the server extension's switch) into the venv.
 	$(PY) -m pip install -q -e ".[test,bench]"
+	# onnxruntime-web from npm, served from 127.0.0.1 to check onnx-web exports in Chromium.
+	npm ci --prefix $(WEB_CHECK) --no-audit --no-fund
 	touch $@
 
 setup: $(STAMP)
@@ -41,4 +45,4 @@ bench: setup
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) tl_widgets/labextension labextension/node_modules labextension/lib test-artifacts
+	rm -rf $(VENV) tl_widgets/labextension labextension/node_modules $(WEB_CHECK)/node_modules labextension/lib test-artifacts

@@ -11,7 +11,7 @@ import pytest
 from tl_widgets.core.export.formats import EXPORT_REPORT_NAME, FORMATS, ExportError, export_model, export_run
 from tl_widgets.core.export.verify import THRESHOLDS, verify
 
-_FLOAT32 = ("keras", "savedmodel", "tflite", "onnx")
+_FLOAT32 = ("keras", "savedmodel", "tflite", "onnx", "onnx-web")
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def run_dir(trained_demo_run):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_export_and_verify(run_dir, fmt):
-    if fmt == "onnx":
+    if fmt in ("onnx", "onnx-web"):
         pytest.importorskip("tf2onnx", reason="ONNX export needs the [onnx] extra (tf2onnx, onnx, onnxruntime)")
         pytest.importorskip("onnxruntime", reason="ONNX export needs the [onnx] extra (tf2onnx, onnx, onnxruntime)")
     report = export_run(run_dir, fmt)
@@ -36,6 +36,8 @@ def test_export_and_verify(run_dir, fmt):
     assert v["count"] > 50  # the whole demo validation split
     assert report.ok, report.warnings
     assert v["keras_accuracy"] - v["export_accuracy"] == pytest.approx(v["accuracy_drop"])
+    if fmt == "onnx-web":  # run by onnxruntime-web inside Chromium, not by Python
+        assert v["runtime"].startswith("onnxruntime-web") and v["browser_ms_per_image"] > 0
     if fmt in _FLOAT32:
         assert v["max_abs_diff"] < 1e-4
         assert v["top1_agreement"] == 1.0

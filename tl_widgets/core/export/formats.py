@@ -12,6 +12,9 @@ Formats (all take raw 0-255 RGB images, like ``model.keras``):
   ``TFLiteConverter.from_keras_model``).
 * ``onnx``: ``model.export(..., format="onnx")`` (needs ``tf2onnx``, ``onnx``
   and ``onnxruntime``: ``pip install tl-widgets[onnx]``).
+* ``onnx-web``: the same ONNX file for onnxruntime-web, verified by running it
+  in headless Chromium (see :mod:`tl_widgets.core.export.onnx_web`; TensorFlow.js'
+  converter cannot be installed beside TensorFlow 2.21).
 
 Each export folder holds the model, ``labels.txt`` and ``export_report.json``
 (see :mod:`tl_widgets.core.export.verify` for the checks).
@@ -31,18 +34,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tl_widgets.core.export.errors import ExportError
 from tl_widgets.core.export.verify import predictor_for, verify
 from tl_widgets.core.fileio import atomic_save, atomic_write_json, atomic_write_text
 
 __all__ = ["FORMATS", "ExportError", "ExportReport", "export_model", "export_run", "take_images", "EXPORT_REPORT_NAME"]
 
-FORMATS = ("keras", "savedmodel", "tflite", "tflite-fp16", "tflite-int8", "tflite-int8-full", "onnx")
+FORMATS = (
+    "keras", "savedmodel", "tflite", "tflite-fp16", "tflite-int8", "tflite-int8-full", "onnx", "onnx-web",
+)
 EXPORT_REPORT_NAME = "export_report.json"
-_FILE_NAMES = {"keras": "model.keras", "savedmodel": "saved_model", "onnx": "model.onnx"}
-
-
-class ExportError(RuntimeError):
-    """An export cannot be made (unknown format, missing converter, conversion failure)."""
+_FILE_NAMES = {
+    "keras": "model.keras", "savedmodel": "saved_model", "onnx": "model.onnx", "onnx-web": "model.onnx",
+}
 
 
 @dataclass
@@ -176,7 +180,7 @@ def _convert(model: Any, fmt: str, folder: Path, representative: np.ndarray | No
     elif fmt.startswith("tflite"):
         data = _tflite_bytes(model, fmt, representative)
         atomic_save(target, lambda tmp: tmp.write_bytes(data))
-    elif fmt == "onnx":
+    elif fmt in ("onnx", "onnx-web"):
         _check_onnx()
         atomic_save(target, lambda tmp: model.export(str(tmp), format="onnx", verbose=False))
     return target
@@ -235,8 +239,12 @@ def export_model(
         keras_probs = np.concatenate([
             np.asarray(model.predict_on_batch(images[i:i + 32]), np.float32) for i in range(0, len(images), 32)
         ])
-        export_probs = predictor_for(fmt, path)(images.astype(np.float32))
+        predictor = predictor_for(fmt, path)
+        export_probs = predictor(images.astype(np.float32))
         report.verification = verify(fmt, keras_probs, export_probs, labels)
+        if getattr(predictor, "backend", None):  # onnx-web: what ran it in the browser, and how fast
+            report.verification["runtime"] = predictor.backend
+            report.verification["browser_ms_per_image"] = predictor.ms_per_image
         report.warnings = list(report.verification["warnings"])
         report.ok = bool(report.verification["ok"])
     atomic_write_json(folder / EXPORT_REPORT_NAME, report.to_dict())
@@ -275,8 +283,12 @@ def export_run(
         raise ValueError(
             f"Expected max_verify >= 1 and representative_count >= 1. Received: {max_verify}, {representative_count}"
         )
-    if fmt == "onnx":
+    if fmt in ("onnx", "onnx-web"):
         _check_onnx()  # fail before loading data
+    if fmt == "onnx-web":
+        from tl_widgets.core.export.onnx_web import check_onnx_web
+
+        check_onnx_web()
     run = load_run(run_dir)
     ds = run_datasets(run)
     verify_data = take_images(ds.val, max_verify)

@@ -24,6 +24,7 @@ THRESHOLDS: dict[str, dict[str, float]] = {
     "savedmodel": {"max_abs_diff": 1e-4, "min_agreement": 0.99, "max_accuracy_drop": 0.01},
     "tflite": {"max_abs_diff": 1e-4, "min_agreement": 0.99, "max_accuracy_drop": 0.01},
     "onnx": {"max_abs_diff": 1e-4, "min_agreement": 0.99, "max_accuracy_drop": 0.01},
+    "onnx-web": {"max_abs_diff": 1e-4, "min_agreement": 0.99, "max_accuracy_drop": 0.01},
     "tflite-fp16": {"max_abs_diff": 1e-2, "min_agreement": 0.98, "max_accuracy_drop": 0.02},
     "tflite-int8": {"max_abs_diff": 0.2, "min_agreement": 0.95, "max_accuracy_drop": 0.05},
     "tflite-int8-full": {"max_abs_diff": 0.3, "min_agreement": 0.95, "max_accuracy_drop": 0.05},
@@ -110,6 +111,10 @@ def predictor_for(fmt: str, path: Path) -> Predictor:
         return _tflite_predictor(path)
     if fmt == "onnx":
         return _onnx_predictor(path)
+    if fmt == "onnx-web":
+        from tl_widgets.core.export.onnx_web import BrowserPredictor
+
+        return BrowserPredictor(path)
     raise ValueError(f"Expected one of {sorted(THRESHOLDS)}. Received: format={fmt!r}")
 
 
