@@ -64,3 +64,45 @@ def test_augment_dataset_maps_batches() -> None:
     xb, yb = next(iter(augment_dataset(ds, FULL, seed=0)))
     assert xb.shape == (4, 24, 24, 3) and list(yb.numpy()) == [0, 1, 2, 3]
     assert not np.allclose(xb.numpy(), x)
+
+
+CROP_AND_COLOUR = AugmentConfig(crop=0.25, hue=0.3, saturation=0.6, color_jitter=0.5)
+
+
+def test_crop_and_colour_layers_are_keras_own() -> None:
+    aug = build_augmenter(CROP_AND_COLOUR, seed=1, image_size=(24, 24))
+    names = [type(layer).__name__ for layer in aug.layers]
+    assert names == ["RandomCrop", "Resizing", "RandomHue", "RandomSaturation", "RandomColorJitter"]
+    crop = aug.layers[0].get_config()
+    assert (crop["height"], crop["width"]) == (18, 18)
+    assert AugmentConfig(hue=0.1).enabled and AugmentConfig(crop=0.1).enabled
+    with pytest.raises(ValueError, match="Expected image_size"):
+        build_augmenter(AugmentConfig(crop=0.2))
+
+
+def test_seeded_preview_shows_crop_and_colour() -> None:
+    img = _image()
+    crop = preview_augmentations(img, AugmentConfig(crop=0.3), n=4, seed=2)
+    assert crop.shape == (4, 24, 24, 3)
+    assert np.array_equal(crop, preview_augmentations(img, AugmentConfig(crop=0.3), n=4, seed=2))
+    assert all(not np.array_equal(v, img) for v in crop)
+    # A crop enlarges the picture: the red patch covers more pixels than in the original.
+    red = lambda a: int(((a[..., 0] > 150) & (a[..., 1] < 100)).sum())  # noqa: E731
+    assert all(red(v) >= red(img) for v in crop) and any(red(v) > red(img) for v in crop)
+    hue = preview_augmentations(img, AugmentConfig(hue=0.5), n=4, seed=2)
+    assert np.array_equal(hue, preview_augmentations(img, AugmentConfig(hue=0.5), n=4, seed=2))
+    # Hue turns the pure red patch into other colours; the black background stays black.
+    assert any(abs(int(v[6, 10, 0]) - 250) > 30 or int(v[6, 10, 1]) > 80 or int(v[6, 10, 2]) > 80 for v in hue)
+    assert all(v[0, 0].max() <= 1 for v in hue)
+    jitter = preview_augmentations(img, CROP_AND_COLOUR, n=4, seed=5)
+    assert len({v.tobytes() for v in jitter}) == 4
+
+
+def test_augment_dataset_crops_to_the_same_size() -> None:
+    import tensorflow as tf
+
+    x = np.repeat(_image()[None].astype(np.float32), 4, axis=0)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.arange(4, dtype=np.int32))).batch(4)
+    xb, _ = next(iter(augment_dataset(ds, CROP_AND_COLOUR, seed=0)))
+    assert xb.shape == (4, 24, 24, 3)
+    assert not np.allclose(xb.numpy(), x)

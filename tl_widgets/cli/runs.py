@@ -1,4 +1,4 @@
-"""``tl-widgets runs list|show|delete``: the run store from a terminal.
+"""``tl-widgets runs list|show|delete``: the run store from a terminal (``runs tensorboard``: its own module).
 
 This module only parses arguments and formats output; everything else is
 :class:`tl_widgets.core.runs.store.RunStore`. The main CLI calls :func:`register`
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     runs = subparsers.add_parser("runs", help="list, show and delete recorded training runs",
                                  description="Training runs recorded in $TL_WIDGETS_HOME (default ~/.tl_widgets).")
     runs.set_defaults(func=lambda args: _usage(runs))
-    sub = runs.add_subparsers(dest="runs_command", metavar="{list,show,delete}")
+    sub = runs.add_subparsers(dest="runs_command", metavar="{list,show,delete,tensorboard}")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--home", default=None, help="run-store folder (default: $TL_WIDGETS_HOME or ~/.tl_widgets)")
@@ -53,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p_del.add_argument("--files", action="store_true", help="also delete the run's folder (model, history)")
     common(p_del)
     p_del.set_defaults(func=_delete)
+    from tl_widgets.cli import runs_tensorboard
+
+    runs_tensorboard.register(sub)
     return runs
 
 

@@ -36,6 +36,9 @@ def register(sub: Any) -> None:
     p.add_argument("--coordinator", help="HOST:PORT of process 0 for multi-process JAX (env TL_WIDGETS_COORDINATOR)")
     p.add_argument("--num-processes", type=int, help="number of processes (env TL_WIDGETS_NUM_PROCESSES or SLURM_NTASKS)")
     p.add_argument("--process-id", type=int, help="this process's index (env TL_WIDGETS_PROCESS_ID or SLURM_PROCID)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="log scalars, the learning rate and the model graph to <run folder>/tensorboard "
+                        "(view with `tl-widgets runs tensorboard RUN`)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the final line")
     p.set_defaults(func=_run)
 
@@ -77,6 +80,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
         d["output_dir"] = args.out
     if args.name:
         d["run_name"] = args.name
+    if getattr(args, "tensorboard", False):
+        d["tensorboard"] = True
     s = d["strategy"]
     coordinator = args.coordinator or os.environ.get(COORDINATOR_ENV)
     nproc = args.num_processes if args.num_processes is not None else _env_int(_ENV["num_processes"])

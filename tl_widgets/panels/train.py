@@ -123,6 +123,12 @@ class TrainPanel(widgets.VBox):
         self.guard.watch(self.fine_tune, lambda v: check_choice(v, "fine_tune", (True, False)),
                          lambda _: self._show_ft())
         self.guard.watch(self.ft_top, lambda v: check_number(v, "top N", *self._top_bounds(), integer=True))
+        self.tensorboard = widgets.Checkbox(False, description="log to TensorBoard (run folder's tensorboard/)",
+                                            indent=False, layout={"width": "auto"})
+        self.tensorboard.add_class("tlw-tensorboard")
+        self.tensorboard.tooltip = "Scalars per batch and epoch, the learning rate and the model graph; " \
+                                   "view with `tl-widgets runs tensorboard RUN`"
+        self.guard.watch(self.tensorboard, lambda v: check_choice(v, "tensorboard", (True, False)))
         self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
         self.start_button.add_class("tlw-start")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -140,6 +146,7 @@ class TrainPanel(widgets.VBox):
         self._ft_box = widgets.HBox([*self.ft.widgets, self.ft_top])
         super().__init__([
             widgets.HTML("<h3>Train</h3>"), widgets.HBox(self.head.widgets), self.fine_tune, self._ft_box,
+            self.tensorboard,
             widgets.HBox([self.start_button, self.stop_button, self.progress_bar, self.progress_text]),
             widgets.HBox([widgets.HTML("status:&nbsp;"), self.status_line]), self.notice, self.charts,
         ])
@@ -156,6 +163,7 @@ class TrainPanel(widgets.VBox):
         with self.hold_sync():
             self.head.show(cfg.phases[0])
             self.guard.accept(self.fine_tune, len(cfg.phases) > 1)
+            self.guard.accept(self.tensorboard, cfg.tensorboard)
             if len(cfg.phases) > 1:
                 ft = cfg.phases[1]
                 self.ft.show(ft)
@@ -207,7 +215,7 @@ class TrainPanel(widgets.VBox):
         """
         if self._source is not None:
             return self._source()
-        return dataclasses.replace(self._base, phases=self.phases())
+        return dataclasses.replace(self._base, phases=self.phases(), tensorboard=bool(self.tensorboard.value))
 
     # -- running ----------------------------------------------------------------
     @property

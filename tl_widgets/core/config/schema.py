@@ -45,7 +45,11 @@ class AugmentConfig:
 
     Factors follow the Keras layers: ``rotation`` is a fraction of 2π,
     ``zoom``/``translation`` fractions of the image size, ``contrast`` and
-    ``brightness`` fractions of the value range. 0 disables a layer.
+    ``brightness`` fractions of the value range. ``crop`` is the fraction
+    of each side a random crop may cut (the crop is resized back to the
+    image size); ``hue``, ``saturation`` and ``color_jitter`` are the Keras
+    colour layers' factors (``color_jitter`` applies brightness, contrast,
+    saturation and hue together at that strength). 0 disables a layer.
     """
 
     flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = "none"
@@ -54,13 +58,20 @@ class AugmentConfig:
     translation: float = _bounded(0.0, 0.0, 0.5)
     contrast: float = _bounded(0.0, 0.0, 1.0)
     brightness: float = _bounded(0.0, 0.0, 1.0)
+    crop: float = _bounded(0.0, 0.0, 0.5)
+    hue: float = _bounded(0.0, 0.0, 1.0)
+    saturation: float = _bounded(0.0, 0.0, 1.0)
+    color_jitter: float = _bounded(0.0, 0.0, 1.0)
 
     @property
     def enabled(self) -> bool:
         """True when at least one augmentation layer is active."""
-        return self.flip != "none" or any(
-            getattr(self, n) > 0 for n in ("rotation", "zoom", "translation", "contrast", "brightness")
-        )
+        return self.flip != "none" or any(getattr(self, n) > 0 for n in AUGMENT_FACTORS)
+
+
+#: The numeric augmentation factors, in the order the layers apply (0 disables one).
+AUGMENT_FACTORS = ("rotation", "zoom", "translation", "contrast", "brightness", "crop", "hue", "saturation",
+                   "color_jitter")
 
 
 @dataclass
@@ -164,7 +175,7 @@ class PhaseConfig:
     name: str = "head"
     epochs: int = _bounded(5, 0, 100_000)
     learning_rate: float = _bounded(1e-3, 1e-8, 10.0)
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop", "adagrad", "adamax", "nadam", "lion"] = "adam"
     freeze: FreezeConfig | None = None
     schedule: Literal["constant", "cosine", "onecycle"] = "constant"
     warmup_epochs: float = _bounded(0.0, 0.0, 1000.0)
@@ -227,6 +238,7 @@ class TrainConfig:
     early_stopping_patience: int = _bounded(0, 0, 10_000)
     reduce_lr_patience: int = _bounded(0, 0, 10_000)
     rollback: bool = True
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         validate(self)

@@ -2,8 +2,9 @@
 
 ``<output_dir>/<run_id>/`` holds ``config.json``, ``labels.txt``,
 ``history_batches.csv``, ``history_epochs.csv``, ``model.keras``,
-``summary.json``, ``eval_report.json``, ``exports/<format>/`` and
-``checkpoints/`` (``last.weights.h5`` with ``last.json`` saying which epoch it
+``summary.json``, ``eval_report.json``, ``exports/<format>/``,
+``tensorboard/`` (``train/`` and ``validation/`` event files, when the run
+logs to TensorBoard) and ``checkpoints/`` (``last.weights.h5`` with ``last.json`` saying which epoch it
 holds, and ``best.weights.h5``). Every file name is written here once:
 the session, the checkpointer, evaluation, export and the Resume panel ask
 :class:`RunFolder` for paths. Everything is written atomically.
@@ -37,6 +38,7 @@ EVAL_REPORT_FILE = "eval_report.json"
 EVAL_REPORT_HTML = "eval_report.html"
 EXPORTS_DIR = "exports"
 CHECKPOINTS_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
 LAST_CHECKPOINT_META = "last.json"
 _INT_COLUMNS = ("epoch", "phase", "global_step")
 
@@ -111,6 +113,11 @@ class RunFolder:
     def eval_report_html(self) -> Path:
         """The default HTML evaluation report (``tl-widgets evaluate``)."""
         return self.path / EVAL_REPORT_HTML
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard's log folder (``train/`` and ``validation/`` inside)."""
+        return self.path / TENSORBOARD_DIR
 
     def export_dir(self, fmt: str) -> Path:
         """Where an export in format ``fmt`` goes by default."""

@@ -13,7 +13,13 @@ from typing import Any
 
 from tl_widgets.core.config.schema import PhaseConfig
 
-__all__ = ["make_optimizer", "block_multipliers"]
+__all__ = ["make_optimizer", "block_multipliers", "OPTIMIZER_CLASSES"]
+
+#: Config name -> the Keras optimizer class (``keras.optimizers.<name>``) it builds.
+OPTIMIZER_CLASSES = {
+    "adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop",
+    "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam", "lion": "Lion",
+}
 
 
 def make_optimizer(phase: PhaseConfig, steps_per_epoch: int, lr_scale: float = 1.0,
@@ -51,9 +57,7 @@ def make_optimizer(phase: PhaseConfig, steps_per_epoch: int, lr_scale: float = 1
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=max(1, total - warmup), alpha=1.0, warmup_target=lr, warmup_steps=warmup,
         )
-    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
-               "rmsprop": keras.optimizers.RMSprop}
-    cls = classes[phase.optimizer]
+    cls = getattr(keras.optimizers, OPTIMIZER_CLASSES[phase.optimizer])
     if multipliers:
         cls = _per_variable_rates(cls, dict(multipliers))
     kwargs = {"momentum": 0.9} if phase.optimizer == "sgd" else {}

@@ -56,6 +56,7 @@ class Runner:
         self._plain_optimizer_on_save = False
         self._phase_last_epoch = -1
         self.checkpoints: Any = None
+        self._tensorboard: Any = None
 
     # -- the run -------------------------------------------------------------
     def run(self) -> RunResult:
@@ -182,6 +183,12 @@ class Runner:
             if cfg.reduce_lr_patience and phase.schedule == "constant" and not phase.warmup_epochs:
                 callbacks.append(keras.callbacks.ReduceLROnPlateau(
                     monitor="val_loss" if data.val is not None else "loss", patience=cfg.reduce_lr_patience))
+            if cfg.tensorboard and self.run_dir is not None:
+                if self._tensorboard is None:
+                    from tl_widgets.core.training.tensorboard import tensorboard_callback
+
+                    self._tensorboard = tensorboard_callback(self.folder.tensorboard_dir)
+                callbacks.append(self._tensorboard)
             t = time.time()
             try:
                 fit_model.fit(
