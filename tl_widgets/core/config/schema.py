@@ -90,6 +90,9 @@ class DataConfig:
         cache: ``"memory"``, ``"disk"`` or ``"none"`` for the decoded images.
         class_weights: Weight the loss by inverse class frequency.
         max_per_class: Use at most this many training images per class.
+        curation: A curation file (JSON Lines of relabel/exclude/ambiguous
+            decisions, see :mod:`tl_widgets.core.data.curation`) applied at
+            load; None: the data as they are on disk.
     """
 
     source: Literal["demo", "folder", "zip", "code"] = "demo"
@@ -102,6 +105,7 @@ class DataConfig:
     class_weights: bool = False
     max_per_class: int | None = _bounded(None, 1, None)
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
+    curation: str | None = None
 
 
 @dataclass

@@ -53,6 +53,9 @@ class Datasets:
     yield ``(images, labels)``: ``float32 [B, S, S, 3]`` in 0..255 and
     ``int32 [B]``. ``steps_per_epoch``/``val_steps`` are for progress bars;
     don't pass them to ``fit`` (the datasets end by themselves).
+    ``train_keys``/``val_keys`` name each image in pipeline order for the
+    validation set (see :mod:`tl_widgets.core.data.curation`; None for data
+    from code); ``curation`` is the applied curation's summary.
     """
 
     train: Any
@@ -65,6 +68,9 @@ class Datasets:
     val_steps: int
     class_weight: dict[int, float] | None
     report: DatasetReport
+    train_keys: list[str] | None = None
+    val_keys: list[str] | None = None
+    curation: dict[str, Any] | None = None
 
 
 # -- scanning ----------------------------------------------------------------
@@ -268,10 +274,12 @@ def load_datasets(
         if code_data is None:
             raise DataError("Expected code_data when data.source='code'. Received: None")
         source = pipelines.code_source(code_data, min_size)
+        keys = None
     elif cfg.source == "demo":
         from tl_widgets.core.data.demo_datasets import demo_arrays
 
         source = pipelines.array_source(*demo_arrays(cfg.demo, "target"), min_size)
+        keys = [f"{cfg.demo}/{i}" for i in range(len(source.labels))]
     else:
         if cfg.source == "zip":
             root = _zip_root(cfg, work_dir)
@@ -280,17 +288,23 @@ def load_datasets(
                 raise DataError("Expected data.path when data.source='folder'. Received: None")
             root = Path(cfg.path)
         report, names, labels, infos = _file_source(root, min_size)
+        keys = [Path(i.path).relative_to(root).as_posix() for i in infos]
         paths, ratios = _prepared_paths(infos, image_size, work_dir)
         source = pipelines.FileSource(report, names, labels, paths, ratios)
 
     labels = source.labels
     n_classes = len(source.class_names)
-    val_source = None
+    val_source = val_keys = None
     if cfg.val_path and cfg.source in ("folder", "zip"):
-        val_source = _val_folder(Path(cfg.val_path), source.class_names, image_size, work_dir, source.report)
+        val_source, val_keys = _val_folder(Path(cfg.val_path), source.class_names, image_size, work_dir,
+                                           source.report)
         train_idx, val_idx = np.arange(len(labels)), np.array([], int)
     else:
         train_idx, val_idx = pipelines.split_indices(labels, cfg.validation_split, split_seed)
+    curation = None
+    if cfg.curation:  # after the split (same partition as the uncurated run), before per-class limits
+        train_idx, val_idx, curation = _curate(cfg.curation, source, keys, train_idx, val_idx, val_source, val_keys)
+        labels = source.labels
     train_idx = pipelines.limit_per_class(train_idx, labels, cfg.max_per_class, split_seed)
     train_idx = pipelines.shard_indices(train_idx, shard, split_seed)
     if val_source is not None:
@@ -320,7 +334,32 @@ def load_datasets(
         val_steps=math.ceil(len(val_idx) / batch),
         class_weight=weights,
         report=source.report,
+        train_keys=None if keys is None else [keys[i] for i in train_idx],
+        val_keys=None if keys is None else [(val_keys or keys)[i] for i in val_idx],
+        curation=curation,
     )
+
+
+def _curate(path: str, source: Any, keys: list[str] | None, train_idx: np.ndarray, val_idx: np.ndarray,
+            val_source: Any, val_keys: list[str] | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Applies a curation file to the sources' labels (in memory) and drops excluded images from the splits."""
+    from tl_widgets.core.data.curation import apply_decisions, read_decisions
+
+    if keys is None:
+        raise DataError(f"Expected folder, zip or demo data for a curation. Received: data from code with "
+                        f"curation={path!r}")
+    decisions = read_decisions(path)
+    keep, source.labels, summary = apply_decisions(keys, source.labels, source.class_names, decisions)
+    train_idx, val_idx = train_idx[keep[train_idx]], val_idx[keep[val_idx]]
+    if val_source is not None and val_keys is not None:
+        vkeep, val_source.labels, _ = apply_decisions(val_keys, val_source.labels, source.class_names, decisions)
+        val_idx = np.flatnonzero(vkeep)
+    report = source.report
+    report.counts = dict(summary.after)
+    if summary.relabelled or summary.excluded or summary.ambiguous:
+        report.warnings.append(f"Curation {Path(path).name!r}: {summary.relabelled} relabelled, "
+                               f"{summary.excluded} excluded, {summary.ambiguous} ambiguous left out.")
+    return train_idx, val_idx, summary.to_dict()
 
 
 def _val_folder(
@@ -339,4 +378,5 @@ def _val_folder(
     infos = [i for v in valid.values() for i in v]
     labels = np.concatenate([np.full(len(v), class_names.index(k), np.int32) for k, v in valid.items()])
     paths, ratios = _prepared_paths(infos, image_size, work_dir)
-    return pipelines.FileSource(val_report, class_names, labels, paths, ratios)
+    keys = [f"@val/{Path(i.path).relative_to(root).as_posix()}" for i in infos]
+    return pipelines.FileSource(val_report, class_names, labels, paths, ratios), keys

@@ -78,6 +78,9 @@ def _dataset_fingerprint(cfg: TrainConfig, code_data: Any) -> str | None:
         "source": d.source, "demo": d.demo, "split": d.validation_split, "max_per_class": d.max_per_class,
         "val_path": d.val_path, "seed": cfg.seed,
     }
+    if d.curation:  # the decisions change labels and membership: part of the data's identity
+        cur = Path(d.curation)
+        parts["curation"] = hashlib.sha256(cur.read_bytes()).hexdigest() if cur.is_file() else "missing"
     if d.source in ("folder", "zip"):
         root = Path(d.path or "")
         h = hashlib.sha256()

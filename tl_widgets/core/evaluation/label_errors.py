@@ -1,0 +1,119 @@
+"""Suspected label errors: which images' labels are most likely wrong, by confident learning (cleanlab).
+
+Confident learning (Northcutt et al., the ``cleanlab`` library) compares each
+image's given label with out-of-sample predicted probabilities, estimates
+per-class noise rates and flags the images whose label disagrees with what
+the model is confident about; the flagged ones are ranked by label quality
+(self-confidence: the probability the model gives the given label).
+
+* :func:`rank_label_errors` works on any labels and probabilities.
+* :func:`run_label_errors` uses a trained run's model on its own validation
+  split (images the model never trained on), keyed for curation.
+* :func:`feature_label_errors` needs no run: out-of-fold probabilities from a
+  logistic regression on backbone embeddings (what the health check uses).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["rank_label_errors", "run_label_errors", "feature_label_errors", "predictions_with_keys"]
+
+
+def rank_label_errors(labels: Sequence[int], probs: np.ndarray, keys: Sequence[str], class_names: Sequence[str],
+                      *, limit: int | None = 50) -> list[dict[str, Any]]:
+    """Images whose label is probably wrong, most likely first.
+
+    Args:
+        labels: Given label per image.
+        probs: ``[N, C]`` out-of-sample predicted probabilities.
+        keys: The image keys (see :mod:`tl_widgets.core.data.curation`).
+        class_names: Class names in label order.
+        limit: Keep at most this many (None: all flagged).
+
+    Returns:
+        Dicts with ``key``, ``index``, ``given``, ``predicted``, ``quality`` (0..1,
+        low = suspicious), ``given_probability``, ``predicted_probability``.
+
+    Raises:
+        ValueError: Shapes disagree.
+    """
+    try:
+        from cleanlab.filter import find_label_issues
+        from cleanlab.rank import get_label_quality_scores
+    except ImportError as exc:
+        raise ImportError("Expected the cleanlab package for label errors. Received: not installed "
+                          "(pip install 'tl-widgets[curate]')") from exc
+
+    y = np.asarray(labels, np.int64)
+    p = np.asarray(probs, np.float64)
+    if p.ndim != 2 or len(p) != len(y) or len(keys) != len(y) or p.shape[1] != len(class_names):
+        raise ValueError(f"Expected labels [N], probs [N, {len(class_names)}] and N keys. Received: {y.shape}, "
+                         f"{p.shape} and {len(keys)} keys")
+    if len(y) == 0:
+        return []
+    p = np.clip(p, 1e-7, 1.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    present = np.unique(y)
+    if len(present) < 2:
+        return []
+    flagged = find_label_issues(y, p, return_indices_ranked_by="self_confidence",
+                                min_examples_per_class=0, filter_by="prune_by_noise_rate")
+    quality = get_label_quality_scores(y, p)
+    pred = p.argmax(axis=1)
+    out = []
+    for i in list(flagged)[: limit if limit is not None else None]:
+        i = int(i)
+        out.append({"key": str(keys[i]), "index": i, "given": class_names[int(y[i])],
+                    "predicted": class_names[int(pred[i])], "quality": float(quality[i]),
+                    "given_probability": float(p[i, y[i]]), "predicted_probability": float(p[i, pred[i]])})
+    return out
+
+
+def feature_label_errors(features: np.ndarray, labels: Sequence[int], keys: Sequence[str],
+                         class_names: Sequence[str], *, folds: int = 5, seed: int = 0,
+                         limit: int | None = 50) -> list[dict[str, Any]]:
+    """Label errors from out-of-fold logistic-regression probabilities on embeddings (no trained run needed)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    y = np.asarray(labels, np.int64)
+    smallest = int(np.bincount(y).min()) if len(y) else 0
+    k = min(folds, smallest)
+    if k < 2:
+        return []
+    clf = LogisticRegression(max_iter=500, C=1.0)
+    x = np.asarray(features, np.float32)
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+    probs = cross_val_predict(clf, x, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed),
+                              method="predict_proba")
+    return rank_label_errors(y, probs, keys, class_names, limit=limit)
+
+
+def predictions_with_keys(run_dir: str | os.PathLike[str]) -> tuple[Any, np.ndarray, np.ndarray, list[str]]:
+    """A run's validation predictions: ``(loaded run, labels, probs, keys)``, in validation order.
+
+    Raises:
+        ValueError: The run's data cannot be rebuilt or have no keys (data from code).
+    """
+    from tl_widgets.core.evaluation.evaluate import collect_predictions, load_run, run_datasets
+
+    run = load_run(run_dir)
+    ds = run_datasets(run)
+    if ds.val_keys is None:
+        raise ValueError(f"Expected a run on folder, zip or demo data (images with names). Received: "
+                         f"data.source={run.config.data.source!r}")
+    preds = collect_predictions(run.model, ds.val, keep_images=0)
+    if len(preds.labels) != len(ds.val_keys):
+        raise ValueError(f"Expected {len(ds.val_keys)} validation predictions. Received: {len(preds.labels)} "
+                         "(files changed or became unreadable since the scan?)")
+    return run, preds.labels, preds.probs, list(ds.val_keys)
+
+
+def run_label_errors(run_dir: str | os.PathLike[str], *, limit: int | None = 50) -> list[dict[str, Any]]:
+    """Suspected label errors among a run's validation images (its model never trained on them)."""
+    run, labels, probs, keys = predictions_with_keys(run_dir)
+    return rank_label_errors(labels, probs, keys, run.class_names, limit=limit)
