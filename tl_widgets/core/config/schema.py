@@ -241,6 +241,8 @@ class TrainConfig:
     feature_cache: bool = True
     early_stopping_patience: int = _bounded(0, 0, 10_000)
     reduce_lr_patience: int = _bounded(0, 0, 10_000)
+    # Fit a temperature on the validation split after training and fold it into the model (calibrated probabilities).
+    calibrate: bool = True
     rollback: bool = True
     tensorboard: bool = False
 

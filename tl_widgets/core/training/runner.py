@@ -51,6 +51,7 @@ class Runner:
         self.class_names: list[str] = []
         self.messages: list[str] = []
         self.rollback: dict[str, Any] | None = None
+        self.calibration: dict[str, Any] | None = None
         self._feature_set: Any = None
         self._scratch: Any = None
         self._plain_optimizer_on_save = False
@@ -206,6 +207,7 @@ class Runner:
             if self.control.stop_requested:
                 return "stopped"
         self._maybe_rollback()
+        self._calibrate(data, runtime)
         return "finished"
 
     def _features(self, assembled: Any, data: Any) -> Any:
@@ -262,6 +264,23 @@ class Runner:
                                  f"{self.best['value']:.4f} at epoch {self.best['epoch']}): rolled back to the "
                                  "best weights")
 
+    def _calibrate(self, data: Any, runtime: Any) -> None:
+        """Fits a temperature on the validation split and folds it into the model (``cfg.calibrate``)."""
+        if not self.cfg.calibrate:
+            return
+        if data.val is None or runtime.num_processes > 1:
+            why = "no validation split" if data.val is None else "a multi-process run"
+            self._message("info", f"Calibration skipped: {why}")
+            return
+        from tl_widgets.core.evaluation.calibration import calibrate_model
+
+        t = time.time()
+        result = calibrate_model(self.model, data.val)
+        self.timings["calibration_s"] = time.time() - t
+        self.calibration = result.to_dict()
+        self._message("info", f"Calibrated: temperature {result.temperature:.3f}, expected calibration error "
+                              f"{result.ece_before:.4f} -> {result.ece_after:.4f} on {result.count} validation images")
+
     def _message(self, level: str, text: str) -> None:
         self.messages.append(text)
         self.control.message(level, text)
@@ -291,7 +310,7 @@ class Runner:
         return {
             "run_id": self.run_id, "status": status, "error": error, "metrics": metrics,
             "best": {k: v for k, v in self.best.items() if k != "value" or v != -math.inf},
-            "rollback": self.rollback, "class_names": self.class_names, "skipped_files": skipped,
+            "rollback": self.rollback, "calibration": self.calibration, "class_names": self.class_names, "skipped_files": skipped,
             "messages": self.messages, "timings": self.timings,
             "backbone": self.cfg.model.backbone, "epochs_done": self.history.epochs_done,
         }
