@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tl_widgets.views.chart import PlotlyChart
 from tl_widgets.views.decimate import decimate_minmax
+from tl_widgets.views.graph_view import model_graph
 from tl_widgets.views.live import EventPump, LiveTrainingCharts, TrainingProgress
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "LiveTrainingCharts",
     "EventPump",
     "TrainingProgress",
+    "model_graph",
 ]

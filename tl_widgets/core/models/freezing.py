@@ -13,12 +13,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from tl_widgets.core.models.blocks import Block
 from tl_widgets.core.config.schema import FreezeConfig
 
-__all__ = ["FreezePlan", "FreezeError", "BlockReport", "FreezeReport", "describe_freeze"]
+__all__ = ["FreezePlan", "FreezeError", "BlockReport", "FreezeReport", "describe_freeze", "on_weightless_backbone"]
+
+_T = TypeVar("_T")
 
 
 class FreezeError(ValueError):
@@ -214,6 +216,19 @@ def describe_freeze(backbone: str, input_size: int | None, cfg: FreezeConfig) ->
     Raises:
         FreezeError: The plan names an unknown block or layer.
     """
+    return on_weightless_backbone(backbone, input_size, cfg, lambda model, blocks: report(model, blocks))
+
+
+def on_weightless_backbone(backbone: str, input_size: int | None, cfg: FreezeConfig,
+                           read: Callable[[Any, list[Block]], _T]) -> _T:
+    """Applies ``cfg`` to the cached weightless backbone and returns ``read(model, blocks)``, under the cache's lock.
+
+    The model is shared (built once per backbone and size, two kept): ``read``
+    must not keep it. The layer graph view reads it this way.
+
+    Raises:
+        FreezeError: The plan names an unknown block or layer.
+    """
     from tl_widgets.core.models.backbones import build_backbone, resolve_backbone
 
     spec = resolve_backbone(backbone)
@@ -226,7 +241,8 @@ def describe_freeze(backbone: str, input_size: int | None, cfg: FreezeConfig) ->
             while len(_DESCRIBE_CACHE) > 2:
                 _DESCRIBE_CACHE.popitem(last=False)
         model, blocks = _DESCRIBE_CACHE[key]
-        return FreezePlan(cfg).apply(model, blocks)
+        FreezePlan(cfg).apply(model, blocks)
+        return read(model, blocks)
 
 
 def block_names(backbone: str, input_size: int | None = None) -> list[str]:
