@@ -26,6 +26,7 @@ class Injected:
     exact_leaks: list[tuple[str, str]] = field(default_factory=list)
     near_leaks: list[tuple[str, str]] = field(default_factory=list)
     mislabelled: list[str] = field(default_factory=list)
+    mislabelled_val: list[str] = field(default_factory=list)
     small: list[str] = field(default_factory=list)
     grey: list[str] = field(default_factory=list)
     wide: list[str] = field(default_factory=list)
@@ -64,6 +65,10 @@ def make_noisy_dataset(tmp: Path, *, big: int = 40, small: int = 4, seed: int = 
     for i in range(4):
         Image.fromarray(texture(rng, TINTS["red"])).save(inj.train / "green" / f"oops_{i}.png")
         inj.mislabelled.append(f"green/oops_{i}.png")
+    # Mislabelled validation images too (what a trained run's label-error list must rank first).
+    for i in range(4):
+        Image.fromarray(texture(rng, TINTS["red"])).save(inj.val / "green" / f"oops_{i}.png")
+        inj.mislabelled_val.append(f"@val/green/oops_{i}.png")
     # Tiny, greyscale, very wide and corrupt files.
     Image.fromarray(texture(rng, TINTS["red"], 10)).save(inj.train / "red" / "tiny.png")
     inj.small.append("red/tiny.png")

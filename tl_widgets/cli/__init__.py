@@ -28,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (train, backbones, weights, config, demo_data, runs, evaluate, export, studio, serve):
         command.register(sub)
+    from tl_widgets.cli import curate, data  # the health check and the fix-the-data loop
+
+    for command in (data, curate):
+        command.register(sub)
     return parser
 
 

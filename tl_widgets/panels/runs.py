@@ -18,7 +18,9 @@ def _label(run: dict[str, Any]) -> str:
     metrics = run.get("metrics") or run.get("final_metrics") or {}
     acc = metrics.get("val_accuracy") if isinstance(metrics, dict) else None
     shown = f"  val_acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
-    return f"{run['run_id']}  [{run.get('status', '?')}]{shown}"
+    parent = run.get("parent_run_id")
+    child = f"  ← retrained from {parent}" if parent else ""
+    return f"{run['run_id']}  [{run.get('status', '?')}]{shown}{child}"
 
 
 class RunsPanel(widgets.VBox):

@@ -238,6 +238,8 @@ class TrainConfig:
     seed: int | None = _bounded(42, 0, 2**32 - 1)
     output_dir: str = "runs"
     run_name: str | None = None
+    # The run this one retrains with data fixes (a curation) applied; None for a fresh run.
+    parent_run_id: str | None = None
     feature_cache: bool = True
     early_stopping_patience: int = _bounded(0, 0, 10_000)
     reduce_lr_patience: int = _bounded(0, 0, 10_000)

@@ -85,7 +85,7 @@ class RunStore:
     # -- reading -----------------------------------------------------------
 
     def list_runs(self, *, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """Runs, newest first, without config, traceback and per-step metrics.
+        """Runs, newest first, without config, traceback and per-step metrics (with ``parent_run_id``).
 
         Args:
             status: Only runs with this effective status (one of
@@ -122,7 +122,8 @@ class RunStore:
             d = db.run_row_to_dict(row, now)
             if status is not None and d["status"] != status:
                 continue
-            d.pop("config")
+            config = d.pop("config")
+            d["parent_run_id"] = config.get("parent_run_id") if isinstance(config, dict) else None
             d.pop("traceback")
             out.append(d)
             if len(out) >= limit:

@@ -1,0 +1,49 @@
+"""Child runs: retrain a run's config with data fixes, and compare parent and child class by class.
+
+"Retrain with fixes" is the same config as the parent run (read from its
+``config.json``) with ``data.curation`` set and ``parent_run_id`` naming the
+parent; the run store keeps both in the child's config, so the Runs list and
+``tl-widgets runs`` show the link.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from tl_widgets.core.runs.folder import RunFolder
+
+__all__ = ["child_config", "per_class_before_after"]
+
+
+def child_config(run_dir: str | os.PathLike[str], curation: str | os.PathLike[str]) -> Any:
+    """The parent's config with ``data.curation`` and ``parent_run_id`` set (written under the same output folder).
+
+    Raises:
+        FileNotFoundError: The run folder has no ``config.json``.
+        ValueError: The parent trained on data from code (nothing to curate).
+    """
+    from tl_widgets.core.config.schema import TrainConfig
+
+    folder = RunFolder(Path(run_dir))
+    if not folder.config_file.is_file():
+        raise FileNotFoundError(f"Expected a run folder with config.json. Received: {str(folder.path)!r}")
+    parent = TrainConfig.load(folder.config_file)
+    if parent.data.source == "code":
+        raise ValueError("Expected a run on folder, zip or demo data to retrain with fixes. Received: data from code")
+    data = dataclasses.replace(parent.data, curation=str(Path(curation).resolve()))
+    return dataclasses.replace(parent, data=data, parent_run_id=folder.path.name, run_name=None)
+
+
+def per_class_before_after(parent: Mapping[str, Any], child: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per-class F1 and support of two evaluation reports (``EvalReport.to_dict()``), side by side."""
+    before = {r["class"]: r for r in parent.get("per_class", [])}
+    after = {r["class"]: r for r in child.get("per_class", [])}
+    rows = []
+    for name in list(before) + [n for n in after if n not in before]:
+        b, a = before.get(name, {}), after.get(name, {})
+        rows.append({"class": name, "f1_before": b.get("f1"), "f1_after": a.get("f1"),
+                     "support_before": b.get("support"), "support_after": a.get("support")})
+    return rows
