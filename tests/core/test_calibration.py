@@ -128,3 +128,21 @@ def test_training_calibrates_and_records_it(trained_demo_run):
     run = load_run(trained_demo_run)
     preds = collect_predictions(run.model, run_datasets(run).val, keep_images=0)
     assert expected_calibration_error(preds.probs, preds.labels) == pytest.approx(cal["ece_after"], abs=1e-3)
+
+
+def test_evaluation_shows_calibration(trained_demo_run, tmp_path):
+    """evaluate_run carries ECE and the training-time fit; the CLI's HTML report holds the reliability diagram."""
+    from tl_widgets.cli import main
+    from tl_widgets.views.calibration_figures import reliability_figure_of
+
+    out = tmp_path / "report.html"
+    assert main(["evaluate", str(trained_demo_run), "--out", str(out)]) == 0
+    saved = json.loads((trained_demo_run / "eval_report.json").read_text())
+    fitted = json.loads((trained_demo_run / "summary.json").read_text())["calibration"]
+    cal = saved["calibration"]
+    assert cal["temperature"] == fitted["temperature"] and cal["ece"] == pytest.approx(fitted["ece_after"], abs=1e-3)
+    assert sum(cal["bins"]["count"]) == saved["count"]
+    fig = reliability_figure_of(cal)
+    assert [t.name for t in fig.data] == ["perfectly calibrated", "before calibration", "calibrated"]
+    page = out.read_text()
+    assert "Reliability diagram" in page and "expected calibration error" in page

@@ -23,7 +23,9 @@ def test_evaluate_panel_shows_figures(result):
     panel.wait(300)
     assert panel.error is None, panel.error
     charts = panel.figures.children
-    assert len(charts) == 3 and all(isinstance(c, PlotlyChart) for c in charts)
+    assert len(charts) == 4 and all(isinstance(c, PlotlyChart) for c in charts)  # the 4th: reliability diagram
+    assert "Reliability diagram" in charts[3].snapshot()["layout"]["title"]["text"]
+    assert "ECE" in panel.summary.value and "temperature" in panel.summary.value
     heat = charts[0].snapshot()["data"][0]
     assert sum(map(sum, heat["z"])) == panel.report.count
     assert "accuracy" in panel.summary.value
@@ -39,7 +41,7 @@ def test_evaluate_panel_shows_figures(result):
         panel.wait(300)
         assert panel.error is None, panel.error
         assert panel.gradcam_result.overlays.shape[0] == len(panel.report.top_losses)
-        assert len(panel.figures.children) == 4
+        assert len(panel.figures.children) == 5  # + Grad-CAM
 
 
 def test_evaluate_panel_bad_source(tmp_path):

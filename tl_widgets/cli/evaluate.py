@@ -27,6 +27,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tl_widgets.core.evaluation.evaluate import evaluate_run
     from tl_widgets.core.fileio import atomic_write_text
     from tl_widgets.core.runs.folder import RunFolder
+    from tl_widgets.views.calibration_figures import reliability_figure_of
     from tl_widgets.views.eval_figures import confusion_figure, per_class_figure, report_html, top_losses_figure
 
     try:
@@ -37,6 +38,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             per_class_figure(report.per_class),
             top_losses_figure(report.top_loss_images, report.top_losses),
         ]
+        reliability = reliability_figure_of(report.calibration)
+        if reliability is not None:
+            figures.append(reliability)
         out = Path(args.out) if args.out else RunFolder(Path(args.run_dir)).eval_report_html
         atomic_write_text(out, report_html(report.to_dict(), figures, title=f"Evaluation of {Path(args.run_dir).name}"))
     except USER_ERRORS as exc:

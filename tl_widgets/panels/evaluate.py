@@ -60,6 +60,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         self._per_class_chart = PlotlyChart(height=360)
         self._losses_chart = PlotlyChart(height=400)
         self._gradcam_chart = PlotlyChart(height=400)
+        self._reliability_chart = PlotlyChart(height=380)
         self.guard.watch(self.view, lambda v: check_choice(v, "view", _VIEWS), after=lambda _: self._show())
         self.button.on_click(lambda _: self.start())
         self.gradcam_button.on_click(lambda _: self.start_gradcam())
@@ -116,6 +117,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
 
 
     def _show(self) -> None:
+        from tl_widgets.views.calibration_figures import reliability_figure_of
         from tl_widgets.views.eval_figures import confusion_figure, per_class_figure, top_losses_figure
 
         r = self.report
@@ -124,6 +126,10 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         top = ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in r.top_k.items())
         self.summary.value = (f"<b>accuracy</b> {r.accuracy:.4f} &nbsp; <b>loss</b> {r.loss:.4f} &nbsp; "
                               f"<b>macro F1</b> {r.macro_f1:.4f} &nbsp; {top} &nbsp; ({r.count} images)")
+        if "ece" in r.calibration:
+            self.summary.value += f" &nbsp; <b>ECE</b> {r.calibration['ece']:.4f}" + (
+                f" (temperature {r.calibration['temperature']:.2f}; {r.calibration['ece_before']:.4f} before)"
+                if "temperature" in r.calibration else "")
         self._confusion_chart.set_figure(
             confusion_figure(r.confusion, r.class_names, normalize=self.view.value == "normalised"))
         if not self.figures.children:  # per-class and top losses do not depend on the view toggle
@@ -132,3 +138,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             self._losses_chart.height = int(losses.layout.height or 400)
             self._losses_chart.set_figure(losses)
             self.figures.children = (self._confusion_chart, self._per_class_chart, self._losses_chart)
+            reliability = reliability_figure_of(r.calibration)
+            if reliability is not None:  # calibration: confidence against accuracy (before/after the temperature)
+                self._reliability_chart.set_figure(reliability)
+                self.figures.children = self.figures.children + (self._reliability_chart,)

@@ -102,6 +102,12 @@ def report_html(report: Mapping[str, Any], figures: Sequence[go.Figure], *, titl
         ("loss", f"{float(report.get('loss', 0)):.4f}"),
         ("macro F1", f"{float(report.get('macro_f1', 0)):.4f}"),
     ] + [(k.replace("_", "-"), f"{float(v):.4f}") for k, v in dict(report.get("top_k", {})).items()]
+    cal = dict(report.get("calibration") or {})
+    if "ece" in cal:
+        summary.append(("expected calibration error", f"{float(cal['ece']):.4f}"))
+    if "temperature" in cal:
+        summary.append(("temperature (fitted after training)",
+                        f"{float(cal['temperature']):.3f} (ECE {float(cal['ece_before']):.4f} before)"))
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary)
     parts = []
     for i, fig in enumerate(figures):

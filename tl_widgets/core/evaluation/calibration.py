@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["CalibrationResult", "expected_calibration_error", "reliability_bins", "fit_temperature",
-           "scale_probabilities", "softmax", "apply_temperature", "calibrate_model", "DEFAULT_BINS"]
+           "scale_probabilities", "softmax", "apply_temperature", "calibrate_model", "DEFAULT_BINS", "calibration_summary"]
 
 DEFAULT_BINS = 10
 _EPS = 1e-12
@@ -83,6 +83,11 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def calibration_summary(probs: np.ndarray, labels: np.ndarray, bins: int = DEFAULT_BINS) -> dict[str, Any]:
+    """``{"ece": ..., "bins": ...}`` of probabilities as they are (an evaluation's view)."""
+    return {"ece": expected_calibration_error(probs, labels, bins), "bins": reliability_bins(probs, labels, bins)}
 
 
 def scale_probabilities(probs: np.ndarray, temperature: float) -> np.ndarray:

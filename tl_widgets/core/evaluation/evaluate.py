@@ -9,6 +9,7 @@ validation split the run was trained on.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tl_widgets.core.evaluation.calibration import calibration_summary
 from tl_widgets.core.runs.folder import CONFIG_FILE, EVAL_REPORT_FILE, MODEL_FILE, RunFolder
 
 __all__ = [
@@ -218,6 +220,8 @@ class EvalReport:
         top_losses: The most confidently wrong images, highest loss first: ``index``,
             ``true``, ``predicted``, ``probability`` (of the prediction), ``true_probability``, ``loss``.
         top_loss_images: uint8 images matching ``top_losses`` (not in ``to_dict``).
+        calibration: ``ece`` and reliability ``bins`` of these probabilities; from a run folder also
+            the training-time fit (``temperature``, ``ece_before``, ``bins_before``, ...).
         run_dir: The run folder when known.
     """
 
@@ -232,6 +236,7 @@ class EvalReport:
     top_losses: list[dict[str, Any]]
     top_loss_images: np.ndarray = field(default_factory=lambda: np.empty((0, 0, 0, 3), np.uint8), repr=False)
     run_dir: str | None = None
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (without the images)."""
@@ -291,6 +296,7 @@ def evaluate_model(
         macro_f1=float(np.mean([r["f1"] for r in rows])),
         top_losses=top,
         top_loss_images=images,
+        calibration=calibration_summary(p, y) if len(y) else {},
     )
 
 
@@ -311,6 +317,10 @@ def evaluate_run(
     ds = run_datasets(run)
     report = evaluate_model(run.model, ds.val, run.class_names, top_k=top_k, n_top_losses=n_top_losses)
     report.run_dir = str(run.run_dir)
+    summary = RunFolder(run.run_dir).summary_file
+    fitted = json.loads(summary.read_text(encoding="utf-8")).get("calibration") if summary.is_file() else None
+    if fitted:  # the temperature fitted after training: what it changed
+        report.calibration = {**fitted, **report.calibration}
     if write:
         path = atomic_write_json(RunFolder(run.run_dir).eval_report_file, report.to_dict())
         record_artifact(run.run_id, "eval_report", path)
