@@ -45,6 +45,9 @@ def default_studio_config() -> TrainConfig:
     Raises:
         ConfigError: One of those variables is not a valid value for its field.
     """
+    from tl_widgets.core.room.seat import current_seat
+
+    current_seat()  # a served kernel's private home (no-op outside `tl-widgets serve`)
     cfg = demo_config()
     cfg.output_dir = str(default_home() / "runs")
     epochs = os.environ.get(STUDIO_EPOCHS_ENV, "").strip()
@@ -92,8 +95,10 @@ class Studio(widgets.VBox):
 
     def __init__(self, config: TrainConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
                  max_upload_bytes: int | None = None, store: Any = None, workshop: Any = None) -> None:
+        from tl_widgets.core.room.seat import current_seat
         from tl_widgets.core.workshop import workshop_from_env
 
+        self.seat = current_seat()  # served: this kernel's private home (runs, uploads, temp); else None
         if config is not None and not isinstance(config, TrainConfig):
             raise TypeError(f"Expected a TrainConfig or None. Received: {type(config).__name__}")
         self.workshop = ws = workshop if workshop is not None else workshop_from_env()
@@ -102,10 +107,22 @@ class Studio(widgets.VBox):
         lowered = self._fit_to_workshop(cfg) if ws is not None else []
         if ws is not None and data_roots is None:
             data_roots = ws.data_roots
+        if ws is not None:
+            from tl_widgets.core.data.images import limit_pixels
+
+            limit_pixels(ws.max_pixels)
+        if self.seat is not None:  # a served room: every Start waits its turn in the room's fair queue
+            from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue, queue_gate
+            from tl_widgets.core.training.session import set_start_gate
+
+            slots = ws.training_slots if ws is not None else max(1, (os.cpu_count() or 1))
+            set_start_gate(queue_gate(TrainingQueue(self.seat.home.parent / QUEUE_FILE, slots), self.seat.name))
         self.backbone = BackbonePanel(cfg.model, data_roots=data_roots, allowed=ws.allowed_backbones if ws else None)
         self.freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze)
         self.data = DataPanel(cfg.data, data_roots=data_roots, max_upload_bytes=_upload_limit(max_upload_bytes, ws),
-                              max_batch_size=ws.max_batch_size if ws else None)
+                              max_batch_size=ws.max_batch_size if ws else None,
+                              max_extract_bytes=ws.max_extract_bytes if ws else None,
+                              max_files=ws.max_files if ws else None, space_check=self._check_disk)
         self.strategy = StrategyPanel(cfg.strategy)
         self.train = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=len(self.freeze.blocks),
                                 max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
@@ -175,16 +192,24 @@ class Studio(widgets.VBox):
         return changed
 
     def check_limits(self, cfg: TrainConfig) -> None:
-        """Checks a whole config against the workshop's limits (used for resumed runs).
+        """Checks a whole config before Start or Resume: no sweep running, the seat's own data, the workshop's limits.
 
         Raises:
             PanelError: Naming the limit and the value.
         """
         from tl_widgets.panels.validation import check_choice, check_number
 
+        lr_finder = getattr(self, "lr_finder", None)
+        if lr_finder is not None and lr_finder.busy:
+            raise PanelError("Expected no learning-rate sweep running. Received: one is running; wait for it to end")
+        if cfg.data.source == "zip":
+            self.data._check_zip(cfg.data.path or "")  # this seat's upload, or a zip under the data roots
         ws = self.workshop
         if ws is None:
             return
+        self._check_disk(0)
+        if ws.max_input_size is not None and cfg.model.input_size is not None:
+            check_number(cfg.model.input_size, "input_size (workshop limit)", 32, ws.max_input_size, integer=True)
         check_choice(cfg.model.backbone, "model.backbone (workshop)", ws.allowed_backbones)
         for phase in cfg.phases:
             check_number(phase.epochs, f"{phase.name} epochs (workshop limit)", 1, ws.max_epochs, integer=True)
@@ -193,6 +218,16 @@ class Studio(widgets.VBox):
             from tl_widgets.panels.validation import resolve_under_roots
 
             resolve_under_roots(cfg.data.path or "", ws.data_roots, "data folder")
+
+    def _check_disk(self, more_bytes: int) -> None:
+        """Raises PanelError when this seat would go over the workshop's disk quota (no-op outside a seat)."""
+        seat, ws = getattr(self, "seat", None), self.workshop
+        if seat is None or ws is None:
+            return
+        used, limit = seat.disk_bytes() + int(more_bytes), int(ws.max_seat_disk_mb * 2**20)
+        if used > limit:
+            raise PanelError(f"Expected this seat to use at most {ws.max_seat_disk_mb:g} MiB of disk (workshop "
+                             f"limit). Received: {used / 2**20:.1f} MiB; delete runs in the Runs tab first")
 
     def _resume(self, run_dir: str) -> str | None:
         run_id = self.train.resume(run_dir)
@@ -243,6 +278,10 @@ class Studio(widgets.VBox):
             self.notice.show("Expected a finished or stopped run to evaluate. Received: none yet — press Start "
                              "on the Train tab first.")
             return False
+        shown = [c for c in self.evaluation.children if isinstance(c, (EvaluatePanel, ExportPanel))]
+        if any(getattr(c, "busy", False) for c in shown):
+            self.notice.show("Busy: an evaluation is already running; wait for it to end.", "warning")
+            return False  # one evaluation at a time (each click would start another otherwise)
         self.evaluation.children = (self.evaluate_button, EvaluatePanel(result, auto=True), ExportPanel(result))
         return True
 

@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_files import bad_folder, make_16bit_png, make_image, snapshot, zip_with  # noqa: E402
+from make_files import bad_folder, image_bytes, make_16bit_png, make_image, snapshot, zip_with  # noqa: E402
 
 from tl_widgets.core.config.schema import ConfigError, DataConfig, ModelConfig, PhaseConfig, TrainConfig  # noqa: E402
 from tl_widgets.panels.validation import PanelError  # noqa: E402
@@ -127,58 +127,146 @@ def test_serve_options_are_safe_by_default(tmp_path):
     parser = argparse.ArgumentParser()
     serve.register(parser.add_subparsers())
     local = serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path)]))
-    assert local.token is None and local.max_upload_bytes == 8 * 2**20 and local.threads == 1
+    assert local.token and len(local.token) >= 24, "a token even on loopback unless --no-token"
+    assert local.max_upload_bytes == 8 * 2**20 and local.threads == 1
+    assert "--local-only" in voila_argv(local), "the Host-header check stays on for a loopback server"
+    bare = serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--no-token"]))
+    assert bare.token is None
     shared = serve.build_options(parser.parse_args(["serve", "--ip", "0.0.0.0", "--data-root", str(tmp_path),
                                                     "--threads", "2", "--max-upload-mb", "3"]))
     assert shared.token and len(shared.token) >= 24 and shared.url.endswith(f"?token={shared.token}")
     argv = voila_argv(shared)
-    assert f"--Voila.token={shared.token}" in argv and "--strip_sources=True" in argv
+    assert not any(shared.token in a for a in argv), "the token never goes on the command line (ps shows it)"
+    assert "--strip_sources=True" in argv and "--local-only" not in argv
     assert "--MappingKernelManager.cull_idle_timeout=1800" in argv
     assert f"--websocket-max-bytes={2 * 3 * 2**20 + 2**20}" in argv
     env = kernel_env(shared, {})
+    assert env["TL_WIDGETS_TOKEN"] == shared.token
     assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "2"
     assert env["TL_WIDGETS_MAX_UPLOAD_BYTES"] == str(3 * 2**20)
     assert env["TL_WIDGETS_DATA_ROOTS"] == str(tmp_path.resolve())
-    with pytest.raises(ValueError, match="Expected --token of at least 8"):
-        serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--token", "a b"]))
+    for bad in ("a b", "short", "tökenwithumlaut"):
+        with pytest.raises(ValueError, match="Expected --token of at least 8 ASCII"):
+            serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--token", bad]))
+    with pytest.raises(ValueError, match="Expected a token when serving on '0.0.0.0'"):
+        serve.build_options(parser.parse_args(["serve", "--ip", "0.0.0.0", "--data-root", str(tmp_path),
+                                               "--no-token"]))
+
+
+def test_studio_generates_a_token_and_refuses_none_off_loopback(tmp_path):
+    from tl_widgets.cli import studio
+    from tl_widgets.server.voila_launch import LaunchOptions, voila_argv
+
+    parser = argparse.ArgumentParser()
+    studio.register(parser.add_subparsers())
+    assert len(studio.resolve_token(parser.parse_args(["studio"]))) >= 24
+    assert studio.resolve_token(parser.parse_args(["studio", "--no-token"])) is None
+    with pytest.raises(ValueError, match="Expected a token when serving on '0.0.0.0'"):
+        studio.resolve_token(parser.parse_args(["studio", "--ip", "0.0.0.0", "--no-token"]))
+    with pytest.raises(ValueError, match="Expected a token when serving on '10.0.0.5'"):
+        voila_argv(LaunchOptions(ip="10.0.0.5", token=None))
+    assert LaunchOptions(token="a-b_c+d/e").url.endswith("?token=a-b_c%2Bd%2Fe")
 
 
 # -- uploads and images through the Studio ---------------------------------------------------------
 
 
-def _bomb_bytes(gib: float = 2.125) -> bytes:
-    """A zip whose one image expands from ~10 MB to ``gib`` GiB of zeros."""
+def _bomb_bytes(mib: int = 64) -> bytes:
+    """A zip whose one image expands from well under 1 MB to ``mib`` MiB of zeros."""
     buf = io.BytesIO()
-    chunk = b"\0" * (64 * 2**20)
+    chunk = b"\0" * 2**20
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         with zf.open("a/big.png", "w", force_zip64=True) as f:
-            for _ in range(int(gib * 16)):
+            for _ in range(mib):
                 f.write(chunk)
         zf.writestr("b/1.png", b"1")
     return buf.getvalue()
 
 
-def test_studio_refuses_hostile_uploads(tmp_path):
-    from tl_widgets.panels.data import DataPanel
+def _bad_zips(folder: Path) -> dict[str, bytes]:
+    """Zips that break extraction in different ways, by name."""
+    ok = image_bytes()
+    long_name = zip_with(folder / "long.zip", {"a/" + "n" * 300 + ".png": ok, "b/1.png": ok}).read_bytes()
+    clash = zip_with(folder / "clash.zip", {"a/x": ok, "a/x/y.png": ok}).read_bytes()
+    enc = bytearray(zip_with(folder / "enc.zip", {"a/1.png": ok, "b/1.png": ok}).read_bytes())
+    for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = 0
+        while (k := enc.find(sig, at)) >= 0:
+            enc[k + off] |= 1
+            at = k + 4
+    bad = bytearray(zip_with(folder / "crc.zip", {"a/1.png": image_bytes(size=(64, 64)) * 4, "b/1.png": ok})
+                    .read_bytes())
+    for k in range(40, 80):
+        bad[k] ^= 0x5A
+    return {"long.zip": long_name, "clash.zip": clash, "encrypted.zip": bytes(enc), "corrupt.zip": bytes(bad)}
 
+
+def test_studio_refuses_hostile_uploads(tmp_path, monkeypatch):
+    import tempfile
+
+    from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES, DataPanel
+
+    made = tmp_path.parent / f"{tmp_path.name}-zips"
+    made.mkdir()
+    bad_zips = _bad_zips(made)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # uploads land here: the snapshot sees them
     panel = DataPanel(data_roots=[tmp_path], max_upload_bytes=200_000)
     before = snapshot(tmp_path)
     # as the browser sends it (deserialised by the widget like a real upload)
     panel.upload.set_state({"value": [{"name": "big.zip", "type": "application/zip", "size": 300_000,
                                        "last_modified": 0, "content": memoryview(b"\0" * 300_000)}]})
     assert "Refused: expected a zip of at most 0.2 MiB. Received: 'big.zip' (0.3 MiB)" in panel.notice.text
-    slip = zip_with(tmp_path.parent / f"{tmp_path.name}-slip.zip", {"a/1.png": b"1", "../evil.txt": b"x"})
+    slip = zip_with(made / "slip.zip", {"a/1.png": b"1", "../evil.txt": b"x"})
     assert panel.take_zip_bytes(slip.read_bytes(), "slip.zip") is None
     assert panel.notice.text.startswith("Refused 'slip.zip': ") and "evil.txt" in panel.notice.text
-    bomb = _bomb_bytes()  # ~10 MB that expand to 2.1 GiB: over the extractor's 2 GiB cap
-    big_panel = DataPanel(data_roots=[tmp_path], max_upload_bytes=16 * 2**20)
-    assert big_panel.take_zip_bytes(bomb, "bomb.zip") is None
-    assert big_panel.notice.text.startswith("Refused 'bomb.zip': "), big_panel.notice.text
+    # The Studio's real defaults: a 9 MiB upload may extract to 4 x that; a small zip of 64 MiB is refused.
+    studio_panel = DataPanel(data_roots=[tmp_path])
+    assert studio_panel.max_upload_bytes == DEFAULT_MAX_UPLOAD_BYTES
+    assert studio_panel.max_extract_bytes == 4 * DEFAULT_MAX_UPLOAD_BYTES
+    bomb = _bomb_bytes()
+    assert len(bomb) < 2**20
+    assert studio_panel.take_zip_bytes(bomb, "bomb.zip") is None
+    assert f"at most {4 * DEFAULT_MAX_UPLOAD_BYTES:,} bytes" in studio_panel.notice.text, studio_panel.notice.text
+    for name, content in bad_zips.items():  # each a clear notice, nothing kept
+        assert studio_panel.take_zip_bytes(content, name) is None, name
+        assert studio_panel.notice.text.startswith(f"Refused {name!r}: Expected"), studio_panel.notice.text
     assert panel.take_zip_bytes(b"not a zip at all", "text.zip") is None
     assert panel.notice.text.startswith("Refused 'text.zip': ")
     assert panel.source_picker.value == "demo" and panel.path is None
-    assert snapshot(tmp_path) == before
+    new = snapshot(tmp_path) - before  # only the (empty) private upload folders remain
+    assert new and all(Path(p).parent == Path("tmp") and Path(p).name.startswith("tlw-uploads-") for p in new), new
     assert not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_pixel_and_thread_limits(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from tl_widgets.core.data import images
+    from tl_widgets.core.data.preview import THUMBNAIL_SIDE, folder_preview
+
+    root = tmp_path / "d"
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        Image.new("RGB", (4100, 4100), (200, 10, 10)).save(root / cls / "huge.png", compress_level=1)
+        Image.new("RGB", (3000, 2000), (10, 200, 10)).save(root / cls / "ok.jpg", quality=50)
+    monkeypatch.setattr(images, "_PROCESS_MAX_PIXELS", images.DEFAULT_MAX_PIXELS)
+    preview = folder_preview(root)
+    assert preview.samples.shape == (2, THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3)  # samples decoded small
+    images.limit_pixels(16_000_000)  # a workshop's 16 MP: the 16.8 MP PNGs are skipped, by name and reason
+    report = folder_preview(root).report
+    assert sorted(Path(s["path"]).name for s in report["skipped"]) == ["huge.png", "huge.png"]
+    assert all("limit 16,000,000" in s["reason"] for s in report["skipped"])
+    from concurrent import futures
+
+    from tl_widgets.core.data import loading
+
+    used: list[int] = []
+    real = futures.ThreadPoolExecutor
+    monkeypatch.setattr(loading, "ThreadPoolExecutor", lambda max_workers: used.append(max_workers) or real(1))
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")  # what `serve --threads 2` gives each kernel
+    loading._check_all([root / "a" / "ok.jpg"] * 70, images.DEFAULT_MAX_PIXELS)
+    assert used == [2]
 
 
 def test_studio_reports_bad_images_and_trains_on_the_rest(tmp_path):

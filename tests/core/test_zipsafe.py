@@ -111,3 +111,41 @@ def test_target_must_be_new_or_empty_and_zip_must_exist(tmp_path: Path) -> None:
     (tmp_path / "fake.zip").write_text("not a zip")
     with pytest.raises(DataError, match="Expected a zip archive"):
         safe_extract_zip(tmp_path / "fake.zip", tmp_path / "o")
+
+
+def _encrypted(path: Path) -> Path:
+    z = zip_with(path, {"a/x.png": image_bytes(), "b/y.png": image_bytes()})
+    raw = bytearray(z.read_bytes())
+    for sig in (b"PK\x03\x04", b"PK\x01\x02"):  # set the "encrypted" bit in local and central headers
+        start = 0
+        while (i := raw.find(sig, start)) >= 0:
+            flag_at = i + (6 if sig == b"PK\x03\x04" else 8)
+            raw[flag_at] |= 0x1
+            start = i + 4
+    z.write_bytes(bytes(raw))
+    return z
+
+
+def _corrupt_deflate(path: Path) -> Path:
+    z = zip_with(path, {"a/x.png": image_bytes(size=(64, 64)) * 4, "b/y.png": image_bytes()})
+    raw = bytearray(z.read_bytes())
+    for i in range(40, 80):  # scribble over the first member's compressed data (after its 30-byte header + name)
+        raw[i] ^= 0x5A
+    z.write_bytes(bytes(raw))
+    return z
+
+
+@pytest.mark.parametrize("make, expected", [
+    (_encrypted, "without a password"),
+    (_corrupt_deflate, "readable zip archive"),
+    (lambda p: zip_with(p, {"a/" + "n" * 300 + ".png": image_bytes(), "b/y.png": image_bytes()}),
+     "at most 200 bytes"),
+    (lambda p: zip_with(p, {"a/x": image_bytes(), "a/x/y.png": image_bytes()}), "no file and folder of the same"),
+    (lambda p: zip_with(p, {"a/x/y.png": image_bytes(), "a/x": image_bytes()}), "no file and folder of the same"),
+], ids=["encrypted", "corrupt-deflate", "long-name", "file-then-folder", "folder-then-file"])
+def test_bad_zips_give_a_clear_error_and_leave_nothing(tmp_path: Path, make, expected: str) -> None:
+    z = make(tmp_path / "bad.zip")
+    before = snapshot(tmp_path)
+    with pytest.raises(DataError, match=expected):
+        safe_extract_zip(z, tmp_path / "out")
+    assert snapshot(tmp_path) == before

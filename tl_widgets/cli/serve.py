@@ -1,7 +1,7 @@
 """``tl-widgets serve``: the Studio for shared use (workshops, a lab server).
 
-The hardened sibling of ``tl-widgets studio``: a token unless bound to
-localhost, data roots only, an upload limit checked in Python (and Tornado's
+The hardened sibling of ``tl-widgets studio``: a token (``--no-token`` only
+on loopback), data roots only, an upload limit checked in Python (and Tornado's
 websocket limit raised above it), CPU threads limited per kernel, idle
 kernels shut down, notebook sources never sent. ``--workshop FILE`` adds the
 teacher's limits (allowed backbones, epochs, batch size) and checks that the
@@ -11,10 +11,10 @@ weights the allowed backbones need are already cached.
 from __future__ import annotations
 
 import argparse
-import secrets
 from typing import Any
 
-from tl_widgets.server.voila_launch import LaunchOptions, is_loopback
+from tl_widgets.cli.studio import add_token_flags
+from tl_widgets.server.voila_launch import LaunchOptions
 
 __all__ = ["register", "build_options"]
 
@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
     """Adds the ``serve`` sub-command to ``sub`` (an argparse sub-parsers object)."""
     p = sub.add_parser(
         "serve", help="serve the Studio safely for several users (workshops)",
-        description="Serve the Studio with Voilà and safe defaults for shared use: a token unless bound to "
-                    "localhost, data roots only, an upload size limit, CPU threads limited per kernel, idle "
+        description="Serve the Studio with Voilà and safe defaults for shared use: a token (--no-token only on "
+                    "localhost), data roots only, an upload size limit, CPU threads limited per kernel, idle "
                     "kernels shut down, sources stripped. --workshop FILE sets the teacher's limits "
                     "(see docs/WORKSHOP.md).",
     )
@@ -35,8 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8866, help="port (default 8866; 0 picks a free one)")
     p.add_argument("--ip", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; any other address requires a token)")
-    p.add_argument("--token", default=None,
-                   help="access token (default: none on localhost, a random one otherwise); 'auto' generates one")
+    add_token_flags(p)
     p.add_argument("--data-root", action="append", default=[], metavar="DIR",
                    help="a folder students may pick data from (repeatable; added to the workshop's)")
     p.add_argument("--max-upload-mb", type=float, default=None,
@@ -57,7 +56,7 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
     Raises:
         ValueError: An argument or the workshop file is invalid, or weights are missing.
     """
-    from tl_widgets.cli.studio import resolve_data_roots
+    from tl_widgets.cli.studio import resolve_data_roots, resolve_token
     from tl_widgets.core.workshop import load_workshop
 
     if not 0 <= args.port < 65536:
@@ -83,11 +82,7 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
         workshop.idle_timeout_minutes if workshop else DEFAULT_IDLE_MINUTES)
     if not idle > 0:
         raise ValueError(f"Expected --idle-minutes > 0. Received: {idle}")
-    token = args.token
-    if token == "auto" or (token is None and not is_loopback(args.ip)):
-        token = secrets.token_urlsafe(24)
-    if token is not None and (len(token) < 8 or not token.replace("-", "").replace("_", "").isalnum()):
-        raise ValueError(f"Expected --token of at least 8 letters, digits, '-' or '_'. Received: {token!r}")
+    token = resolve_token(args)
     return LaunchOptions(
         port=args.port, ip=args.ip, data_roots=roots, token=token,
         max_upload_bytes=int(upload_mb * 2**20), threads=threads, cull_idle_s=int(idle * 60),

@@ -19,23 +19,54 @@ from tl_widgets.server.voila_launch import (
     voila_argv,
 )
 
-__all__ = ["register", "studio_notebook", "voila_command", "resolve_data_roots", "launch", "DATA_ROOTS_ENV"]
+__all__ = ["register", "studio_notebook", "voila_command", "resolve_data_roots", "launch", "DATA_ROOTS_ENV",
+           "add_token_flags", "resolve_token"]
 
 
 def register(sub: Any) -> None:
     """Adds the ``studio`` sub-command to ``sub`` (an argparse sub-parsers object)."""
     p = sub.add_parser(
         "studio", help="serve the Studio in the browser (Voilà)",
-        description="Serve the transfer-learning Studio with Voilà on 127.0.0.1 and print its URL. "
+        description="Serve the transfer-learning Studio with Voilà on 127.0.0.1 and print its URL "
+                    "(with a random access token unless --no-token). "
                     "Each browser tab gets its own kernel. Data folders can be picked only under --data-root. "
                     "For a machine shared by several people use `tl-widgets serve`.",
     )
     p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866; 0 picks a free one)")
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--no-browser", action="store_true", help="don't open a browser")
+    add_token_flags(p)
     p.add_argument("--data-root", action="append", default=[], metavar="DIR",
                    help="a folder whose sub-folders the data picker lists (repeatable)")
     p.set_defaults(func=_run)
+
+
+def add_token_flags(p: Any) -> None:
+    """``--token VALUE`` and ``--no-token`` (shared by ``studio`` and ``serve``)."""
+    p.add_argument("--token", default=None,
+                   help="access token (default: a random one, printed in the URL; 'auto' also generates one)")
+    p.add_argument("--no-token", action="store_true",
+                   help="serve without a token (only allowed on a loopback address such as 127.0.0.1)")
+
+
+def resolve_token(args: argparse.Namespace) -> str | None:
+    """The token to serve with: ``--token``, else a random one; None only for ``--no-token`` on loopback.
+
+    Raises:
+        ValueError: ``--no-token`` off loopback, both flags, or a malformed ``--token``.
+    """
+    from tl_widgets.server.voila_launch import check_token, is_loopback, new_token
+
+    if getattr(args, "no_token", False):
+        if args.token is not None:
+            raise ValueError(f"Expected --token or --no-token, not both. Received: --token {args.token!r} --no-token")
+        if not is_loopback(args.ip):
+            raise ValueError(f"Expected a token when serving on {args.ip!r} (reachable from other machines). "
+                             "Received: --no-token")
+        return None
+    if args.token is None or args.token == "auto":
+        return new_token()
+    return check_token(args.token)
 
 
 def voila_command(port: int, ip: str = "127.0.0.1") -> list[str]:
@@ -69,7 +100,7 @@ def launch(opts: LaunchOptions, *, open_browser: bool, label: str) -> int:
 
     try:
         return run_voila(opts, open_browser=open_browser, on_ready=lambda url: print(f"{label}: {url}", flush=True))
-    except VoilaLaunchError as exc:
+    except (VoilaLaunchError, ValueError) as exc:
         return fail(str(exc))
 
 
@@ -80,7 +111,8 @@ def _run(args: argparse.Namespace) -> int:
         return fail(f"Expected --port between 0 and 65535. Received: {args.port}")
     try:
         roots = resolve_data_roots(args.data_root)
+        token = resolve_token(args)
     except ValueError as exc:
         return fail(str(exc))
-    opts = LaunchOptions(port=args.port, ip=args.ip, data_roots=roots)
+    opts = LaunchOptions(port=args.port, ip=args.ip, data_roots=roots, token=token)
     return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio")

@@ -10,6 +10,12 @@ Example file::
     max_upload_mb: 8                # optional (default 8)
     threads_per_kernel: 1           # optional (default 1)
     idle_timeout_minutes: 30        # optional (default 30)
+    max_extract_ratio: 4            # optional: extracted bytes <= this x max_upload_mb (default 4)
+    max_files: 5000                 # optional: files in an upload (default 5000)
+    max_image_megapixels: 16        # optional: pixels per image (default 16)
+    max_input_size: 320             # optional: largest model input side (default: the schema's bound)
+    max_seat_disk_mb: 1024          # optional: disk one seat may fill (runs, uploads; default 1024)
+    max_trainings: 2                # optional: trainings at once; more wait in a queue (default: cores / threads)
 
 :func:`load_workshop` checks every field and names the field and the value
 it refuses; :meth:`Workshop.check_weights` checks that every allowed
@@ -31,7 +37,8 @@ from tl_widgets.core.settings import WORKSHOP_ENV
 __all__ = ["Workshop", "WorkshopError", "load_workshop", "workshop_from_env", "WORKSHOP_ENV"]
 
 _FIELDS = ("name", "data_roots", "allowed_backbones", "max_epochs", "max_batch_size", "max_upload_mb",
-           "threads_per_kernel", "idle_timeout_minutes")
+           "threads_per_kernel", "idle_timeout_minutes", "max_extract_ratio", "max_files", "max_image_megapixels",
+           "max_input_size", "max_seat_disk_mb", "max_trainings")
 _REQUIRED = ("data_roots", "allowed_backbones", "max_epochs", "max_batch_size")
 
 
@@ -53,6 +60,13 @@ class Workshop:
         max_upload_mb: Largest zip a student may upload, in MiB.
         threads_per_kernel: CPU threads each student's kernel may use.
         idle_timeout_minutes: An idle kernel (no tab attached) is shut down after this.
+        max_extract_ratio: An upload may extract to at most this many times :attr:`max_upload_mb`.
+        max_files: Most files in one upload.
+        max_image_megapixels: Most pixels per image (larger ones are skipped, with the reason).
+        max_input_size: Largest model input side (None: the schema's bound).
+        max_seat_disk_mb: Disk one seat may fill; Start and uploads are refused beyond it.
+        max_trainings: Trainings running at once in the room; more wait in a fair queue
+            (None: CPU cores // :attr:`threads_per_kernel`).
     """
 
     data_roots: list[Path]
@@ -64,6 +78,29 @@ class Workshop:
     idle_timeout_minutes: float = 30.0
     name: str = "Workshop"
     path: Path | None = field(default=None, compare=False)
+    max_extract_ratio: float = 4.0
+    max_files: int = 5000
+    max_image_megapixels: float = 16.0
+    max_input_size: int | None = None
+    max_seat_disk_mb: float = 1024.0
+    max_trainings: int | None = None
+
+    @property
+    def max_extract_bytes(self) -> int:
+        """Most bytes one upload may extract to."""
+        return int(self.max_extract_ratio * self.max_upload_bytes)
+
+    @property
+    def max_pixels(self) -> int:
+        """:attr:`max_image_megapixels` in pixels."""
+        return int(self.max_image_megapixels * 1_000_000)
+
+    @property
+    def training_slots(self) -> int:
+        """Trainings at once: :attr:`max_trainings`, else CPU cores // threads per kernel (at least 1)."""
+        if self.max_trainings is not None:
+            return self.max_trainings
+        return max(1, (os.cpu_count() or 1) // max(1, self.threads_per_kernel))
 
     @property
     def max_upload_bytes(self) -> int:
@@ -188,7 +225,7 @@ def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
         raise WorkshopError(f"Expected name to be a short text{_where(path)}. Received: name={name!r}") from exc
     if not name.strip() or len(name) > 200:
         raise WorkshopError(f"Expected name to be a short text{_where(path)}. Received: name={name!r}")
-    opt = {k: data[k] for k in ("max_upload_mb", "threads_per_kernel", "idle_timeout_minutes") if k in data}
+    opt = {k: data[k] for k in _FIELDS[5:] if k in data}
     return Workshop(
         data_roots=roots,
         allowed_backbones=list(dict.fromkeys(names)),
@@ -200,6 +237,13 @@ def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
                               if "idle_timeout_minutes" in opt else 30.0),
         name=name.strip(),
         path=path,
+        max_extract_ratio=_number(opt, "max_extract_ratio", 1, 100, path) if "max_extract_ratio" in opt else 4.0,
+        max_files=_int(opt, "max_files", 2, 10_000_000, path) if "max_files" in opt else 5000,
+        max_image_megapixels=(_number(opt, "max_image_megapixels", 0.01, 1000, path)
+                              if "max_image_megapixels" in opt else 16.0),
+        max_input_size=_int(opt, "max_input_size", 32, 1024, path) if "max_input_size" in opt else None,
+        max_seat_disk_mb=_number(opt, "max_seat_disk_mb", 1, 10**7, path) if "max_seat_disk_mb" in opt else 1024.0,
+        max_trainings=_int(opt, "max_trainings", 1, 1024, path) if "max_trainings" in opt else None,
     )
 
 

@@ -45,6 +45,10 @@ class DataPanel(widgets.VBox):
         data_roots: Folders the picker may list (None: ``$TL_WIDGETS_DATA_ROOTS``).
         max_upload_bytes: Largest zip accepted from the browser.
         max_batch_size: Largest batch size (a workshop's limit; None: the config's bound).
+        max_extract_bytes: Most bytes an upload may extract to (None: 4 x ``max_upload_bytes``).
+        max_files: Most files in an upload (None: 5000).
+        space_check: Called with an upload's size before it is saved; raises PanelError to refuse
+            it (a seat's disk quota).
     """
 
     source = traitlets.Unicode("demo", help="Where images come from: 'demo', 'folder' or 'zip'.")
@@ -56,11 +60,16 @@ class DataPanel(widgets.VBox):
         return check_choice(proposal["value"], "data.source", SOURCES)
 
     def __init__(self, config: DataConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
-                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_batch_size: int | None = None) -> None:
+                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_batch_size: int | None = None,
+                 max_extract_bytes: int | None = None, max_files: int | None = None,
+                 space_check: Any = None) -> None:
         self.roots = _data_roots(data_roots)
         bs_lo, bs_hi = field_bounds(DataConfig, "batch_size")
         self.batch_bounds = (bs_lo, bs_hi if max_batch_size is None else min(bs_hi or max_batch_size, max_batch_size))
         self.max_upload_bytes = int(max_upload_bytes)
+        self.max_extract_bytes = int(max_extract_bytes) if max_extract_bytes else 4 * self.max_upload_bytes
+        self.max_files = int(max_files) if max_files else 5000
+        self._space_check = space_check
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self._uploads: dict[str, Path] = {}  # saved zip path -> extracted class root
@@ -240,15 +249,27 @@ class DataPanel(widgets.VBox):
             self.notice.show(f"Refused: expected a zip of at most {self.max_upload_bytes} bytes. "
                              f"Received: {name!r} ({len(content)} bytes)")
             return None
-        if self._upload_dir is None:
-            self._upload_dir = Path(tempfile.mkdtemp(prefix="tlw-uploads-"))
+        try:
+            if self._space_check is not None:
+                self._space_check(len(content) + self.max_extract_bytes)
+            if self._upload_dir is None:  # private (0700) under this kernel's temp folder (a served seat's own)
+                self._upload_dir = Path(tempfile.mkdtemp(prefix="tlw-uploads-"))
+        except (PanelError, OSError) as exc:
+            self.guard.refusals += 1
+            self.notice.show(f"Refused {name!r}: {exc}")
+            return None
         n = len(self._uploads) + 1
         zip_path = (self._upload_dir / f"upload-{n}.zip").resolve()
-        zip_path.write_bytes(content)
+        target = self._upload_dir / f"upload-{n}"
         try:
-            root = safe_extract_zip(zip_path, self._upload_dir / f"upload-{n}")
-        except DataError as exc:
+            zip_path.write_bytes(content)
+            root = safe_extract_zip(zip_path, target, max_total_bytes=self.max_extract_bytes, max_files=self.max_files)
+        except (DataError, OSError) as exc:  # every refusal leaves nothing on disk
             zip_path.unlink(missing_ok=True)
+            import shutil
+
+            shutil.rmtree(target, ignore_errors=True)
+            self.guard.refusals += 1
             self.notice.show(f"Refused {name!r}: {exc}")
             return None
         self._uploads[str(zip_path)] = root

@@ -91,7 +91,7 @@ class TrainPanel(widgets.VBox):
             :meth:`phases`.
         n_blocks: Blocks of the backbone, the bound of the fine-tune's top N.
         max_epochs: Most epochs per phase (a workshop's limit; None: the config's bound).
-        config_check: Checks a resumed run's config (e.g. against a workshop's
+        config_check: Checks the config of every Start and resumed run (e.g. against a workshop's
             limits); raises :class:`PanelError` to refuse it.
         store: The run store runs are recorded in (None: the default home store).
     """
@@ -235,6 +235,8 @@ class TrainPanel(widgets.VBox):
             return None
         try:
             cfg = self._run_config()
+            if self._check is not None:
+                self._check(cfg)
         except (PanelError, ConfigError) as exc:
             self.notice.show(f"Cannot start: {exc}")
             return None
@@ -341,6 +343,9 @@ class TrainPanel(widgets.VBox):
     def _on_progress(self, change: dict[str, Any]) -> None:
         """Runs in the pump thread: sets widget values only."""
         p = change["new"]
+        if p.status == "idle" and p.message and self.session is not None and self.status == "running":
+            self.progress_text.value = html.escape(p.message)  # before the run starts: its place in a room's queue
+            return
         if p.status == "idle" or self.session is None or (p.run_id and p.run_id != self.session.run_id):
             return
         frac = p.fraction

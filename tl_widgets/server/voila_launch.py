@@ -5,10 +5,15 @@ the safe defaults for shared use (token, upload limit, thread limits, idle
 culling, no sources). Both build a :class:`LaunchOptions` and call
 :func:`run_voila`.
 
-Voilà reads ``--Voila.tornado_settings`` from the command line as strings,
-and Tornado compares ``websocket_max_message_size`` with a number, so this
-module is also a tiny entry point (``python -m tl_widgets.server.voila_launch
---websocket-max-bytes N -- VOILA_ARGS``) that hands Voilà an integer.
+This module is also the entry point the server runs (``python -m
+tl_widgets.server.voila_launch [--websocket-max-bytes=N] [--local-only] --
+VOILA_ARGS``): it hands Voilà an integer websocket limit (Voilà reads
+``--Voila.tornado_settings`` from the command line as strings), turns the
+Host-header check back on for a loopback server (Voilà turns it off, which
+lets a web page reach a local server through DNS rebinding), and takes the
+access token from ``$TL_WIDGETS_TOKEN`` — never from the command line, which
+``ps`` shows to every user — removing it from the environment before any
+kernel starts.
 
 Importing this module stays light: no widgets, Keras or Voilà.
 """
@@ -26,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tl_widgets.core.settings import DATA_ROOTS_ENV, MAX_UPLOAD_ENV, WORKSHOP_ENV
+from tl_widgets.core.settings import DATA_ROOTS_ENV, MAX_UPLOAD_ENV, TOKEN_ENV, WORKSHOP_ENV
 
 __all__ = [
     "LaunchOptions", "VoilaLaunchError", "studio_notebook", "voila_argv", "kernel_env", "run_voila", "free_port",
-    "is_loopback",
+    "is_loopback", "new_token", "check_token",
     "THREAD_ENV_VARS", "READY_PROBE", "MAX_UPLOAD_ENV", "DATA_ROOTS_ENV", "WORKSHOP_ENV",
 ]
 
@@ -59,6 +64,26 @@ def is_loopback(ip: str) -> bool:
     return ip in LOOPBACK or ip.startswith("127.")
 
 
+def new_token() -> str:
+    """A fresh random access token (32 URL-safe characters)."""
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+def check_token(token: str, flag: str = "--token") -> str:
+    """Returns ``token`` when it is a usable access token.
+
+    Raises:
+        ValueError: Shorter than 8 characters, or not only ASCII letters, digits, ``-`` and ``_``.
+    """
+    ok = isinstance(token, str) and len(token) >= 8 and token.isascii() and \
+        token.replace("-", "").replace("_", "").isalnum()
+    if not ok:
+        raise ValueError(f"Expected {flag} of at least 8 ASCII letters, digits, '-' or '_'. Received: {token!r}")
+    return token
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -74,7 +99,9 @@ class LaunchOptions:
         port: TCP port (0 picks a free one at launch).
         ip: Address to listen on.
         data_roots: Resolved folders the data pickers may list.
-        token: The access token (None: no token; only sensible on loopback).
+        token: The access token (None: no token, allowed on loopback only;
+            :func:`voila_argv` refuses it elsewhere). It reaches Voilà through
+            the environment (:func:`kernel_env`), never the command line.
         max_upload_bytes: Largest zip the Studio accepts (checked in Python);
             Tornado's websocket limit is raised above it so an oversized file
             still reaches Python and gets a clear message.
@@ -110,33 +137,47 @@ class LaunchOptions:
 
     @property
     def url(self) -> str:
-        """The page URL (with the token when there is one)."""
-        return self.base_url + (f"?token={self.token}" if self.token else "")
+        """The page URL (with the token, URL-encoded, when there is one)."""
+        from urllib.parse import quote
+
+        return self.base_url + (f"?token={quote(self.token, safe='')}" if self.token else "")
 
 
 def voila_argv(opts: LaunchOptions, notebook: Path | None = None) -> list[str]:
-    """The command line that serves ``notebook`` (default: the packaged Studio) with ``opts``."""
+    """The command line that serves ``notebook`` (default: the packaged Studio) with ``opts``.
+
+    The token is not on it (see :func:`kernel_env`).
+
+    Raises:
+        ValueError: No token while listening beyond loopback.
+    """
+    if not opts.token and not is_loopback(opts.ip):
+        raise ValueError(f"Expected a token when serving on {opts.ip!r} (not loopback). Received: none")
     args = [str(notebook or studio_notebook()), "--no-browser", f"--port={opts.port}", f"--Voila.ip={opts.ip}",
             "--theme=light", f"--strip_sources={opts.strip_sources}", "--show_tracebacks=False"]
-    if opts.token:
-        args.append(f"--Voila.token={opts.token}")
     if opts.cull_idle_s:
         args += [f"--MappingKernelManager.cull_idle_timeout={int(opts.cull_idle_s)}",
                  f"--MappingKernelManager.cull_interval={max(10, min(60, int(opts.cull_idle_s) // 2))}",
                  "--MappingKernelManager.cull_connected=False"]
     ws = opts.websocket_max_bytes
-    if ws is None:
-        return [sys.executable, "-m", "voila", *args]
-    return [sys.executable, "-m", "tl_widgets.server.voila_launch", f"--websocket-max-bytes={ws}", "--", *args]
+    flags = [f"--websocket-max-bytes={ws}"] if ws is not None else []
+    if is_loopback(opts.ip):
+        flags.append("--local-only")
+    return [sys.executable, "-m", "tl_widgets.server.voila_launch", *flags, "--", *args]
 
 
 def kernel_env(opts: LaunchOptions, base: dict[str, str] | None = None) -> dict[str, str]:
     """The server's environment, inherited by every kernel it starts.
 
     Thread limits must be in the environment before TensorFlow starts in the
-    kernel; setting them here is the only reliable place.
+    kernel; setting them here is the only reliable place. The token goes in
+    ``$TL_WIDGETS_TOKEN`` (an environment is readable by its owner only);
+    the server entry point removes it before any kernel starts.
     """
     env = dict(os.environ if base is None else base)
+    env.pop(TOKEN_ENV, None)
+    if opts.token:
+        env[TOKEN_ENV] = check_token(opts.token)
     if opts.data_roots:
         env[DATA_ROOTS_ENV] = os.pathsep.join(str(r) for r in opts.data_roots)
     if opts.max_upload_bytes is not None:
@@ -225,20 +266,33 @@ def run_voila(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m tl_widgets.server.voila_launch --websocket-max-bytes=N -- VOILA_ARGS``."""
+    """``python -m tl_widgets.server.voila_launch [--websocket-max-bytes=N] [--local-only] -- VOILA_ARGS``.
+
+    The token is read from ``$TL_WIDGETS_TOKEN`` and removed from the
+    environment (the kernels inherit it otherwise); without it Voilà serves
+    without authentication.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    settings: dict[str, int] = {}
+    settings: dict[str, object] = {}
     while args and args[0] != "--":
         flag = args.pop(0)
         name, _, value = flag.partition("=")
-        if name != "--websocket-max-bytes" or not value.isdigit():
-            raise SystemExit(f"Expected --websocket-max-bytes=<bytes> before '--'. Received: {flag!r}")
-        settings["websocket_max_message_size"] = int(value)
+        if name == "--local-only" and not value:
+            settings["allow_remote_access"] = False  # Host header must name this machine (no DNS rebinding)
+        elif name == "--websocket-max-bytes" and value.isdigit():
+            settings["websocket_max_message_size"] = int(value)
+        else:
+            raise SystemExit(f"Expected --websocket-max-bytes=<bytes> or --local-only before '--'. Received: {flag!r}")
     if args and args[0] == "--":
         args.pop(0)
+    if any(a.split("=")[0] in ("--token", "--Voila.token") for a in args):
+        raise SystemExit("Expected the token in $TL_WIDGETS_TOKEN. Received: a token on the command line")
+    token = os.environ.pop(TOKEN_ENV, "")
+    for name in ("JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE"):
+        os.environ.pop(name, None)
     from voila.app import Voila
 
-    Voila.launch_instance(argv=args, tornado_settings=settings)
+    Voila.launch_instance(argv=args, tornado_settings=settings, token=token or None)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "DataError",
+    "limit_pixels",
     "SkippedFile",
     "ImageInfo",
     "IMAGE_EXTENSIONS",
@@ -125,6 +126,15 @@ def _needs_conversion(im: Image.Image) -> str | None:
     return None
 
 
+_PROCESS_MAX_PIXELS = DEFAULT_MAX_PIXELS
+
+
+def limit_pixels(max_pixels: int) -> None:
+    """Lowers the pixel limit of every image check in this process (a workshop's quota; never raised)."""
+    global _PROCESS_MAX_PIXELS
+    _PROCESS_MAX_PIXELS = min(DEFAULT_MAX_PIXELS, max(1, int(max_pixels)))
+
+
 def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo | SkippedFile:
     """Checks one file without decoding it fully (except for rare formats).
 
@@ -140,6 +150,7 @@ def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
         An :class:`ImageInfo` for a usable image, else a :class:`SkippedFile`.
     """
     p = Path(path)
+    max_pixels = min(max_pixels, _PROCESS_MAX_PIXELS)
     if p.suffix.lower() not in IMAGE_EXTENSIONS:
         return SkippedFile(str(p), "not an image file type")
     try:

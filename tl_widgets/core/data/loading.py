@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from tl_widgets.core.data.images import (
     small_image_warning,
 )
 from tl_widgets.core.data.zipsafe import find_class_root, is_ignored_name, safe_extract_zip
+from tl_widgets.core.settings import default_home
 
 __all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets"]
 
@@ -114,7 +114,11 @@ def _class_files(folder: Path) -> list[Path]:
 def _check_all(paths: list[Path], max_pixels: int) -> list[ImageInfo | SkippedFile]:
     if len(paths) < 64:
         return [check_image(p, max_pixels) for p in paths]
-    workers = min(16, 4 * (os.cpu_count() or 1))
+    # A served kernel has a thread limit (`serve --threads`, set before it started): file checks keep to it.
+    limit = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+    workers = int(limit) if limit.isdigit() and int(limit) > 0 else min(16, 4 * (os.cpu_count() or 1))
+    if workers == 1:
+        return [check_image(p, max_pixels) for p in paths]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda p: check_image(p, max_pixels), paths, chunksize=32))
 
@@ -195,7 +199,10 @@ def _work_dir(work_dir: str | os.PathLike[str] | None) -> Path:
     if work_dir is not None:
         path = Path(work_dir)
     else:
-        path = Path(tempfile.gettempdir()) / "tl_widgets_data"
+        # The user's (or served seat's) private home: never a shared, predictable folder under the system temp.
+        path = default_home() / "data_work"
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
     path.mkdir(parents=True, exist_ok=True)
     return path
 

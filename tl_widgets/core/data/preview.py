@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["DataPreview", "THUMBNAIL_SIDE", "sub_folders", "square_thumbnails", "demo_preview", "folder_preview"]
+__all__ = ["DataPreview", "THUMBNAIL_SIDE", "sub_folders", "square_thumbnails", "load_thumbnail", "demo_preview", "folder_preview"]
 
 THUMBNAIL_SIDE = 64
 """Side in pixels of the square sample thumbnails."""
@@ -84,13 +84,33 @@ def demo_preview(which: str) -> DataPreview:
     return DataPreview(report, square_thumbnails(x[picks]), [names[int(y[i])] for i in picks])
 
 
+def load_thumbnail(path: str | os.PathLike[str], side: int = THUMBNAIL_SIDE) -> np.ndarray:
+    """One image decoded small (JPEG draft mode, then ``thumbnail``): a sample never costs a full-size copy.
+
+    Raises:
+        DataError: The file is not a usable image.
+    """
+    from PIL import Image
+
+    from tl_widgets.core.data.images import DataError, SkippedFile, check_image, pil_to_rgb
+
+    checked = check_image(path)
+    if isinstance(checked, SkippedFile):
+        raise DataError(f"Expected a readable image file. Received: {str(path)!r} ({checked.reason})")
+    with Image.open(path) as im:
+        im.seek(0)
+        im.draft("RGB", (side, side))
+        im.thumbnail((side, side))
+        return pil_to_rgb(im)
+
+
 def folder_preview(root: str | os.PathLike[str], max_per_class: int | None = None) -> DataPreview:
     """Scans a folder of class sub-folders; samples the first readable image of each class.
 
     Raises:
         DataError: The folder is not a usable dataset (see :func:`~tl_widgets.core.data.loading.scan_folder`).
     """
-    from tl_widgets.core.data.images import DataError, load_rgb
+    from tl_widgets.core.data.images import DataError
     from tl_widgets.core.data.loading import scan_folder
 
     root = Path(root)
@@ -101,7 +121,7 @@ def folder_preview(root: str | os.PathLike[str], max_per_class: int | None = Non
         for path in sorted((root / name).rglob("*")):
             if path.is_file() and str(path) not in bad and not path.name.startswith("."):
                 try:
-                    images.append(load_rgb(path))
+                    images.append(load_thumbnail(path))
                 except DataError:
                     continue
                 titles.append(name)

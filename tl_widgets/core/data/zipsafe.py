@@ -10,12 +10,14 @@ and never touches anything else on disk.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from tl_widgets.core.data.images import DataError
@@ -50,6 +52,12 @@ def _member_parts(info: zipfile.ZipInfo, zip_path: Path) -> tuple[str, ...] | No
             f"Expected member paths without '..'. Received: {raw!r} in {str(zip_path)!r} "
             "(it would write outside the target folder)"
         )
+    if info.flag_bits & 0x1:
+        raise DataError(f"Expected a zip without a password. Received: {raw!r} in {str(zip_path)!r} is encrypted")
+    if len(name.encode("utf-8", "surrogateescape")) > 1024 or any(
+            len(p.encode("utf-8", "surrogateescape")) > 200 for p in name.split("/")):
+        raise DataError(f"Expected member names of at most 200 bytes per part. Received: {raw[:80]!r}... "
+                        f"in {str(zip_path)!r}")
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise UnsafeArchiveError(
@@ -157,19 +165,26 @@ def _extract_members(
         dest = staging.joinpath(*parts)
         if base not in dest.parent.resolve().parents and dest.parent.resolve() != base:
             raise UnsafeArchiveError(f"Expected member paths inside the target. Received: {info.filename!r}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
         try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(info) as src, open(dest, "xb") as out:
                 while chunk := src.read(_CHUNK):
                     written += len(chunk)
                     if written > max_total_bytes:
                         raise _too_big(zpath, "bytes", max_total_bytes)
                     out.write(chunk)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error,
+                RuntimeError) as exc:
             raise DataError(
                 f"Expected a readable zip archive. Received: {str(zpath)!r} (member {info.filename!r}: {exc})"
             ) from exc
-        except FileExistsError as exc:
+        except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
             raise DataError(
-                f"Expected unique member names. Received: {info.filename!r} twice in {str(zpath)!r}"
+                f"Expected unique member names (no file and folder of the same name). Received: "
+                f"{info.filename!r} clashes in {str(zpath)!r}"
             ) from exc
+        except OSError as exc:
+            if exc.errno in (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL):
+                raise DataError(f"Expected member names this system can store. Received: {info.filename[:80]!r} "
+                                f"in {str(zpath)!r} ({exc.strerror})") from exc
+            raise

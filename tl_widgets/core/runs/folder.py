@@ -2,7 +2,8 @@
 
 ``<output_dir>/<run_id>/`` holds ``config.json``, ``labels.txt``,
 ``history_batches.csv``, ``history_epochs.csv``, ``model.keras``,
-``summary.json``, ``eval_report.json``, ``exports/<format>/``,
+``summary.json``, ``eval_report.json``, ``MODEL_CARD.md``
+(with ``model_card_confusion.png``), ``exports/<format>/``,
 ``tensorboard/`` (``train/`` and ``validation/`` event files, when the run
 logs to TensorBoard) and ``checkpoints/`` (``last.weights.h5`` with ``last.json`` saying which epoch it
 holds, and ``best.weights.h5``). Every file name is written here once:
@@ -36,7 +37,10 @@ BATCH_HISTORY_FILE = "history_batches.csv"
 EPOCH_HISTORY_FILE = "history_epochs.csv"
 EVAL_REPORT_FILE = "eval_report.json"
 EVAL_REPORT_HTML = "eval_report.html"
+MODEL_CARD_FILE = "MODEL_CARD.md"
+MODEL_CARD_CONFUSION = "model_card_confusion.png"
 EXPORTS_DIR = "exports"
+EXPORT_REPORT_FILE = "export_report.json"
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 LAST_CHECKPOINT_META = "last.json"
@@ -67,7 +71,8 @@ class RunFolder:
     path: Path
 
     def __post_init__(self) -> None:
-        self.path = Path(self.path)
+        # Absolute (not resolved): the store records it, and a relative one would mean the reader's working folder.
+        self.path = Path(self.path).absolute()
 
     @classmethod
     def create(cls, path: Path) -> RunFolder:
@@ -113,6 +118,20 @@ class RunFolder:
     def eval_report_html(self) -> Path:
         """The default HTML evaluation report (``tl-widgets evaluate``)."""
         return self.path / EVAL_REPORT_HTML
+
+    @property
+    def model_card_file(self) -> Path:
+        """``MODEL_CARD.md`` (``tl-widgets card``)."""
+        return self.path / MODEL_CARD_FILE
+
+    @property
+    def model_card_confusion(self) -> Path:
+        """The confusion-matrix image the model card shows."""
+        return self.path / MODEL_CARD_CONFUSION
+
+    def export_reports(self) -> list[Path]:
+        """Every ``exports/<format>/export_report.json`` there is, sorted by format."""
+        return sorted((self.path / EXPORTS_DIR).glob(f"*/{EXPORT_REPORT_FILE}"))
 
     @property
     def tensorboard_dir(self) -> Path:

@@ -207,6 +207,29 @@ class RunStore:
 
     # -- changing ----------------------------------------------------------
 
+    def tag_sweep(self, run_id: str, sweep_id: str, trial: int) -> None:
+        """Records that a run is trial ``trial`` of sweep ``sweep_id`` (see :mod:`tl_widgets.core.sweeps`).
+
+        Raises:
+            RunNotFoundError: No such run.
+        """
+        changed = db.write(self.path, lambda c: c.execute(
+            "UPDATE runs SET sweep_id = ?, trial = ? WHERE run_id = ?", (str(sweep_id), int(trial), run_id)).rowcount)
+        if not changed:
+            raise self._not_found(run_id)
+
+    def sweep_runs(self, sweep_id: str) -> list[dict[str, Any]]:
+        """The runs of one sweep, by trial number (without config, traceback and per-step metrics)."""
+        rows = db.read(self.path, lambda c: c.execute(
+            "SELECT * FROM runs WHERE sweep_id = ? ORDER BY trial, start_time", (str(sweep_id),)).fetchall())
+        out = []
+        for row in rows:
+            d = db.run_row_to_dict(row)
+            d.pop("config")
+            d.pop("traceback")
+            out.append(d)
+        return out
+
     def add_artifact(self, run_id: str, kind: str, path: str) -> None:
         """Records a file produced by a run (a saved model, an export...).
 
@@ -242,7 +265,8 @@ class RunStore:
         Raises:
             RunNotFoundError: No such run.
             RunActiveError: The run is still training.
-            ValueError: ``delete_files`` with a run folder not named after the run.
+            ValueError: ``delete_files`` with a run folder not named after the run,
+                relative, or a symbolic link (nothing is deleted then).
         """
         run = self.get_run(run_id)
         if run["status"] == "running":
@@ -256,11 +280,18 @@ class RunStore:
                 f"Expected a run folder named after the run ({run_id!r}). Received: {str(run_dir)!r}; "
                 "not deleting files outside the run's own folder"
             )
+        if delete_files and run_dir is not None:
+            if not run_dir.is_absolute():
+                raise ValueError(f"Expected an absolute run folder. Received: {str(run_dir)!r} (relative to an "
+                                 "unknown working folder); delete its files by hand")
+            if run_dir.is_symlink():
+                raise ValueError(f"Expected a real run folder. Received: {str(run_dir)!r} is a symbolic link; "
+                                 "not following it")
+            if run_dir.is_dir():
+                shutil.rmtree(run_dir)  # files first: a failure here leaves the row, so nothing is lost track of
         deleted = db.write(self.path, lambda c: c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount)
         if not deleted:
             raise self._not_found(run_id)
-        if delete_files and run_dir is not None and run_dir.is_dir():
-            shutil.rmtree(run_dir)
 
     def _not_found(self, run_id: str) -> RunNotFoundError:
         return RunNotFoundError(f"Expected the id of a recorded run. Received: {run_id!r} (not in {str(self.path)!r})")

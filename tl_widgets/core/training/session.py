@@ -16,15 +16,15 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tl_widgets.core.config.schema import TrainConfig
-from tl_widgets.core.events import EventBus, RunFailed, RunFinished, RunStopped
+from tl_widgets.core.events import EventBus, Message, RunFailed, RunFinished, RunStopped
 from tl_widgets.core.runs.folder import ResumePoint
 from tl_widgets.core.training.control import RunControl, RunResult
 from tl_widgets.core.training.history import HistoryRecorder
 
-__all__ = ["TrainingSession", "RunResult", "SessionBusyError", "train", "new_run_id"]
+__all__ = ["TrainingSession", "RunResult", "SessionBusyError", "train", "new_run_id", "set_start_gate"]
 
 
 class SessionBusyError(RuntimeError):
@@ -35,10 +35,27 @@ _PROCESS_LOCK = threading.Lock()
 _ACTIVE: dict[str, str] = {}
 
 
+StartGate = Callable[[str, threading.Event, Callable[[str], None]], "Callable[[], None] | None"]
+_GATE: StartGate | None = None
+
+
+def set_start_gate(gate: StartGate | None) -> None:
+    """Installs what every run of this process passes before it trains (a served room's fair queue).
+
+    ``gate(run_id, stop_event, say)`` blocks until the run may train and
+    returns a function that gives the slot back, or None when Stop was
+    pressed while waiting; ``say(text)`` publishes a notice (e.g. the place in
+    line) on the run's bus. None removes the gate.
+    """
+    global _GATE
+    _GATE = gate
+
+
 def new_run_id(name: str | None) -> str:
     """A unique, sortable, filesystem-safe run id."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", name or "run").strip("-").lower()[:40] or "run"
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
+    # 48 random bits: a room of 30 pressing Start in the same second collides with odds of about 1 in 10^12.
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(6)}"
 
 
 class TrainingSession:
@@ -88,6 +105,7 @@ class TrainingSession:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()
+        self._claim_release: Callable[[], None] | None = None
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, bus: EventBus | None = None, record: bool = True,
@@ -145,8 +163,19 @@ class TrainingSession:
                     )
                 _ACTIVE[run_id] = self.source
             try:
+                if self.resume_point is not None:  # one process resumes a run: lock file + conditional update
+                    from tl_widgets.core.runs.claim import ResumeClaim, RunClaimedError
+
+                    try:
+                        claim = ResumeClaim(self.resume_point.run_dir, run_id, self._store_for_claim())
+                    except RunClaimedError as exc:
+                        raise SessionBusyError(str(exc)) from exc
+                    self._claim_release = claim.release
                 store_unsubscribe = self._attach_recorder()
             except BaseException:
+                if self._claim_release is not None:
+                    self._claim_release()
+                    self._claim_release = None
                 with _PROCESS_LOCK:
                     _ACTIVE.pop(run_id, None)
                 raise
@@ -186,6 +215,13 @@ class TrainingSession:
         return self.result
 
     # -- internals -------------------------------------------------------
+    def _store_for_claim(self) -> Any:
+        if not self.record:
+            return None
+        from tl_widgets.core.runs.store import RunStore
+
+        return self.store if self.store is not None else RunStore()
+
     def _attach_recorder(self) -> Any:
         if not self.record:
             return None
@@ -196,8 +232,17 @@ class TrainingSession:
 
     def _work(self, runner: Any, unsubscribe: list[Any]) -> None:
         t0 = time.time()
+        release = None
         try:
-            result = runner.run()
+            gate = _GATE
+            if gate is not None:
+                release = gate(runner.run_id, self._stop,
+                               lambda text: self.bus.publish(Message(runner.run_id, level="info", text=text)))
+            if gate is not None and release is None:  # stopped while queued: nothing was trained or written
+                result = RunResult(run_id=runner.run_id, status="stopped", metrics={}, history=self.history,
+                                   run_dir=None, model=None, duration=time.time() - t0)
+            else:
+                result = runner.run()
         except BaseException as exc:  # the worker must always end with an event
             result = RunResult(
                 run_id=runner.run_id, status="failed", metrics={}, history=self.history,
@@ -216,6 +261,10 @@ class TrainingSession:
                           run_dir=str(result.run_dir) if result.run_dir else None, duration=result.duration)
             )
         finally:
+            for give_back in (release, self._claim_release):
+                if give_back is not None:
+                    give_back()
+            self._claim_release = None
             with _PROCESS_LOCK:
                 _ACTIVE.pop(runner.run_id, None)
         self.model = runner.model

@@ -1,0 +1,170 @@
+"""A served room: private seats, the fair training queue, resume claims across processes, safe deletes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from tl_widgets.core.events import RunFinished, RunStarted
+from tl_widgets.core.room.queue import TrainingQueue, queue_gate
+from tl_widgets.core.room.seat import list_seats, open_seat
+from tl_widgets.core.runs.claim import ResumeClaim, RunClaimedError
+from tl_widgets.core.runs.store import RunRecorder, RunStore
+from tl_widgets.core.settings import HOME_ENV
+from tl_widgets.core.training.session import new_run_id
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _sub_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_seat_is_private_points_home_and_temp_at_itself_and_cleans_temp(tmp_path, monkeypatch):
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "shared-home"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    a = open_seat(tmp_path / "seats")
+    assert stat.S_IMODE(os.stat(tmp_path / "seats").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(a.home).st_mode) == 0o700 and stat.S_IMODE(os.stat(a.tmp).st_mode) == 0o700
+    assert os.environ[HOME_ENV] == str(a.home) and Path(tempfile.mkdtemp()).parent == a.tmp
+    assert RunStore().home == a.home  # Runs, Resume and Evaluate read this seat's store
+    b = open_seat(tmp_path / "seats")
+    assert a.home != b.home and len(a.name) > 10  # unpredictable names
+    (a.tmp / "upload.zip").write_bytes(b"x" * 100)
+    assert a.disk_bytes() >= 100
+    a.close()
+    assert not a.tmp.exists() and a.home.is_dir()  # temp work gone, runs kept
+    assert [h.name for h, _ in list_seats(tmp_path / "seats")] == sorted([a.name, b.name], key=lambda n: (
+        n != a.name))
+
+
+def test_an_existing_open_seat_root_is_made_private(tmp_path, monkeypatch):
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "shared-home"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    root = tmp_path / "seats"
+    root.mkdir(mode=0o755)
+    os.chmod(root, 0o755)
+    open_seat(root)
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+
+
+def test_queue_is_fair_and_bounded(tmp_path):
+    q = TrainingQueue(tmp_path / "room.sqlite", slots=2, poll_s=0.05)
+    for i in range(4):
+        q.enter(f"seat-{i}", f"run-{i}")
+    assert q.poll("run-0") == 0 and q.poll("run-1") == 0  # two slots
+    assert q.poll("run-3") == 2 and q.poll("run-2") == 1  # in order of arrival
+    q.leave("run-0")
+    assert q.poll("run-3") == 1, "run-2 asked first: it goes before run-3"
+    assert q.poll("run-2") == 0 and q.poll("run-3") == 1
+    assert [r["state"] for r in q.snapshot()] == ["training", "training", "waiting"]
+
+
+def test_stop_while_queued_leaves_the_queue(tmp_path):
+    q = TrainingQueue(tmp_path / "room.sqlite", slots=1, poll_s=0.05)
+    q.enter("seat-a", "busy")
+    assert q.poll("busy") == 0
+    said: list[str] = []
+    stop = threading.Event()
+    gate = queue_gate(q, "seat-b")
+    result: list[object] = []
+    t = threading.Thread(target=lambda: result.append(gate("waiting", stop, said.append)))
+    t.start()
+    while not said:
+        t.join(0.05)
+    assert said[0].startswith("queued: 1 ahead of you")
+    stop.set()
+    t.join(10)
+    assert result == [None] and [r["run_id"] for r in q.snapshot()] == ["busy"]
+
+
+def test_a_killed_kernel_frees_its_slot(tmp_path):
+    code = textwrap.dedent(f"""
+        import time
+        from tl_widgets.core.room.queue import TrainingQueue
+        q = TrainingQueue({str(tmp_path / "room.sqlite")!r}, slots=1)
+        q.enter("seat-x", "theirs"); assert q.poll("theirs") == 0
+        print("holding", flush=True); time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=_sub_env())
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+        q = TrainingQueue(tmp_path / "room.sqlite", slots=1)
+        q.enter("seat-y", "mine")
+        assert q.poll("mine") == 1
+    finally:
+        proc.kill()
+        proc.wait(30)
+    assert q.poll("mine") == 0
+
+
+def test_resume_is_claimed_across_processes(tmp_path):
+    home, run_dir = tmp_path / "home", tmp_path / "out" / "r-1"
+    run_dir.mkdir(parents=True)
+    code = textwrap.dedent(f"""
+        import time
+        from tl_widgets.core.runs.claim import ResumeClaim
+        from tl_widgets.core.runs.store import RunStore
+        claim = ResumeClaim({str(run_dir)!r}, "r-1", RunStore({str(home)!r}))
+        print("claimed", flush=True); time.sleep(120)
+    """)
+    store = RunStore(home)
+    RunRecorder(store)(RunStarted("r-1", config={}, run_dir=str(run_dir), total_epochs=2, steps_per_epoch=1))
+    # This process "dies" as the row's owner: a dead pid makes the run interrupted.
+    import sqlite3
+
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE runs SET pid = 999999999, pid_create_time = 1 WHERE run_id = 'r-1'")
+    assert store.get_run("r-1")["status"] == "interrupted"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=_sub_env())
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "claimed"
+        with pytest.raises(RunClaimedError, match="being resumed by another"):
+            ResumeClaim(run_dir, "r-1", store)
+        os.unlink(run_dir / ".resume.lock")  # even without the lock file, the store row says who trains it
+        with pytest.raises(RunClaimedError, match="training in process"):
+            ResumeClaim(run_dir, "r-1", store)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    claim = ResumeClaim(run_dir, "r-1", store)  # its owner died: free again
+    assert store.get_run("r-1")["pid"] == os.getpid()
+    claim.release()
+
+
+def test_delete_removes_files_first_and_refuses_links(tmp_path):
+    store = RunStore(tmp_path / "home")
+    rec = RunRecorder(store)
+    real = tmp_path / "real" / "lnk-1"
+    real.mkdir(parents=True)
+    link_parent = tmp_path / "out"
+    link_parent.mkdir()
+    (link_parent / "lnk-1").symlink_to(real, target_is_directory=True)
+    rec(RunStarted("lnk-1", config={}, run_dir=str(link_parent / "lnk-1"), total_epochs=1, steps_per_epoch=1))
+    rec(RunFinished("lnk-1", metrics={}, run_dir=str(link_parent / "lnk-1"), duration=1.0))
+    with pytest.raises(ValueError, match="symbolic link"):
+        store.delete_run("lnk-1", delete_files=True)
+    assert real.is_dir() and store.get_run("lnk-1")  # nothing deleted, the row kept
+    rec(RunStarted("rel-1", config={}, run_dir="runs/rel-1", total_epochs=1, steps_per_epoch=1))
+    rec(RunFinished("rel-1", metrics={}, run_dir="runs/rel-1", duration=1.0))
+    with pytest.raises(ValueError, match="absolute run folder"):
+        store.delete_run("rel-1", delete_files=True)
+    assert store.get_run("rel-1")
+
+
+def test_run_folders_are_absolute_and_run_ids_long():
+    from tl_widgets.core.runs.folder import RunFolder
+
+    assert RunFolder(Path("runs/x")).path.is_absolute()
+    ids = {new_run_id("demo") for _ in range(2000)}
+    assert len(ids) == 2000 and all(len(i.rsplit("-", 1)[1]) == 12 for i in ids)

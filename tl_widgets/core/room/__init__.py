@@ -1,0 +1,1 @@
+"""A served room (``tl-widgets serve``): one private seat per kernel, the fair training queue, the room's view."""
