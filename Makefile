@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml labextension/package.json $(WEB_CHECK)/package-lock.jso
 	$(PY) -m pip install -q --upgrade pip
 	# The editable install runs hatch-jupyter-builder, which builds the lab extension with npm
 	# and installs it (and the server extension's switch) into the venv.
-	$(PY) -m pip install -q -e ".[test,bench]"
+	$(PY) -m pip install -q -e ".[test,bench,optuna,mlflow]"
+	# keras-hub without tensorflow-text (which would add the full `tensorflow` wheel beside tensorflow-cpu): its
+	# other dependencies are installed explicitly; image backbones need nothing more.
+	$(PY) -m pip install -q --no-deps "keras-hub>=0.32,<0.33"
+	$(PY) -m pip install -q "kagglehub!=1.0.1" "kagglesdk==0.1.28" regex sentencepiece tokenizers
 	# onnxruntime-web from npm, served from 127.0.0.1 to check onnx-web exports in Chromium.
 	npm ci --prefix $(WEB_CHECK) --no-audit --no-fund
 	touch $@

@@ -17,7 +17,8 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (all sub-commands)."""
     from tl_widgets import __version__
-    from tl_widgets.cli import backbones, config, demo_data, evaluate, export, runs, serve, studio, train, weights
+    from tl_widgets.cli import (backbones, config, demo_data, evaluate, export, runs, serve, studio, sweep, train,
+                                weights)
 
     parser = argparse.ArgumentParser(
         prog="tl-widgets",
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tl-widgets {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (train, backbones, weights, config, demo_data, runs, evaluate, export, studio, serve):
+    for command in (train, sweep, backbones, weights, config, demo_data, runs, evaluate, export, studio, serve):
         command.register(sub)
     from tl_widgets.cli import curate, data  # the health check and the fix-the-data loop
 

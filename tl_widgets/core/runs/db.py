@@ -91,7 +91,9 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     traceback TEXT,
     batch_stride INTEGER NOT NULL DEFAULT 1,
-    batch_seq INTEGER NOT NULL DEFAULT 0
+    batch_seq INTEGER NOT NULL DEFAULT 0,
+    sweep_id TEXT,
+    trial INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_start ON runs(start_time);
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
@@ -126,6 +128,8 @@ CREATE TABLE IF NOT EXISTS artifacts (
 );
 CREATE INDEX IF NOT EXISTS artifacts_run ON artifacts(run_id);
 """
+# Columns added after a store was first created: added in place when missing (no version bump needed).
+_ADDED_COLUMNS = (("runs", "sweep_id", "TEXT"), ("runs", "trial", "INTEGER"))
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -241,6 +245,14 @@ def ensure_schema(path: Path) -> None:
                     conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
+            for table, column, kind in _ADDED_COLUMNS:
+                have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    try:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc).lower():
+                            raise
 
     with_retry(attempt)
 

@@ -1,0 +1,95 @@
+"""``tl-widgets sweep SWEEP.yaml``: a hyperparameter sweep on Optuna, headless.
+
+It parses arguments and calls :mod:`tl_widgets.core.sweeps`. Every trial is a
+normal run (see ``tl-widgets runs list``); the study lives in a database that
+other processes and hosts can share (``--storage``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tl_widgets.cli.errors import USER_ERRORS, fail
+
+__all__ = ["register", "print_trial"]
+
+
+def register(sub: Any) -> None:
+    """Adds the ``sweep`` sub-command to ``sub`` (an argparse sub-parsers object)."""
+    p = sub.add_parser(
+        "sweep", help="search hyperparameters with Optuna (each trial is a normal run)",
+        description="Run the trials of a sweep file (a TrainConfig plus a search space over its fields). "
+                    "The study is stored in $TL_WIDGETS_HOME/sweeps.sqlite unless --storage names another "
+                    "database; processes and hosts that use the same storage share the study's trials.",
+    )
+    p.add_argument("sweep", help="a sweep file (.yaml/.json): config, space, metric, trials, pruner")
+    p.add_argument("--trials", type=_positive_int, help="the study's trial budget, all workers together "
+                                                          "(default: the file's)")
+    p.add_argument("--storage", help="an Optuna database URL, e.g. sqlite:///sweeps.sqlite or "
+                                     "postgresql://user@host/db (default: the home SQLite file)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument("--name", help="the study name (sweep id; default: the file's)")
+    p.set_defaults(func=_run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {text!r}")
+    return value
+
+
+def print_trial(outcome: Any) -> None:
+    """Prints one line per finished trial (module level: worker processes call it too)."""
+    value = "-" if outcome.value is None else f"{outcome.value:.4f}"
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in outcome.params.items())
+    extra = f"  ({outcome.error})" if outcome.error else ""
+    cache = "  [features cached]" if outcome.feature_cache_hit else ""
+    print(f"trial {outcome.number:>3}  {outcome.state:<8}  {value}  {outcome.epochs} epochs  {params}"
+          f"{cache}{extra}", flush=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tl_widgets.core.sweeps.runner import SweepRunner, trial_rows
+    from tl_widgets.core.sweeps.spec import SweepSpec
+    from tl_widgets.core.sweeps.study import open_study
+    from tl_widgets.core.sweeps.workers import run_workers
+
+    try:
+        spec = SweepSpec.load(args.sweep)
+        if args.name:
+            spec.name = args.name
+            spec.check()
+        if args.trials:
+            spec.trials = args.trials
+        print(f"sweep {spec.study_name}: {spec.trials} trials, maximising {spec.metric}, pruner {spec.pruner}",
+              flush=True)
+        if args.workers > 1:
+            codes = run_workers(spec, args.workers, storage=args.storage, on_trial=print_trial)
+            if any(codes):
+                return fail(f"a sweep worker failed (exit codes {codes})")
+        else:
+            SweepRunner(spec, storage=args.storage, source="cli", on_trial=print_trial).run()
+        study = open_study(spec, args.storage)
+    except USER_ERRORS as exc:
+        return fail(str(exc))
+    rows = trial_rows(study)
+    complete = [r for r in rows if r["state"] == "complete"]
+    states = ", ".join(f"{n} {s}" for s, n in sorted(_count(r["state"] for r in rows).items()))
+    print(f"{len(rows)} trials ({states})")
+    if complete:
+        best = max(complete, key=lambda r: r["value"])
+        print(f"best: trial {best['number']} {spec.metric}={best['value']:.4f} run {best['run_id']}")
+        print("  " + ", ".join(f"{k}={v}" for k, v in best["params"].items()))
+    return 0
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return out
