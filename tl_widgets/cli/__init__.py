@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in (data, curate):
         command.register(sub)
+    from tl_widgets.cli import card  # MODEL_CARD.md of a finished run
+
+    card.register(sub)
     return parser
 
 

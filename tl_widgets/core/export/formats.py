@@ -36,6 +36,7 @@ import numpy as np
 
 from tl_widgets.core.export.errors import ExportError
 from tl_widgets.core.export.verify import predictor_for, verify
+from tl_widgets.core.runs.folder import EXPORT_REPORT_FILE
 from tl_widgets.core.fileio import atomic_save, atomic_write_json, atomic_write_text
 
 __all__ = ["FORMATS", "ExportError", "ExportReport", "export_model", "export_run", "take_images", "EXPORT_REPORT_NAME"]
@@ -43,7 +44,7 @@ __all__ = ["FORMATS", "ExportError", "ExportReport", "export_model", "export_run
 FORMATS = (
     "keras", "savedmodel", "tflite", "tflite-fp16", "tflite-int8", "tflite-int8-full", "onnx", "onnx-web",
 )
-EXPORT_REPORT_NAME = "export_report.json"
+EXPORT_REPORT_NAME = EXPORT_REPORT_FILE
 _FILE_NAMES = {
     "keras": "model.keras", "savedmodel": "saved_model", "onnx": "model.onnx", "onnx-web": "model.onnx",
 }

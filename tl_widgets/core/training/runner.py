@@ -310,7 +310,8 @@ class Runner:
         return {
             "run_id": self.run_id, "status": status, "error": error, "metrics": metrics,
             "best": {k: v for k, v in self.best.items() if k != "value" or v != -math.inf},
-            "rollback": self.rollback, "calibration": self.calibration, "class_names": self.class_names, "skipped_files": skipped,
+            "rollback": self.rollback, "calibration": self.calibration, "class_names": self.class_names,
+            "class_counts": dict(getattr(self.report, "counts", None) or {}), "skipped_files": skipped,
             "messages": self.messages, "timings": self.timings,
             "backbone": self.cfg.model.backbone, "epochs_done": self.history.epochs_done,
         }
