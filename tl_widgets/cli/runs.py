@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     runs = subparsers.add_parser("runs", help="list, show and delete recorded training runs",
                                  description="Training runs recorded in $TL_WIDGETS_HOME (default ~/.tl_widgets).")
     runs.set_defaults(func=lambda args: _usage(runs))
-    sub = runs.add_subparsers(dest="runs_command", metavar="{list,show,delete,tensorboard}")
+    sub = runs.add_subparsers(dest="runs_command", metavar="{list,show,delete,tensorboard,export-mlflow}")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--home", default=None, help="run-store folder (default: $TL_WIDGETS_HOME or ~/.tl_widgets)")
@@ -53,9 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p_del.add_argument("--files", action="store_true", help="also delete the run's folder (model, history)")
     common(p_del)
     p_del.set_defaults(func=_delete)
-    from tl_widgets.cli import runs_tensorboard
+    from tl_widgets.cli import runs_mlflow, runs_tensorboard
 
     runs_tensorboard.register(sub)
+    runs_mlflow.register(sub)
     return runs
 
 

@@ -8,11 +8,12 @@ other processes and hosts can share (``--storage``).
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
 
-__all__ = ["register", "print_trial"]
+__all__ = ["register", "print_trial", "trial_done"]
 
 
 def register(sub: Any) -> None:
@@ -30,6 +31,9 @@ def register(sub: Any) -> None:
                                      "postgresql://user@host/db (default: the home SQLite file)")
     p.add_argument("--workers", type=_positive_int, default=1, help="worker processes on this machine (default 1)")
     p.add_argument("--name", help="the study name (sweep id; default: the file's)")
+    p.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
+                   help="also send each trial to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
+                        "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra")
     p.set_defaults(func=_run)
 
 
@@ -53,6 +57,21 @@ def print_trial(outcome: Any) -> None:
           f"{cache}{extra}", flush=True)
 
 
+def trial_done(mlflow_uri: str | None, outcome: Any) -> None:
+    """Prints the trial's line and, with ``--mlflow``, sends its run to MLflow (module level: picklable)."""
+    print_trial(outcome)
+    if mlflow_uri is None or outcome.run_dir is None:
+        return
+    import os
+
+    from tl_widgets.core.tracking.mlflow_tracking import log_run_folder
+
+    record = {"sweep_id": outcome.sweep_id, "trial": outcome.number}
+    mid, _ = log_run_folder(outcome.run_dir, tracking_uri=mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI") or None,
+                            run_record=record)
+    print(f"          sent to MLflow as run {mid}", flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     from tl_widgets.core.sweeps.runner import SweepRunner, trial_rows
     from tl_widgets.core.sweeps.spec import SweepSpec
@@ -66,14 +85,15 @@ def _run(args: argparse.Namespace) -> int:
             spec.check()
         if args.trials:
             spec.trials = args.trials
+        on_trial = functools.partial(trial_done, args.mlflow)
         print(f"sweep {spec.study_name}: {spec.trials} trials, maximising {spec.metric}, pruner {spec.pruner}",
               flush=True)
         if args.workers > 1:
-            codes = run_workers(spec, args.workers, storage=args.storage, on_trial=print_trial)
+            codes = run_workers(spec, args.workers, storage=args.storage, on_trial=on_trial)
             if any(codes):
                 return fail(f"a sweep worker failed (exit codes {codes})")
         else:
-            SweepRunner(spec, storage=args.storage, source="cli", on_trial=print_trial).run()
+            SweepRunner(spec, storage=args.storage, source="cli", on_trial=on_trial).run()
         study = open_study(spec, args.storage)
     except USER_ERRORS as exc:
         return fail(str(exc))

@@ -41,6 +41,7 @@ class TrialOutcome:
         epochs: Epochs trained (fewer than the config's when pruned).
         feature_cache_hit: The backbone's features came from the shared cache.
         error: Why a failed trial failed.
+        sweep_id: The sweep (study name).
     """
 
     number: int
@@ -52,6 +53,7 @@ class TrialOutcome:
     epochs: int = 0
     feature_cache_hit: bool = False
     error: str | None = None
+    sweep_id: str | None = None
 
 
 @dataclass
@@ -123,7 +125,7 @@ class SweepRunner:
         params = {p.path: p.suggest(trial) for p in self.spec.space}
         cfg = self.spec.trial_config(params, run_name=f"{self.spec.study_name}-t{trial.number}")
         trial.set_user_attr("config", cfg.to_dict())
-        outcome = TrialOutcome(trial.number, "failed", None, params)
+        outcome = TrialOutcome(trial.number, "failed", None, params, sweep_id=self.spec.study_name)
         session = TrainingSession(cfg, source=self.source, store=self.store)
         sub = session.bus.listen()
         self.session = session

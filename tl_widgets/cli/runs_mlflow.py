@@ -1,0 +1,58 @@
+"""``tl-widgets runs export-mlflow RUN ...``: send recorded runs to MLflow.
+
+Only parses arguments and calls :mod:`tl_widgets.core.tracking.mlflow_tracking`;
+registered by :mod:`tl_widgets.cli.runs` under the ``runs`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tl_widgets.cli.errors import USER_ERRORS, fail
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Adds ``export-mlflow`` to the ``runs`` sub-commands."""
+    p = sub.add_parser(
+        "export-mlflow", help="send runs to MLflow (params, per-epoch metrics, summary, model, reports)",
+        description="Sends each run to an MLflow tracking store: the config as params, every epoch's metrics, "
+                    "the summary, model.keras and the evaluation/export reports as artifacts. A run MLflow "
+                    "already has is skipped unless --force. Needs the mlflow extra.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids (see `tl-widgets runs list`) or run folders")
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow tracking URI, e.g. http://mlflow-server:5000 (default: MLFLOW_TRACKING_URI, "
+                        "else a SQLite store under $TL_WIDGETS_HOME/mlflow)")
+    p.add_argument("--experiment", default="tl_widgets", help="MLflow experiment name (default tl_widgets)")
+    p.add_argument("--force", action="store_true", help="send runs MLflow already has again")
+    p.add_argument("--home", default=None, help="run-store folder (default: $TL_WIDGETS_HOME or ~/.tl_widgets)")
+    p.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    import os
+
+    from tl_widgets.core.runs.store import RunNotFoundError, RunStore
+    from tl_widgets.core.tracking.mlflow_tracking import log_run_folder
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+    store = RunStore(args.home)
+    for ref in args.runs:
+        try:
+            if Path(ref).is_dir():
+                run_dir, record = Path(ref), None
+            else:
+                record = store.get_run(ref)
+                if not record.get("run_dir"):
+                    return fail(f"Expected a run with a run folder. Received: {ref!r} (none recorded)")
+                run_dir = Path(record["run_dir"])
+            mlflow_id, created = log_run_folder(run_dir, tracking_uri=uri, experiment=args.experiment,
+                                                run_record=record, force=args.force)
+        except (RunNotFoundError, *USER_ERRORS) as exc:
+            return fail(str(exc))
+        print(f"{ref}: {'sent as' if created else 'already in MLflow as'} run {mlflow_id}", flush=True)
+    return 0

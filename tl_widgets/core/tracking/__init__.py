@@ -1,0 +1,1 @@
+"""Tracking runs in external experiment trackers (MLflow)."""
