@@ -282,8 +282,28 @@ class Studio(widgets.VBox):
         if any(getattr(c, "busy", False) for c in shown):
             self.notice.show("Busy: an evaluation is already running; wait for it to end.", "warning")
             return False  # one evaluation at a time (each click would start another otherwise)
-        self.evaluation.children = (self.evaluate_button, EvaluatePanel(result, auto=True), ExportPanel(result))
+        panel = EvaluatePanel(result, auto=True)
+        panel.on_retrain = self.retrain_with_fixes
+        self.evaluation.children = (self.evaluate_button, panel, ExportPanel(result))
         return True
+
+    def retrain_with_fixes(self, run_dir: str, curation: str) -> str | None:
+        """Starts a child run: ``run_dir``'s config with ``curation`` applied (``parent_run_id`` set), on Train.
+
+        Returns:
+            The child's run id, or None when refused (the reason is shown).
+        """
+        from tl_widgets.core.runs.lineage import child_config
+
+        try:
+            cfg = child_config(run_dir, curation)
+        except (OSError, ValueError) as exc:
+            self.notice.show(f"Cannot retrain with fixes: {exc}")
+            return None
+        run_id = self.train.start_with(cfg)
+        if run_id is not None:
+            self.show_tab("train")
+        return run_id
 
     # -- config -----------------------------------------------------------------
     @property

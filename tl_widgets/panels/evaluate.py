@@ -13,7 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from tl_widgets.panels.validation import Guard, Notice, check_choice
+from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
 from tl_widgets.panels.worker import BackgroundWork
 from tl_widgets.views.chart import PlotlyChart
 
@@ -60,12 +60,22 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         self._per_class_chart = PlotlyChart(height=360)
         self._losses_chart = PlotlyChart(height=400)
         self._gradcam_chart = PlotlyChart(height=400)
+        # The fix-the-data loop: a click on a confusion cell opens its images in a CuratePanel.
+        self.curate: Any = None
+        self.on_retrain: Any = None  # the Studio's "retrain with fixes" (None: the CuratePanel starts the run)
+        self._confusion_chart.add_class("tlw-confusion")
+        self._confusion_chart.on_click(self._on_cell_click)
+        self.review_button = widgets.Button(description="Review & fix images", icon="edit", disabled=True,
+                                            layout={"width": "auto"})
+        self.review_button.add_class("tlw-review-images")
+        self.review_button.on_click(lambda _: self.open_curation("wrong"))
         self._reliability_chart = PlotlyChart(height=380)
         self.guard.watch(self.view, lambda v: check_choice(v, "view", _VIEWS), after=lambda _: self._show())
         self.button.on_click(lambda _: self.start())
         self.gradcam_button.on_click(lambda _: self.start_gradcam())
         super().__init__(
-            [widgets.HBox([self.button, self.view, self.gradcam_button]), self.notice, self.summary, self.figures],
+            [widgets.HBox([self.button, self.view, self.gradcam_button, self.review_button]), self.notice,
+             self.summary, self.figures],
             **kwargs,
         )
         self.add_class("tlw-evaluate")
@@ -87,6 +97,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             self.report = evaluate_run(self.run_dir)
             self._show()
             self.gradcam_button.disabled = len(self.report.top_losses) == 0
+            self.review_button.disabled = False
             self.notice.show(f"Evaluated {self.report.count} validation images.", "info")
 
         self._launch(work, "Evaluating…")
@@ -115,6 +126,36 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
 
         self._launch(work, "Computing Grad-CAM…")
 
+
+    def _on_cell_click(self, event: dict[str, Any]) -> None:
+        """A confusion-matrix click: ``x`` is the predicted class, ``y`` the true one (both checked here)."""
+        if self.report is None:
+            return
+        names = self.report.class_names
+        try:
+            true = check_choice(event.get("y"), "true class", names)
+            predicted = check_choice(event.get("x"), "predicted class", names)
+        except PanelError as exc:
+            self.notice.show(f"Refused: {exc}")
+            return
+        self.open_curation(f"cell:{names.index(true)}:{names.index(predicted)}")
+
+    def open_curation(self, selection: str = "wrong") -> None:
+        """Shows the images of ``selection`` (``"wrong"``, ``"errors"`` or ``"cell:T:P"``) in a CuratePanel."""
+        from tl_widgets.panels.curate import CuratePanel
+
+        if self.curate is None:
+            try:
+                self.curate = CuratePanel(self.run_dir, on_retrain=self.on_retrain)
+            except PanelError as exc:
+                self.notice.show(f"Cannot review images: {exc}")
+                return
+            self.children = (*self.children, self.curate)
+        if self.curate.review is None:
+            if not self.curate.busy:
+                self.curate.load(then=selection)
+            return
+        self.curate._set_filters(selection)
 
     def _show(self) -> None:
         from tl_widgets.views.calibration_figures import reliability_figure_of

@@ -140,7 +140,13 @@ function render({ model, el }) {
       box.textContent = `Plotly.js could not be loaded: ${err.message}`;
       return;
     }
-    if (alive) await draw(model.get("_figure"));
+    if (!alive) return;
+    await draw(model.get("_figure"));
+    // Clicks go to the kernel as plain values; Python checks them (PlotlyChart.on_click).
+    box.on("plotly_click", (ev) => {
+      const p = ev && ev.points && ev.points[0];
+      if (p) model.send({ type: "click", trace: p.curveNumber, x: p.x, y: p.y });
+    });
   });
   // Ask for the current bounded snapshot: the synced _figure may be older.
   model.send({ type: "snapshot?", view: viewId });

@@ -29,6 +29,7 @@ import collections
 import functools
 import json
 import logging
+import math
 import pathlib
 import re
 import threading
@@ -105,6 +106,7 @@ class PlotlyChart(anywidget.AnyWidget):
         self._has_xy: list[tuple[bool, bool]] = []
         self._layout: dict[str, Any] = {}
         self.requests_rejected = 0
+        self._click_handlers: list[Callable[[dict[str, Any]], None]] = []
         self._load(figure_dict(figure))
         super().__init__(
             height=height,
@@ -301,9 +303,40 @@ class PlotlyChart(anywidget.AnyWidget):
                 new_y.append(y_list)
         return traces, new_x, new_y
 
-    @_locked
+    def on_click(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Calls ``callback({"trace": int, "x": value, "y": value})`` when a point is clicked in the browser.
+
+        The values are checked here (an int trace index within the figure, x and y
+        short strings or finite numbers); anything else is counted in
+        ``requests_rejected`` and dropped.
+        """
+        self._click_handlers.append(callback)
+
+    def _click(self, content: dict[str, Any]) -> None:
+        trace = content.get("trace")
+
+        def ok(v: Any) -> bool:
+            return (isinstance(v, str) and len(v) <= 200) or (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+
+        if not (isinstance(trace, int) and not isinstance(trace, bool) and 0 <= trace < len(self._data)
+                and ok(content.get("x")) and ok(content.get("y"))):
+            self.requests_rejected += 1
+            _log.warning("PlotlyChart ignored a bad click message: %.200r", content)
+            return
+        event = {"trace": trace, "x": content["x"], "y": content["y"]}
+        for handler in list(self._click_handlers):
+            handler(event)
+
     def _on_browser_msg(self, _widget: Any, content: Any, buffers: Sequence[Any]) -> None:
-        """Answers a view's requests; everything from the browser is validated."""
+        """Answers a view's requests and forwards clicks; everything from the browser is validated."""
+        if isinstance(content, dict) and content.get("type") == "click":
+            self._click(content)  # outside the lock: a handler may redraw this chart from another thread
+            return
+        self._answer(content)
+
+    @_locked
+    def _answer(self, content: Any) -> None:
         if not isinstance(content, dict) or content.get("type") not in ("plotly?", "snapshot?"):
             self.requests_rejected += 1
             _log.warning("PlotlyChart ignored an unexpected message from the browser: %.200r", content)

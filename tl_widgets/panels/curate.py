@@ -1,0 +1,279 @@
+"""The fix-the-data panel: a grid of a run's validation images with their predictions; relabel, exclude, mark ambiguous.
+
+Opened from a confusion-matrix cell (:class:`~tl_widgets.panels.evaluate.EvaluatePanel`),
+the suspected label errors or all wrong predictions. Every decision is appended
+at once to the dataset's curation file (JSON Lines in the user's home, see
+:mod:`tl_widgets.core.data.curation`), so it survives a kernel restart, a
+switch of the filter and a second tab editing the same data (the last
+decision per image wins). Images are never moved. "Retrain with fixes"
+starts a child run of the same config with the curation applied.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import ipywidgets as widgets
+
+from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, data_roots, resolve_under_roots
+from tl_widgets.panels.worker import BackgroundWork
+
+__all__ = ["CuratePanel", "PAGE_SIZE"]
+
+PAGE_SIZE = 12
+"""Images shown at once (the highest-loss ones of the chosen set)."""
+_BASE_ACTIONS = [("keep", "keep"), ("exclude", "exclude"), ("ambiguous", "ambiguous")]
+
+
+class _Card(widgets.VBox):
+    """One image of the grid: pixels, prediction bars, the decision and a Grad-CAM button."""
+
+    def __init__(self, index: int) -> None:
+        self.slot = index
+        self.item: dict[str, Any] | None = None
+        self.image = widgets.Image(format="png", width=96, height=96)
+        self.caption = widgets.HTML()
+        self.action = widgets.Dropdown(options=_BASE_ACTIONS, value="keep", layout={"width": "180px"})
+        self.action.add_class("tlw-curate-action")
+        self.gradcam = widgets.Button(description="Grad-CAM", layout={"width": "90px"})
+        self.gradcam.add_class("tlw-curate-gradcam")
+        super().__init__([self.image, self.caption, self.action, self.gradcam],
+                         layout={"border": "1px solid #ddd", "padding": "4px", "width": "200px", "display": "none"})
+        self.add_class("tlw-curate-card")
+
+
+class CuratePanel(BackgroundWork, widgets.VBox):
+    """Review a run's validation images and write curation decisions.
+
+    Args:
+        run_dir: The run folder.
+        curation: The curation file (None: the dataset's default file in the user's home).
+        data_roots: Folders a curation file may also lie in (besides the home's curation folder).
+        on_retrain: Called with ``(run_dir, curation_path)`` by "Retrain with fixes" (the Studio
+            starts the child run on its Train tab); None starts it here.
+        who: Recorded with each decision (None: the user name).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], *, curation: str | os.PathLike[str] | None = None,
+                 data_roots: Sequence[str | os.PathLike[str]] | None = None,
+                 on_retrain: Callable[[str, str], Any] | None = None, who: str | None = None) -> None:
+        from tl_widgets.core.config.schema import TrainConfig
+        from tl_widgets.core.data.curation import curation_dir, default_curation_path
+        from tl_widgets.core.runs.folder import RunFolder
+
+        self.run_dir = Path(run_dir)
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self.on_retrain = on_retrain
+        self.who = who
+        self.review: Any = None
+        self.shown: list[int] = []
+        self.child_run_id: str | None = None
+        self._model: Any = None
+        config_file = RunFolder(self.run_dir).config_file
+        if not config_file.is_file():
+            raise PanelError(f"Expected a run folder with config.json. Received: {str(self.run_dir)!r}")
+        data = TrainConfig.load(config_file).data
+        if data.source == "code":
+            raise PanelError("Expected a run on demo, folder or zip data to curate. Received: data from code")
+        where = data.demo if data.source == "demo" else (data.path or "")
+        path = Path(curation) if curation is not None else Path(data.curation or default_curation_path(data.source,
+                                                                                                       where))
+        # Every path is re-checked: a curation file lives in the home's curation folder or under a data root.
+        self.curation = resolve_under_roots(path, [curation_dir().resolve(), *data_roots_or_none(data_roots)],
+                                            "curation file")
+        self.filter = widgets.Dropdown(options=[("(evaluating…)", "")], value="", description="show",
+                                       layout={"width": "420px"})
+        self.filter.add_class("tlw-curate-filter")
+        self.retrain_button = widgets.Button(description="Retrain with fixes", icon="refresh",
+                                             button_style="warning", layout={"width": "auto"})
+        self.retrain_button.add_class("tlw-retrain")
+        self.status = widgets.HTML()
+        self.status.add_class("tlw-curate-status")
+        self.cards = [_Card(i) for i in range(PAGE_SIZE)]
+        for card in self.cards:
+            self.guard.watch(card.action, lambda v, c=card: self._check_action(c, v),
+                             after=lambda v, c=card: self._decide(c, v))
+            card.gradcam.on_click(lambda _, c=card: self.start_gradcam(c))
+        self.grid = widgets.Box(self.cards, layout={"display": "flex", "flex_flow": "row wrap", "grid_gap": "6px"})
+        self.guard.watch(self.filter, self._check_filter, after=lambda v: self.show(v))
+        self.retrain_button.on_click(lambda _: self.retrain())
+        super().__init__([widgets.HTML("<h4>Fix the data</h4>"),
+                          widgets.HBox([self.filter, self.retrain_button]), self.status, self.notice, self.grid])
+        self.add_class("tlw-curate")
+
+    # -- loading -------------------------------------------------------------------
+    def load(self, then: str | None = None) -> None:
+        """Predicts the run's validation images (in a worker thread), then shows ``then`` (a filter value)."""
+        from tl_widgets.core.evaluation.review import review_run
+
+        def work() -> None:
+            self.review = review_run(self.run_dir)
+            self._set_filters(then or "wrong")
+
+        self.notice.show("Predicting the validation images…", "info")
+        self._run_in_background(work, name="tlw-curate", buttons=[self.retrain_button])
+
+    def _filters(self) -> list[tuple[str, str]]:
+        r = self.review
+        cm = r.confusion()
+        opts = [(f"all wrong predictions ({int(cm.sum() - cm.trace())})", "wrong"),
+                ("suspected label errors", "errors")]
+        names = r.class_names
+        for t in range(len(names)):
+            for p in range(len(names)):
+                if t != p and cm[t, p]:
+                    opts.append((f"labelled {names[t]}, predicted {names[p]} ({int(cm[t, p])})", f"cell:{t}:{p}"))
+        return opts
+
+    def _set_filters(self, value: str) -> None:
+        opts = self._filters()
+        values = [v for _, v in opts]
+        if value not in values and self._valid_cell(value):  # a cell with no image now: show it, empty
+            opts.append((f"confusion cell {value[5:]} (empty)", value))
+            values.append(value)
+        chosen = value if value in values else "wrong"
+        self.guard.set_options(self.filter, opts, chosen)
+        self.show(chosen)
+
+    # -- checks ----------------------------------------------------------------------
+    def _valid_cell(self, value: str) -> bool:
+        parts = value.split(":")
+        n = len(self.review.class_names) if self.review is not None else 0
+        return (len(parts) == 3 and parts[0] == "cell" and all(p.isdigit() and int(p) < n for p in parts[1:]))
+
+    def _check_filter(self, value: Any) -> str:
+        if not isinstance(value, str) or not (value in ("wrong", "errors", "") or self._valid_cell(value)):
+            raise PanelError(f"Expected 'wrong', 'errors' or a confusion cell. Received: {value!r}")
+        return value
+
+    def _check_action(self, card: _Card, value: Any) -> str:
+        return check_choice(value, "decision", [v for _, v in card.action.options])
+
+    # -- showing ---------------------------------------------------------------------
+    def cell_value(self, true: str, predicted: str) -> str:
+        """The filter value of a confusion cell given by class names.
+
+        Raises:
+            PanelError: A name is not one of the run's classes.
+        """
+        names = self.review.class_names if self.review is not None else None
+        if names is None:
+            raise PanelError("Expected the run's predictions first. Received: none yet")
+        check_choice(true, "true class", names)
+        check_choice(predicted, "predicted class", names)
+        return f"cell:{names.index(true)}:{names.index(predicted)}"
+
+    def indices(self, value: str) -> list[int]:
+        """The images a filter value selects, in display order."""
+        r = self.review
+        if value == "errors":
+            return r.label_errors()
+        if value.startswith("cell:"):
+            _, t, p = value.split(":")
+            return r.cell(r.class_names[int(t)], r.class_names[int(p)])
+        return r.wrong()
+
+    def show(self, value: str) -> None:
+        """Fills the grid with the images of a filter value, each with its decision read from the curation file."""
+        from tl_widgets.core.data.curation import read_decisions
+        from tl_widgets.views.curate_grid import png_bytes, prediction_bars_html
+
+        if self.review is None or not value:
+            return
+        r = self.review
+        chosen = self.indices(value)
+        self.shown = chosen[:PAGE_SIZE]
+        decisions = read_decisions(self.curation)
+        relabel = [(f"relabel → {n}", f"relabel:{n}") for n in r.class_names]
+        for slot, card in enumerate(self.cards):
+            if slot >= len(self.shown):
+                card.item = None
+                card.layout.display = "none"
+                continue
+            i = self.shown[slot]
+            card.item = r.item(i)
+            card.image.value = png_bytes(_thumb(r.image(i)))
+            card.caption.value = prediction_bars_html(card.item)
+            d = decisions.get(card.item["key"])
+            current = "keep" if d is None else (f"relabel:{d.label}" if d.action == "relabel" else d.action)
+            options = _BASE_ACTIONS + relabel
+            if current not in [v for _, v in options]:
+                current = "keep"
+            self.guard.set_options(card.action, options, current)
+            card.layout.display = None
+        more = f" (the {PAGE_SIZE} with the highest loss shown)" if len(chosen) > PAGE_SIZE else ""
+        self.status.value = (f"{len(chosen)} images{more}. Decisions are saved at once to "
+                             f"<code>{self.curation.name}</code> ({len(decisions)} so far).")
+        self.notice.clear()
+
+    # -- deciding --------------------------------------------------------------------
+    def _decide(self, card: _Card, value: str) -> None:
+        from tl_widgets.core.data.curation import decide, read_decisions
+
+        if card.item is None:
+            return
+        action, _, label = value.partition(":")
+        decide(self.curation, [card.item["key"]], action, label or None, who=self.who)
+        n = len(read_decisions(self.curation))
+        self.notice.show(f"{card.item['key']}: {action}{' → ' + label if label else ''} (saved; {n} decisions).",
+                         "info")
+
+    def decide(self, slot: int, value: str) -> None:
+        """Sets the decision of the image in grid slot ``slot`` (as a click in the grid would)."""
+        self.cards[slot].action.value = value
+
+    # -- grad-cam --------------------------------------------------------------------
+    def start_gradcam(self, card: _Card) -> None:
+        """Replaces a card's image by its Grad-CAM overlay (in a worker thread)."""
+        if card.item is None or self.review is None:
+            return
+        slot_key = card.item["key"]
+        i = self.review.keys.index(slot_key)
+
+        def work() -> None:
+            from tl_widgets.core.evaluation.evaluate import load_run
+            from tl_widgets.core.evaluation.gradcam import gradcam
+            from tl_widgets.views.curate_grid import png_bytes
+
+            if self._model is None:
+                self._model = load_run(self.run_dir).model
+            side = int(self._model.input_shape[1])
+            result = gradcam(self._model, _thumb(self.review.image(i), side)[None].astype("float32"))
+            if card.item is not None and card.item["key"] == slot_key:
+                card.image.value = png_bytes(_thumb(result.overlays[0]))
+            self.notice.show(f"Grad-CAM of {slot_key} (layer {result.layer!r}).", "info")
+
+        self._run_in_background(work, name="tlw-curate-gradcam", buttons=[card.gradcam])
+
+    # -- retraining ------------------------------------------------------------------
+    def retrain(self) -> str | None:
+        """Starts a child run with the decisions applied (through ``on_retrain`` when given)."""
+        from tl_widgets.core.data.curation import read_decisions
+
+        if not read_decisions(self.curation):
+            self.notice.show("Expected at least one decision before retraining. Received: none yet")
+            return None
+        if self.on_retrain is not None:
+            self.child_run_id = self.on_retrain(str(self.run_dir), str(self.curation))
+            return self.child_run_id
+        from tl_widgets.core.runs.lineage import child_config
+        from tl_widgets.core.training.session import TrainingSession
+
+        session = TrainingSession(child_config(self.run_dir, self.curation), source="studio")
+        self.child_run_id = session.start()
+        self.notice.show(f"Child run {self.child_run_id} started.", "info")
+        return self.child_run_id
+
+
+def data_roots_or_none(roots: Sequence[str | os.PathLike[str]] | None) -> list[Path]:
+    """The data roots (argument or environment), resolved; empty when none are configured."""
+    return data_roots(roots)
+
+
+def _thumb(image: Any, side: int = 96) -> Any:
+    from tl_widgets.core.data.preview import square_thumbnails
+
+    return square_thumbnails([image], side)[0]
