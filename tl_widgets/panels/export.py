@@ -1,4 +1,4 @@
-"""The export panel: pick a format, export a run, and see the verification against Keras.
+"""The export panel: pick a format, export a run, see the verification against Keras, preview, model card.
 
 Standalone: ``ExportPanel("runs/<run_id>")`` or ``ExportPanel(result)``. The
 export runs in a worker thread that only sets widget values; the format from
@@ -14,6 +14,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.export.formats import FORMATS
 from tl_widgets.panels.evaluate import run_dir_of
+from tl_widgets.panels.preview import DeploymentPreview
 from tl_widgets.panels.validation import Guard, Notice, check_choice
 from tl_widgets.panels.worker import BackgroundWork
 
@@ -38,10 +39,15 @@ class ExportPanel(BackgroundWork, widgets.VBox):
         self.format.add_class("tlw-export-format")
         self.button.add_class("tlw-export-run")
         self.table = widgets.HTML()
+        self.card_button = widgets.Button(description="Write model card", icon="file-text", layout={"width": "auto"})
+        self.card_button.add_class("tlw-model-card")
+        self.card_button.on_click(lambda _: self.write_card())
+        self.preview = DeploymentPreview(self.run_dir)
         self.guard.watch(self.format, lambda v: check_choice(v, "format", FORMATS))
         self.guard.watch(self.script, lambda v: check_choice(v, "script", (True, False)))
         self.button.on_click(lambda _: self.start())
-        super().__init__([widgets.HBox([self.format, self.script, self.button]), self.notice, self.table], **kwargs)
+        super().__init__([widgets.HBox([self.format, self.script, self.button, self.card_button]), self.notice,
+                          self.table, self.preview], **kwargs)
         self.add_class("tlw-export")
 
     def start(self) -> None:
@@ -68,8 +74,24 @@ class ExportPanel(BackgroundWork, widgets.VBox):
             else:
                 self.notice.show(f"{fmt}: " + " ".join(report.warnings) + note, "warning")
             self._render()
+            self.preview.refresh(select=fmt)
 
         self._run_in_background(work, name="tlw-export", buttons=[self.button])
+
+    def write_card(self) -> None:
+        """Writes MODEL_CARD.md into the run folder (in a worker thread; evaluates the run first if needed)."""
+        from tl_widgets.core.export.model_card import write_model_card
+
+        if self.busy:
+            self.notice.show("Busy: wait for the current export to end.", "warning")
+            return
+        self.notice.show("Writing the model card…", "info")
+
+        def work() -> None:
+            card = write_model_card(self.run_dir)
+            self.notice.show(f"Model card written: {card.path} (edit its Intended use and Limits).", "info")
+
+        self._run_in_background(work, name="tlw-model-card", buttons=[self.card_button, self.button])
 
 
     def _render(self) -> None:

@@ -1,0 +1,138 @@
+"""The deployment preview: pick an export, drop images (or use the validation split), see Keras beside it.
+
+Embedded in the export panel; standalone: ``DeploymentPreview("runs/<run_id>")``.
+Everything from the browser is re-checked in Python: the format must be one the
+run was exported to, uploads are capped in count and size and decoded with the
+training images' checks. The comparison runs in a worker thread that only sets
+widget values.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from tl_widgets.panels.validation import Guard, Notice, check_choice
+from tl_widgets.panels.worker import BackgroundWork
+
+__all__ = ["DeploymentPreview", "preview_table_html"]
+
+MAX_FILES = 64
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+def _top_html(top: list[tuple[str, float]]) -> str:
+    return "<br>".join(f"{html.escape(str(name))} {p:.3f}" for name, p in top)
+
+
+def preview_table_html(preview: Any, max_rows: int = 40) -> str:
+    """The summary line and the per-image table (disagreements first) of a
+    :class:`~tl_widgets.core.export.preview.Preview`."""
+    p = preview
+    summary = (
+        f"<div class='tlw-preview-summary'><b>{html.escape(p.format)}</b>: top-1 agreement "
+        f"<b class='tlw-preview-agreement'>{p.agreement:.2%}</b> on {p.count} images "
+        f"({p.disagreements} disagree) &nbsp; max probability difference {p.max_abs_diff:.2g} &nbsp; "
+        f"latency per image: Keras {p.keras_ms_per_image:.2f} ms, export {p.export_ms_per_image:.2f} ms "
+        f"({html.escape(p.runtime)}) &nbsp; file {p.file_size / 1e6:.2f} MB</div>"
+    )
+    head = ("<tr><th>#</th><th>image</th><th>Keras top-k</th><th>export top-k</th><th>max diff</th>"
+            "<th>top-1</th></tr>")
+    rows = []
+    for r in p.rows[:max_rows]:
+        what = html.escape(r.name or (f"true: {r.label}" if r.label is not None else str(r.index)))
+        mark = "agree" if r.agree else "<b style='color:#c00'>DISAGREE</b>"
+        rows.append(f"<tr class='{'tlw-agree' if r.agree else 'tlw-disagree'}'><td>{r.index}</td><td>{what}</td>"
+                    f"<td>{_top_html(r.keras_top)}</td><td>{_top_html(r.export_top)}</td>"
+                    f"<td>{r.max_abs_diff:.2g}</td><td>{mark}</td></tr>")
+    more = f"<p>… {len(p.rows) - max_rows} more images agree.</p>" if len(p.rows) > max_rows else ""
+    return f"{summary}<table class='tlw-preview-table'>{head}{''.join(rows)}</table>{more}"
+
+
+class DeploymentPreview(BackgroundWork, widgets.VBox):
+    """Keras against one of the run's exports, image by image.
+
+    Args:
+        run_dir: The run folder.
+    """
+
+    def __init__(self, run_dir: Path, **kwargs: Any) -> None:
+        self.run_dir = Path(run_dir)
+        self.preview: Any = None
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self.format = widgets.Dropdown(options=[], description="Export", layout={"width": "240px"})
+        self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Drop images")
+        self.button = widgets.Button(description="Compare with Keras", icon="balance-scale", button_style="info",
+                                     layout={"width": "auto"})
+        self.format.add_class("tlw-preview-format")
+        self.button.add_class("tlw-preview-run")
+        self.table = widgets.HTML()
+        self.table.add_class("tlw-preview-result")
+        self.hint = widgets.HTML("<i>No images dropped: the validation split is used.</i>")
+        self.guard.watch(self.format, lambda v: check_choice(v, "export", self.format.options))
+        self.upload.observe(lambda _: self._hint(), names="value")
+        self.button.on_click(lambda _: self.start())
+        super().__init__([widgets.HTML("<b>Deployment preview</b>: Keras and an export side by side"),
+                          widgets.HBox([self.format, self.upload, self.button]), self.hint, self.notice, self.table],
+                         **kwargs)
+        self.add_class("tlw-preview")
+        self.refresh()
+
+    def refresh(self, select: str | None = None) -> None:
+        """Lists the run's exports (call after a new export); selects ``select`` when given."""
+        from tl_widgets.core.export.preview import exported_formats
+
+        formats = exported_formats(self.run_dir) if self.run_dir.is_dir() else []
+        self.format.options = formats
+        if select in formats:
+            self.format.value = select
+
+    def _hint(self) -> None:
+        n = len(self.upload.value)
+        self.hint.value = (f"<i>{n} dropped image(s) will be compared.</i>" if n
+                           else "<i>No images dropped: the validation split is used.</i>")
+
+    def _files(self) -> list[tuple[str, bytes]]:
+        files = list(self.upload.value)
+        if len(files) > MAX_FILES:
+            raise ValueError(f"Expected at most {MAX_FILES} images. Received: {len(files)}")
+        out = []
+        for f in files:
+            name, content = str(f.get("name", "?")), f.get("content", b"")
+            data = bytes(content) if isinstance(content, (bytes, bytearray, memoryview)) else None
+            if data is None or len(data) > MAX_FILE_BYTES:
+                raise ValueError(f"Expected image files up to {MAX_FILE_BYTES // 2**20} MiB. Received: {name!r}")
+            out.append((name, data))
+        return out
+
+    def start(self) -> None:
+        """Compares Keras and the selected export (in a worker thread)."""
+        from tl_widgets.core.export.preview import exported_formats, images_from_bytes, preview_export
+
+        if self.busy:
+            self.notice.show("Busy: wait for the current comparison to end.", "warning")
+            return
+        try:  # re-checked: the browser can set any value
+            fmt = check_choice(self.format.value, "export", exported_formats(self.run_dir))
+            files = self._files()
+        except ValueError as exc:
+            self.notice.show(str(exc))
+            return
+        self.notice.show(f"Comparing Keras and {fmt}…", "info")
+
+        def work() -> None:
+            images = names = None
+            if files:
+                from tl_widgets.core.evaluation.evaluate import load_run
+
+                images, names = images_from_bytes(files, load_run(self.run_dir).input_size)
+            self.preview = preview_export(self.run_dir, fmt, images=images, names=names)
+            self.table.value = preview_table_html(self.preview)
+            level = "info" if self.preview.disagreements == 0 else "warning"
+            self.notice.show(f"{fmt}: {self.preview.agreement:.2%} top-1 agreement with Keras.", level)
+
+        self._run_in_background(work, name="tlw-preview", buttons=[self.button])
