@@ -145,7 +145,11 @@ class Studio(widgets.VBox):
         self.evaluate_button.add_class("tlw-evaluate-last")
         self.evaluate_button.on_click(lambda _: self.evaluate_last_run())
         self.evaluation = widgets.VBox([self.evaluate_button])
-        pages = {"data": self.data, "backbone": self.backbone, "freeze": self.freeze, "strategy": self.strategy_tab,
+        from tl_widgets.panels.health import HealthPanel
+
+        self.health = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
+        self.data_tab = widgets.VBox([self.data, widgets.Accordion([self.health], titles=("Data health check",))])
+        pages = {"data": self.data_tab, "backbone": self.backbone, "freeze": self.freeze, "strategy": self.strategy_tab,
                  "train": self.train_tab, "runs": self.runs, "evaluate": self.evaluation}
         self.tabs = widgets.Tab(children=[pages[key] for key in TABS], titles=tuple(TABS.values()))
         self.tabs.add_class("tlw-tabs")
@@ -286,6 +290,13 @@ class Studio(widgets.VBox):
         panel.on_retrain = self.retrain_with_fixes
         self.evaluation.children = (self.evaluate_button, panel, ExportPanel(result))
         return True
+
+    def _use_curation(self, path: str) -> None:
+        """Switches ``data.curation`` on (the health check wrote decisions): the next run applies them."""
+        try:
+            self.data.set_config(dataclasses.replace(self.data.config, curation=path))
+        except (PanelError, ConfigError) as exc:
+            self.notice.show(f"Cannot use the curation: {exc}")
 
     def retrain_with_fixes(self, run_dir: str, curation: str) -> str | None:
         """Starts a child run: ``run_dir``'s config with ``curation`` applied (``parent_run_id`` set), on Train.

@@ -1,0 +1,131 @@
+"""The health-check panel (Data step): find what in the dataset will mislead training, and act on it.
+
+Runs :func:`~tl_widgets.core.data.health.check_dataset` on the folder or zip the
+Data panel points at (in a worker thread) and lists the findings: what was
+found, the files, what to do. Findings about files offer one action: exclude
+them (duplicates, leaks, tiny images) or mark them ambiguous (suspected label
+errors). The decisions go to the dataset's curation file in the user's home,
+and ``on_curation(path)`` lets the Studio switch ``data.curation`` on so the
+next run uses them. Original files are never touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import ipywidgets as widgets
+
+from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
+from tl_widgets.panels.worker import BackgroundWork
+
+__all__ = ["HealthPanel", "ACTIONS"]
+
+ACTIONS = {"leakage": "exclude", "exact_duplicates": "exclude", "near_duplicates": "exclude",
+           "small_images": "exclude", "label_errors": "ambiguous"}
+"""The action each kind of finding offers for its files."""
+
+
+class HealthPanel(BackgroundWork, widgets.VBox):
+    """A health check of the data the Data panel describes.
+
+    Args:
+        config_source: Returns the current ``DataConfig`` (checked by its panel: paths under the data roots).
+        on_curation: Called with the curation file after decisions were written (None: nothing).
+        input_size: Returns the model's input side (for the small-image check); None: 48.
+    """
+
+    def __init__(self, config_source: Callable[[], Any], *, on_curation: Callable[[str], None] | None = None,
+                 input_size: Callable[[], int] | None = None) -> None:
+        self.config_source = config_source
+        self.on_curation = on_curation
+        self.input_size = input_size
+        self.report: Any = None
+        self.curation: Path | None = None
+        self._data: Any = None
+        self.notice = Notice()
+        self.guard = Guard(self.notice)
+        self.button = widgets.Button(description="Check data health", icon="stethoscope", layout={"width": "auto"})
+        self.button.add_class("tlw-health-run")
+        self.findings = widgets.HTML()
+        self.findings.add_class("tlw-health-findings")
+        self.pick = widgets.Dropdown(options=[("(no action to take)", -1)], value=-1, description="finding",
+                                     layout={"width": "420px"})
+        self.pick.add_class("tlw-health-pick")
+        self.apply_button = widgets.Button(description="Apply to its files", disabled=True, layout={"width": "auto"})
+        self.apply_button.add_class("tlw-health-act")
+        self.button.on_click(lambda _: self.start())
+        self.guard.watch(self.pick, lambda v: check_choice(v, "finding", [o[1] for o in self.pick.options]))
+        self.apply_button.on_click(lambda _: self._apply_picked())
+        super().__init__([widgets.HBox([self.button]), self.notice, self.findings,
+                          widgets.HBox([self.pick, self.apply_button])])
+        self.add_class("tlw-health")
+
+    def start(self) -> None:
+        """Checks the current data (in a worker thread)."""
+        from tl_widgets.core.data.health import check_dataset
+
+        if self.busy:
+            self.notice.show("Busy: a check is running.", "warning")
+            return
+        try:
+            data = self.config_source()
+        except (PanelError, ValueError) as exc:
+            self.notice.show(f"Cannot check: {exc}")
+            return
+        if data.source not in ("folder", "zip") or not data.path:
+            self.notice.show("The health check reads a folder or a zip; the built-in demo data are already clean.",
+                             "info")
+            return
+        size = self.input_size() if self.input_size is not None else 48
+
+        def work() -> None:
+            self.report = check_dataset(data.path, val_path=data.val_path, validation_split=data.validation_split,
+                                        input_size=size)
+            self._data = data
+            self.show()
+            self.notice.show(f"Checked {sum(self.report.counts.values())} images: "
+                             f"{len(self.report.findings)} findings.", "info")
+
+        self.findings.children = ()
+        self.notice.show("Checking (hashing files, computing embeddings)…", "info")
+        self._run_in_background(work, name="tlw-health", buttons=[self.button])
+
+    def show(self) -> None:
+        """Draws the findings of the last check and offers their actions (only sets widget values)."""
+        from tl_widgets.views.health_html import findings_html
+
+        findings = self.report.findings if self.report is not None else []
+        self.findings.value = findings_html([f.__dict__ for f in findings])
+        options = [(f"{ACTIONS[f.kind]} the {len(f.files)} files of '{f.kind.replace('_', ' ')}'", i)
+                   for i, f in enumerate(findings) if f.kind in ACTIONS and f.files]
+        self.guard.set_options(self.pick, options or [("(no action to take)", -1)], options[0][1] if options else -1)
+        self.apply_button.disabled = not options
+
+    def _apply_picked(self) -> None:
+        try:
+            self.act(check_choice(self.pick.value, "finding", [o[1] for o in self.pick.options]))
+        except PanelError as exc:
+            self.notice.show(f"Refused: {exc}")
+
+    def act(self, index: int) -> int:
+        """Writes the finding's action for its files to the curation file; returns how many decisions.
+
+        Raises:
+            PanelError: No such finding, or it offers no action.
+        """
+        from tl_widgets.core.data.curation import decide, default_curation_path
+
+        findings = self.report.findings if self.report is not None else []
+        if not isinstance(index, int) or not 0 <= index < len(findings) or findings[index].kind not in ACTIONS:
+            raise PanelError(f"Expected a finding with an action. Received: {index!r}")
+        f = findings[index]
+        data = self._data
+        self.curation = Path(data.curation) if data.curation else \
+            default_curation_path(data.source, data.path)
+        written = decide(self.curation, f.files, ACTIONS[f.kind])
+        self.notice.show(f"{ACTIONS[f.kind].capitalize()}: {written} files written to {self.curation.name}; "
+                         "the next run uses them.", "info")
+        if self.on_curation is not None:
+            self.on_curation(str(self.curation))
+        return written
