@@ -111,12 +111,6 @@ class Studio(widgets.VBox):
             from tl_widgets.core.data.images import limit_pixels
 
             limit_pixels(ws.max_pixels)
-        if self.seat is not None:  # a served room: every Start waits its turn in the room's fair queue
-            from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue, queue_gate
-            from tl_widgets.core.training.session import set_start_gate
-
-            slots = ws.training_slots if ws is not None else max(1, (os.cpu_count() or 1))
-            set_start_gate(queue_gate(TrainingQueue(self.seat.home.parent / QUEUE_FILE, slots), self.seat.name))
         self.backbone = BackbonePanel(cfg.model, data_roots=data_roots, allowed=ws.allowed_backbones if ws else None)
         self.freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze)
         self.data = DataPanel(cfg.data, data_roots=data_roots, max_upload_bytes=_upload_limit(max_upload_bytes, ws),
@@ -168,6 +162,10 @@ class Studio(widgets.VBox):
         self.add_class("tlw-studio")
         if lowered:
             self.notice.show("Lowered to the workshop's limits: " + "; ".join(lowered) + ".", "info")
+        if self.seat is not None:  # a served room: the fair training queue and the instructor's controls
+            from tl_widgets.studio_room import connect_room
+
+            self.room_watcher = connect_room(self)
 
     # -- workshop ---------------------------------------------------------------
     def _fit_to_workshop(self, cfg: TrainConfig) -> list[str]:

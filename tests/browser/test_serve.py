@@ -1,10 +1,15 @@
-"""``tl-widgets serve --workshop FILE`` in Chromium: the token is required, sources are stripped, and values
-above the workshop's limits typed into the page are refused in Python with a message."""
+"""``tl-widgets serve --workshop FILE`` in Chromium: the token is required (and never on the command line),
+the Host header is checked, sources are stripped, values above the workshop's limits typed into the page are
+refused in Python with a message, and two browsers get two private seats: each sees only its own runs, and with
+one training slot the second Start waits in the room's queue ("queued: 1 ahead of you") until the first ends."""
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,8 @@ sys.exit(args.func(args))
 TRAIN_NOTICE_JS = "((document.querySelector('.tlw-train-panel .tlw-message') || {}).innerText || '')"
 DATA_NOTICE_JS = "((document.querySelector('.tlw-data-panel .tlw-message') || {}).innerText || '')"
 STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '')"
+PROGRESS_JS = "((document.querySelector('.tlw-progress-text') || {}).innerText || '')"
+RUN_OPTIONS_JS = "Array.from(document.querySelectorAll('.tlw-runs select option')).map(o => o.value)"
 TOKEN = "workshop-test-token-42"
 
 
@@ -35,7 +42,7 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
     (tmp_path / "data").mkdir()
     workshop = tmp_path / "workshop.yaml"
     workshop.write_text("name: Browser class\ndata_roots: [data]\nallowed_backbones: [demo_cnn]\n"
-                        "max_epochs: 3\nmax_batch_size: 16\nmax_upload_mb: 1\n", encoding="utf-8")
+                        "max_epochs: 3\nmax_batch_size: 16\nmax_upload_mb: 1\nmax_trainings: 1\n", encoding="utf-8")
     port = free_port()
     env = {**os.environ, "TL_WIDGETS_HOME": str(tmp_path / "home"), "TL_WIDGETS_STUDIO_EPOCHS": "1",
            "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "20", "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
@@ -43,9 +50,22 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
     server = start_server([sys.executable, "-c", RUNNER, "serve", "--workshop", str(workshop), "--port", str(port),
                            "--token", TOKEN, "--no-browser"],
                           ready_url=f"http://127.0.0.1:{port}/", env=env, cwd=tmp_path, name="serve")
+    # The token is never on a command line (`ps` shows those to every user).
+    import psutil
+
+    cmdlines = [" ".join(p.cmdline()) for p in psutil.Process(server.proc.pid).children(recursive=True)]
+    assert cmdlines and not any(TOKEN in c for c in cmdlines)
+    # A page of another site that makes the browser call 127.0.0.1 under its own name (DNS rebinding): refused.
+    forged = urllib.request.Request(f"{server.ready_url}?token={TOKEN}", headers={"Host": f"evil.example:{port}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=30)
+    assert refused.value.code == 403
     page = chromium.new_page(viewport={"width": 1300, "height": 1000})
+    other = chromium.new_context(viewport={"width": 1300, "height": 1000})
+    page_b = other.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page_b.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         # 1. No token: the login page, never the Studio.
         page.goto(server.ready_url, timeout=60_000)
@@ -68,14 +88,57 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
         page.wait_for_function(f"{DATA_NOTICE_JS}.includes('Received: batch_size=64')", timeout=30_000)
         page.screenshot(path=str(artifacts_dir / "serve_refused.png"), full_page=True)
 
-        # 4. Within the limits, training runs to the end.
+        # 4. A second browser gets its own seat. One training slot: its Start waits in line until A's ends.
+        page_b.goto(f"{server.ready_url}?token={TOKEN}", timeout=120_000)
+        page_b.wait_for_selector(".tlw-studio", timeout=180_000)
+        # 4a. The instructor view: its own URL and token; a student's token does not open it.
+        import re
+
+        for _ in range(120):
+            found = re.search(r"Instructor view[^:]*: (http://\S+)", server.log_tail(20_000))
+            if found:
+                break
+            page.wait_for_timeout(500)
+        assert found, server.log_tail(4000)
+        teacher_url = found.group(1)
+        assert TOKEN not in teacher_url
+        teacher = other.new_page()
+        teacher.goto(teacher_url.split("?")[0] + f"?token={TOKEN}", timeout=60_000)
+        assert "/login" in teacher.url and teacher.locator(".tlw-room-panel").count() == 0
+        teacher.goto(teacher_url, timeout=120_000)
+        teacher.wait_for_function("(document.querySelector('.tlw-room-table') || {innerText: ''})"
+                                  ".innerText.includes('2 seats open')", timeout=180_000)
         page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+        _type(page, ".tlw-epochs", 2)
         page.locator("button.tlw-start").click()
-        page.wait_for_function(f"{STATUS_JS}.trim() === 'finished'", timeout=180_000)
+        page.wait_for_function(f"{STATUS_JS}.trim() === 'running'", timeout=60_000)
+        page_b.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+        page_b.locator("button.tlw-start").click()
+        page_b.wait_for_function(f"{PROGRESS_JS}.includes('queued: 1 ahead of you')", timeout=60_000)
+        page_b.wait_for_function(f"{STATUS_JS}.trim() === 'queued'", timeout=30_000)
+        teacher.wait_for_function("document.querySelector('.tlw-room-table').innerText.includes('queued (#1 in line)')",
+                                  timeout=30_000)
+        teacher.screenshot(path=str(artifacts_dir / "serve_instructor.png"), full_page=True)
+        page_b.screenshot(path=str(artifacts_dir / "serve_queued.png"), full_page=True)
+        page.wait_for_function(f"{STATUS_JS}.trim() === 'finished'", timeout=240_000)
+        page_b.wait_for_function(f"{STATUS_JS}.trim() === 'finished'", timeout=240_000)
+
+        # 5. Each seat's Runs tab lists only its own run; each seat is a private folder.
+        ids = []
+        for pg in (page, page_b):
+            pg.locator(".tlw-tabs .lm-TabBar-tab", has_text="Runs").first.click()
+            pg.wait_for_function(f"{RUN_OPTIONS_JS}.length > 0", timeout=30_000)
+            ids.append(pg.evaluate(RUN_OPTIONS_JS))
+        assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1], ids
+        page_b.screenshot(path=str(artifacts_dir / "serve_seat_runs.png"), full_page=True)
+        seats = sorted((tmp_path / "home" / "seats").glob("seat-*"))
+        assert len(seats) >= 2 and all(stat.S_IMODE(s.stat().st_mode) == 0o700 for s in seats)
     except Exception:
         page.screenshot(path=str(artifacts_dir / "serve_failure.png"), full_page=True)
+        page_b.screenshot(path=str(artifacts_dir / "serve_failure_b.png"), full_page=True)
         print(server.log_tail(4000))
         raise
     finally:
         page.close()
+        other.close()
     assert not errors, errors

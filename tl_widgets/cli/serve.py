@@ -11,12 +11,13 @@ weights the allowed backbones need are already cached.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from tl_widgets.cli.studio import add_token_flags
 from tl_widgets.server.voila_launch import LaunchOptions
 
-__all__ = ["register", "build_options"]
+__all__ = ["register", "build_options", "seats_root", "instructor_options"]
 
 DEFAULT_UPLOAD_MB = 8.0
 DEFAULT_IDLE_MINUTES = 30.0
@@ -46,6 +47,9 @@ def register(sub: Any) -> None:
                    help=f"shut down kernels idle this long (default: the workshop's, else {DEFAULT_IDLE_MINUTES:g})")
     p.add_argument("--skip-weights-check", action="store_true",
                    help="start even when an allowed backbone's weights are not cached (they will download)")
+    p.add_argument("--instructor-port", type=int, default=0,
+                   help="port of the instructor view (with --workshop; default: a free one). It has its own "
+                        "token: keep its URL to yourself")
     p.add_argument("--no-browser", action="store_true", help="don't open a browser")
     p.set_defaults(func=_run)
 
@@ -86,16 +90,46 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
     return LaunchOptions(
         port=args.port, ip=args.ip, data_roots=roots, token=token,
         max_upload_bytes=int(upload_mb * 2**20), threads=threads, cull_idle_s=int(idle * 60),
-        strip_sources=True, workshop=workshop.path if workshop else None,
+        strip_sources=True, workshop=workshop.path if workshop else None, seats=seats_root(),
     )
+
+
+def seats_root() -> Path:
+    """Where ``serve`` keeps its seats: ``<home>/seats`` (0700); temp left by killed kernels is swept first."""
+    from tl_widgets.core.room.seat import sweep_seats
+    from tl_widgets.core.settings import default_home
+
+    root = default_home() / "seats"
+    sweep_seats(root)
+    return root
+
+
+def instructor_options(opts: LaunchOptions, port: int = 0) -> LaunchOptions:
+    """The instructor view's launch options: the room's seats and workshop, its own port and token.
+
+    Raises:
+        ValueError: ``port`` is out of range or the one the Studio uses.
+    """
+    from tl_widgets.server.voila_launch import new_token
+
+    if not 0 <= port < 65536 or (port and port == opts.port):
+        raise ValueError(f"Expected --instructor-port between 0 and 65535, not the Studio's. Received: {port}")
+    return LaunchOptions(port=port, ip=opts.ip, token=new_token(), threads=1, strip_sources=True,
+                         workshop=opts.workshop, seats=opts.seats)
 
 
 def _run(args: argparse.Namespace) -> int:
     from tl_widgets.cli.errors import fail
     from tl_widgets.cli.studio import launch
+    from tl_widgets.server.voila_launch import Companion, instructor_notebook
 
     try:
         opts = build_options(args)
+        companions = []
+        if args.workshop:
+            teacher = instructor_options(opts, args.instructor_port)
+            companions.append(Companion(teacher, instructor_notebook(), lambda url: print(
+                f"Instructor view (its own token; keep it to yourself): {url}", flush=True)))
     except (ValueError, RuntimeError) as exc:
         return fail(str(exc))
-    return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)")
+    return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)", companions=companions)

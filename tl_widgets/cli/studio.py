@@ -90,7 +90,7 @@ def resolve_data_roots(roots: list[str], flag: str = "--data-root") -> list[Path
     return out
 
 
-def launch(opts: LaunchOptions, *, open_browser: bool, label: str) -> int:
+def launch(opts: LaunchOptions, *, open_browser: bool, label: str, companions: Any = ()) -> int:
     """Runs Voilà, prints ``"<label>: <url>"`` once it answers, and prints a launch failure as one line.
 
     Returns:
@@ -99,7 +99,8 @@ def launch(opts: LaunchOptions, *, open_browser: bool, label: str) -> int:
     from tl_widgets.cli.errors import fail
 
     try:
-        return run_voila(opts, open_browser=open_browser, on_ready=lambda url: print(f"{label}: {url}", flush=True))
+        return run_voila(opts, open_browser=open_browser, on_ready=lambda url: print(f"{label}: {url}", flush=True),
+                         companions=companions)
     except (VoilaLaunchError, ValueError) as exc:
         return fail(str(exc))
 

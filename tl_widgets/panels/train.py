@@ -345,9 +345,12 @@ class TrainPanel(widgets.VBox):
         p = change["new"]
         if p.status == "idle" and p.message and self.session is not None and self.status == "running":
             self.progress_text.value = html.escape(p.message)  # before the run starts: its place in a room's queue
+            self.status_line.value = "queued"
             return
         if p.status == "idle" or self.session is None or (p.run_id and p.run_id != self.session.run_id):
             return
+        if self.status_line.value == "queued":
+            self.status_line.value = html.escape(self.status)
         frac = p.fraction
         if frac is not None:
             self.progress_bar.value = frac

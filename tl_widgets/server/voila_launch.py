@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tl_widgets.core.settings import DATA_ROOTS_ENV, MAX_UPLOAD_ENV, TOKEN_ENV, WORKSHOP_ENV
+from tl_widgets.core.settings import DATA_ROOTS_ENV, MAX_UPLOAD_ENV, SEATS_ENV, TOKEN_ENV, WORKSHOP_ENV
 
 __all__ = [
-    "LaunchOptions", "VoilaLaunchError", "studio_notebook", "voila_argv", "kernel_env", "run_voila", "free_port",
+    "LaunchOptions", "VoilaLaunchError", "studio_notebook", "instructor_notebook", "Companion", "voila_argv", "kernel_env", "run_voila", "free_port",
     "is_loopback", "new_token", "check_token",
     "THREAD_ENV_VARS", "READY_PROBE", "MAX_UPLOAD_ENV", "DATA_ROOTS_ENV", "WORKSHOP_ENV",
 ]
@@ -57,6 +57,11 @@ class VoilaLaunchError(RuntimeError):
 def studio_notebook() -> Path:
     """The packaged Voilà entry notebook."""
     return Path(__file__).resolve().parents[1] / "app" / "studio.ipynb"
+
+
+def instructor_notebook() -> Path:
+    """The packaged instructor-view notebook (``serve --workshop``'s second URL)."""
+    return Path(__file__).resolve().parents[1] / "app" / "instructor.ipynb"
 
 
 def is_loopback(ip: str) -> bool:
@@ -109,6 +114,8 @@ class LaunchOptions:
         cull_idle_s: Shut down kernels idle (no tab attached) this long (None: never).
         strip_sources: Never send the notebook's code to the browser.
         workshop: A workshop file the kernels read (``$TL_WIDGETS_WORKSHOP``).
+        seats: The folder under which each kernel makes its private seat
+            (``$TL_WIDGETS_SEATS``; None: kernels share the user's home, as a personal Studio does).
         extra_env: More variables for the server and its kernels.
     """
 
@@ -121,6 +128,7 @@ class LaunchOptions:
     cull_idle_s: int | None = None
     strip_sources: bool = True
     workshop: Path | None = None
+    seats: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -189,6 +197,8 @@ def kernel_env(opts: LaunchOptions, base: dict[str, str] | None = None) -> dict[
                             f"intra_op_parallelism_threads={int(opts.threads)}").strip()
     if opts.workshop is not None:
         env[WORKSHOP_ENV] = str(opts.workshop)
+    if opts.seats is not None:
+        env[SEATS_ENV] = str(opts.seats)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.update(opts.extra_env)
     return env
@@ -213,8 +223,33 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0)
     return False
 
 
+@dataclass
+class Companion:
+    """A second Voilà started and stopped with the main one (the instructor view).
+
+    Attributes:
+        opts: How to serve it (its own port and token).
+        notebook: What it serves.
+        on_ready: Told its URL once it answers.
+    """
+
+    opts: LaunchOptions
+    notebook: Path
+    on_ready: Callable[[str], None] | None = None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run_voila(
-    opts: LaunchOptions, *, open_browser: bool = False, on_ready: Callable[[str], None] | None = None
+    opts: LaunchOptions, *, open_browser: bool = False, on_ready: Callable[[str], None] | None = None,
+    companions: Sequence[Companion] = (),
 ) -> int:
     """Starts Voilà, calls ``on_ready(url)`` once it answers, and waits for it to end.
 
@@ -222,6 +257,7 @@ def run_voila(
         opts: What to serve and how.
         open_browser: Open the URL in a browser when this machine has a display.
         on_ready: Told the Studio's URL once Voilà answers (the CLI prints it).
+        companions: More servers to run alongside (each told its URL when ready), stopped with this one.
 
     Returns:
         Voilà's exit status (130 after Ctrl-C).
@@ -233,6 +269,11 @@ def run_voila(
 
     if opts.port == 0:
         opts.port = free_port()
+    for extra in companions:
+        if extra.opts.port == 0:
+            extra.opts.port = free_port()
+    others = [(extra, subprocess.Popen(voila_argv(extra.opts, extra.notebook), env=kernel_env(extra.opts)))
+              for extra in companions]
     proc = subprocess.Popen(voila_argv(opts), env=kernel_env(opts))
 
     def on_term(signum: int, frame: object) -> None:
@@ -249,6 +290,9 @@ def run_voila(
                                    + (f"exit code {code}" if code is not None else "no answer within 120 s"))
         if on_ready is not None:
             on_ready(opts.url)
+        for extra, other in others:
+            if _wait_ready(extra.opts.base_url + READY_PROBE, other) and extra.on_ready is not None:
+                extra.on_ready(extra.opts.url)
         if open_browser and _has_display():
             import webbrowser
 
@@ -262,6 +306,8 @@ def run_voila(
             proc.kill()
         return 130
     finally:
+        for _, other in others:
+            _stop(other)
         signal.signal(signal.SIGTERM, previous)
 
 

@@ -162,7 +162,8 @@ def queue_gate(queue: TrainingQueue, seat: str) -> Callable[[str, threading.Even
     """
     def gate(run_id: str, stop: threading.Event, say: Callable[[str], None]) -> Callable[[], None] | None:
         def tell(ahead: int) -> None:
-            say(f"queued: {ahead} ahead of you ({queue.slots} trainings at once in this room)")
+            at_once = "1 training at a time" if queue.slots == 1 else f"{queue.slots} trainings at once"
+            say(f"queued: {ahead} ahead of you ({at_once} in this room)")
 
         if not queue.wait_turn(seat, run_id, stop, on_position=tell):
             return None

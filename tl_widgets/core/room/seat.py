@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tl_widgets.core.settings import HOME_ENV, SEATS_ENV
 
-__all__ = ["Seat", "current_seat", "open_seat", "list_seats", "SEAT_FILE"]
+__all__ = ["Seat", "current_seat", "open_seat", "list_seats", "sweep_seats", "seat_alive", "SEAT_FILE"]
 
 SEAT_FILE = "seat.json"
 """The seat's description (pid, start time), read by the room view."""
@@ -131,3 +131,29 @@ def list_seats(root: str | os.PathLike[str]) -> list[tuple[Path, dict]]:
         out.append((home, info if isinstance(info, dict) else {}))
     out.sort(key=lambda item: float(item[1].get("started", 0) or 0))
     return out
+
+
+def seat_alive(info: dict) -> bool:
+    """True while the kernel that opened the seat (``info`` from ``seat.json``) is still running."""
+    import psutil
+
+    try:
+        proc = psutil.Process(int(info.get("pid", -1)))
+        # The same process (a reused pid was created after the seat), and not a zombie.
+        return proc.create_time() <= float(info.get("started", 0)) + 1.0 and proc.status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, ValueError, TypeError):
+        return False
+
+
+def sweep_seats(root: str | os.PathLike[str]) -> int:
+    """Removes the temporary work of seats whose kernel is gone (killed, never closed); returns how many.
+
+    Creates ``root`` (0700) when missing.
+    """
+    _private_dir(Path(root).expanduser().resolve())
+    swept = 0
+    for home, info in list_seats(root):
+        if not info.get("ended") and not seat_alive(info) and (home / "tmp").exists():
+            shutil.rmtree(home / "tmp", ignore_errors=True)
+            swept += 1
+    return swept

@@ -1,0 +1,81 @@
+"""What every seat of a room is doing, for the instructor view: one plain dict per seat.
+
+Reads each seat's run store (latest run, its last epoch's validation accuracy
+and last batch's images/s), the room's queue, and the kernel's memory as
+PSS (proportional set size: shared library pages split between the
+processes that share them, so the seats' figures add up).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue
+from tl_widgets.core.room.seat import list_seats, seat_alive
+from tl_widgets.core.runs import db
+from tl_widgets.core.runs.store import DB_FILENAME
+
+__all__ = ["room_census", "kernel_pss_bytes"]
+
+
+def kernel_pss_bytes(pid: int) -> int | None:
+    """The PSS of process ``pid`` in bytes (None when it is gone or unreadable)."""
+    import psutil
+
+    try:
+        return int(psutil.Process(pid).memory_full_info().pss)
+    except (psutil.Error, AttributeError):
+        return None
+
+
+def _latest_run(home: Path) -> dict[str, Any] | None:
+    path = home / DB_FILENAME
+    if not path.exists():
+        return None
+
+    def query(conn: sqlite3.Connection) -> dict[str, Any] | None:
+        row = conn.execute("SELECT * FROM runs ORDER BY start_time DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        run = db.run_row_to_dict(row)
+        epoch = conn.execute("SELECT metrics FROM epochs WHERE run_id = ? ORDER BY epoch DESC LIMIT 1",
+                             (row["run_id"],)).fetchone()
+        batch = conn.execute("SELECT images_per_sec FROM batches WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+                             (row["run_id"],)).fetchone()
+        metrics = db.loads(epoch["metrics"], {}) if epoch is not None else {}
+        return {"run_id": run["run_id"], "status": run["status"], "epoch": run["epoch"],
+                "total_epochs": run["total_epochs"], "val_accuracy": metrics.get("val_accuracy"),
+                "images_per_sec": batch["images_per_sec"] if batch is not None else None}
+
+    try:
+        return db.read(path, query)
+    except sqlite3.Error:
+        return None  # a seat whose store is being created or is damaged: shown without a run
+
+
+def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[dict[str, Any]]:
+    """One dict per seat (oldest first): ``seat``, ``home``, ``alive``, ``pss_bytes``, ``run`` and ``queue``.
+
+    ``queue`` is ``"training"``, ``"queued (#N in line)"`` or ``""``.
+    """
+    root = Path(seats_root)
+    tickets = []
+    if (root / QUEUE_FILE).exists():
+        tickets = TrainingQueue(root / QUEUE_FILE, slots=1).snapshot()
+    waiting = [t for t in tickets if t["state"] == "waiting"]
+    out = []
+    for home, info in list_seats(root):
+        alive = seat_alive(info) and not info.get("ended")
+        if not alive and not include_ended:
+            continue
+        mine = next((t for t in tickets if t["seat"] == home.name), None)
+        queue = ""
+        if mine is not None:
+            queue = "training" if mine["state"] == "training" else \
+                f"queued (#{1 + sum(t['ticket'] < mine['ticket'] for t in waiting)} in line)"
+        out.append({"seat": home.name, "home": str(home), "alive": alive,
+                    "pss_bytes": kernel_pss_bytes(int(info.get("pid", -1))) if alive else None,
+                    "run": _latest_run(home), "queue": queue})
+    return out

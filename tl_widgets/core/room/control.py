@@ -1,0 +1,88 @@
+"""The instructor's controls over a room's seats: stop a seat's run, push a config to every seat.
+
+Both are files the seats' kernels watch (no new service): the instructor's
+kernel writes ``<seat>/control/stop`` or ``<seats>/pushed_config.json``
+(atomically), and each seat's :class:`SeatWatcher` acts on them within a
+second: it stops the seat's run, or offers the pushed config to the Studio,
+which checks it against the workshop's limits like anything from a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from tl_widgets.core.fileio import atomic_write_json
+
+__all__ = ["request_stop", "push_config", "read_pushed_config", "SeatWatcher", "PUSHED_CONFIG", "STOP_FILE"]
+
+PUSHED_CONFIG = "pushed_config.json"
+STOP_FILE = "stop"
+
+
+def request_stop(seat_home: str | Path) -> None:
+    """Asks the seat at ``seat_home`` to stop its run (if any) within a second."""
+    control = Path(seat_home) / "control"
+    control.mkdir(mode=0o700, exist_ok=True)
+    atomic_write_json(control / STOP_FILE, {"time": time.time()})
+
+
+def push_config(seats_root: str | Path, config: dict[str, Any]) -> float:
+    """Offers ``config`` (a TrainConfig dict) to every seat, now and to seats opened later; returns its stamp."""
+    stamp = time.time()
+    atomic_write_json(Path(seats_root) / PUSHED_CONFIG, {"time": stamp, "config": config})
+    return stamp
+
+
+def read_pushed_config(seats_root: str | Path) -> tuple[float, dict[str, Any]] | None:
+    """``(stamp, config)`` of the last push, None when there is none or it is unreadable."""
+    try:
+        data = json.loads((Path(seats_root) / PUSHED_CONFIG).read_text(encoding="utf-8"))
+        return float(data["time"]), dict(data["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class SeatWatcher(threading.Thread):
+    """Polls a seat's control files and calls back (from this daemon thread).
+
+    Args:
+        seat_home: The seat's folder.
+        on_stop: Called when the instructor stops the seat's run.
+        on_config: Called with each new pushed config (a dict); once at start when there is one.
+        poll_s: Seconds between looks.
+    """
+
+    def __init__(self, seat_home: str | Path, on_stop: Callable[[], Any],
+                 on_config: Callable[[dict[str, Any]], Any], poll_s: float = 1.0) -> None:
+        super().__init__(name="tlw-seat-watcher", daemon=True)
+        self.home, self.on_stop, self.on_config, self.poll_s = Path(seat_home), on_stop, on_config, poll_s
+        self._seen: float | None = None
+        self._halt = threading.Event()
+
+    def check(self) -> None:
+        """One look at the control files (the loop's body; tests call it directly)."""
+        stop = self.home / "control" / STOP_FILE
+        if stop.exists():
+            stop.unlink(missing_ok=True)
+            self.on_stop()
+        pushed = read_pushed_config(self.home.parent)
+        if pushed is not None and pushed[0] != self._seen:
+            self._seen = pushed[0]
+            self.on_config(pushed[1])
+
+    def run(self) -> None:
+        while not self._halt.wait(self.poll_s):
+            try:
+                self.check()
+            except Exception as exc:  # a bad control file must not end the watching; say why in the log
+                import logging
+
+                logging.getLogger(__name__).warning("seat control: %s", exc)
+
+    def halt(self) -> None:
+        """Ends the loop."""
+        self._halt.set()

@@ -1,0 +1,129 @@
+"""The instructor's room panel: every seat live, stop a seat's run, push a config to every seat.
+
+Served by ``tl-widgets serve --workshop`` on its own URL and token (students
+never get it). It reads the seats through :mod:`tl_widgets.core.room.census`
+every few seconds and acts through :mod:`tl_widgets.core.room.control`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
+from tl_widgets.panels.validation import Notice, PanelError, check_choice
+
+__all__ = ["RoomPanel"]
+
+
+def _fmt(value: Any, pattern: str = "{:.3f}") -> str:
+    return "" if value is None else pattern.format(value)
+
+
+class RoomPanel(widgets.VBox):
+    """Every seat of a room, refreshed every ``every_s`` seconds.
+
+    Args:
+        seats_root: The folder holding the seats (``$TL_WIDGETS_SEATS`` of the served Studio).
+        every_s: Seconds between refreshes (0: only on Refresh).
+    """
+
+    def __init__(self, seats_root: str | Path, every_s: float = 2.0) -> None:
+        self.root = Path(seats_root)
+        self.seats: list[dict[str, Any]] = []
+        self.notice = Notice()
+        self.table = widgets.HTML()
+        self.table.add_class("tlw-room-table")
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.seat_picker = widgets.Dropdown(options=[], description="seat")
+        self.seat_picker.add_class("tlw-room-seat")
+        self.stop_button = widgets.Button(description="Stop its run", icon="stop", button_style="danger")
+        self.stop_button.add_class("tlw-room-stop")
+        self.stop_button.on_click(lambda _: self.stop_seat(self.seat_picker.value))
+        self.config_text = widgets.Textarea(json.dumps(demo_config().to_dict(), indent=1), rows=10,
+                                            layout={"width": "700px"})
+        self.config_text.add_class("tlw-room-config")
+        self.push_button = widgets.Button(description="Push to every seat", icon="share")
+        self.push_button.add_class("tlw-room-push")
+        self.push_button.on_click(lambda _: self.push(self.config_text.value))
+        super().__init__([
+            widgets.HTML("<h2>Room</h2>"), self.refresh_button, self.table,
+            widgets.HBox([self.seat_picker, self.stop_button]),
+            widgets.HTML("<h3>Push a config</h3><p>JSON of a TrainConfig (demo or folder data). Each seat checks it "
+                         "against the workshop's limits and shows it in its panels (not while it trains).</p>"),
+            self.config_text, self.push_button, self.notice,
+        ])
+        self.add_class("tlw-room-panel")
+        self.refresh()
+        self._halt = threading.Event()
+        if every_s > 0:
+            threading.Thread(target=self._loop, args=(every_s,), name="tlw-room", daemon=True).start()
+
+    def _loop(self, every_s: float) -> None:
+        while not self._halt.wait(every_s):
+            try:
+                self.refresh()
+            except Exception as exc:  # keep refreshing; show why this one failed
+                self.notice.show(f"Could not read the room: {exc}")
+
+    def close(self) -> None:
+        """Stops refreshing and closes the widgets."""
+        self._halt.set()
+        super().close()
+
+    def refresh(self) -> None:
+        """Re-reads every seat."""
+        from tl_widgets.core.room.census import room_census
+
+        self.seats = room_census(self.root)
+        rows = []
+        for s in self.seats:
+            run = s["run"] or {}
+            epoch = f"{run.get('epoch', 0)}/{run.get('total_epochs') or '?'}" if run else ""
+            cells = [s["seat"], run.get("status", "no run yet"), epoch, _fmt(run.get("val_accuracy")),
+                     _fmt(run.get("images_per_sec"), "{:.0f}"), _fmt(s["pss_bytes"] and s["pss_bytes"] / 2**20,
+                                                                   "{:.0f} MiB"), s["queue"]]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+        head = "".join(f"<th>{h}</th>" for h in ("seat", "status", "epoch", "val accuracy", "images/s",
+                                                  "memory (PSS)", "queue"))
+        self.table.value = (f"<p>{len(self.seats)} seats open</p><table cellpadding='6'><tr>{head}</tr>"
+                            f"{''.join(rows)}</table>")
+        names = [s["seat"] for s in self.seats]
+        keep = self.seat_picker.value if self.seat_picker.value in names else (names[0] if names else None)
+        self.seat_picker.options = names
+        self.seat_picker.value = keep
+
+    def stop_seat(self, seat: Any) -> bool:
+        """Asks one seat to stop its run; False (with the reason shown) for an unknown seat."""
+        from tl_widgets.core.room.control import request_stop
+
+        try:
+            name = check_choice(seat, "seat", [s["seat"] for s in self.seats])
+        except PanelError as exc:
+            self.notice.show(str(exc))
+            return False
+        request_stop(self.root / name)
+        self.notice.show(f"Asked {name} to stop its run.", "info")
+        return True
+
+    def push(self, text: str) -> bool:
+        """Checks ``text`` as a TrainConfig (JSON) and offers it to every seat; False with the reason if refused."""
+        from tl_widgets.core.room.control import push_config
+
+        try:
+            cfg = TrainConfig.from_dict(json.loads(text))
+        except (ValueError, ConfigError) as exc:  # json.JSONDecodeError is a ValueError
+            self.notice.show(f"Refused: expected the JSON of a valid TrainConfig. Received: {exc}")
+            return False
+        if cfg.data.source not in ("demo", "folder"):
+            self.notice.show(f"Refused: expected demo or folder data. Received: data.source={cfg.data.source!r}")
+            return False
+        push_config(self.root, cfg.to_dict())
+        self.notice.show(f"Pushed to {len(self.seats)} seats (and to seats opened later).", "info")
+        return True
