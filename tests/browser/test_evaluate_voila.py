@@ -2,7 +2,9 @@
 
 Trains a tiny run to ``finished``, evaluates it (confusion matrix and per-class
 figures drawn by Plotly in the page) and exports it to TFLite (its verification
-row reads ``ok``). Screenshots go to ``test-artifacts/evaluate-*.png``.
+row reads ``ok``), then to tflite-int8 and onnx-web (run by onnxruntime-web in a
+second Chromium the kernel starts) and compares each with Keras in the
+deployment preview. Screenshots go to ``test-artifacts/evaluate-*.png``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ NOTEBOOK = REPO / "tl_widgets" / "app" / "studio.ipynb"
 STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '').trim()"
 EVAL_NOTICE_JS = "((document.querySelector('.tlw-evaluate .tlw-message') || {}).innerText || '')"
 EXPORT_NOTICE_JS = "((document.querySelector('.tlw-export .tlw-message') || {}).innerText || '')"
+PREVIEW_NOTICE_JS = "((document.querySelector('.tlw-preview .tlw-message') || {}).innerText || '')"
 # The charts of the Evaluate panel as plain data: trace types and the heatmap's z summed (rows may be
 # arrays or typed arrays), read from the Plotly graph divs.
 CHARTS_JS = """(() => {
@@ -87,6 +90,25 @@ def test_evaluate_and_export_in_voila(chromium, start_voila, artifacts_dir, tmp_
         assert cells[0] == "tflite" and cells[6] == "ok", cells
         assert cells[7].endswith(".tflite") and Path(cells[7]).is_file(), cells
         page.screenshot(path=str(artifacts_dir / "evaluate-export.png"), full_page=True)
+
+        # Deploy with trust: export tflite-int8 and onnx-web, and see each beside Keras in the preview.
+        for fmt in ("tflite-int8", "onnx-web"):
+            page.locator(".tlw-export-format select").select_option(fmt)
+            page.locator("button.tlw-export-run").click()
+            page.wait_for_function(f"{EXPORT_NOTICE_JS}.startsWith({fmt!r} + ': ')", timeout=180_000)
+            assert "verified against Keras" in page.evaluate(EXPORT_NOTICE_JS), page.evaluate(EXPORT_NOTICE_JS)
+            page.wait_for_function(
+                f"document.querySelector('.tlw-preview-format select').value === {fmt!r}", timeout=30_000)
+            page.locator("button.tlw-preview-run").click()
+            page.wait_for_function(f"{PREVIEW_NOTICE_JS}.startsWith({fmt!r} + ': ')", timeout=180_000)
+            summary = page.locator(".tlw-preview-summary").inner_text()
+            assert summary.startswith(fmt) and "latency per image" in summary and "MB" in summary, summary
+            agreement = float(page.locator(".tlw-preview-agreement").inner_text().rstrip("%"))
+            assert agreement >= 95.0, summary
+            if fmt == "onnx-web":
+                assert "onnxruntime-web" in summary, summary
+            assert page.locator(".tlw-preview-table tr").count() > 1
+            page.locator(".tlw-preview").screenshot(path=str(artifacts_dir / f"evaluate-preview-{fmt}.png"))
     except Exception:
         page.screenshot(path=str(artifacts_dir / "evaluate-failure.png"), full_page=True)
         print(server.log_tail(4000))

@@ -28,7 +28,7 @@ def _top_html(top: list[tuple[str, float]]) -> str:
     return "<br>".join(f"{html.escape(str(name))} {p:.3f}" for name, p in top)
 
 
-def preview_table_html(preview: Any, max_rows: int = 40) -> str:
+def preview_table_html(preview: Any, max_rows: int = 20) -> str:
     """The summary line and the per-image table (disagreements first) of a
     :class:`~tl_widgets.core.export.preview.Preview`."""
     p = preview
@@ -48,8 +48,13 @@ def preview_table_html(preview: Any, max_rows: int = 40) -> str:
         rows.append(f"<tr class='{'tlw-agree' if r.agree else 'tlw-disagree'}'><td>{r.index}</td><td>{what}</td>"
                     f"<td>{_top_html(r.keras_top)}</td><td>{_top_html(r.export_top)}</td>"
                     f"<td>{r.max_abs_diff:.2g}</td><td>{mark}</td></tr>")
-    more = f"<p>… {len(p.rows) - max_rows} more images agree.</p>" if len(p.rows) > max_rows else ""
-    return f"{summary}<table class='tlw-preview-table'>{head}{''.join(rows)}</table>{more}"
+    rest = p.rows[max_rows:]
+    more = (f"<p>… {len(rest)} more images ({sum(not r.agree for r in rest)} of them disagree).</p>"
+            if rest else "")
+    style = ("<style>.tlw-preview-table{border-collapse:collapse;margin-top:6px}.tlw-preview-table td,"
+             ".tlw-preview-table th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;line-height:1.3;"
+             "vertical-align:top}.tlw-preview-table tr.tlw-disagree{background:#fdecea}</style>")
+    return f"{style}{summary}<table class='tlw-preview-table'>{head}{''.join(rows)}</table>{more}"
 
 
 class DeploymentPreview(BackgroundWork, widgets.VBox):
