@@ -295,3 +295,16 @@ def test_studio_reports_bad_images_and_trains_on_the_rest(tmp_path):
     assert studio.train.wait(240) == "finished", studio.train.notice.text
     assert snapshot(root) == before  # the data folder is never written to
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "root"]  # nothing outside the output folder
+
+
+def test_studio_opens_with_a_damaged_run_store_and_start_says_why(tmp_path, monkeypatch):
+    from tl_widgets.studio import Studio
+
+    monkeypatch.setenv("TL_WIDGETS_HOME", str(tmp_path))
+    (tmp_path / "runs.sqlite").write_bytes(b"not a database" * 100)
+    studio = Studio()
+    assert "Cannot read the run store: Expected a run-store database" in studio.runs.notice.text
+    for _ in range(2):  # the failed Start leaves nothing marked busy: the second one says the same
+        assert studio.start() is None
+        assert "Cannot start: Expected a run-store database" in studio.train.notice.text, studio.train.notice.text
+    assert not studio.train.running

@@ -38,9 +38,13 @@ class ResumePanel(widgets.VBox):
     def __init__(self, on_resume: Callable[[str], str | None], store: Any = None) -> None:
         from tl_widgets.core.runs.store import RunStore
 
-        self.store = store if store is not None else RunStore()
         self._on_resume = on_resume
         self.notice = Notice()
+        try:
+            self.store = store if store is not None else RunStore()
+        except OSError as exc:  # a damaged store: nothing to offer, and the reason shown
+            self.store = None
+            self.notice.show(f"Cannot list interrupted runs: {exc}", "warning")
         self.guard = Guard(self.notice)
         self.runs = widgets.Dropdown(options=[], description="run", layout={"width": "520px"})
         self.runs.add_class("tlw-resume-runs")
@@ -62,7 +66,7 @@ class ResumePanel(widgets.VBox):
     def refresh(self) -> None:
         """Lists the resumable runs again; hides the panel when there is none."""
         try:
-            runs = resumable_runs(self.store)
+            runs = resumable_runs(self.store) if self.store is not None else []
         except (OSError, ValueError) as exc:
             runs = []
             self.notice.show(f"Cannot list interrupted runs: {exc}", "warning")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import ipywidgets as widgets
@@ -36,8 +37,12 @@ class RunsPanel(widgets.VBox):
         from tl_widgets.core.runs.store import RunStore
         from tl_widgets.views.chart import PlotlyChart
 
-        self.store = store if store is not None else RunStore()
         self.notice = Notice()
+        self.store_error = ""
+        try:
+            self.store = store if store is not None else RunStore()
+        except OSError as exc:  # a damaged store must not stop the Studio from opening: say so here
+            self.store, self.store_error = None, str(exc)
         self.guard = Guard(self.notice)
         self.runs: list[dict[str, Any]] = []
         self.picker = widgets.SelectMultiple(options=[], rows=8, layout={"width": "560px"})
@@ -65,7 +70,13 @@ class RunsPanel(widgets.VBox):
 
     def refresh(self) -> None:
         """Re-reads the run store (keeps the selection that still exists)."""
-        self.runs = self.store.list_runs(limit=200)
+        try:
+            if self.store is None:
+                raise OSError(self.store_error)
+            self.runs = self.store.list_runs(limit=200)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            self.runs = []
+            self.notice.show(f"Cannot read the run store: {exc}", "warning")
         keep = tuple(r for r in self.picker.value if r in {x["run_id"] for x in self.runs})
         with self.hold_sync():
             self.guard.set_options(self.picker, [(_label(r), r["run_id"]) for r in self.runs], keep)

@@ -77,7 +77,11 @@ class RunStore:
                 f"({exc.strerror or exc})"
             ) from exc
         self.path = self.home / DB_FILENAME
-        db.ensure_schema(self.path)
+        try:
+            db.ensure_schema(self.path)
+        except sqlite3.DatabaseError as exc:  # a damaged or foreign file: say which, as an OSError callers expect
+            raise OSError(f"Expected a run-store database. Received: {str(self.path)!r} ({exc}); move it away "
+                          "to start a fresh store") from exc
 
     def __repr__(self) -> str:
         return f"RunStore(home={str(self.home)!r})"
