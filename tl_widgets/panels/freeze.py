@@ -72,6 +72,12 @@ class FreezePanel(widgets.VBox):
 
         self.layer_map = PlotlyChart(height=260)
         self.layer_map.add_class("tlw-layer-map")
+        self.graph = PlotlyChart(height=360)
+        self.graph.add_class("tlw-model-graph")
+        self.graph.on_click(self._on_graph_click)
+        self._graph_at: dict[tuple[float, float], str] = {}
+        self.graph_expand = widgets.Dropdown(options=[("(blocks only)", "")], value="", description="show layers of")
+        self.graph_expand.add_class("tlw-graph-expand")
         self.guard.watch(self.mode_picker, lambda v: check_choice(v, "freeze.mode", MODES), self._on_mode)
         self.guard.watch(self.block_slider, lambda v: check_choice(v, "freeze.block", self.blocks),
                          lambda _: self.refresh())
@@ -79,9 +85,13 @@ class FreezePanel(widgets.VBox):
                          lambda _: self.refresh())
         self.guard.watch(self.train_bn, lambda v: check_choice(v, "train_batchnorm", (True, False)),
                          lambda _: self.refresh())
+        self.guard.watch(self.graph_expand, lambda v: check_choice(v, "graph block", ["", *self.blocks]),
+                         lambda _: self.refresh())
         super().__init__([widgets.HTML("<h3>Freeze</h3>"), self.mode_picker, self.block_slider, self.top_n,
                           widgets.HTML("Blocks that train (a toggle overrides the mode):"), self.toggles_box,
-                          self.train_bn, self.totals, self.notice, self.layer_map])
+                          self.train_bn, self.totals, self.notice, self.layer_map,
+                          widgets.HTML("<b>Model graph</b>: click a block to toggle whether it trains"),
+                          self.graph_expand, self.graph])
         self.add_class("tlw-freeze-panel")
         self.set_backbone(backbone, input_size)
         if config is not None:
@@ -101,6 +111,7 @@ class FreezePanel(widgets.VBox):
         with self.hold_sync():
             self.overrides = {k: v for k, v in self.overrides.items() if k in names}
             self.guard.set_options(self.block_slider, names, names[max(0, len(names) - 2)])
+            self.guard.set_options(self.graph_expand, [("(blocks only)", ""), *[(n, n) for n in names]], "")
             self.top_n.max = len(names)
             self.guard.accept(self.top_n, min(self.top_n.value, len(names)))
             self.toggles = {}
@@ -164,6 +175,27 @@ class FreezePanel(widgets.VBox):
             self.totals.value = (f"<b>{report.trainable_params:,}</b> trainable, "
                                  f"<b>{report.frozen_params:,}</b> frozen backbone parameters")
         self.layer_map.set_figure(layer_map_figure([b.to_dict() for b in report.blocks]))
+        self._draw_graph()
+
+    def _draw_graph(self) -> None:
+        """Redraws the model graph under the plan (blocks, one of them expanded when chosen)."""
+        from tl_widgets.core.models.graph import describe_graph
+        from tl_widgets.views.graph_view import graph_figure, graph_positions
+
+        graph, blocks = describe_graph(self.backbone, self.size, self._plan())
+        expand = [self.graph_expand.value] if self.graph_expand.value in self.blocks else []
+        graph = graph.collapse(blocks, expand)
+        owner = {n.name: n.block for n in graph.nodes}
+        self._graph_at = {xy: owner[name] for name, xy in graph_positions(graph).items() if owner[name]}
+        self.graph.set_figure(graph_figure(graph))
+
+    def _on_graph_click(self, event: dict[str, Any]) -> None:
+        """A click on a graph node toggles its block (the same override as the block's checkbox)."""
+        x, y = event.get("x"), event.get("y")
+        block = self._graph_at.get((x, y)) if isinstance(x, (int, float)) and isinstance(y, (int, float)) else None
+        if block is None or block not in self.toggles:
+            return
+        self.toggles[block].value = not self.toggles[block].value
 
     # -- config -----------------------------------------------------------------
     def set_config(self, cfg: FreezeConfig) -> None:

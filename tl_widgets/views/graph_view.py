@@ -15,10 +15,23 @@ import plotly.graph_objects as go
 
 from tl_widgets.core.models.graph import ModelGraph
 
-__all__ = ["model_graph", "graph_figure", "GRAPH_COLORS"]
+__all__ = ["model_graph", "graph_figure", "graph_positions", "GRAPH_COLORS"]
 
 #: Node colour per training state.
 GRAPH_COLORS = {"trainable": "#f28e2b", "mixed": "#edc948", "frozen": "#8c9aab", "no weights": "#d9d9d9"}  # as the layer map
+
+
+def graph_positions(graph: ModelGraph) -> dict[str, tuple[float, float]]:
+    """Node name -> ``(x, y)`` in the figure: one row per DAG depth (top down), each row centred on x = 0."""
+    depth = graph.depths()
+    rows: dict[int, list[str]] = {}
+    for node in graph.nodes:
+        rows.setdefault(depth[node.name], []).append(node.name)
+    pos: dict[str, tuple[float, float]] = {}
+    for d, names in rows.items():
+        for i, name in enumerate(names):
+            pos[name] = (i - (len(names) - 1) / 2, float(-d))
+    return pos
 
 
 def graph_figure(graph: ModelGraph, title: str = "", height: int | None = None) -> go.Figure:
@@ -30,13 +43,7 @@ def graph_figure(graph: ModelGraph, title: str = "", height: int | None = None) 
         height: Pixels (None: grows with the graph's depth).
     """
     depth = graph.depths()
-    rows: dict[int, list[str]] = {}
-    for node in graph.nodes:
-        rows.setdefault(depth[node.name], []).append(node.name)
-    pos: dict[str, tuple[float, float]] = {}
-    for d, names in rows.items():
-        for i, name in enumerate(names):
-            pos[name] = (i - (len(names) - 1) / 2, -d)
+    pos = graph_positions(graph)
     ex: list[float | None] = []
     ey: list[float | None] = []
     for a, b in graph.edges:
