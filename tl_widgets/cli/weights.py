@@ -16,7 +16,7 @@ def register(sub: Any) -> None:
                        description="ImageNet weights live in Keras' cache ($KERAS_HOME/models, default ~/.keras/models).")
     wsub = w.add_subparsers(dest="weights_command", metavar="{prefetch,status}")
     pre = wsub.add_parser("prefetch", help="download weights ahead of a workshop or for an air-gapped cluster")
-    pre.add_argument("names", nargs="+", metavar="NAME", help="backbone names")
+    pre.add_argument("names", nargs="+", metavar="NAME", help="backbone names, or keras-hub preset handles (kaggle://..., hf://..., hub_resnet_18...)")
     pre.add_argument("--cache", help="cache root (default: $KERAS_HOME or ~/.keras)")
     pre.set_defaults(func=_prefetch)
     st = wsub.add_parser("status", help="which backbones' weights are cached")

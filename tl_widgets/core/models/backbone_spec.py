@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from tl_widgets.core.models.blocks import BLOCK_RULES, Block, BlockRule, infer_blocks, split_blocks
 
-__all__ = ["BackboneSpec", "PREPROCESS_MODES"]
+__all__ = ["BackboneSpec", "PREPROCESS_MODES", "WeightsUnavailableError"]
 
 # Preprocessing modes: how raw 0-255 RGB becomes what the backbone expects.
 #   "tf":    x / 127.5 - 1
@@ -24,6 +24,10 @@ __all__ = ["BackboneSpec", "PREPROCESS_MODES"]
 #   "caffe": RGB -> BGR, minus ImageNet BGR means
 #   "none":  the backbone has its preprocessing built in (EfficientNet, ConvNeXt, MobileNetV3)
 PREPROCESS_MODES = ("tf", "torch", "caffe", "none")
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights (an ImageNet file, a keras-hub preset) are not cached and cannot be downloaded."""
 
 
 @dataclass(frozen=True)

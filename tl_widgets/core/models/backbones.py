@@ -6,7 +6,9 @@ rule). Preset modules hold the entries; this module registers them with
 :func:`register_presets` and answers look-ups:
 
 * :mod:`tl_widgets.core.models.keras_app_presets`: every ``keras.applications`` family;
-* :mod:`tl_widgets.core.models.demo_backbone`: the small demo CNN, just another entry.
+* :mod:`tl_widgets.core.models.demo_backbone`: the small demo CNN, just another entry;
+* :mod:`tl_widgets.core.models.keras_hub_presets`: keras-hub image backbones, resolved on use from a preset
+  handle, a local preset folder or a ``hub_*`` name (not listed: each needs its preset's files to describe it).
 
 A model file (``.keras``/``.h5``) can stand in for a registered name anywhere
 a backbone name is accepted (:func:`resolve_backbone`).
@@ -19,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-from tl_widgets.core.models import demo_backbone, keras_app_presets
+from tl_widgets.core.models import demo_backbone, keras_app_presets, keras_hub_presets
 from tl_widgets.core.models.backbone_spec import PREPROCESS_MODES, BackboneSpec
 
 __all__ = [
@@ -113,9 +115,16 @@ def get_backbone(name: str) -> BackboneSpec:
 
 
 def resolve_backbone(name_or_path: str) -> BackboneSpec:
-    """Returns the registered spec, or a custom spec for a model file path."""
+    """Returns the registered spec, a custom spec for a model file path, or a keras-hub preset's spec.
+
+    A keras-hub preset handle (``kaggle://…``, ``hf://…``), local preset folder
+    or registered ``hub_*`` name is loaded by
+    :func:`~tl_widgets.core.models.keras_hub_presets.preset_spec`.
+    """
     if isinstance(name_or_path, str) and name_or_path.endswith((".keras", ".h5")):
         return custom_backbone_spec(name_or_path)
+    if keras_hub_presets.is_preset(name_or_path):
+        return keras_hub_presets.preset_spec(name_or_path)
     return get_backbone(name_or_path)
 
 

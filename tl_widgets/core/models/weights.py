@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tl_widgets.core.models.backbones import BackboneSpec, build_backbone, resolve_backbone
+from tl_widgets.core.models.backbone_spec import WeightsUnavailableError
+from tl_widgets.core.models.keras_hub_presets import fetch_preset, is_preset
 
 __all__ = [
     "WeightsUnavailableError",
@@ -27,10 +29,6 @@ __all__ = [
     "resolve_weights",
     "load_backbone",
 ]
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights are not cached and cannot be downloaded."""
 
 
 @dataclass(frozen=True)
@@ -132,10 +130,10 @@ def _offline_message(spec: BackboneSpec, wf: WeightsFile, cache_dir: str | None,
 
 
 def prefetch(names: list[str], cache_dir: str | None = None, input_size: int | None = None) -> dict[str, Path]:
-    """Downloads the ImageNet weights of ``names`` into the Keras cache.
+    """Downloads the ImageNet weights of ``names`` into the Keras cache (keras-hub presets into keras-hub's).
 
     Args:
-        names: Backbone names.
+        names: Backbone names, or keras-hub preset handles (``kaggle://…``, ``hf://…``, ``hub_*`` names).
         cache_dir: Cache root (default: ``$KERAS_HOME`` or ``~/.keras``).
         input_size: Input size (some families, e.g. MobileNetV2, have one
             file per size); default: each backbone's default size.
@@ -151,6 +149,9 @@ def prefetch(names: list[str], cache_dir: str | None = None, input_size: int | N
 
     out: dict[str, Path] = {}
     for name in names:
+        if is_preset(name):  # a keras-hub preset: its files go into keras-hub's own cache
+            out[name] = fetch_preset(name)
+            continue
         spec = resolve_backbone(name)
         wf = weights_file(spec.name, input_size)
         if wf.is_cached(cache_dir):
