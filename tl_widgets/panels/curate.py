@@ -72,6 +72,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         self.shown: list[int] = []
         self.child_run_id: str | None = None
         self._model: Any = None
+        self._status_head = ""
         config_file = RunFolder(self.run_dir).config_file
         if not config_file.is_file():
             raise PanelError(f"Expected a run folder with config.json. Received: {str(self.run_dir)!r}")
@@ -205,8 +206,9 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             self.guard.set_options(card.action, options, current)
             card.layout.display = None
         more = f" (the {PAGE_SIZE} with the highest loss shown)" if len(chosen) > PAGE_SIZE else ""
-        self.status.value = (f"{len(chosen)} images{more}. Decisions are saved at once to "
-                             f"<code>{self.curation.name}</code> ({len(decisions)} so far).")
+        self._status_head = (f"{len(chosen)} images{more}. Decisions are saved at once to "
+                             f"<code>{self.curation.name}</code>")
+        self.status.value = f"{self._status_head} ({len(decisions)} so far)."
         self.notice.clear()
 
     # -- deciding --------------------------------------------------------------------
@@ -218,6 +220,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         action, _, label = value.partition(":")
         decide(self.curation, [card.item["key"]], action, label or None, who=self.who)
         n = len(read_decisions(self.curation))
+        self.status.value = f"{self._status_head} ({n} so far)."
         self.notice.show(f"{card.item['key']}: {action}{' → ' + label if label else ''} (saved; {n} decisions).",
                          "info")
 

@@ -83,15 +83,18 @@ def similar_pairs(emb: np.ndarray, threshold: float, *, max_per_item: int = 10,
         sims = x[start:stop] @ x.T
         rows = np.arange(stop - start)
         sims[rows, rows + start] = -2.0  # not oneself
-        if n - 1 > k:
-            top = np.argpartition(-sims, k, axis=1)[:, :k]
-        else:
-            top = np.tile(np.arange(n), (stop - start, 1))
-        vals = np.take_along_axis(sims, top, axis=1)
-        for r, c in zip(*np.nonzero(vals >= threshold - 1e-6)):
-            i, j = start + int(r), int(top[r, c])
-            if i != j:
-                found[(min(i, j), max(i, j))] = float(vals[r, c])
+        # Pairs above the threshold are rare: find them with one comparison, then keep each row's k best.
+        r_idx, c_idx = np.nonzero(sims >= threshold - 1e-6)
+        if not len(r_idx):
+            continue
+        vals = sims[r_idx, c_idx]
+        order = np.lexsort((-vals, r_idx))
+        r_idx, c_idx, vals = r_idx[order], c_idx[order], vals[order]
+        first = np.searchsorted(r_idx, r_idx, side="left")
+        keep = (np.arange(len(r_idx)) - first) < k
+        for r, c, v in zip(r_idx[keep], c_idx[keep], vals[keep]):
+            i, j = start + int(r), int(c)
+            found[(min(i, j), max(i, j))] = float(v)
     return sorted(((i, j, s) for (i, j), s in found.items()), key=lambda t: (-t[2], t[0], t[1]))
 
 
