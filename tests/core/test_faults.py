@@ -56,6 +56,33 @@ def test_unwritable_output_in_the_studio_shows_the_reason(tiny_config, tmp_path)
     assert status.startswith("failed: OutputNotWritableError: Expected a writable output folder"), status
 
 
+def test_a_run_that_fails_before_start_returns_still_shows_failed(tiny_config, tmp_path, monkeypatch):
+    """The pump thread may report the failure before the panel's Start call returns: "running" must not win."""
+    import time
+
+    import tl_widgets.core.training.session as session_module
+    from tl_widgets.studio import Studio
+
+    class SlowToReturn(session_module.TrainingSession):
+        def start(self) -> str:
+            run_id = super().start()
+            self.wait(120)  # the worker has failed (unwritable output) ...
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and studio.train.charts.progress.status != "failed":
+                time.sleep(0.02)  # ... and the pump thread has handled RunFailed, all before start() returns
+            return run_id
+
+    monkeypatch.setattr(session_module, "TrainingSession", SlowToReturn)
+    (tmp_path / "a_file").write_text("x", encoding="utf-8")
+    tiny_config.output_dir = str(tmp_path / "a_file" / "runs")
+    studio = Studio(config=tiny_config)
+    assert studio.start() is not None
+    assert studio.train.charts.progress.status == "failed"
+    status = studio.train.wait(5)
+    assert status.startswith("failed: OutputNotWritableError"), status
+    assert not studio.train.start_button.disabled and studio.train.stop_button.disabled
+
+
 def test_disk_full_while_saving_leaves_the_earlier_file(tmp_path):
     from tl_widgets.core.fileio import OutputNotWritableError, atomic_save, atomic_write_text
 

@@ -297,21 +297,26 @@ class TrainPanel(widgets.VBox):
         self.charts.detach()
         self.charts.reset()
         bus = EventBus()
+        previous = (self.session, self.status)
         try:
             session = make(bus)
             # The charts read the session's history (the kernel's one copy) and listen before the run starts.
             self.charts.attach(bus, history=session.history_recorder)
+            # Session and "running" are set before the worker starts: a run that fails at once is reported by
+            # the pump thread, and that "failed" must not be overwritten by a late "running" from here.
+            self.session = session
+            self._set_status("running")
+            self.progress_bar.value = 0.0
+            self.progress_text.value = ""
             run_id = session.start()
         except (SessionBusyError, PanelError, ValueError, OSError) as exc:  # ConfigError is a ValueError
             self.charts.detach()
+            self.session = previous[0]
+            self._set_status(previous[1])
             self.notice.show(f"Cannot {'start' if verb == 'started' else 'resume'}: {exc}")
             return None
-        self.session = session
-        # The status goes out before the notice: a page that sees the new notice also sees "running".
+        # The status went out before the notice: a page that sees the new notice also sees "running".
         self.run_id = run_id
-        self._set_status("running")
-        self.progress_bar.value = 0.0
-        self.progress_text.value = ""
         self.notice.show(f"Run {run_id} {verb}.", "info")
         return run_id
 
