@@ -128,6 +128,9 @@ class Studio(widgets.VBox):
         self.train_tab = widgets.VBox([self.train, self.lr_finder_box])
         self.runs = RunsPanel(store)
         self.resume = ResumePanel(self._resume, store=self.runs.store)
+        from tl_widgets.studio_sweep import attach_sweep
+
+        self.sweep = attach_sweep(self)  # the Train tab's "Hyperparameter sweep"; "Use best" restores the panels
         self.notice = Notice()
         self.show_code_button = widgets.Button(description="Show code", icon="code")
         self.show_code_button.add_class("tlw-show-code")

@@ -1,0 +1,57 @@
+"""The sweep panel in the Studio: a real (tiny) Optuna sweep, trials arriving, "Use best" restoring the panels."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("optuna")
+
+from tl_widgets.core.config.schema import DataConfig, FreezeConfig, ModelConfig, PhaseConfig, TrainConfig  # noqa: E402
+from tl_widgets.core.runs.store import RunStore  # noqa: E402
+from tl_widgets.panels.validation import PanelError  # noqa: E402
+from tl_widgets.studio import Studio  # noqa: E402
+
+
+@pytest.fixture
+def studio(tmp_path):
+    cfg = TrainConfig(
+        data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=20),
+        model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
+        phases=[PhaseConfig(name="head", epochs=2, learning_rate=3e-3),
+                PhaseConfig(name="fine_tune", epochs=1, learning_rate=3e-4, freeze=FreezeConfig(mode="top", top_n=1))],
+        output_dir=str(tmp_path / "runs"), run_name="sw")
+    s = Studio(cfg, store=RunStore(tmp_path / "home"))
+    s.sweep.storage = f"sqlite:///{tmp_path / 'study.sqlite'}"
+    return s
+
+
+def test_bad_ranges_from_the_browser_are_refused_naming_the_field(studio):
+    row = studio.sweep.rows["model.dropout"]
+    row.on.value, row.high.value = True, 1.5
+    assert studio.sweep.start() is False
+    assert "space.model.dropout" in studio.sweep.notice.value and "1.5" in studio.sweep.notice.value
+    row.high.value = float("nan")
+    with pytest.raises(PanelError, match="finite"):
+        studio.sweep.sweep_spec()
+
+
+def test_a_sweep_runs_trials_live_and_use_best_restores_the_panels(studio):
+    panel = studio.sweep
+    for path, row in panel.rows.items():
+        row.on.value = path in ("phases[0].learning_rate", "phases[1].freeze.top_n", "model.dropout")
+    panel.rows["phases[1].freeze.top_n"].high.value = 2
+    panel.trials.value = 3
+    before = studio.config
+    assert panel.start() is True
+    panel.wait(600)
+    assert panel.error is None, panel.error
+    assert [o.number for o in panel.outcomes] == [0, 1, 2]
+    assert panel.table.value.count("tlw-sweep-trial") == 3 and "done: 3 trials" in panel.status.value
+    assert panel.charts["history"].snapshot()["data"], "Optuna's history figure has traces"
+    assert panel.best_button.disabled is False
+    runs = studio.runs.store.sweep_runs(panel.runner.spec.study_name)
+    assert sorted(r["trial"] for r in runs) == [0, 1, 2] and all(r["source"] == "studio" for r in runs)
+    best = panel.use_best()
+    assert best is not None and studio.config == best
+    assert best != before  # the sampled values really reached the panels
+    assert studio.train.head.lr.value == pytest.approx(best.phases[0].learning_rate)
