@@ -129,6 +129,12 @@ class TrainPanel(widgets.VBox):
         self.tensorboard.tooltip = "Scalars per batch and epoch, the learning rate and the model graph; " \
                                    "view with `tl-widgets runs tensorboard RUN`"
         self.guard.watch(self.tensorboard, lambda v: check_choice(v, "tensorboard", (True, False)))
+        self.calibrate = widgets.Checkbox(True, description="calibrate probabilities (temperature on validation)",
+                                          indent=False, layout={"width": "auto"})
+        self.calibrate.add_class("tlw-calibrate")
+        self.calibrate.tooltip = "After training, fit one temperature on the validation split so the model's " \
+                                 "confidence matches its accuracy; the top-1 class never changes"
+        self.guard.watch(self.calibrate, lambda v: check_choice(v, "calibrate", (True, False)))
         self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
         self.start_button.add_class("tlw-start")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -146,7 +152,7 @@ class TrainPanel(widgets.VBox):
         self._ft_box = widgets.HBox([*self.ft.widgets, self.ft_top])
         super().__init__([
             widgets.HTML("<h3>Train</h3>"), widgets.HBox(self.head.widgets), self.fine_tune, self._ft_box,
-            self.tensorboard,
+            widgets.HBox([self.tensorboard, self.calibrate]),
             widgets.HBox([self.start_button, self.stop_button, self.progress_bar, self.progress_text]),
             widgets.HBox([widgets.HTML("status:&nbsp;"), self.status_line]), self.notice, self.charts,
         ])
@@ -164,6 +170,7 @@ class TrainPanel(widgets.VBox):
             self.head.show(cfg.phases[0])
             self.guard.accept(self.fine_tune, len(cfg.phases) > 1)
             self.guard.accept(self.tensorboard, cfg.tensorboard)
+            self.guard.accept(self.calibrate, cfg.calibrate)
             if len(cfg.phases) > 1:
                 ft = cfg.phases[1]
                 self.ft.show(ft)
@@ -215,7 +222,8 @@ class TrainPanel(widgets.VBox):
         """
         if self._source is not None:
             return self._source()
-        return dataclasses.replace(self._base, phases=self.phases(), tensorboard=bool(self.tensorboard.value))
+        return dataclasses.replace(self._base, phases=self.phases(), tensorboard=bool(self.tensorboard.value),
+                                   calibrate=bool(self.calibrate.value))
 
     # -- running ----------------------------------------------------------------
     @property

@@ -1,9 +1,11 @@
 """The ``onnx-web`` export checked where it will run: onnxruntime-web inside Chromium.
 
-TensorFlow.js' converter (``tensorflowjs`` 4.22, the latest) pins
-``tensorflow<2.20`` and ``numpy<2.2`` through its dependencies, so it cannot be
-installed beside this project's TensorFlow 2.21: the browser format is ONNX for
-onnxruntime-web instead. The file is the same ``model.onnx`` the ``onnx``
+TensorFlow.js' converter cannot be installed beside this project's TensorFlow
+2.21: ``tensorflowjs`` 4.22 (the latest) pulls TensorFlow 2.19 and numpy 2.1
+through its dependencies (tensorflow-decision-forests, tf_keras), and the only
+release pip resolves beside 2.21 is 3.18 (2022), which predates Keras 3 and adds
+the ``tensorflow`` distribution beside ``tensorflow-cpu``. So the browser format
+is ONNX for onnxruntime-web. The file is the same ``model.onnx`` the ``onnx``
 format writes; what differs is the check: :class:`BrowserPredictor` serves the
 model, the validation images and onnxruntime-web (from npm, installed in
 ``web/node_modules`` next to this module by ``make setup``) on 127.0.0.1, opens

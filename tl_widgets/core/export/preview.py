@@ -180,14 +180,17 @@ def preview_export(
         raise ValueError(f"Expected images of shape (N, {size}, {size}, 3). Received: {images.shape}")
     if names is not None and len(names) != len(images):
         raise ValueError(f"Expected one name per image ({len(images)}). Received: {len(names)}")
-    run.model.predict_on_batch(images[:1])  # warm-up, not timed
+    def keras_pass() -> np.ndarray:
+        return np.concatenate([np.asarray(run.model.predict_on_batch(images[i:i + 32]), np.float32)
+                               for i in range(0, len(images), 32)])
+
+    keras_pass()  # warm-up (traces each batch shape), not timed
     t = time.perf_counter()
-    keras_probs = np.concatenate([np.asarray(run.model.predict_on_batch(images[i:i + 32]), np.float32)
-                                  for i in range(0, len(images), 32)])
+    keras_probs = keras_pass()
     keras_ms = (time.perf_counter() - t) * 1000 / len(images)
     predictor = predictor_for(fmt, Path(report["path"]))
     if not hasattr(predictor, "ms_per_image"):  # the browser page warms up and times itself
-        predictor(images[:1])  # load and warm up, not timed
+        predictor(images)  # load and warm up, not timed
     t = time.perf_counter()
     export_probs = np.asarray(predictor(images), np.float32)
     export_ms = getattr(predictor, "ms_per_image", None) or (time.perf_counter() - t) * 1000 / len(images)
