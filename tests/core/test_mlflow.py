@@ -17,20 +17,12 @@ from tl_widgets.core.tracking.mlflow_tracking import RUN_ID_TAG, flatten_params,
 
 
 @pytest.fixture(scope="module")
-def exported_run(tmp_path_factory):
-    """A tiny finished run of its own with a Keras export (so the export report exists)."""
-    from tl_widgets.core.config.schema import DataConfig, ModelConfig, PhaseConfig, TrainConfig
+def exported_run(trained_demo_result):
+    """The suite's shared tiny run, with a Keras export added (so an export report exists)."""
     from tl_widgets.core.export.formats import export_run
-    from tl_widgets.core.training.session import train
 
-    cfg = TrainConfig(data=DataConfig(source="demo", demo="digits", batch_size=32, max_per_class=20),
-                      model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
-                      phases=[PhaseConfig(name="head", epochs=2, learning_rate=3e-3)],
-                      output_dir=str(tmp_path_factory.mktemp("mlflow-runs")), run_name="tracked")
-    result = train(cfg)
-    assert result.status == "finished", result.error
-    export_run(result.run_dir, "keras", max_verify=32)
-    return result
+    export_run(trained_demo_result.run_dir, "keras", max_verify=32)
+    return trained_demo_result
 
 
 def test_a_run_folder_becomes_one_mlflow_run(tmp_path, exported_run):
@@ -47,7 +39,7 @@ def test_a_run_folder_becomes_one_mlflow_run(tmp_path, exported_run):
     assert run.data.tags["tl_widgets.sweep_id"] == "s1" and run.data.tags["tl_widgets.trial"] == "3"
     assert run.info.status == "FINISHED"
     history = client.get_metric_history(mid, "val_accuracy")
-    assert [m.step for m in history] == [0, 1]
+    assert [m.step for m in history] == list(range(len(exported_run.history["epoch"]["val_accuracy"])))
     assert [m.value for m in history] == pytest.approx(exported_run.history["epoch"]["val_accuracy"])
     assert run.data.metrics["final_val_accuracy"] == pytest.approx(exported_run.metrics["val_accuracy"])
     names = {a.path for a in client.list_artifacts(mid)}
