@@ -106,6 +106,18 @@ def test_calibrated_probabilities_survive_export(overconfident, tmp_path):
         expected_calibration_error(keras_probs, y_val), abs=1e-3)
 
 
+def test_a_temperature_that_does_not_help_is_not_applied():
+    """Constant logits: no temperature changes the ECE, so the model is left as it is."""
+    import keras
+
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(3, activation="softmax", kernel_initializer="zeros")])
+    x, y = _blobs(64, 5)
+    result = calibrate_model(model, [(x, y)])
+    assert not result.applied and result.ece_after == pytest.approx(result.ece_before)
+    assert not np.any(model.layers[-1].get_weights()[0])
+
+
 def test_bad_inputs_say_what_was_expected(overconfident):
     import keras
 
@@ -124,10 +136,11 @@ def test_training_calibrates_and_records_it(trained_demo_run):
 
     summary = json.loads((trained_demo_run / "summary.json").read_text())
     cal = summary["calibration"]
-    assert cal["applied"] and cal["temperature"] > 0 and cal["ece_after"] <= cal["ece_before"]
+    assert cal["temperature"] > 0 and cal["applied"] == (cal["ece_after"] < cal["ece_before"])
     run = load_run(trained_demo_run)
     preds = collect_predictions(run.model, run_datasets(run).val, keep_images=0)
-    assert expected_calibration_error(preds.probs, preds.labels) == pytest.approx(cal["ece_after"], abs=1e-3)
+    now = cal["ece_after"] if cal["applied"] else cal["ece_before"]  # the model as saved
+    assert expected_calibration_error(preds.probs, preds.labels) == pytest.approx(now, abs=1e-3)
 
 
 def test_evaluation_shows_calibration(trained_demo_run, tmp_path):
@@ -140,9 +153,12 @@ def test_evaluation_shows_calibration(trained_demo_run, tmp_path):
     saved = json.loads((trained_demo_run / "eval_report.json").read_text())
     fitted = json.loads((trained_demo_run / "summary.json").read_text())["calibration"]
     cal = saved["calibration"]
-    assert cal["temperature"] == fitted["temperature"] and cal["ece"] == pytest.approx(fitted["ece_after"], abs=1e-3)
+    now = fitted["ece_after"] if fitted["applied"] else fitted["ece_before"]
+    assert cal["temperature"] == fitted["temperature"] and cal["ece"] == pytest.approx(now, abs=1e-3)
     assert sum(cal["bins"]["count"]) == saved["count"]
     fig = reliability_figure_of(cal)
-    assert [t.name for t in fig.data] == ["perfectly calibrated", "before calibration", "calibrated"]
+    expected = ["perfectly calibrated", "before calibration", "calibrated"] if fitted["applied"] else [
+        "perfectly calibrated", "model"]
+    assert [t.name for t in fig.data] == expected
     page = out.read_text()
     assert "Reliability diagram" in page and "expected calibration error" in page

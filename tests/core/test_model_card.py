@@ -34,7 +34,8 @@ def test_card_has_every_section_and_matches_the_run(trained_demo_run, capsys):
         assert f"| {row['class']} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} |" in text
     cal = summary["calibration"]
     assert f"{cal['temperature']:.3f}" in text and f"| before | {cal['ece_before']:.4f} |" in text
-    assert f"| after | {cal['ece_after']:.4f} |" in text
+    after = "after" if cal["applied"] else "with the temperature (not applied)"
+    assert f"| {after} | {cal['ece_after']:.4f} |" in text
     assert config_hash(config) in text and f"`{config['model']['backbone']}`" in text
     export = json.loads((trained_demo_run / "exports" / "tflite" / "export_report.json").read_text())
     assert f"| tflite | {export['file_size'] / 1e6:.2f} | {export['verification']['top1_agreement']:.4f} |" in text

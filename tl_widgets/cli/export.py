@@ -41,6 +41,8 @@ def _export(args: argparse.Namespace) -> int:
         f"max diff {v.get('max_abs_diff', float('nan')):.3g}, top-1 agreement {v.get('top1_agreement', 0):.2%}, "
         f"accuracy drop {v.get('accuracy_drop', 0):+.2%} on {v.get('count', 0)} images"
     )
+    if v.get("runtime"):  # onnx-web: run in headless Chromium, not in Python
+        print(f"ran in Chromium with {v['runtime']}: {v.get('browser_ms_per_image', float('nan')):.2f} ms per image")
     if script is not None:
         print(f"script: {script.script}  command: {script.command}")
     if not report.ok:

@@ -169,7 +169,8 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
                               f"<b>macro F1</b> {r.macro_f1:.4f} &nbsp; {top} &nbsp; ({r.count} images)")
         if "ece" in r.calibration:
             self.summary.value += f" &nbsp; <b>ECE</b> {r.calibration['ece']:.4f}" + (
-                f" (temperature {r.calibration['temperature']:.2f}; {r.calibration['ece_before']:.4f} before)"
+                (f" (temperature {r.calibration['temperature']:.2f}; {r.calibration['ece_before']:.4f} before)"
+                 if r.calibration.get("applied") else " (not calibrated: a temperature would not lower it)")
                 if "temperature" in r.calibration else "")
         self._confusion_chart.set_figure(
             confusion_figure(r.confusion, r.class_names, normalize=self.view.value == "normalised"))

@@ -62,11 +62,13 @@ def reliability_figure(bins: Mapping[str, Any], *, before: Mapping[str, Any] | N
 def reliability_figure_of(calibration: Mapping[str, Any]) -> go.Figure | None:
     """The diagram for an evaluation's ``calibration`` dict (None when it has no bins).
 
-    With the training-time fit in it (``bins_before``, ``ece_before``, ``temperature``) the uncalibrated
-    curve is drawn too.
+    When the training-time temperature was applied (``applied``, ``bins_before``, ``ece_before``) the
+    uncalibrated curve is drawn too.
     """
     if not calibration or "bins" not in calibration:
         return None
+    if not calibration.get("applied"):  # no temperature in the model: only the model as it is
+        return reliability_figure(calibration["bins"], ece=calibration.get("ece"))
     return reliability_figure(calibration["bins"], before=calibration.get("bins_before"),
                               ece=calibration.get("ece"), ece_before=calibration.get("ece_before"),
                               temperature=calibration.get("temperature"))

@@ -105,7 +105,7 @@ def report_html(report: Mapping[str, Any], figures: Sequence[go.Figure], *, titl
     cal = dict(report.get("calibration") or {})
     if "ece" in cal:
         summary.append(("expected calibration error", f"{float(cal['ece']):.4f}"))
-    if "temperature" in cal:
+    if "temperature" in cal and cal.get("applied"):
         summary.append(("temperature (fitted after training)",
                         f"{float(cal['temperature']):.3f} (ECE {float(cal['ece_before']):.4f} before)"))
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary)

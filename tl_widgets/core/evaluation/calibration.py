@@ -125,7 +125,7 @@ class CalibrationResult:
         nll_after: Negative log-likelihood after.
         bins_before: :func:`reliability_bins` before.
         bins_after: :func:`reliability_bins` after.
-        applied: Whether the temperature was folded into the model.
+        applied: Whether the temperature was folded into the model (only when it lowers the ECE).
     """
 
     temperature: float
@@ -173,7 +173,7 @@ def calibrate_model(model: Any, dataset: Any, *, bins: int = DEFAULT_BINS, apply
         model: Raw images in, probabilities out, ending in a Dense-softmax layer.
         dataset: Iterable of ``(images, labels)`` batches.
         bins: Confidence bins for ECE and the reliability diagram.
-        apply: Fold the temperature into the model (else only measure).
+        apply: Fold the temperature into the model when it lowers the ECE (else only measure).
 
     Raises:
         ValueError: No images, or a model without a Dense-softmax output.
@@ -202,7 +202,8 @@ def calibrate_model(model: Any, dataset: Any, *, bins: int = DEFAULT_BINS, apply
         nll_before=_nll(p, y), nll_after=_nll(after, y),
         bins_before=reliability_bins(p, y, bins), bins_after=reliability_bins(after, y, bins),
     )
-    if apply:
+    # NLL-optimal is not always ECE-better (e.g. a near-uniform model): keep the model as it is then.
+    if apply and result.ece_after < result.ece_before:
         apply_temperature(model, t)
         result.applied = True
     return result

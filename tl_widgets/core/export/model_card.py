@@ -136,11 +136,14 @@ def render_model_card(run_dir: Path, summary: dict[str, Any], config: dict[str, 
             f"({confusion_image})", ""]
     out += ["## Calibration", ""]
     if cal:
+        how = ("and folded into the model's last layer (every export carries it)." if cal.get("applied") else
+               "but not applied: it would not lower the expected calibration error, so the model is unchanged.")
         out += [f"A temperature of {_num(cal.get('temperature'), 3)} was fitted on {cal.get('count')} validation "
-                "images and folded into the model's last layer (every export carries it).", "",
+                f"images {how}", "",
                 _table(["", "expected calibration error", "negative log-likelihood"], [
                     ("before", _num(cal.get("ece_before")), _num(cal.get("nll_before"))),
-                    ("after", _num(cal.get("ece_after")), _num(cal.get("nll_after")))]), ""]
+                    ("after" if cal.get("applied") else "with the temperature (not applied)",
+                     _num(cal.get("ece_after")), _num(cal.get("nll_after")))]), ""]
     else:
         out += ["Not calibrated (`calibrate` was off, or the run had no validation split): the probabilities are "
                 "the raw softmax.", ""]

@@ -278,8 +278,13 @@ class Runner:
         result = calibrate_model(self.model, data.val)
         self.timings["calibration_s"] = time.time() - t
         self.calibration = result.to_dict()
-        self._message("info", f"Calibrated: temperature {result.temperature:.3f}, expected calibration error "
-                              f"{result.ece_before:.4f} -> {result.ece_after:.4f} on {result.count} validation images")
+        if result.applied:
+            self._message("info", f"Calibrated: temperature {result.temperature:.3f}, expected calibration error "
+                                  f"{result.ece_before:.4f} -> {result.ece_after:.4f} on {result.count} validation "
+                                  "images")
+        else:
+            self._message("info", f"Not calibrated: the best temperature ({result.temperature:.3f}) would not lower "
+                                  f"the expected calibration error ({result.ece_before:.4f} -> {result.ece_after:.4f})")
 
     def _message(self, level: str, text: str) -> None:
         self.messages.append(text)
