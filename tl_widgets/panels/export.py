@@ -69,11 +69,12 @@ class ExportPanel(BackgroundWork, widgets.VBox):
             if with_script:
                 written = export_script(self.run_dir)
                 note = f" Script: {written.script.name}; command: {written.command}"
+            # The table goes out before the notice: a page that sees the notice also sees the row.
+            self._render()
             if report.ok:
                 self.notice.show(f"{fmt}: verified against Keras.{note}", "info")
             else:
                 self.notice.show(f"{fmt}: " + " ".join(report.warnings) + note, "warning")
-            self._render()
             self.preview.refresh(select=fmt)
 
         self._run_in_background(work, name="tlw-export", buttons=[self.button])
