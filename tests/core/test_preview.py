@@ -36,7 +36,8 @@ def test_preview_on_the_validation_split(exported):
     keys = [(r.agree, -r.max_abs_diff) for r in p.rows]
     assert keys == sorted(keys)  # disagreements first, then the largest differences
     assert p.max_abs_diff == pytest.approx(max(r.max_abs_diff for r in p.rows))
-    assert p.to_dict()["rows"][0]["index"] == p.rows[0].index
+    assert p.to_dict()["rows"][0]["index"] == p.rows[0].index and "images" not in p.to_dict()
+    assert p.images.shape == (40, 32, 32, 3) and p.images.dtype == np.uint8
 
 
 def test_preview_on_dropped_images(exported):

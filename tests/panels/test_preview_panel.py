@@ -29,6 +29,7 @@ def test_export_then_preview_then_card(trained_demo_result):
     assert preview.error is None, preview.error
     assert preview.preview.agreement >= 0.98
     assert "tlw-preview-agreement" in preview.table.value and "Keras top-k" in preview.table.value
+    assert preview.table.value.count("data:image/png;base64,") == min(20, preview.preview.count)  # thumbnails
     buf = io.BytesIO()
     Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(buf, format="PNG")
     preview.upload.value = ({"name": "grey.png", "type": "image/png", "size": len(buf.getvalue()),

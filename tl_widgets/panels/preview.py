@@ -24,6 +24,18 @@ MAX_FILES = 64
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
+def _thumbnail(image: Any, side: int = 48) -> str:
+    """An ``<img>`` with the image as an inline PNG (no file, no URL)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).resize((side, side), Image.NEAREST).save(buf, format="PNG")
+    return f"<img src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}' width={side}>"
+
+
 def _top_html(top: list[tuple[str, float]]) -> str:
     return "<br>".join(f"{html.escape(str(name))} {p:.3f}" for name, p in top)
 
@@ -44,6 +56,8 @@ def preview_table_html(preview: Any, max_rows: int = 20) -> str:
     rows = []
     for r in p.rows[:max_rows]:
         what = html.escape(r.name or (f"true: {r.label}" if r.label is not None else str(r.index)))
+        if len(p.images) > r.index:
+            what = f"{_thumbnail(p.images[r.index])}<br>{what}"
         mark = "agree" if r.agree else "<b style='color:#c00'>DISAGREE</b>"
         rows.append(f"<tr class='{'tlw-agree' if r.agree else 'tlw-disagree'}'><td>{r.index}</td><td>{what}</td>"
                     f"<td>{_top_html(r.keras_top)}</td><td>{_top_html(r.export_top)}</td>"

@@ -66,6 +66,7 @@ class Preview:
         export_ms_per_image: The export's (in-page for onnx-web).
         runtime: What ran the export (``onnxruntime-web ... (wasm)`` in Chromium, else Python).
         rows: One per image, disagreements first, then by falling difference.
+        images: The images compared, uint8, in ``index`` order (not in ``to_dict``).
     """
 
     format: str
@@ -78,14 +79,17 @@ class Preview:
     export_ms_per_image: float
     runtime: str
     rows: list[PreviewRow] = field(default_factory=list)
+    images: np.ndarray = field(default_factory=lambda: np.empty((0, 0, 0, 3), np.uint8), repr=False)
 
     @property
     def disagreements(self) -> int:
         return sum(not r.agree for r in self.rows)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self)
+        """A JSON-ready dict (without the images)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("rows", "images")}
+        out["rows"] = [dataclasses.asdict(r) for r in self.rows]
+        return out
 
 
 def exported_formats(run_dir: str | os.PathLike[str]) -> list[str]:
@@ -206,4 +210,5 @@ def preview_export(
     rows.sort(key=lambda r: (r.agree, -r.max_abs_diff))
     return Preview(format=fmt, path=str(report["path"]), file_size=int(report["file_size"]), count=len(images),
                    agreement=float(agree.mean()), max_abs_diff=float(diff.max()), keras_ms_per_image=keras_ms,
-                   export_ms_per_image=float(export_ms), runtime=runtime, rows=rows)
+                   export_ms_per_image=float(export_ms), runtime=runtime, rows=rows,
+                   images=np.clip(images, 0, 255).astype(np.uint8))
