@@ -1,15 +1,22 @@
-"""Load benchmark: N browser sessions on one served Studio, each training the demo for a few batches.
+"""Load benchmark: N browsers on one ``tl-widgets serve --workshop``, each uploading its own zip and training.
 
-Starts the Studio the way ``tl-widgets serve`` does (one CPU thread per kernel,
-an upload limit, idle culling, sources stripped), opens N Chromium pages at once,
-presses Start in each and waits for ``finished``. Records the time per session
-(page open -> finished), the peak of the summed RSS of the kernels (psutil,
-sampled every 0.25 s) and the peak of the server plus kernels, then prints one
-JSON line.
+Runs the real CLI (``tl-widgets serve --workshop workshop.yaml``, with the
+fair training queue limited to ``--slots`` trainings at once), opens N
+Chromium contexts at once (one seat each), and in every page: waits for the
+Studio, uploads a small zip of its own (different images per seat), presses
+Start, follows "queued: N ahead" until the run trains, waits for
+``finished``, then checks its Runs tab lists only its own run. It also opens
+the instructor view (its own URL and token) and checks it counts the seats.
+
+Reports time-to-page-ready, queue wait and time-to-finished (median, max),
+whether the queue was fair (runs started training in the order Start was
+pressed), the machine's used memory (MemTotal - MemAvailable, peak minus the
+baseline before the server started) and each kernel's PSS (shared pages
+split between the processes that share them, unlike RSS). Prints one JSON line.
 
 Usage::
 
-    .venv/bin/python bench/load_voila.py --n 8
+    .venv/bin/python bench/load_voila.py --n 30 --slots 2
     .venv/bin/python bench/load_voila.py --quick      # N=3
 
 Needs Chromium (``/usr/bin/chromium`` or ``$TLW_CHROMIUM``) and Playwright.
@@ -18,8 +25,10 @@ Needs Chromium (``/usr/bin/chromium`` or ``$TLW_CHROMIUM``) and Playwright.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -28,80 +37,116 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tl_widgets.server.voila_launch import READY_PROBE, LaunchOptions, free_port, kernel_env, voila_argv  # noqa: E402
-
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '').trim()"
+PROGRESS_JS = "((document.querySelector('.tlw-progress-text') || {}).innerText || '')"
+SUMMARY_JS = "((document.querySelector('.tlw-data-summary') || {}).innerText || '')"
+DATA_NOTICE_JS = "((document.querySelector('.tlw-data-panel .tlw-message') || {}).innerText || '')"
 NOTICE_JS = "((document.querySelector('.tlw-train-panel .tlw-message') || {}).innerText || '')"
+RUN_OPTIONS_JS = "Array.from(document.querySelectorAll('.tlw-runs select option')).map(o => o.value)"
 
 
-class RssSampler(threading.Thread):
-    """Samples the RSS of the server process and its descendants (the kernels) until stopped."""
+def used_memory_bytes() -> int:
+    """MemTotal - MemAvailable from /proc/meminfo: what the machine really has in use."""
+    info = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        info[key] = int(rest.split()[0]) * 1024
+    return info["MemTotal"] - info["MemAvailable"]
 
-    def __init__(self, pid: int, interval: float = 0.25) -> None:
+
+class MemorySampler(threading.Thread):
+    """Samples used memory (every 0.5 s) and each kernel's PSS (every 3 s) until stopped."""
+
+    def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.peak_kernels = 0
-        self.peak_total = 0
-        self.max_kernels_seen = 0
+        self.pid = pid
+        self.peak_used = 0
+        self.kernel_pss: dict[int, int] = {}  # pid -> peak PSS
+        self.peak_kernels_pss = 0
+        self.max_kernels = 0
         self._halt = threading.Event()
 
     def run(self) -> None:
         import psutil
 
         root = psutil.Process(self.pid)
+        last_pss = 0.0
         while not self._halt.is_set():
-            kernels = total = n = 0
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
-            for proc in procs:
+            self.peak_used = max(self.peak_used, used_memory_bytes())
+            if time.monotonic() - last_pss > 3:
+                last_pss = time.monotonic()
+                total = n = 0
                 try:
-                    rss = proc.memory_info().rss
-                    is_kernel = "ipykernel" in " ".join(proc.cmdline())
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
-                total += rss
-                if is_kernel:
-                    kernels += rss
+                    procs = root.children(recursive=True)
+                except psutil.NoSuchProcess:
+                    return
+                for proc in procs:
+                    try:
+                        if "ipykernel" not in " ".join(proc.cmdline()):
+                            continue
+                        pss = proc.memory_full_info().pss
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        continue
                     n += 1
-            self.peak_kernels = max(self.peak_kernels, kernels)
-            self.peak_total = max(self.peak_total, total)
-            self.max_kernels_seen = max(self.max_kernels_seen, n)
-            self._halt.wait(self.interval)
+                    total += pss
+                    self.kernel_pss[proc.pid] = max(self.kernel_pss.get(proc.pid, 0), pss)
+                self.peak_kernels_pss = max(self.peak_kernels_pss, total)
+                self.max_kernels = max(self.max_kernels, n)
+            self._halt.wait(0.5)
 
     def stop(self) -> None:
         self._halt.set()
-        self.join(5)
+        self.join(10)
 
 
-def _wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def seat_zip(folder: Path, seat: int, per_class: int = 12) -> Path:
+    """A small zip of two class folders whose images differ per seat."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seat)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for k, cls in enumerate(("circles", "squares")):
+            for i in range(per_class):
+                img = (rng.random((32, 32, 3)) * 80 + (160 if k else 40)).astype("uint8")
+                out = io.BytesIO()
+                Image.fromarray(img).save(out, "PNG")
+                zf.writestr(f"seat{seat}/{cls}/{i}.png", out.getvalue())
+    path = folder / f"seat-{seat}.zip"
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def _read_urls(proc: subprocess.Popen[str], log: Path, timeout: float) -> tuple[str, str]:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    studio = teacher = None
+    while time.monotonic() < deadline and (studio is None or teacher is None):
         if proc.poll() is not None:
-            raise RuntimeError(f"Expected Voilà to serve {url}. Received: exit code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.3)
-    raise RuntimeError(f"Expected Voilà to answer at {url} within {timeout:.0f} s. Received: no answer")
+            raise RuntimeError(f"Expected `tl-widgets serve` to start. Received: exit code {proc.returncode}; "
+                               f"{log.read_text(errors='replace')[-2000:]}")
+        text = log.read_text(errors="replace")
+        if m := re.search(r"tl-widgets Studio \(serve\): (http://\S+)", text):
+            studio = m.group(1)
+        if m := re.search(r"Instructor view[^:]*: (http://\S+)", text):
+            teacher = m.group(1)
+        time.sleep(0.5)
+    if studio is None or teacher is None:
+        raise RuntimeError(f"Expected both URLs within {timeout:.0f} s. Received: {log.read_text()[-2000:]}")
+    return studio, teacher
 
 
-def run(n: int, epochs: int, max_per_class: int, threads: int, timeout_s: float) -> dict[str, Any]:
-    """Serves the Studio, runs ``n`` sessions at once, returns the measurements."""
+def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float) -> dict[str, Any]:
+    """Serves the room, drives ``n`` seats at once, returns the measurements."""
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("TLW_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -109,25 +154,34 @@ def run(n: int, epochs: int, max_per_class: int, threads: int, timeout_s: float)
         raise SystemExit("Expected Chromium on PATH or in $TLW_CHROMIUM. Received: none found")
     work = Path(tempfile.mkdtemp(prefix="tlw-load-"))
     (work / "data").mkdir()
-    opts = LaunchOptions(port=free_port(), data_roots=[work / "data"], max_upload_bytes=8 * 2**20, threads=threads,
-                         cull_idle_s=600, extra_env={
-                             "TL_WIDGETS_HOME": str(work / "home"), "TL_WIDGETS_STUDIO_EPOCHS": str(epochs),
-                             "TL_WIDGETS_STUDIO_MAX_PER_CLASS": str(max_per_class),
-                             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"})
-    log = open(work / "voila.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(voila_argv(opts), env=kernel_env(opts), stdout=log, stderr=subprocess.STDOUT,
-                            cwd=work, start_new_session=True)
+    zips = [seat_zip(work, i) for i in range(n)]
+    (work / "workshop.yaml").write_text(
+        f"name: Load test\ndata_roots: [data]\nallowed_backbones: [demo_cnn]\nmax_epochs: 3\nmax_batch_size: 32\n"
+        f"max_upload_mb: 1\nthreads_per_kernel: {threads}\nmax_trainings: {slots}\n", encoding="utf-8")
+    env = {**os.environ, "TL_WIDGETS_HOME": str(work / "home"), "TL_WIDGETS_STUDIO_EPOCHS": str(epochs),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    baseline = used_memory_bytes()
+    log_path = work / "serve.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "tl_widgets", "serve", "--workshop", str(work / "workshop.yaml"),
+                             "--port", "0", "--no-browser"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
     sampler = None
     try:
-        _wait_up(opts.base_url + READY_PROBE, proc, 120)
-        sampler = RssSampler(proc.pid)
+        url, teacher_url = _read_urls(proc, log_path, 180)
+        sampler = MemorySampler(proc.pid)
         sampler.start()
         t0 = time.monotonic()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
             contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(n)]
-            # Playwright's sync API is single-threaded: open every page first, then drive them in turn.
-            results = _drive_all(contexts, opts.url, int(timeout_s * 1000))
+            results = _drive_all(contexts, url, zips, t0 + timeout_s)
+            teacher_ctx = browser.new_context()
+            teacher = teacher_ctx.new_page()
+            teacher.goto(teacher_url, timeout=120_000)
+            teacher.wait_for_selector(".tlw-room-table", timeout=300_000)
+            teacher.wait_for_timeout(3000)
+            seats_seen = teacher.evaluate("document.querySelector('.tlw-room-table').innerText")
             browser.close()
         wall = time.monotonic() - t0
     finally:
@@ -135,74 +189,134 @@ def run(n: int, epochs: int, max_per_class: int, threads: int, timeout_s: float)
             sampler.stop()
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
+            proc.wait(60)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-    secs = [r["seconds"] for r in results if r.get("seconds") is not None]
+    return _summary(n, slots, epochs, threads, results, wall, baseline, sampler, seats_seen)
+
+
+def _stats(values: list[float]) -> dict[str, float | None]:
+    return {"median": round(statistics.median(values), 1) if values else None,
+            "max": round(max(values), 1) if values else None}
+
+
+def _summary(n: int, slots: int, epochs: int, threads: int, results: list[dict[str, Any]], wall: float,
+             baseline: int, sampler: MemorySampler | None, seats_seen: str) -> dict[str, Any]:
+    started = sorted((r for r in results if r.get("t_train") is not None), key=lambda r: r["t_start"])
+    order = [r["t_train"] for r in started]
+    inversions = sum(a > b + 1.0 for i, a in enumerate(order) for b in order[i + 1:])  # 1 s: the queue's poll
+    pss = sorted(sampler.kernel_pss.values()) if sampler else []
+    m = re.search(r"(\d+) seats open", seats_seen)
     return {
-        "bench": "load_voila", "n": n, "epochs": epochs, "max_per_class": max_per_class, "threads_per_kernel": threads,
-        "cpus": os.cpu_count(), "all_ok": all(r["ok"] for r in results), "failures": [r for r in results if not r["ok"]],
-        "wall_s": round(wall, 1),
-        "session_s": {"min": min(secs, default=None), "median": statistics.median(secs) if secs else None,
-                      "max": max(secs, default=None)},
-        "page_ready_s_median": round(statistics.median([r["page_ready_s"] for r in results if r.get("page_ready_s")] or [0]), 1),
-        "kernels_seen": sampler.max_kernels_seen if sampler else 0,
-        "peak_kernel_rss_mib": round(sampler.peak_kernels / 2**20) if sampler else None,
-        "peak_kernel_rss_per_session_mib": round(sampler.peak_kernels / 2**20 / n) if sampler else None,
-        "peak_server_plus_kernels_rss_mib": round(sampler.peak_total / 2**20) if sampler else None,
+        "bench": "load_voila", "n": n, "slots": slots, "epochs": epochs, "threads_per_kernel": threads,
+        "cpus": os.cpu_count(), "all_ok": all(r["ok"] for r in results),
+        "failures": [r for r in results if not r["ok"]][:5], "wall_s": round(wall, 1),
+        "page_ready_s": _stats([r["page_ready_s"] for r in results if r.get("page_ready_s") is not None]),
+        "queue_wait_s": _stats([r["queue_wait_s"] for r in results if r.get("queue_wait_s") is not None]),
+        "seats_queued": sum(bool(r.get("queued")) for r in results),
+        "finished_s": _stats([r["finished_s"] for r in results if r.get("finished_s") is not None]),
+        "train_s": _stats([r["finished_s"] - r["t_train_rel"] for r in results
+                           if r.get("finished_s") is not None and r.get("t_train_rel") is not None]),
+        "queue_order_inversions": inversions,
+        "cross_seat_leaks": sum(r.get("runs_listed", 1) != 1 for r in results if r.get("finished_s") is not None),
+        "instructor_seats_open": int(m.group(1)) if m else None,
+        "used_memory_baseline_mib": round(baseline / 2**20),
+        "used_memory_peak_mib": round(sampler.peak_used / 2**20) if sampler else None,
+        "used_memory_peak_minus_baseline_mib": round((sampler.peak_used - baseline) / 2**20) if sampler else None,
+        "kernels_seen": sampler.max_kernels if sampler else 0,
+        "kernel_pss_peak_mib": {"median": round(statistics.median(pss) / 2**20) if pss else None,
+                                "max": round(max(pss) / 2**20) if pss else None},
+        "kernels_pss_sum_peak_mib": round(sampler.peak_kernels_pss / 2**20) if sampler else None,
     }
 
 
-def _drive_all(contexts: list[Any], url: str, timeout_ms: int) -> list[dict[str, Any]]:
-    """Opens all pages at once, starts each run as soon as its page is ready, waits for all to end."""
+def _drive_all(contexts: list[Any], url: str, zips: list[Path], deadline: float) -> list[dict[str, Any]]:
+    """Opens every page at once, then steps each through upload, Start, queue and finish (one thread)."""
     t0 = time.monotonic()
-    pages = []
-    for ctx in contexts:
+    seats = []
+    for ctx, zpath in zip(contexts, zips):
         page = ctx.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
-        page.goto(url, wait_until="commit", timeout=timeout_ms)
-        pages.append({"page": page, "errors": errors, "state": "loading", "t_ready": None, "t_end": None})
-    deadline = t0 + timeout_ms / 1000
-    while time.monotonic() < deadline and any(p["state"] != "done" for p in pages):
-        for p in pages:
-            page = p["page"]
-            if p["state"] == "loading" and page.locator(".tlw-studio").count():
-                p["t_ready"] = time.monotonic()
-                page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
-                page.locator("button.tlw-start").click()
-                p["state"] = "training"
-            elif p["state"] == "training":
-                status = page.evaluate(STATUS_JS)
-                if status in ("finished", "stopped") or status.startswith("failed"):
-                    p.update(state="done", status=status, notice=page.evaluate(NOTICE_JS), t_end=time.monotonic())
-        pages[0]["page"].wait_for_timeout(250)
+        page.goto(url, wait_until="commit", timeout=120_000)
+        seats.append({"page": page, "zip": zpath, "errors": errors, "state": "loading"})
+    while time.monotonic() < deadline and any(s["state"] != "done" for s in seats):
+        for s in seats:
+            try:
+                _step(s, t0)
+            except Exception as exc:  # one broken page must not stop the others: record it
+                s.update(state="done", status=f"driver error: {exc}"[:300])
+        time.sleep(0.3)
     out = []
-    for p in pages:
-        ok = p["state"] == "done" and p.get("status") == "finished" and not p["errors"]
-        out.append({"ok": ok, "status": p.get("status", p["state"]), "notice": p.get("notice", ""),
-                    "errors": p["errors"][:3],
-                    "page_ready_s": round(p["t_ready"] - t0, 1) if p["t_ready"] else None,
-                    "seconds": round(p["t_end"] - t0, 1) if p["t_end"] else None})
-        p["page"].close()
+    for s in seats:
+        ok = s["state"] == "done" and s.get("status") == "finished" and not s["errors"] and s.get("runs_listed") == 1
+        out.append({"ok": ok, "status": s.get("status", s["state"]), "notice": s.get("notice", ""),
+                    "errors": s["errors"][:3], "queued": s.get("queued", False), "t_start": s.get("t_start"),
+                    "t_train": s.get("t_train"), "runs_listed": s.get("runs_listed"),
+                    "page_ready_s": _rel(s.get("t_ready"), t0), "t_train_rel": _rel(s.get("t_train"), t0),
+                    "queue_wait_s": (round(s["t_train"] - s["t_start"], 1) if s.get("t_train") else None),
+                    "finished_s": _rel(s.get("t_end"), t0)})
     return out
+
+
+def _rel(t: float | None, t0: float) -> float | None:
+    return None if t is None else round(t - t0, 1)
+
+
+def _step(s: dict[str, Any], t0: float) -> None:
+    page = s["page"]
+    if s["state"] == "loading":
+        if page.locator(".tlw-studio").count():
+            s["t_ready"] = time.monotonic()
+            page.locator(".tlw-source button", has_text="Upload zip").first.click()
+            s["state"] = "picking"
+    elif s["state"] == "picking":
+        if page.locator(".tlw-upload").count():
+            with page.expect_file_chooser(timeout=10_000) as chooser:
+                page.locator(".tlw-upload").first.click()
+            chooser.value.set_files(str(s["zip"]))
+            s["state"] = "uploading"
+    elif s["state"] == "uploading":
+        if "images in" in page.evaluate(SUMMARY_JS):
+            page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+            page.locator("button.tlw-start").click()
+            s.update(state="started", t_start=time.monotonic())
+        elif "Refused" in page.evaluate(DATA_NOTICE_JS):
+            s.update(state="done", status="upload refused", notice=page.evaluate(DATA_NOTICE_JS))
+    elif s["state"] == "started":
+        status = page.evaluate(STATUS_JS)
+        if status == "queued":
+            s["queued"] = True
+        elif status == "running" and not page.evaluate(PROGRESS_JS).startswith("queued"):
+            s.update(state="training", t_train=time.monotonic())
+        elif status in ("finished", "stopped") or status.startswith("failed") or status.startswith("Cannot"):
+            s.update(state="training", t_train=time.monotonic())
+    elif s["state"] == "training":
+        status = page.evaluate(STATUS_JS)
+        if status in ("finished", "stopped") or status.startswith("failed"):
+            s.update(status=status, notice=page.evaluate(NOTICE_JS), t_end=time.monotonic(), state="listing")
+            page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Runs").first.click()
+    elif s["state"] == "listing":
+        ids = page.evaluate(RUN_OPTIONS_JS)
+        if ids:
+            s.update(runs_listed=len(ids), state="done")
+            page.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=8, help="concurrent browser sessions (default 8)")
-    parser.add_argument("--quick", action="store_true", help="3 sessions (a smoke run)")
-    parser.add_argument("--epochs", type=int, default=1, help="head-phase epochs per session (default 1)")
-    parser.add_argument("--max-per-class", type=int, default=20,
-                        help="training images per class (default 20: a few batches)")
+    parser.add_argument("--n", type=int, default=8, help="concurrent browser seats (default 8)")
+    parser.add_argument("--quick", action="store_true", help="3 seats (a smoke run)")
+    parser.add_argument("--slots", type=int, default=2, help="trainings at once (the workshop's max_trainings)")
+    parser.add_argument("--epochs", type=int, default=1, help="head-phase epochs per seat (default 1)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per kernel (default 1)")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds for the whole load (default 900)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds for the whole load (default 1800)")
     args = parser.parse_args(argv)
     n = 3 if args.quick else args.n
     if n < 1:
         parser.error(f"Expected --n >= 1. Received: {n}")
-    result = run(n, args.epochs, args.max_per_class, args.threads, args.timeout)
+    result = run(n, args.slots, args.epochs, args.threads, args.timeout)
     print(json.dumps(result), flush=True)
     return 0 if result["all_ok"] else 1
 
