@@ -108,7 +108,9 @@ def test_two_processes_share_one_sqlite_study_and_run_no_trial_twice(tmp_path, t
     spec.save(tmp_path / "sweep.json")
     storage = f"sqlite:///{tmp_path / 'study.sqlite'}"
     env = {**os.environ, "TL_WIDGETS_HOME": str(tmp_path / "home")}
-    cmd = [sys.executable, "-m", "tl_widgets", "sweep", str(tmp_path / "sweep.json"), "--storage", storage]
+    mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cmd = [sys.executable, "-m", "tl_widgets", "sweep", str(tmp_path / "sweep.json"), "--storage", storage,
+           "--mlflow", mlflow_uri]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
@@ -122,6 +124,13 @@ def test_two_processes_share_one_sqlite_study_and_run_no_trial_twice(tmp_path, t
     study = open_study(spec, storage)
     assert sorted(r["number"] for r in trial_rows(study)) == [0, 1, 2, 3]
     assert "best: trial" in outs[0][0] + outs[1][0]
+    # --mlflow: each trial went to MLflow once, tagged with its sweep and trial number.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    sent = client.search_runs([client.get_experiment_by_name("tl_widgets").experiment_id])
+    assert sorted(int(r.data.tags["tl_widgets.trial"]) for r in sent) == [0, 1, 2, 3]
+    assert {r.data.tags["tl_widgets.sweep_id"] for r in sent} == {"shared"}
 
 
 def test_cli_reports_a_bad_sweep_in_one_line(tmp_path):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
+import sys
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
@@ -62,13 +64,16 @@ def trial_done(mlflow_uri: str | None, outcome: Any) -> None:
     print_trial(outcome)
     if mlflow_uri is None or outcome.run_dir is None:
         return
-    import os
-
     from tl_widgets.core.tracking.mlflow_tracking import log_run_folder
 
     record = {"sweep_id": outcome.sweep_id, "trial": outcome.number}
-    mid, _ = log_run_folder(outcome.run_dir, tracking_uri=mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI") or None,
-                            run_record=record)
+    try:
+        mid, _ = log_run_folder(outcome.run_dir, run_record=record,
+                                tracking_uri=mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI") or None)
+    except Exception as exc:  # the sweep goes on; the trial's run can be sent later with `runs export-mlflow`
+        print(f"tl-widgets: warning: trial {outcome.number} not sent to MLflow: {type(exc).__name__}: {exc}",
+              file=sys.stderr, flush=True)
+        return
     print(f"          sent to MLflow as run {mid}", flush=True)
 
 
@@ -86,6 +91,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.trials:
             spec.trials = args.trials
         on_trial = functools.partial(trial_done, args.mlflow)
+        if args.mlflow is not None:
+            from tl_widgets.core.tracking.mlflow_tracking import prepare_store
+
+            prepare_store(args.mlflow or os.environ.get("MLFLOW_TRACKING_URI") or None)
         print(f"sweep {spec.study_name}: {spec.trials} trials, maximising {spec.metric}, pruner {spec.pruner}",
               flush=True)
         if args.workers > 1:

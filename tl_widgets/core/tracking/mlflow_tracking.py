@@ -18,16 +18,17 @@ Any other URI works: ``http://tracking-server:5000`` for a team's server,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tl_widgets.core.runs.folder import RunFolder
 from tl_widgets.core.settings import default_home
 
-__all__ = ["DEFAULT_EXPERIMENT", "default_tracking_uri", "log_run_folder", "flatten_params", "RUN_ID_TAG",
+__all__ = ["DEFAULT_EXPERIMENT", "default_tracking_uri", "log_run_folder", "prepare_store", "flatten_params", "RUN_ID_TAG",
            "require_mlflow"]
 
 DEFAULT_EXPERIMENT = "tl_widgets"
@@ -77,6 +78,38 @@ def _experiment_id(client: Any, name: str, tracking_uri: str) -> str:
         db_file = Path(tracking_uri[len("sqlite:///"):])
         kwargs["artifact_location"] = (db_file.parent / "artifacts").resolve().as_uri()
     return client.create_experiment(name, **kwargs)
+
+
+def prepare_store(tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT) -> str:
+    """Creates the tracking store's tables and the experiment once, before several processes log to it.
+
+    (Two processes that open a new SQLite store at the same moment would both
+    run its migrations.) Returns the experiment id.
+    """
+    require_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri or default_tracking_uri()
+    with _store_lock(uri):
+        return _experiment_id(MlflowClient(tracking_uri=uri), experiment, uri)
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """For a SQLite store: an exclusive lock on ``<db>.lock`` while its tables are created (other URIs: none)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db_file = Path(uri[len("sqlite:///"):])
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db_file}.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def log_run_folder(run_dir: str | Path, *, tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT,
