@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
                    help="log scalars, the learning rate and the model graph to <run folder>/tensorboard "
                         "(view with `tl-widgets runs tensorboard RUN`)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the final line")
+    p.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
+                   help="send the finished run to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
+                        "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra")
     p.set_defaults(func=_run)
 
 
@@ -122,4 +125,12 @@ def _run(args: argparse.Namespace) -> int:
     val = result.metrics.get("val_accuracy")
     tail = f" val_accuracy={val:.4f}" if val is not None else ""
     print(f"{result.status}: {result.run_dir}{tail}")
+    if args.mlflow is not None and result.run_dir is not None:
+        from tl_widgets.core.tracking.mlflow_tracking import log_run_folder
+
+        try:
+            mid, _ = log_run_folder(result.run_dir, tracking_uri=args.mlflow or os.environ.get("MLFLOW_TRACKING_URI"))
+        except USER_ERRORS as exc:
+            return fail(f"the run finished but was not sent to MLflow: {exc}")
+        print(f"sent to MLflow as run {mid}")
     return 0

@@ -145,7 +145,8 @@ def log_run_folder(run_dir: str | Path, *, tracking_uri: str | None = None, expe
     run_id = str(summary.get("run_id") or folder.path.name)
     uri = tracking_uri or default_tracking_uri()
     client = MlflowClient(tracking_uri=uri)
-    exp_id = _experiment_id(client, experiment, uri)
+    with _store_lock(uri):
+        exp_id = _experiment_id(client, experiment, uri)
     if not force:
         existing = client.search_runs([exp_id], filter_string=f"tags.`{RUN_ID_TAG}` = '{run_id}'", max_results=1)
         if existing:
