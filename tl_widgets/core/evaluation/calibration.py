@@ -188,7 +188,9 @@ def calibrate_model(model: Any, dataset: Any, *, bins: int = DEFAULT_BINS, apply
     kernel, bias = weights[0], (weights[1] if len(weights) > 1 else 0.0)
     logits, labels = [], []
     for x, y in dataset:
-        logits.append(np.asarray(features.predict_on_batch(x), np.float64) @ kernel + bias)
+        # A direct call, not predict_on_batch: under tf.distribute that would return one copy per replica.
+        feats = keras.ops.convert_to_numpy(features(keras.ops.convert_to_tensor(np.asarray(x)), training=False))
+        logits.append(np.asarray(feats, np.float64) @ kernel + bias)
         labels.append(np.asarray(y).astype(np.int64).reshape(-1))
     if not logits:
         raise ValueError("Expected validation batches to calibrate on. Received: an empty dataset")
