@@ -43,6 +43,11 @@ def attach_sweep(studio: Any) -> SweepPanel:
     """Adds a sweep panel (in an accordion) to the Studio's Train tab; "Use best" restores into the Studio."""
     panel = SweepPanel(config_source=lambda: studio.config, on_use_best=lambda cfg: restore_config(studio, cfg),
                        store=studio.runs.store, busy=lambda: studio.train.running)
+    if studio.workshop is not None or getattr(studio, "seat", None) is not None:
+        panel.refusal = ("Sweeps are off in a workshop or served room: their trials would bypass the room's "
+                         "training queue and limits.")
+        panel.start_button.disabled = True
+        panel.status.value = panel.refusal
     box = widgets.Accordion([panel], titles=("Hyperparameter sweep (Optuna)",))
     box.add_class("tlw-sweep-box")
     studio.train_tab.children = (*studio.train_tab.children, box)

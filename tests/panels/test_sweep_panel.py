@@ -55,3 +55,16 @@ def test_a_sweep_runs_trials_live_and_use_best_restores_the_panels(studio):
     assert best is not None and studio.config == best
     assert best != before  # the sampled values really reached the panels
     assert studio.train.head.lr.value == pytest.approx(best.phases[0].learning_rate)
+
+
+def test_sweeps_are_off_in_a_workshop_whatever_the_browser_sends(tmp_path, data_root):
+    from tl_widgets.core.workshop import load_workshop
+
+    path = tmp_path / "workshop.yaml"
+    path.write_text(f"name: Class\ndata_roots: [{str(data_root)!r}]\nallowed_backbones: [demo_cnn]\nmax_epochs: 3\n"
+                    "max_batch_size: 16\n",
+                    encoding="utf-8")
+    s = Studio(workshop=load_workshop(path), store=RunStore(tmp_path / "home"))
+    assert s.sweep.start_button.disabled is True
+    assert s.sweep.start() is False  # a click message sent anyway is refused in Python
+    assert "Sweeps are off in a workshop" in s.sweep.notice.value and s.sweep.runner is None

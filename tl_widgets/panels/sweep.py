@@ -110,6 +110,7 @@ class SweepPanel(BackgroundWork, widgets.VBox):
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.best_button.on_click(lambda _: self.use_best())
+        self.refusal: str | None = None  # set by the host to switch sweeps off (e.g. in a served room)
         self.runner: Any = None
         self.study: Any = None
         self.outcomes: list[Any] = []
@@ -148,6 +149,9 @@ class SweepPanel(BackgroundWork, widgets.VBox):
         """Presses "Start sweep": returns False (with the reason shown) when refused."""
         from tl_widgets.core.sweeps.runner import SweepRunner
 
+        if self.refusal:
+            self.notice.show(self.refusal)
+            return False
         if self.busy:
             self.notice.show("A sweep is already running: stop it first.")
             return False
