@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tl_widgets.core.sweeps.spec import SweepSpec
-from tl_widgets.core.sweeps.study import open_study
+from tl_widgets.core.sweeps.study import open_study, require_optuna
 
 __all__ = ["TrialOutcome", "SweepRunner", "best_config", "trial_rows"]
 
@@ -93,7 +93,7 @@ class SweepRunner:
         """
         from tl_widgets.core.runs.store import RunStore
 
-        optuna = __import__("optuna")
+        optuna = require_optuna()
         budget = int(trials or self.spec.trials)
         if self.store is None:
             self.store = RunStore()
