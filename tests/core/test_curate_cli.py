@@ -47,6 +47,11 @@ def test_apply_trains_a_child_run_linked_to_its_parent(parent, capsys):
     assert main(["curate", str(result.run_dir), "--apply", str(cur), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert f"(child of {result.run_id})" in out
+    # Per class before/after: 'green' loses the relabelled and the excluded image, 'red' gains one.
+    table = out[out.index("per class"):].splitlines()[2:]
+    rows = {line.split()[0]: line.split() for line in table}
+    assert int(rows["green"][4]) == int(rows["green"][3]) - 2, out
+    assert int(rows["red"][4]) == int(rows["red"][3]) + 1, out
     store = RunStore()
     children = [r for r in store.list_runs() if r["parent_run_id"] == result.run_id]
     assert len(children) == 1 and children[0]["status"] == "finished"

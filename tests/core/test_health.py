@@ -16,16 +16,8 @@ def noisy(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def report(noisy, tmp_path_factory, monkeypatch_module):
-    monkeypatch_module.setenv("TL_WIDGETS_HOME", str(tmp_path_factory.mktemp("home")))
+def report(noisy):
     return check_dataset(noisy.train, val_path=noisy.val)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 def _pairs(finding):
@@ -77,3 +69,12 @@ def test_a_missing_folder_is_a_clear_error(tmp_path):
 
     with pytest.raises(DataError, match="Expected a folder with one sub-folder per class"):
         check_dataset(tmp_path / "nope")
+
+
+def test_a_zip_is_checked_like_its_folder(noisy, tmp_path):
+    import shutil
+
+    archive = shutil.make_archive(str(tmp_path / "data"), "zip", noisy.train.parent, "train")
+    rep = check_dataset(archive, embeddings=False, work_dir=tmp_path / "work")
+    assert rep.counts == check_dataset(noisy.train, embeddings=False).counts
+    assert set(noisy.corrupt) == set(rep.of_kind("unreadable")[0].files)

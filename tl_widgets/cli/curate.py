@@ -75,6 +75,15 @@ def _apply(args: argparse.Namespace) -> int:
     val = result.metrics.get("val_accuracy")
     tail = f" val_accuracy={val:.4f}" if val is not None else ""
     print(f"{result.status}: {result.run_dir} (child of {cfg.parent_run_id}){tail}")
+    if result.status == "finished" and result.run_dir is not None:
+        from tl_widgets.core.evaluation.evaluate import evaluate_run
+        from tl_widgets.core.runs.lineage import before_after_text, parent_report, per_class_before_after
+
+        child = evaluate_run(result.run_dir).to_dict()
+        parent = parent_report(result.run_dir)
+        if parent is not None:
+            print(f"per class, validation (before: {parent[0]}, after: this run):")
+            print(before_after_text(per_class_before_after(parent[1], child)))
     return 0
 
 

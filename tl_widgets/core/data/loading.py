@@ -305,7 +305,7 @@ def load_datasets(
     if cfg.val_path and cfg.source in ("folder", "zip"):
         val_source, val_keys = _val_folder(Path(cfg.val_path), source.class_names, image_size, work_dir,
                                            source.report)
-        train_idx, val_idx = np.arange(len(labels)), np.array([], int)
+        train_idx, val_idx = np.arange(len(labels)), np.arange(len(val_source.labels))
     else:
         train_idx, val_idx = pipelines.split_indices(labels, cfg.validation_split, split_seed)
     curation = None
@@ -315,7 +315,7 @@ def load_datasets(
     train_idx = pipelines.limit_per_class(train_idx, labels, cfg.max_per_class, split_seed)
     train_idx = pipelines.shard_indices(train_idx, shard, split_seed)
     if val_source is not None:
-        val_idx = pipelines.shard_indices(np.arange(len(val_source.labels)), shard, split_seed)
+        val_idx = pipelines.shard_indices(val_idx, shard, split_seed)
     elif len(val_idx):
         val_idx = pipelines.shard_indices(val_idx, shard, split_seed)
 
@@ -357,10 +357,12 @@ def _curate(path: str, source: Any, keys: list[str] | None, train_idx: np.ndarra
                         f"curation={path!r}")
     decisions = read_decisions(path)
     keep, source.labels, summary = apply_decisions(keys, source.labels, source.class_names, decisions)
-    train_idx, val_idx = train_idx[keep[train_idx]], val_idx[keep[val_idx]]
-    if val_source is not None and val_keys is not None:
+    train_idx = train_idx[keep[train_idx]]
+    if val_source is not None and val_keys is not None:  # a separate validation folder: its own keys
         vkeep, val_source.labels, _ = apply_decisions(val_keys, val_source.labels, source.class_names, decisions)
-        val_idx = np.flatnonzero(vkeep)
+        val_idx = val_idx[vkeep[val_idx]]
+    else:
+        val_idx = val_idx[keep[val_idx]]
     report = source.report
     report.counts = dict(summary.after)
     if summary.relabelled or summary.excluded or summary.ambiguous:

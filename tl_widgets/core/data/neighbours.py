@@ -24,7 +24,7 @@ import numpy as np
 from tl_widgets.core.fileio import atomic_save
 from tl_widgets.core.settings import default_home
 
-__all__ = ["file_digest", "embed_files", "embed_arrays", "similar_pairs", "normalise", "standardise"]
+__all__ = ["file_digest", "embed_files", "embed_arrays", "similar_pairs", "normalise", "standardise", "cache_folder"]
 
 _BLOCK = 2048
 
@@ -114,8 +114,9 @@ def embed_arrays(images: Any, backbone: str = "demo_cnn", input_size: int | None
                  batch_size: int = 64) -> np.ndarray:
     """Pooled backbone features of ``uint8`` RGB images already resized to the backbone's input."""
     model, _ = _extractor(backbone, input_size)
-    x = np.asarray(images, np.float32)
-    out = [np.asarray(model.predict_on_batch(x[i:i + batch_size]), np.float32) for i in range(0, len(x), batch_size)]
+    x = np.asarray(images)  # converted to float32 one batch at a time (100k images stay uint8 in memory)
+    out = [np.asarray(model.predict_on_batch(np.asarray(x[i:i + batch_size], np.float32)), np.float32)
+           for i in range(0, len(x), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
@@ -136,7 +137,7 @@ def embed_files(paths: Sequence[str | os.PathLike[str]], digests: Sequence[str] 
 
     digests = list(digests) if digests is not None else [file_digest(p) for p in paths]
     key = hashlib.sha256(f"{backbone}|{input_size}|v1|".encode() + "\n".join(digests).encode()).hexdigest()[:32]
-    file = default_home() / "feature_cache" / "embeddings" / f"{key}.npy"
+    file = cache_folder() / f"{key}.npy"
     if cache and file.is_file():
         return np.load(file)
     model, size = _extractor(backbone, input_size)

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from tl_widgets.core.runs.folder import RunFolder
 
-__all__ = ["child_config", "per_class_before_after"]
+__all__ = ["child_config", "per_class_before_after", "parent_report", "before_after_text"]
 
 
 def child_config(run_dir: str | os.PathLike[str], curation: str | os.PathLike[str]) -> Any:
@@ -47,3 +47,39 @@ def per_class_before_after(parent: Mapping[str, Any], child: Mapping[str, Any]) 
         rows.append({"class": name, "f1_before": b.get("f1"), "f1_after": a.get("f1"),
                      "support_before": b.get("support"), "support_after": a.get("support")})
     return rows
+
+
+def parent_report(run_dir: str | os.PathLike[str]) -> tuple[str, dict[str, Any]] | None:
+    """``(parent_run_id, parent's eval report dict)`` of a child run, or None for a run without a parent.
+
+    The parent folder is looked up beside the child (same output folder); its
+    ``eval_report.json`` is read, or written by evaluating it now.
+    """
+    import json
+
+    from tl_widgets.core.config.schema import TrainConfig
+
+    folder = RunFolder(Path(run_dir))
+    if not folder.config_file.is_file():
+        return None
+    parent_id = TrainConfig.load(folder.config_file).parent_run_id
+    if not parent_id:
+        return None
+    parent = RunFolder(folder.path.parent / parent_id)
+    if not parent.eval_report_file.is_file():
+        from tl_widgets.core.evaluation.evaluate import evaluate_run
+
+        evaluate_run(parent.path)
+    return parent_id, json.loads(parent.eval_report_file.read_text())
+
+
+def before_after_text(rows: list[dict[str, Any]]) -> str:
+    """The per-class comparison as a plain-text table."""
+    def f(v: Any) -> str:
+        return "   -  " if v is None else f"{v:6.3f}" if isinstance(v, float) else f"{v:6d}"
+
+    lines = [f"{'class':<16} {'F1 before':>9} {'F1 after':>9} {'n before':>8} {'n after':>8}"]
+    for r in rows:
+        lines.append(f"{str(r['class'])[:16]:<16} {f(r['f1_before']):>9} {f(r['f1_after']):>9} "
+                     f"{f(r['support_before']):>8} {f(r['support_after']):>8}")
+    return "\n".join(lines)
