@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tl_widgets import views  # noqa: E402
 from tl_widgets.core.config.schema import FreezeConfig, ModelConfig, TrainConfig  # noqa: E402
-from tl_widgets.core.models.graph import describe_graph  # noqa: E402
+from tl_widgets.core.models.graph import describe_graph, layer_graph  # noqa: E402
 from tl_widgets.views.graph_view import GRAPH_COLORS  # noqa: E402
 
 
@@ -29,7 +29,7 @@ def test_config_graph_is_collapsed_coloured_and_clickable():
     assert blocks[-1].name in markers.get("trainable", []) + markers.get("mixed", [])
     assert blocks[1].name in markers["frozen"]
     edges = fig.data[0]
-    assert len(edges.x) == 3 * len(collapsed.edges)
+    assert list(edges.x).count(None) == len(collapsed.edges)  # one polyline per edge
     assert "parameters" in next(t for t in fig.data if t.name == "frozen").hovertext[0]
     expanded = _markers(views.model_graph(cfg, expand=[blocks[-1].name]))
     assert set(blocks[-1].layers) <= {n for names in expanded.values() for n in names}
@@ -43,5 +43,15 @@ def test_keras_model_graph_shows_every_layer():
     assert sum(len(v) for v in _markers(fig).values()) == len(model.layers)
     ys = [y for t in fig.data if t.name in GRAPH_COLORS for y in t.y]
     assert len(set(ys)) < len(model.layers)  # skip branches share rows: a DAG layout, not a list
+    lines, line = [], []
+    for x in fig.data[0].x:
+        if x is None:
+            lines.append(line)
+            line = []
+        else:
+            line.append(x)
+    assert len(lines) == len(layer_graph(model).edges)
+    adds = sum(1 for layer in model.layers if type(layer).__name__ == "Add")
+    assert sum(len(p) == 3 for p in lines) >= adds == 16  # every shortcut skips rows: drawn bent, beside the chain
     with pytest.raises(TypeError, match="Expected a keras.Model, a TrainConfig or a ModelConfig"):
         views.model_graph("resnet50")

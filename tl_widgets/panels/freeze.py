@@ -187,7 +187,9 @@ class FreezePanel(widgets.VBox):
         graph = graph.collapse(blocks, expand)
         owner = {n.name: n.block for n in graph.nodes}
         self._graph_at = {xy: owner[name] for name, xy in graph_positions(graph).items() if owner[name]}
-        self.graph.set_figure(graph_figure(graph))
+        figure = graph_figure(graph)
+        self.graph.height = int(figure.layout.height)
+        self.graph.set_figure(figure)
 
     def _on_graph_click(self, event: dict[str, Any]) -> None:
         """A click on a graph node toggles its block (the same override as the block's checkbox)."""

@@ -48,8 +48,12 @@ def graph_figure(graph: ModelGraph, title: str = "", height: int | None = None) 
     ey: list[float | None] = []
     for a, b in graph.edges:
         (x0, y0), (x1, y1) = pos[a], pos[b]
-        ex += [x0, x1, None]
-        ey += [y0, y1, None]
+        if abs(y0 - y1) > 1:  # a skip over rows: bend it to the side so it does not hide under the chain
+            ex += [x0, max(x0, x1) + 0.6, x1, None]
+            ey += [y0, (y0 + y1) / 2, y1, None]
+        else:
+            ex += [x0, x1, None]
+            ey += [y0, y1, None]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line={"color": "#9a9a9a", "width": 1}, hoverinfo="skip",
                              showlegend=False, name="edges"))
@@ -68,10 +72,11 @@ def graph_figure(graph: ModelGraph, title: str = "", height: int | None = None) 
                     "line": {"color": "#333", "width": 1}},
         ))
     max_depth = max(depth.values(), default=0)
+    half = max((abs(x) for x, _ in pos.values()), default=0.0) + 1.5  # narrow graphs stay narrow
     fig.update_layout(
         title={"text": title} if title else None, height=height or min(1600, max(260, 60 + 34 * (max_depth + 1))),
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, hovermode="closest",
-        xaxis={"visible": False}, yaxis={"visible": False}, legend={"orientation": "h", "y": 1.02, "x": 0},
+        xaxis={"visible": False, "range": [-half, half + 1.0]}, yaxis={"visible": False}, legend={"orientation": "h", "y": 1.02, "x": 0},
         plot_bgcolor="white",
     )
     return fig
@@ -79,6 +84,9 @@ def graph_figure(graph: ModelGraph, title: str = "", height: int | None = None) 
 
 def model_graph(model_or_config: Any, expand: Iterable[str] = (), collapsed: bool = True) -> go.Figure:
     """The computation graph of a Keras model, or of a config's backbone under its freeze plan.
+
+    The figure's ``layout.height`` grows with the graph's depth: show it with
+    ``PlotlyChart(fig, height=fig.layout.height)`` (or ``fig.show()``).
 
     Args:
         model_or_config: A ``keras.Model``, a ``TrainConfig`` (backbone and freeze plan), or a ``ModelConfig``
