@@ -116,6 +116,14 @@ def test_fix_the_data_loop_in_voila(chromium, start_voila, artifacts_dir, tmp_pa
         parent_id = re.search(r"retrained from (\S+)", child[0]).group(1)
         assert any(t.startswith(parent_id) for t in texts), texts
         page.screenshot(path=str(artifacts_dir / "curate-runs.png"), full_page=True)
+
+        # Evaluating the child shows per-class numbers before (parent) and after (child).
+        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Evaluate & export").first.click()
+        page.locator("button.tlw-evaluate-last").click()
+        page.wait_for_selector(".tlw-before-after", timeout=120_000)
+        table = page.locator(".tlw-before-after").inner_text()
+        assert parent_id in table and "F1 before" in table, table
+        page.screenshot(path=str(artifacts_dir / "curate-before-after.png"), full_page=False)
     except Exception:
         page.screenshot(path=str(artifacts_dir / "curate-failure.png"), full_page=True)
         print(server.log_tail(4000))

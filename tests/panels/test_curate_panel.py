@@ -106,6 +106,12 @@ def test_retrain_with_fixes_starts_a_child_run(trained_demo_result, tmp_path):
     assert result.status == "finished", result.error
     run = RunStore().get_run(result.run_id)
     assert run["config"]["parent_run_id"] == trained_demo_result.run_id
+    # The child's evaluation shows per-class F1 and image counts next to the parent's.
+    child_eval = EvaluatePanel(result.run_dir)
+    child_eval.start()
+    child_eval.wait(120)
+    assert child_eval.error is None, child_eval.error
+    assert trained_demo_result.run_id in child_eval.lineage.value and "F1 before" in child_eval.lineage.value
 
 
 def test_curation_files_outside_home_and_roots_are_refused(trained_demo_result, tmp_path):

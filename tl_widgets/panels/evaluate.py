@@ -68,6 +68,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         self.review_button = widgets.Button(description="Review & fix images", icon="edit", disabled=True,
                                             layout={"width": "auto"})
         self.review_button.add_class("tlw-review-images")
+        self.lineage = widgets.HTML()
         self.review_button.on_click(lambda _: self.open_curation("wrong"))
         self._reliability_chart = PlotlyChart(height=380)
         self.guard.watch(self.view, lambda v: check_choice(v, "view", _VIEWS), after=lambda _: self._show())
@@ -75,7 +76,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         self.gradcam_button.on_click(lambda _: self.start_gradcam())
         super().__init__(
             [widgets.HBox([self.button, self.view, self.gradcam_button, self.review_button]), self.notice,
-             self.summary, self.figures],
+             self.summary, self.lineage, self.figures],
             **kwargs,
         )
         self.add_class("tlw-evaluate")
@@ -98,6 +99,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             self._show()
             self.gradcam_button.disabled = len(self.report.top_losses) == 0
             self.review_button.disabled = False
+            self._show_lineage()
             self.notice.show(f"Evaluated {self.report.count} validation images.", "info")
 
         self._launch(work, "Evaluating…")
@@ -126,6 +128,16 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
 
         self._launch(work, "Computing Grad-CAM…")
 
+
+    def _show_lineage(self) -> None:
+        """For a child run (retrained with fixes): per-class F1 and support next to the parent's."""
+        from tl_widgets.core.runs.lineage import parent_report, per_class_before_after
+        from tl_widgets.views.curate_grid import before_after_html
+
+        parent = parent_report(self.run_dir)
+        if parent is not None:
+            rows = per_class_before_after(parent[1], self.report.to_dict())
+            self.lineage.value = before_after_html(parent[0], rows)
 
     def _on_cell_click(self, event: dict[str, Any]) -> None:
         """A confusion-matrix click: ``x`` is the predicted class, ``y`` the true one (both checked here)."""

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["prediction_bars_html", "png_bytes"]
+__all__ = ["prediction_bars_html", "png_bytes", "before_after_html"]
 
 
 def png_bytes(image: Any) -> bytes:
@@ -41,3 +41,20 @@ def prediction_bars_html(item: Mapping[str, Any]) -> str:
             f"overflow:hidden;text-overflow:ellipsis;white-space:nowrap'>{key}</div>"
             f"<div style='font-size:11px'>labelled <b>{html.escape(str(item['true']))}</b>, "
             f"loss {float(item['loss']):.2f}</div>" + "".join(rows))
+
+
+def before_after_html(parent_id: str, rows: Any) -> str:
+    """A child run's per-class F1 and support next to its parent's (rows of ``per_class_before_after``)."""
+    def cell(v: Any) -> str:
+        return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    pad = "style='padding:1px 12px;text-align:right'"
+    body = "".join(
+        f"<tr><td style='padding:1px 12px'>{html.escape(str(r['class']))}</td>"
+        + "".join(f"<td {pad}>{cell(r[k])}</td>" for k in ("f1_before", "f1_after", "support_before", "support_after"))
+        + "</tr>" for r in rows)
+    heads = "".join(f"<th {pad}>{h}</th>" for h in ("F1 before", "F1 after", "images before", "images after"))
+    return (f"<details open class='tlw-before-after'><summary>Retrained with fixes from <code>"
+            f"{html.escape(parent_id)}</code>: per class, before → after</summary>"
+            f"<table style='border-collapse:collapse'><tr><th style='padding:1px 12px'>class</th>{heads}</tr>"
+            f"{body}</table></details>")
