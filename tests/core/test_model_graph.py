@@ -104,3 +104,17 @@ def test_inception_branches_collapse_by_block():
     depth = g.depths()
     # Inception's branches: several layers share a depth inside a mixed block.
     assert max(list(depth.values()).count(d) for d in set(depth.values())) >= 3
+
+
+def test_plain_operations_are_nodes_without_weights():
+    import keras
+
+    inputs = keras.Input((4,), name="x")
+    a = keras.layers.Dense(4, name="a")(inputs)
+    out = keras.layers.Dense(2, name="out")(keras.ops.add(a, inputs))  # an operation, not a layer
+    model = keras.Model(inputs, out)
+    g = layer_graph(model)
+    n, edges = _keras_config_graph(model)
+    assert len(g.nodes) == n and set(g.edges) == edges
+    op = next(node for node in g.nodes if node.kind not in ("InputLayer", "Dense"))
+    assert op.params == 0 and op.state == "no weights"

@@ -76,7 +76,8 @@ class FreezePanel(widgets.VBox):
         self.graph.add_class("tlw-model-graph")
         self.graph.on_click(self._on_graph_click)
         self._graph_at: dict[tuple[float, float], str] = {}
-        self.graph_expand = widgets.Dropdown(options=[("(blocks only)", "")], value="", description="show layers of")
+        self.graph_expand = widgets.Dropdown(options=[("(blocks only)", "")], value="", description="show layers of",
+                                             style={"description_width": "initial"})
         self.graph_expand.add_class("tlw-graph-expand")
         self.guard.watch(self.mode_picker, lambda v: check_choice(v, "freeze.mode", MODES), self._on_mode)
         self.guard.watch(self.block_slider, lambda v: check_choice(v, "freeze.block", self.blocks),
@@ -175,6 +176,27 @@ class FreezePanel(widgets.VBox):
             self.totals.value = (f"<b>{report.trainable_params:,}</b> trainable, "
                                  f"<b>{report.frozen_params:,}</b> frozen backbone parameters")
         self.layer_map.set_figure(layer_map_figure([b.to_dict() for b in report.blocks]))
+        self._draw_graph()
+
+    def _draw_graph(self) -> None:
+        """Redraws the model graph under the plan (blocks, one of them expanded when chosen)."""
+        from tl_widgets.core.models.graph import describe_graph
+        from tl_widgets.views.graph_view import graph_figure, graph_positions
+
+        graph, blocks = describe_graph(self.backbone, self.size, self._plan())
+        expand = [self.graph_expand.value] if self.graph_expand.value in self.blocks else []
+        graph = graph.collapse(blocks, expand)
+        owner = {n.name: n.block for n in graph.nodes}
+        self._graph_at = {xy: owner[name] for name, xy in graph_positions(graph).items() if owner[name]}
+        self.graph.set_figure(graph_figure(graph))
+
+    def _on_graph_click(self, event: dict[str, Any]) -> None:
+        """A click on a graph node toggles its block (the same override as the block's checkbox)."""
+        x, y = event.get("x"), event.get("y")
+        block = self._graph_at.get((x, y)) if isinstance(x, (int, float)) and isinstance(y, (int, float)) else None
+        if block is None or block not in self.toggles:
+            return
+        self.toggles[block].value = not self.toggles[block].value
         self._draw_graph()
 
     def _draw_graph(self) -> None:

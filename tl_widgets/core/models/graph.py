@@ -140,8 +140,9 @@ def layer_graph(model: Any) -> ModelGraph:
         raise TypeError(f"Expected a keras.Model. Received: {type(model).__name__}")
 
     def node_of(layer: Any) -> GraphNode:
-        return GraphNode(layer.name, type(layer).__name__, _count(layer.weights), _count(layer.trainable_weights),
-                         (layer.name,))
+        # A Functional model may hold plain operations (``keras.ops`` calls such as Add): no weights.
+        return GraphNode(layer.name, type(layer).__name__, _count(getattr(layer, "weights", [])),
+                         _count(getattr(layer, "trainable_weights", [])), (layer.name,))
 
     graph = ModelGraph()
     if isinstance(model, keras.Sequential):
