@@ -39,6 +39,7 @@ def test_seat_is_private_points_home_and_temp_at_itself_and_cleans_temp(tmp_path
     assert RunStore().home == a.home  # Runs, Resume and Evaluate read this seat's store
     b = open_seat(tmp_path / "seats")
     assert a.home != b.home and len(a.name) > 10  # unpredictable names
+    assert (a.home / "feature_cache").resolve() == (b.home / "feature_cache").resolve()  # one room cache
     (a.tmp / "upload.zip").write_bytes(b"x" * 100)
     assert a.disk_bytes() >= 100
     a.close()

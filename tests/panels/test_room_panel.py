@@ -86,6 +86,15 @@ def test_a_seat_studio_applies_a_pushed_config_within_the_workshop(tmp_path, mon
         with pytest.raises(PanelError, match="workshop limit"):
             apply_config(studio, cfg)
         assert studio.config.phases[0].epochs == 2  # nothing changed
+
+        import threading
+
+        hold = threading.Event()
+        studio.lr_finder._thread = threading.Thread(target=hold.wait, daemon=True)  # a sweep under way
+        studio.lr_finder._thread.start()
+        assert studio.start() is None and "learning-rate sweep" in studio.train.notice.text
+        hold.set()
+        studio.lr_finder._thread.join(5)
     finally:
         studio.room_watcher.halt()
         from tl_widgets.core.training.session import set_start_gate

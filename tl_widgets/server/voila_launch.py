@@ -43,6 +43,8 @@ __all__ = [
 THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                    "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Seconds Voilà waits for a cell's output after it ran (see voila_argv).
+IOPUB_TIMEOUT_S = 120
 # Polled until it answers (any status): not the page itself, which would start a kernel nobody uses.
 READY_PROBE = "tl-widgets-ready"
 
@@ -162,7 +164,10 @@ def voila_argv(opts: LaunchOptions, notebook: Path | None = None) -> list[str]:
     if not opts.token and not is_loopback(opts.ip):
         raise ValueError(f"Expected a token when serving on {opts.ip!r} (not loopback). Received: none")
     args = [str(notebook or studio_notebook()), "--no-browser", f"--port={opts.port}", f"--Voila.ip={opts.ip}",
-            "--theme=light", f"--strip_sources={opts.strip_sources}", "--show_tracebacks=False"]
+            "--theme=light", f"--strip_sources={opts.strip_sources}", "--show_tracebacks=False",
+            # A busy machine (a room of kernels importing TensorFlow at once) delays output by more than
+            # nbclient's 4 s default; the page would then stay on "loading" without the Studio.
+            f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}", f"--VoilaExecutor.startup_timeout={IOPUB_TIMEOUT_S * 3}"]
     if opts.cull_idle_s:
         args += [f"--MappingKernelManager.cull_idle_timeout={int(opts.cull_idle_s)}",
                  f"--MappingKernelManager.cull_interval={max(10, min(60, int(opts.cull_idle_s) // 2))}",

@@ -2,8 +2,8 @@
 
 ``tl-widgets serve`` sets ``$TL_WIDGETS_SEATS`` (a folder of the server's).
 The first Studio built in a kernel calls :func:`current_seat`, which makes
-``<seats>/seat-XXXXXXXX`` (mode 0700, a random unpredictable name) and points
-this process at it: ``$TL_WIDGETS_HOME`` (run store, runs, feature cache,
+``<seats>/seat-XXXXXXXX`` (mode 0700, a random unpredictable name; its
+``feature_cache`` links to the room's shared one) and points this process at it: ``$TL_WIDGETS_HOME`` (run store, runs, feature cache,
 extracted data) and Python's temporary folder (uploads, scratch work) both
 live inside it. Runs, Resume and Evaluate therefore see only this seat's
 runs. When the kernel ends, the seat's temporary files and uploads are
@@ -99,6 +99,9 @@ def open_seat(root: str | os.PathLike[str]) -> Seat:
     home = Path(tempfile.mkdtemp(prefix="seat-", dir=base))  # 0700, unpredictable name
     tmp = home / "tmp"
     tmp.mkdir(mode=0o700)
+    # One feature cache for the room: seats training the same backbone on the same data compute features once
+    # (entries are keyed by backbone, weights, size and a dataset fingerprint, and written atomically).
+    (home / "feature_cache").symlink_to(_private_dir(base / "feature_cache"), target_is_directory=True)
     (home / SEAT_FILE).write_text(json.dumps({"pid": os.getpid(), "started": time.time()}), encoding="utf-8")
     os.environ[HOME_ENV] = str(home)
     os.environ["TMPDIR"] = str(tmp)
