@@ -71,7 +71,7 @@ def test_bad_files(tmp_path):
 
 def test_constructor_validates():
     with pytest.raises(ConfigError, match="phases\\[0\\].optimizer"):
-        TrainConfig(phases=[PhaseConfig(optimizer="adagrad")])  # type: ignore[arg-type]
+        TrainConfig(phases=[PhaseConfig(optimizer="adadelta")])  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="jit_compile"):
         TrainConfig(strategy=StrategyConfig(jit_compile="yes"))  # type: ignore[arg-type]
     assert TrainConfig(strategy=StrategyConfig(jit_compile=True)).strategy.jit_compile is True
@@ -132,7 +132,7 @@ def test_one_validator_rules():
 def test_choices_and_bounds_come_from_the_schema():
     from tl_widgets.core.config import AugmentConfig, DataConfig, field_bounds, field_choices
 
-    assert field_choices(PhaseConfig, "optimizer") == ("adam", "adamw", "sgd", "rmsprop")
+    assert field_choices(PhaseConfig, "optimizer") == ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adamax", "nadam", "lion")
     assert field_choices(StrategyConfig, "jit_compile") == ("auto", True, False)
     assert field_choices(DataConfig, "source") == ("demo", "folder", "zip", "code")
     assert field_bounds(AugmentConfig, "rotation") == (0.0, 0.5)
