@@ -211,6 +211,8 @@ def _summary(n: int, slots: int, epochs: int, threads: int, results: list[dict[s
     return {
         "bench": "load_voila", "n": n, "slots": slots, "epochs": epochs, "threads_per_kernel": threads,
         "cpus": os.cpu_count(), "all_ok": all(r["ok"] for r in results),
+        "finished": sum(r["status"] == "finished" for r in results),
+        "pages_with_errors": sum(bool(r["errors"]) for r in results),
         "failures": [r for r in results if not r["ok"]][:5], "wall_s": round(wall, 1),
         "page_ready_s": _stats([r["page_ready_s"] for r in results if r.get("page_ready_s") is not None]),
         "queue_wait_s": _stats([r["queue_wait_s"] for r in results if r.get("queue_wait_s") is not None]),
@@ -267,9 +269,10 @@ def _rel(t: float | None, t0: float) -> float | None:
 def _step(s: dict[str, Any], t0: float) -> None:
     page = s["page"]
     if s["state"] == "loading":
-        if page.locator(".tlw-studio").count():
+        upload = page.locator(".tlw-source button", has_text="Upload zip")
+        if page.locator(".tlw-studio").count() and upload.count():  # the page can show before every widget does
             s["t_ready"] = time.monotonic()
-            page.locator(".tlw-source button", has_text="Upload zip").first.click()
+            upload.first.click()
             s["state"] = "picking"
     elif s["state"] == "picking":
         if page.locator(".tlw-upload").count():
