@@ -188,27 +188,6 @@ class FreezePanel(widgets.VBox):
         graph = graph.collapse(blocks, expand)
         owner = {n.name: n.block for n in graph.nodes}
         self._graph_at = {xy: owner[name] for name, xy in graph_positions(graph).items() if owner[name]}
-        self.graph.set_figure(graph_figure(graph))
-
-    def _on_graph_click(self, event: dict[str, Any]) -> None:
-        """A click on a graph node toggles its block (the same override as the block's checkbox)."""
-        x, y = event.get("x"), event.get("y")
-        block = self._graph_at.get((x, y)) if isinstance(x, (int, float)) and isinstance(y, (int, float)) else None
-        if block is None or block not in self.toggles:
-            return
-        self.toggles[block].value = not self.toggles[block].value
-        self._draw_graph()
-
-    def _draw_graph(self) -> None:
-        """Redraws the model graph under the plan (blocks, one of them expanded when chosen)."""
-        from tl_widgets.core.models.graph import describe_graph
-        from tl_widgets.views.graph_view import graph_figure, graph_positions
-
-        graph, blocks = describe_graph(self.backbone, self.size, self._plan())
-        expand = [self.graph_expand.value] if self.graph_expand.value in self.blocks else []
-        graph = graph.collapse(blocks, expand)
-        owner = {n.name: n.block for n in graph.nodes}
-        self._graph_at = {xy: owner[name] for name, xy in graph_positions(graph).items() if owner[name]}
         figure = graph_figure(graph)
         self.graph.height = int(figure.layout.height)
         self.graph.set_figure(figure)
