@@ -117,3 +117,18 @@ def test_retrain_with_fixes_starts_a_child_run(trained_demo_result, tmp_path):
 def test_curation_files_outside_home_and_roots_are_refused(trained_demo_result, tmp_path):
     with pytest.raises(PanelError, match="curation file"):
         CuratePanel(trained_demo_result.run_dir, curation=tmp_path / "x.jsonl", data_roots=[])
+
+
+def test_a_run_whose_data_lie_outside_the_data_roots_is_refused(tmp_path):
+    from tl_widgets.core.config.schema import DataConfig, TrainConfig
+    from tl_widgets.core.runs.folder import CONFIG_FILE
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "a").mkdir(parents=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(data=DataConfig(source="folder", path=str(elsewhere))).save(run / CONFIG_FILE)
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    with pytest.raises(PanelError, match="run's data"):
+        CuratePanel(run, data_roots=[roots])

@@ -12,11 +12,13 @@ starts a child run of the same config with the curation applied.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import ipywidgets as widgets
 
+from tl_widgets.core.settings import default_home
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, data_roots, resolve_under_roots
 from tl_widgets.panels.worker import BackgroundWork
 
@@ -80,6 +82,14 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         if data.source == "code":
             raise PanelError("Expected a run on demo, folder or zip data to curate. Received: data from code")
         where = data.demo if data.source == "demo" else (data.path or "")
+        roots = data_roots_or_none(data_roots)
+        if roots and data.source in ("folder", "zip"):
+            # Images are read back from the run's data: they must lie under the data roots (or, for an
+            # uploaded zip, in this user's or seat's home or temporary folder).
+            allowed = [*roots, default_home().resolve()]
+            for path in (data.path, data.val_path):
+                if path and not (data.source == "zip" and path == data.path and _is_upload(path)):
+                    resolve_under_roots(path, allowed, "run's data")
         path = Path(curation) if curation is not None else Path(data.curation or default_curation_path(data.source,
                                                                                                        where))
         # Every path is re-checked: a curation file lives in the home's curation folder or under a data root.
@@ -274,6 +284,12 @@ class CuratePanel(BackgroundWork, widgets.VBox):
 def data_roots_or_none(roots: Sequence[str | os.PathLike[str]] | None) -> list[Path]:
     """The data roots (argument or environment), resolved; empty when none are configured."""
     return data_roots(roots)
+
+
+def _is_upload(path: str) -> bool:
+    """A zip the Data panel saved from the browser (``<temp>/tlw-uploads-*/upload-N.zip``)."""
+    p = Path(path).resolve()
+    return p.parent.name.startswith("tlw-uploads-") and p.parent.parent == Path(tempfile.gettempdir()).resolve()
 
 
 def _thumb(image: Any, side: int = 96) -> Any:
