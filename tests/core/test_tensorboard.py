@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -66,12 +65,11 @@ def test_event_files_hold_batch_epoch_and_learning_rate_scalars(tb_run):
     assert _steps(logs / "train", "epoch_loss") == [0, 1]
 
 
-def test_off_by_default_writes_nothing(tiny_config):
-    from tl_widgets.core.training.session import train
-
+def test_off_by_default_writes_nothing(trained_demo_run):
     assert TrainConfig().tensorboard is False
-    result = train(replace(tiny_config, phases=[PhaseConfig(epochs=1)]))
-    assert not RunFolder(result.run_dir).tensorboard_dir.exists()
+    assert TrainConfig.load(RunFolder(trained_demo_run).config_file).tensorboard is False
+    assert (RunFolder(trained_demo_run).path / "model.keras").is_file()
+    assert not RunFolder(trained_demo_run).tensorboard_dir.exists()  # the suite's shared run, trained without it
 
 
 def test_cli_flag_sets_the_option():
