@@ -211,6 +211,29 @@ class RunStore:
 
     # -- changing ----------------------------------------------------------
 
+    def tag_sweep(self, run_id: str, sweep_id: str, trial: int) -> None:
+        """Records that a run is trial ``trial`` of sweep ``sweep_id`` (see :mod:`tl_widgets.core.sweeps`).
+
+        Raises:
+            RunNotFoundError: No such run.
+        """
+        changed = db.write(self.path, lambda c: c.execute(
+            "UPDATE runs SET sweep_id = ?, trial = ? WHERE run_id = ?", (str(sweep_id), int(trial), run_id)).rowcount)
+        if not changed:
+            raise self._not_found(run_id)
+
+    def sweep_runs(self, sweep_id: str) -> list[dict[str, Any]]:
+        """The runs of one sweep, by trial number (without config, traceback and per-step metrics)."""
+        rows = db.read(self.path, lambda c: c.execute(
+            "SELECT * FROM runs WHERE sweep_id = ? ORDER BY trial, start_time", (str(sweep_id),)).fetchall())
+        out = []
+        for row in rows:
+            d = db.run_row_to_dict(row)
+            d.pop("config")
+            d.pop("traceback")
+            out.append(d)
+        return out
+
     def add_artifact(self, run_id: str, kind: str, path: str) -> None:
         """Records a file produced by a run (a saved model, an export...).
 
