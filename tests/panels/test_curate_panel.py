@@ -113,6 +113,28 @@ def test_retrain_with_fixes_starts_a_child_run(trained_demo_result, tmp_path):
     assert child_eval.error is None, child_eval.error
     assert trained_demo_result.run_id in child_eval.lineage.value and "F1 before" in child_eval.lineage.value
 
+    # The Runs tab: picking the child shows the same per-class numbers, read from both runs' evaluations.
+    import json
+
+    from tl_widgets.core.runs.folder import RunFolder
+    from tl_widgets.panels.runs import RunsPanel
+
+    runs = RunsPanel(RunStore())
+    runs.picker.value = (result.run_id,)
+    runs.wait(120)
+    assert runs.error is None, runs.error
+    html = runs.lineage.value
+    assert "tlw-before-after" in html and trained_demo_result.run_id in html
+    before = json.loads(RunFolder(trained_demo_result.run_dir).eval_report_file.read_text())["per_class"]
+    after = json.loads(RunFolder(result.run_dir).eval_report_file.read_text())["per_class"]
+    assert [r["class"] for r in before] == [r["class"] for r in after]
+    for b, a in zip(before, after):
+        cells = [f"{b['f1']:.3f}", f"{a['f1']:.3f}", str(b["support"]), str(a["support"])]
+        row = "".join(f"<td style='padding:1px 12px;text-align:right'>{c}</td>" for c in cells)
+        assert f"{b['class']}</td>{row}" in html, (b, a)
+    runs.picker.value = (trained_demo_result.run_id,)  # a run without a parent: no table
+    assert runs.lineage.value == ""
+
 
 def test_curation_files_outside_home_and_roots_are_refused(trained_demo_result, tmp_path):
     with pytest.raises(PanelError, match="curation file"):

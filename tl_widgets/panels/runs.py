@@ -1,4 +1,8 @@
-"""Runs panel: the runs recorded in the run store, with chosen runs' curves overlaid."""
+"""Runs panel: the runs recorded in the run store, with chosen runs' curves overlaid.
+
+Picking a child run (retrained with fixes) also shows its per-class F1 and image counts next to its
+parent's (:func:`tl_widgets.core.runs.lineage.compare_with_parent`, evaluated in a worker when needed).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import ipywidgets as widgets
 import traitlets
 
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
+from tl_widgets.panels.worker import BackgroundWork
 
 __all__ = ["RunsPanel"]
 
@@ -24,7 +29,7 @@ def _label(run: dict[str, Any]) -> str:
     return f"{run['run_id']}  [{run.get('status', '?')}]{shown}{child}"
 
 
-class RunsPanel(widgets.VBox):
+class RunsPanel(BackgroundWork, widgets.VBox):
     """Lists runs from a :class:`~tl_widgets.core.runs.store.RunStore` and compares their curves.
 
     Args:
@@ -53,11 +58,15 @@ class RunsPanel(widgets.VBox):
         self.refresh_button.add_class("tlw-runs-refresh")
         self.chart = PlotlyChart(height=340)
         self.chart.add_class("tlw-runs-chart")
+        self.lineage = widgets.HTML()
+        self.lineage.add_class("tlw-runs-lineage")
+        self._lineage_for: str | None = None
+        self._compared: dict[str, str] = {}
         self.guard.watch(self.picker, self._check_ids, lambda _: self.draw())
         self.guard.watch(self.metric, lambda v: check_choice(v, "metric", METRICS), lambda _: self.draw())
         self.refresh_button.on_click(lambda _: self.refresh())
         super().__init__([widgets.HTML("<h3>Runs</h3>"), widgets.HBox([self.refresh_button, self.metric]),
-                          self.picker, self.notice, self.chart])
+                          self.picker, self.notice, self.lineage, self.chart])
         self.add_class("tlw-runs-panel")
         self.refresh()
 
@@ -91,3 +100,36 @@ class RunsPanel(widgets.VBox):
         metric = self.metric.value
         curves = self.store.compare(ids, metric) if ids else {}
         self.chart.set_figure(runs_overlay_figure(curves, metric))
+        self._show_lineage(ids)
+
+    def _show_lineage(self, ids: list[str]) -> None:
+        """Per-class before/after for the last picked child run (evaluated in a worker if not yet)."""
+        from tl_widgets.core.runs.lineage import compare_with_parent
+        from tl_widgets.views.curate_grid import before_after_html
+
+        by_id = {r["run_id"]: r for r in self.runs}
+        children = [i for i in ids if by_id.get(i, {}).get("parent_run_id") and by_id[i].get("run_dir")]
+        run_id = children[-1] if children else None
+        self._lineage_for = run_id
+        if run_id is None:
+            self.lineage.value = ""
+            return
+        if run_id in self._compared:
+            self.lineage.value = self._compared[run_id]
+            return
+        run_dir = by_id[run_id]["run_dir"]
+        self.lineage.value = f"<i>Comparing {run_id} with its parent, class by class…</i>"
+
+        def work() -> None:
+            try:
+                found = compare_with_parent(run_dir)
+            except Exception:
+                self.lineage.value = ""  # the worker shows the error in the notice
+                raise
+            html = before_after_html(*found) if found else ""
+            self._compared[run_id] = html
+            if self._lineage_for == run_id:  # the pick may have changed meanwhile
+                self.lineage.value = html
+
+        self._run_in_background(work, name="tlw-runs-lineage", buttons=[],
+                                failure=f"Cannot compare {run_id} with its parent: ")

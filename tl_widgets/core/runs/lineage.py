@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from tl_widgets.core.runs.folder import RunFolder
 
-__all__ = ["child_config", "per_class_before_after", "parent_report", "before_after_text"]
+__all__ = ["child_config", "per_class_before_after", "parent_report", "compare_with_parent", "before_after_text"]
 
 
 def child_config(run_dir: str | os.PathLike[str], curation: str | os.PathLike[str]) -> Any:
@@ -71,6 +71,25 @@ def parent_report(run_dir: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]
 
         evaluate_run(parent.path)
     return parent_id, json.loads(parent.eval_report_file.read_text())
+
+
+def compare_with_parent(run_dir: str | os.PathLike[str]) -> tuple[str, list[dict[str, Any]]] | None:
+    """``(parent_run_id, per_class_before_after rows)`` of a child run, or None for a run without a parent.
+
+    Both runs' ``eval_report.json`` are read, or written by evaluating the run
+    now (seconds for the demo; call it off the main thread in a panel).
+    """
+    import json
+
+    parent = parent_report(run_dir)
+    if parent is None:
+        return None
+    folder = RunFolder(Path(run_dir))
+    if not folder.eval_report_file.is_file():
+        from tl_widgets.core.evaluation.evaluate import evaluate_run
+
+        evaluate_run(folder.path)
+    return parent[0], per_class_before_after(parent[1], json.loads(folder.eval_report_file.read_text()))
 
 
 def before_after_text(rows: list[dict[str, Any]]) -> str:
