@@ -37,6 +37,32 @@ def test_check_show_and_exclude_the_leaks(tmp_path):
     with pytest.raises(PanelError):
         panel.act(kinds.index("imbalance"))  # nothing to apply to
 
+    # "Review" on a finding opens the curate grid on its files; decisions go to the same curation file.
+    reviews = panel.review_buttons.children
+    assert len(reviews) == sum(1 for f in panel.report.findings if f.files and f.kind != "unreadable")
+    leak_files = panel.report.findings[leak].files
+    button = next(b for b in reviews if b.description.endswith("leakage"))
+    button.click()
+    grid = panel.curate
+    assert grid is not None and panel.grid_box.children == (grid,)
+    grid.wait(60)
+    assert grid.error is None, grid.error
+    assert grid.filter.value == "files" and grid.curation == Path(used[0])
+    shown = [c.item["key"] for c in grid.cards if c.item is not None]
+    assert shown == leak_files[:len(shown)] and len(shown) == min(len(leak_files), len(grid.cards))
+    first = grid.cards[0].item
+    assert first["true"] == shown[0].split("/")[-2] and first["true"] in panel.report.class_names
+    other = next(n for n in panel.report.class_names if n != first["true"])
+    calls = len(used)
+    grid.decide(0, f"relabel:{other}")
+    grid.decide(1, "ambiguous")
+    decisions = read_decisions(used[0])
+    assert (decisions[shown[0]].action, decisions[shown[0]].label) == ("relabel", other)  # the last decision wins
+    assert decisions[shown[1]].action == "ambiguous" and len(used) == calls + 2
+    assert grid.retrain() is None and "Expected a run" in grid.notice.text
+    with pytest.raises(PanelError):
+        panel.review(kinds.index("imbalance"))
+
 
 def test_demo_data_need_no_check():
     panel = HealthPanel(lambda: DataConfig())

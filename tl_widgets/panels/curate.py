@@ -7,6 +7,8 @@ at once to the dataset's curation file (JSON Lines in the user's home, see
 switch of the filter and a second tab editing the same data (the last
 decision per image wins). Images are never moved. "Retrain with fixes"
 starts a child run of the same config with the curation applied.
+Opened with ``files`` instead of a run (a health finding's images), the grid
+shows those files with their given labels and the same decisions.
 """
 
 from __future__ import annotations
@@ -47,25 +49,34 @@ class _Card(widgets.VBox):
 
 
 class CuratePanel(BackgroundWork, widgets.VBox):
-    """Review a run's validation images and write curation decisions.
+    """Review a run's validation images (or a health finding's files) and write curation decisions.
 
     Args:
-        run_dir: The run folder.
+        run_dir: The run folder (None: review ``files`` of ``data``, without predictions).
         curation: The curation file (None: the dataset's default file in the user's home).
         data_roots: Folders a curation file may also lie in (besides the home's curation folder).
         on_retrain: Called with ``(run_dir, curation_path)`` by "Retrain with fixes" (the Studio
             starts the child run on its Train tab); None starts it here.
         who: Recorded with each decision (None: the user name).
+        data: The DataConfig of ``files`` (only without a run).
+        files: Image keys to review (only without a run), e.g. a health finding's files.
+        class_names: The dataset's classes (the relabel choices) when reviewing ``files``.
+        title: What ``files`` are (shown in the filter).
+        on_decide: Called with the curation file after each decision (None: nothing).
     """
 
-    def __init__(self, run_dir: str | os.PathLike[str], *, curation: str | os.PathLike[str] | None = None,
+    def __init__(self, run_dir: str | os.PathLike[str] | None, *, curation: str | os.PathLike[str] | None = None,
                  data_roots: Sequence[str | os.PathLike[str]] | None = None,
-                 on_retrain: Callable[[str, str], Any] | None = None, who: str | None = None) -> None:
+                 on_retrain: Callable[[str, str], Any] | None = None, who: str | None = None,
+                 data: Any = None, files: Sequence[str] | None = None, class_names: Sequence[str] = (),
+                 title: str = "files", on_decide: Callable[[str], None] | None = None) -> None:
         from tl_widgets.core.config.schema import TrainConfig
         from tl_widgets.core.data.curation import curation_dir, default_curation_path
         from tl_widgets.core.runs.folder import RunFolder
 
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.on_decide = on_decide
+        self._files = (list(files), list(class_names), str(title)) if run_dir is None and files is not None else None
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self.on_retrain = on_retrain
@@ -75,10 +86,14 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         self.child_run_id: str | None = None
         self._model: Any = None
         self._status_head = ""
-        config_file = RunFolder(self.run_dir).config_file
-        if not config_file.is_file():
-            raise PanelError(f"Expected a run folder with config.json. Received: {str(self.run_dir)!r}")
-        data = TrainConfig.load(config_file).data
+        if self.run_dir is not None:
+            config_file = RunFolder(self.run_dir).config_file
+            if not config_file.is_file():
+                raise PanelError(f"Expected a run folder with config.json. Received: {str(self.run_dir)!r}")
+            data = TrainConfig.load(config_file).data
+        elif data is None or self._files is None:
+            raise PanelError("Expected a run folder, or a DataConfig with the files to review. Received: neither")
+        self.data = data
         if data.source == "code":
             raise PanelError("Expected a run on demo, folder or zip data to curate. Received: data from code")
         where = data.demo if data.source == "demo" else (data.path or "")
@@ -111,6 +126,10 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         self.grid = widgets.Box(self.cards, layout={"display": "flex", "flex_flow": "row wrap", "grid_gap": "6px"})
         self.guard.watch(self.filter, self._check_filter, after=lambda v: self.show(v))
         self.retrain_button.on_click(lambda _: self.retrain())
+        if self._files is not None:  # no run: nothing to retrain from, no model for Grad-CAM
+            self.retrain_button.layout.display = "none"
+            for card in self.cards:
+                card.gradcam.layout.display = "none"
         super().__init__([widgets.HTML("<h4>Fix the data</h4>"),
                           widgets.HBox([self.filter, self.retrain_button]), self.status, self.notice, self.grid])
         self.add_class("tlw-curate")
@@ -118,9 +137,15 @@ class CuratePanel(BackgroundWork, widgets.VBox):
     # -- loading -------------------------------------------------------------------
     def load(self, then: str | None = None) -> None:
         """Predicts the run's validation images (in a worker thread), then shows ``then`` (a filter value)."""
-        from tl_widgets.core.evaluation.review import review_run
+        from tl_widgets.core.evaluation.review import files_review, review_run
 
         def work() -> None:
+            if self._files is not None:
+                keys, names, title = self._files
+                self.review = files_review(self.data, keys, names)
+                self.guard.set_options(self.filter, [(f"{title} ({len(keys)})", "files")], "files")
+                self.show("files")
+                return
             self.review = review_run(self.run_dir)
             self._set_filters(then or "wrong")
 
@@ -156,6 +181,8 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         return (len(parts) == 3 and parts[0] == "cell" and all(p.isdigit() and int(p) < n for p in parts[1:]))
 
     def _check_filter(self, value: Any) -> str:
+        if self._files is not None and value in ("files", ""):
+            return value
         if not isinstance(value, str) or not (value in ("wrong", "errors", "") or self._valid_cell(value)):
             raise PanelError(f"Expected 'wrong', 'errors' or a confusion cell. Received: {value!r}")
         return value
@@ -180,6 +207,8 @@ class CuratePanel(BackgroundWork, widgets.VBox):
     def indices(self, value: str) -> list[int]:
         """The images a filter value selects, in display order."""
         r = self.review
+        if value == "files":
+            return list(range(len(r.keys)))
         if value == "errors":
             return r.label_errors()
         if value.startswith("cell:"):
@@ -215,7 +244,8 @@ class CuratePanel(BackgroundWork, widgets.VBox):
                 current = "keep"
             self.guard.set_options(card.action, options, current)
             card.layout.display = None
-        more = f" (the {PAGE_SIZE} with the highest loss shown)" if len(chosen) > PAGE_SIZE else ""
+        order = "first" if self._files is not None else "with the highest loss"
+        more = f" (the {PAGE_SIZE} {order} shown)" if len(chosen) > PAGE_SIZE else ""
         self._status_head = (f"{len(chosen)} images{more}. Decisions are saved at once to "
                              f"<code>{self.curation.name}</code>")
         self.status.value = f"{self._status_head} ({len(decisions)} so far)."
@@ -233,6 +263,8 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         self.status.value = f"{self._status_head} ({n} so far)."
         self.notice.show(f"{card.item['key']}: {action}{' → ' + label if label else ''} (saved; {n} decisions).",
                          "info")
+        if self.on_decide is not None:
+            self.on_decide(str(self.curation))
 
     def decide(self, slot: int, value: str) -> None:
         """Sets the decision of the image in grid slot ``slot`` (as a click in the grid would)."""
@@ -241,7 +273,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
     # -- grad-cam --------------------------------------------------------------------
     def start_gradcam(self, card: _Card) -> None:
         """Replaces a card's image by its Grad-CAM overlay (in a worker thread)."""
-        if card.item is None or self.review is None:
+        if card.item is None or self.review is None or self.run_dir is None:
             return
         slot_key = card.item["key"]
         i = self.review.keys.index(slot_key)
@@ -266,6 +298,9 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         """Starts a child run with the decisions applied (through ``on_retrain`` when given)."""
         from tl_widgets.core.data.curation import read_decisions
 
+        if self.run_dir is None:
+            self.notice.show("Expected a run to retrain from. Received: files of a health check (train a run first)")
+            return None
         if not read_decisions(self.curation):
             self.notice.show("Expected at least one decision before retraining. Received: none yet")
             return None

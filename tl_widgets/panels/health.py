@@ -6,7 +6,10 @@ found, the files, what to do. Findings about files offer one action: exclude
 them (duplicates, leaks, tiny images) or mark them ambiguous (suspected label
 errors). The decisions go to the dataset's curation file in the user's home,
 and ``on_curation(path)`` lets the Studio switch ``data.curation`` on so the
-next run uses them. Original files are never touched.
+next run uses them. Original files are never touched. Each finding about files
+also has a "Review" button: it opens the curate grid
+(:class:`~tl_widgets.panels.curate.CuratePanel`) on those files, to relabel,
+exclude or mark them ambiguous one by one (same curation file).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ __all__ = ["HealthPanel", "ACTIONS"]
 ACTIONS = {"leakage": "exclude", "exact_duplicates": "exclude", "near_duplicates": "exclude",
            "small_images": "exclude", "label_errors": "ambiguous"}
 """The action each kind of finding offers for its files."""
+_UNVIEWABLE = ("unreadable",)
+"""Findings whose files cannot be shown in the grid (every other finding about files has a Review button)."""
 
 
 class HealthPanel(BackgroundWork, widgets.VBox):
@@ -54,11 +59,15 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         self.pick.add_class("tlw-health-pick")
         self.apply_button = widgets.Button(description="Apply to its files", disabled=True, layout={"width": "auto"})
         self.apply_button.add_class("tlw-health-act")
+        self.review_buttons = widgets.Box(layout={"display": "flex", "flex_flow": "row wrap", "grid_gap": "4px"})
+        self.review_buttons.add_class("tlw-health-reviews")
+        self.curate: Any = None
+        self.grid_box = widgets.VBox()
         self.button.on_click(lambda _: self.start())
         self.guard.watch(self.pick, lambda v: check_choice(v, "finding", [o[1] for o in self.pick.options]))
         self.apply_button.on_click(lambda _: self._apply_picked())
         super().__init__([widgets.HBox([self.button]), self.notice, self.findings,
-                          widgets.HBox([self.pick, self.apply_button])])
+                          widgets.HBox([self.pick, self.apply_button]), self.review_buttons, self.grid_box])
         self.add_class("tlw-health")
 
     def start(self) -> None:
@@ -101,6 +110,48 @@ class HealthPanel(BackgroundWork, widgets.VBox):
                    for i, f in enumerate(findings) if f.kind in ACTIONS and f.files]
         self.guard.set_options(self.pick, options or [("(no action to take)", -1)], options[0][1] if options else -1)
         self.apply_button.disabled = not options
+        buttons = []
+        for i, f in enumerate(findings):
+            if f.files and f.kind not in _UNVIEWABLE:
+                button = widgets.Button(description=f"Review {len(f.files)}: {f.kind.replace('_', ' ')}",
+                                        icon="th", layout={"width": "auto"})
+                button.add_class("tlw-health-review")
+                button.on_click(lambda _, i=i: self._review_clicked(i))
+                buttons.append(button)
+        self.review_buttons.children = tuple(buttons)
+        self.grid_box.children = ()
+        self.curate = None
+
+    def _review_clicked(self, index: int) -> None:
+        try:
+            self.review(index)
+        except PanelError as exc:
+            self.notice.show(f"Refused: {exc}")
+
+    def review(self, index: int) -> Any:
+        """Opens the curate grid on a finding's files (decisions go to the dataset's curation file).
+
+        Raises:
+            PanelError: No such finding, or it names no files.
+        """
+        from tl_widgets.panels.curate import CuratePanel
+
+        findings = self.report.findings if self.report is not None else []
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(findings) \
+                or findings[index].kind in _UNVIEWABLE or not findings[index].files:
+            raise PanelError(f"Expected a finding that names files. Received: {index!r}")
+        f = findings[index]
+        self.curate = CuratePanel(None, data=self._data, files=f.files, class_names=self.report.class_names,
+                                  title=f"health finding: {f.kind.replace('_', ' ')}",
+                                  on_decide=self._decided)
+        self.curation = self.curate.curation
+        self.grid_box.children = (self.curate,)
+        self.curate.load()
+        return self.curate
+
+    def _decided(self, curation: str) -> None:
+        if self.on_curation is not None:
+            self.on_curation(curation)
 
     def _apply_picked(self) -> None:
         try:

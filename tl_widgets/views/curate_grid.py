@@ -39,8 +39,9 @@ def prediction_bars_html(item: Mapping[str, Any]) -> str:
     key = html.escape(str(item["key"]))
     return (f"<div class='tlw-curate-caption' title='{key}' style='font-size:11px;max-width:190px;"
             f"overflow:hidden;text-overflow:ellipsis;white-space:nowrap'>{key}</div>"
-            f"<div style='font-size:11px'>labelled <b>{html.escape(str(item['true']))}</b>, "
-            f"loss {float(item['loss']):.2f}</div>" + "".join(rows))
+            f"<div style='font-size:11px'>labelled <b>{html.escape(str(item['true']))}</b>"
+            + (f", loss {float(item['loss']):.2f}" if item.get("loss") is not None else "")
+            + "</div>" + "".join(rows))
 
 
 def before_after_html(parent_id: str, rows: Any) -> str:

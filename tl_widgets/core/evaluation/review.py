@@ -6,6 +6,8 @@ probabilities and loss. :class:`ReviewSet` answers the questions the fix loop
 asks: the images of one confusion-matrix cell (highest loss first), the wrong
 ones, the suspected label errors, and each image's pixels (read back from the
 dataset by key, re-checked to lie inside the dataset's folder).
+:func:`files_review` is the same set for files without predictions (a health
+finding's images), so the same grid shows and decides them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from tl_widgets.core.data.curation import check_key
 
-__all__ = ["ReviewSet", "review_run", "image_for_key", "dataset_root"]
+__all__ = ["ReviewSet", "review_run", "files_review", "image_for_key", "dataset_root"]
 
 _EPS = 1e-7
 
@@ -35,7 +37,7 @@ class ReviewSet:
         class_names: Class names in label order.
         keys: Image key per validation image.
         labels: Given label per image.
-        probs: ``[N, C]`` predicted probabilities.
+        probs: ``[N, C]`` predicted probabilities (``[N, 0]``: no predictions, see :func:`files_review`).
     """
 
     run_dir: Path
@@ -91,6 +93,10 @@ class ReviewSet:
 
     def item(self, i: int, top: int = 3) -> dict[str, Any]:
         """One image's facts: ``key``, ``true``, ``predicted``, ``loss`` and the ``top`` classes with probabilities."""
+        if self.probs.shape[1] == 0:  # files without predictions: only the given label
+            label = int(self.labels[i])
+            return {"key": self.keys[i], "true": self.class_names[label] if label >= 0 else "?",
+                    "predicted": None, "loss": None, "top": []}
         order = np.argsort(-self.probs[i], kind="stable")[:top]
         return {"key": self.keys[i], "true": self.class_names[int(self.labels[i])],
                 "predicted": self.class_names[int(self.predicted[i])], "loss": float(self.losses[i]),
@@ -112,6 +118,28 @@ def review_run(run_dir: str | os.PathLike[str]) -> ReviewSet:
     run, labels, probs, keys = predictions_with_keys(run_dir)
     return ReviewSet(Path(run.run_dir), run.run_id, run.config, list(run.class_names), keys,
                      np.asarray(labels, np.int64), np.asarray(probs, np.float32))
+
+
+def files_review(data: Any, keys: Sequence[str], class_names: Sequence[str]) -> ReviewSet:
+    """A review set of dataset files without a run: each image's given label is its class folder.
+
+    Args:
+        data: The DataConfig the keys are relative to.
+        keys: Image keys (checked here; ``@val/`` for a validation folder).
+        class_names: The dataset's classes (a key in no class folder is labelled ``-1``).
+
+    Raises:
+        DataError: A key could name a file outside the dataset.
+    """
+    names = list(class_names)
+    labels = []
+    for key in keys:
+        parts = check_key(key).split("/")
+        labels.append(names.index(parts[-2]) if len(parts) >= 2 and parts[-2] in names else -1)
+    from types import SimpleNamespace
+
+    return ReviewSet(Path(), "", SimpleNamespace(data=data), names, list(keys),
+                     np.asarray(labels, np.int64), np.zeros((len(keys), 0), np.float32))
 
 
 def dataset_root(data: Any, key: str) -> Path:
