@@ -217,6 +217,8 @@ def _summary(n: int, slots: int, epochs: int, threads: int, results: list[dict[s
         "page_ready_s": _stats([r["page_ready_s"] for r in results if r.get("page_ready_s") is not None]),
         "queue_wait_s": _stats([r["queue_wait_s"] for r in results if r.get("queue_wait_s") is not None]),
         "seats_queued": sum(bool(r.get("queued")) for r in results),
+        "seats_shown_waiting_room": sum(bool(r.get("waited")) for r in results),
+        "waiting_room_max_ahead": max((r.get("max_ahead") or 0 for r in results), default=0),
         "finished_s": _stats([r["finished_s"] for r in results if r.get("finished_s") is not None]),
         "train_s": _stats([r["finished_s"] - r["t_train_rel"] for r in results
                            if r.get("finished_s") is not None and r.get("t_train_rel") is not None]),
@@ -254,7 +256,8 @@ def _drive_all(contexts: list[Any], url: str, zips: list[Path], deadline: float)
     for s in seats:
         ok = s["state"] == "done" and s.get("status") == "finished" and not s["errors"] and s.get("runs_listed") == 1
         out.append({"ok": ok, "status": s.get("status", s["state"]), "notice": s.get("notice", ""),
-                    "errors": s["errors"][:3], "queued": s.get("queued", False), "t_start": s.get("t_start"),
+                    "errors": s["errors"][:3], "queued": s.get("queued", False), "waited": s.get("waited", False),
+                    "max_ahead": s.get("max_ahead"), "t_start": s.get("t_start"),
                     "t_train": s.get("t_train"), "runs_listed": s.get("runs_listed"),
                     "page_ready_s": _rel(s.get("t_ready"), t0), "t_train_rel": _rel(s.get("t_train"), t0),
                     "queue_wait_s": (round(s["t_train"] - s["t_start"], 1) if s.get("t_train") else None),
@@ -270,7 +273,11 @@ def _step(s: dict[str, Any], t0: float) -> None:
     page = s["page"]
     if s["state"] == "loading":
         upload = page.locator(".tlw-source button", has_text="Upload zip")
-        if page.locator(".tlw-studio").count() and upload.count():  # the page can show before every widget does
+        if page.locator(".tlw-waiting-text").count():  # serve's waiting room: "Waiting for a seat, N ahead."
+            text = page.locator(".tlw-waiting-text").first.inner_text()
+            s["waited"] = True
+            s["max_ahead"] = max(s.get("max_ahead", 0), int(re.sub(r"\D", "", text) or 0))
+        elif page.locator(".tlw-studio").count() and upload.count():  # the page can show before every widget does
             s["t_ready"] = time.monotonic()
             upload.first.click()
             s["state"] = "picking"

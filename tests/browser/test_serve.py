@@ -48,7 +48,7 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
            "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "20", "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
                                                               f"{os.environ.get('PATH', '')}"}
     server = start_server([sys.executable, "-c", RUNNER, "serve", "--workshop", str(workshop), "--port", str(port),
-                           "--token", TOKEN, "--no-browser"],
+                           "--token", TOKEN, "--no-browser", "--max-starting", "1"],
                           ready_url=f"http://127.0.0.1:{port}/", env=env, cwd=tmp_path, name="serve")
     # The token is never on a command line (`ps` shows those to every user).
     import psutil
@@ -72,7 +72,17 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
         assert "/login" in page.url and page.locator(".tlw-studio").count() == 0
 
         # 2. With the token: the Studio with the workshop banner; the notebook's code is not in the page.
-        page.goto(f"{server.ready_url}?token={TOKEN}", timeout=120_000)
+        #    One page is prepared at a time (--max-starting 1): B, arriving while A's is, gets the live
+        #    "waiting for a seat, 1 ahead" page (its poll endpoint refuses a request without the token),
+        #    then moves on to the Studio by itself.
+        page.goto(f"{server.ready_url}?token={TOKEN}", timeout=120_000, wait_until="commit")
+        page_b.goto(f"{server.ready_url}?token={TOKEN}", timeout=120_000)
+        page_b.wait_for_selector(".tlw-waiting-text", timeout=30_000)
+        assert "Waiting for a seat, 1 ahead." in page_b.locator(".tlw-waiting-text").inner_text()
+        page_b.screenshot(path=str(artifacts_dir / "serve_waiting.png"), full_page=True)
+        with pytest.raises(urllib.error.HTTPError) as no_token:
+            urllib.request.urlopen(f"{server.ready_url}tl-widgets-wait?ticket=abcdefgh1234", timeout=30)
+        assert no_token.value.code == 403
         page.wait_for_selector(".tlw-studio", timeout=120_000)
         assert "Browser class" in page.locator(".tlw-workshop").inner_text()
         assert "Studio(config" not in page.content()
@@ -89,8 +99,8 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
         page.screenshot(path=str(artifacts_dir / "serve_refused.png"), full_page=True)
 
         # 4. A second browser gets its own seat. One training slot: its Start waits in line until A's ends.
-        page_b.goto(f"{server.ready_url}?token={TOKEN}", timeout=120_000)
         page_b.wait_for_selector(".tlw-studio", timeout=180_000)
+        assert "seat_ticket=" in page_b.url
         # 4a. The instructor view: its own URL and token; a student's token does not open it.
         import re
 

@@ -11,6 +11,7 @@ weights the allowed backbones need are already cached.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ def register(sub: Any) -> None:
                    help=f"largest zip a user may upload (default: the workshop's, else {DEFAULT_UPLOAD_MB:g})")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads per kernel (default: the workshop's, else 1)")
+    p.add_argument("--max-starting", type=int, default=None, metavar="N",
+                   help="Studio pages prepared at once (default: CPU cores); later visitors see "
+                        "'waiting for a seat, N ahead' until their turn")
     p.add_argument("--idle-minutes", type=float, default=None,
                    help=f"shut down kernels idle this long (default: the workshop's, else {DEFAULT_IDLE_MINUTES:g})")
     p.add_argument("--skip-weights-check", action="store_true",
@@ -86,11 +90,15 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
         workshop.idle_timeout_minutes if workshop else DEFAULT_IDLE_MINUTES)
     if not idle > 0:
         raise ValueError(f"Expected --idle-minutes > 0. Received: {idle}")
+    starting = args.max_starting if args.max_starting is not None else max(1, os.cpu_count() or 1)
+    if not 1 <= starting <= 1024:
+        raise ValueError(f"Expected --max-starting between 1 and 1024. Received: {starting}")
     token = resolve_token(args)
     return LaunchOptions(
         port=args.port, ip=args.ip, data_roots=roots, token=token,
         max_upload_bytes=int(upload_mb * 2**20), threads=threads, cull_idle_s=int(idle * 60),
         strip_sources=True, workshop=workshop.path if workshop else None, seats=seats_root(),
+        max_starting=starting,
     )
 
 

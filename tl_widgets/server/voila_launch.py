@@ -118,6 +118,8 @@ class LaunchOptions:
         workshop: A workshop file the kernels read (``$TL_WIDGETS_WORKSHOP``).
         seats: The folder under which each kernel makes its private seat
             (``$TL_WIDGETS_SEATS``; None: kernels share the user's home, as a personal Studio does).
+        max_starting: Studio pages built at once (None: no limit); later visitors get a live
+            "waiting for a seat, N ahead" page (:mod:`tl_widgets.server.waiting_room`).
         extra_env: More variables for the server and its kernels.
     """
 
@@ -131,6 +133,7 @@ class LaunchOptions:
     strip_sources: bool = True
     workshop: Path | None = None
     seats: Path | None = None
+    max_starting: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -174,6 +177,8 @@ def voila_argv(opts: LaunchOptions, notebook: Path | None = None) -> list[str]:
                  "--MappingKernelManager.cull_connected=False"]
     ws = opts.websocket_max_bytes
     flags = [f"--websocket-max-bytes={ws}"] if ws is not None else []
+    if opts.max_starting:
+        flags.append(f"--max-starting={int(opts.max_starting)}")
     if is_loopback(opts.ip):
         flags.append("--local-only")
     return [sys.executable, "-m", "tl_widgets.server.voila_launch", *flags, "--", *args]
@@ -325,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     settings: dict[str, object] = {}
+    max_starting = 0
     while args and args[0] != "--":
         flag = args.pop(0)
         name, _, value = flag.partition("=")
@@ -332,8 +338,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings["allow_remote_access"] = False  # Host header must name this machine (no DNS rebinding)
         elif name == "--websocket-max-bytes" and value.isdigit():
             settings["websocket_max_message_size"] = int(value)
+        elif name == "--max-starting" and value.isdigit() and int(value) >= 1:
+            max_starting = int(value)
         else:
-            raise SystemExit(f"Expected --websocket-max-bytes=<bytes> or --local-only before '--'. Received: {flag!r}")
+            raise SystemExit("Expected --websocket-max-bytes=<bytes>, --max-starting=<n >= 1> or --local-only "
+                             f"before '--'. Received: {flag!r}")
     if args and args[0] == "--":
         args.pop(0)
     if any(a.split("=")[0] in ("--token", "--Voila.token") for a in args):
@@ -343,6 +352,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.environ.pop(name, None)
     from voila.app import Voila
 
+    if max_starting:  # pages beyond this many being built at once wait in line on a page that says so
+        from tl_widgets.server.waiting_room import SETTINGS_KEY, WaitingRoom, gated_voila
+
+        settings[SETTINGS_KEY] = WaitingRoom(max_starting)
+        Voila = gated_voila()  # noqa: N806
     Voila.launch_instance(argv=args, tornado_settings=settings, token=token or None)
 
 

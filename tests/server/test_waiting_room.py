@@ -1,0 +1,63 @@
+"""The waiting room's bookkeeping: first come first served, N ahead counted from the server's own state,
+turns that are not taken pass on, stale tickets drop out, and browser input is checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from tl_widgets.server.waiting_room import RESERVE_S, STALE_S, WaitingRoom, valid_ticket, waiting_page
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_line_order_and_count():
+    clock = Clock()
+    room = WaitingRoom(1, clock)
+    assert room.enter(None)                       # first page: built at once
+    assert not room.enter(None)                   # second: must wait
+    a = room.join()
+    b = room.join()
+    assert room.poll(a) == {"go": False, "ahead": 1}
+    assert room.poll(b) == {"go": False, "ahead": 2}
+    assert not room.enter(None)                   # a newcomer never jumps the line
+    room.leave()                                  # the first page is built
+    assert room.poll(b) == {"go": False, "ahead": 1}
+    assert room.poll(a) == {"go": True, "ahead": 0}
+    assert room.poll(b) == {"go": False, "ahead": 1}   # a's turn is reserved for it
+    assert not room.enter(b) and room.enter(a)
+    room.leave()
+    assert room.poll(b)["go"] and room.enter(b)
+
+
+def test_turn_not_taken_and_stale_tickets_pass_on():
+    clock = Clock()
+    room = WaitingRoom(1, clock)
+    assert room.enter(None)
+    a, b = room.join(), room.join()
+    room.leave()
+    assert room.poll(a)["go"]
+    clock.now += RESERVE_S + 1                    # a never came: its turn lapses
+    room.poll(b)
+    clock.now += STALE_S / 2
+    assert room.poll(b)["go"]
+    assert room.enter(b)
+    c = room.join()
+    clock.now += STALE_S + 1                      # c's tab closed: dropped, then back in line when it asks
+    assert room.ahead(c) == 1
+    room.leave()
+    assert room.poll(c)["go"]
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="Expected a waiting-room limit >= 1. Received: 0"):
+        WaitingRoom(0)
+    assert valid_ticket("abc") is None and valid_ticket("x" * 40) is None and valid_ticket(None) is None
+    assert valid_ticket("<script>alert(1)</script>") is None and valid_ticket("Good_ticket-1") == "Good_ticket-1"
+    page = waiting_page(3, "Good_ticket-1", "/tl-widgets-wait")
+    assert "Waiting for a seat, <span class=\"n\">3</span> ahead." in page and "Good_ticket-1" in page
