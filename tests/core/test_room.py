@@ -169,3 +169,23 @@ def test_run_folders_are_absolute_and_run_ids_long():
     assert RunFolder(Path("runs/x")).path.is_absolute()
     ids = {new_run_id("demo") for _ in range(2000)}
     assert len(ids) == 2000 and all(len(i.rsplit("-", 1)[1]) == 12 for i in ids)
+
+
+def test_census_status_agrees_with_the_queue_before_the_first_event(tmp_path, monkeypatch):
+    from tl_widgets.core.room.census import room_census
+    from tl_widgets.core.room.queue import QUEUE_FILE
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "shared-home"))  # restored after open_seat points it at a seat
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    root = tmp_path / "seats"
+    seats = [open_seat(root) for _ in range(3)]
+    q = TrainingQueue(root / QUEUE_FILE, slots=1)
+    q.enter(seats[0].name, "run-a")
+    q.enter(seats[1].name, "run-b")
+    assert q.poll("run-a") == 0 and q.poll("run-b") == 1
+    by_seat = {s["seat"]: s for s in room_census(root)}
+    a, b, idle = (by_seat[s.name] for s in seats)
+    assert (a["run"]["status"], a["queue"]) == ("starting", "training") and a["run"]["run_id"] == "run-a"
+    assert (b["run"]["status"], b["queue"]) == ("queued", "queued (#1 in line)")
+    assert idle["run"] is None and idle["queue"] == ""

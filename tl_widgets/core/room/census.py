@@ -58,7 +58,8 @@ def _latest_run(home: Path) -> dict[str, Any] | None:
 def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[dict[str, Any]]:
     """One dict per seat (oldest first): ``seat``, ``home``, ``alive``, ``pss_bytes``, ``run`` and ``queue``.
 
-    ``queue`` is ``"training"``, ``"queued (#N in line)"`` or ``""``.
+    ``queue`` is ``"training"``, ``"queued (#N in line)"`` or ``""``. A seat whose queued run is not in
+    its store yet gets that run with status ``"starting"`` (holding a training slot) or ``"queued"``.
     """
     root = Path(seats_root)
     tickets = []
@@ -72,10 +73,16 @@ def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[
             continue
         mine = next((t for t in tickets if t["seat"] == home.name), None)
         queue = ""
+        run = _latest_run(home)
         if mine is not None:
             queue = "training" if mine["state"] == "training" else \
                 f"queued (#{1 + sum(t['ticket'] < mine['ticket'] for t in waiting)} in line)"
+            if run is None or run["run_id"] != mine["run_id"]:
+                # The queued run has not reached the seat's store yet (or an older run is the latest there):
+                # say what the queue says, not "no run yet" or the old run's status.
+                run = {"run_id": mine["run_id"], "status": "starting" if mine["state"] == "training" else "queued",
+                       "epoch": 0, "total_epochs": None, "val_accuracy": None, "images_per_sec": None}
         out.append({"seat": home.name, "home": str(home), "alive": alive,
                     "pss_bytes": kernel_pss_bytes(int(info.get("pid", -1))) if alive else None,
-                    "run": _latest_run(home), "queue": queue})
+                    "run": run, "queue": queue})
     return out
