@@ -151,6 +151,13 @@ def test_serve_options_are_safe_by_default(tmp_path):
     with pytest.raises(ValueError, match="Expected a token when serving on '0.0.0.0'"):
         serve.build_options(parser.parse_args(["serve", "--ip", "0.0.0.0", "--data-root", str(tmp_path),
                                                "--no-token"]))
+    # The waiting room: pages prepared at once (default: CPU cores), passed to the server entry point.
+    assert local.max_starting == max(1, os.cpu_count() or 1)
+    assert f"--max-starting={local.max_starting}" in voila_argv(local)
+    one = serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--max-starting", "1"]))
+    assert "--max-starting=1" in voila_argv(one)
+    with pytest.raises(ValueError, match="Expected --max-starting between 1 and 1024. Received: 0"):
+        serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--max-starting", "0"]))
 
 
 def test_studio_generates_a_token_and_refuses_none_off_loopback(tmp_path):

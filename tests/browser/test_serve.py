@@ -1,7 +1,9 @@
 """``tl-widgets serve --workshop FILE`` in Chromium: the token is required (and never on the command line),
 the Host header is checked, sources are stripped, values above the workshop's limits typed into the page are
 refused in Python with a message, and two browsers get two private seats: each sees only its own runs, and with
-one training slot the second Start waits in the room's queue ("queued: 1 ahead of you") until the first ends."""
+one training slot the second Start waits in the room's queue ("queued: 1 ahead of you"; Stop takes it out of
+line) until the first ends. With one page prepared at a time, a page arriving meanwhile shows "Waiting for a seat,
+1 ahead." and then opens the Studio by itself."""
 
 from __future__ import annotations
 
@@ -130,6 +132,12 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
                                   timeout=30_000)
         teacher.screenshot(path=str(artifacts_dir / "serve_instructor.png"), full_page=True)
         page_b.screenshot(path=str(artifacts_dir / "serve_queued.png"), full_page=True)
+        # 4b. Stop while queued: B leaves the line (the instructor view no longer lists it), then starts again.
+        page_b.locator("button.tlw-stop").click()
+        page_b.wait_for_function(f"{STATUS_JS}.trim() === 'stopped'", timeout=30_000)
+        teacher.wait_for_function("!document.querySelector('.tlw-room-table').innerText.includes('queued (#')",
+                                  timeout=30_000)
+        page_b.locator("button.tlw-start").click()
         page.wait_for_function(f"{STATUS_JS}.trim() === 'finished'", timeout=240_000)
         page_b.wait_for_function(f"{STATUS_JS}.trim() === 'finished'", timeout=240_000)
 
@@ -139,7 +147,7 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
             pg.locator(".tlw-tabs .lm-TabBar-tab", has_text="Runs").first.click()
             pg.wait_for_function(f"{RUN_OPTIONS_JS}.length > 0", timeout=30_000)
             ids.append(pg.evaluate(RUN_OPTIONS_JS))
-        assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1], ids
+        assert len(ids[0]) == 1 and ids[1] and not set(ids[0]) & set(ids[1]), ids  # B: its stopped run too
         page_b.screenshot(path=str(artifacts_dir / "serve_seat_runs.png"), full_page=True)
         seats = sorted((tmp_path / "home" / "seats").glob("seat-*"))
         assert len(seats) >= 2 and all(stat.S_IMODE(s.stat().st_mode) == 0o700 for s in seats)

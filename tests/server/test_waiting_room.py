@@ -61,3 +61,11 @@ def test_bad_input():
     assert valid_ticket("<script>alert(1)</script>") is None and valid_ticket("Good_ticket-1") == "Good_ticket-1"
     page = waiting_page(3, "Good_ticket-1", "/tl-widgets-wait")
     assert "Waiting for a seat, <span class=\"n\">3</span> ahead." in page and "Good_ticket-1" in page
+
+
+@pytest.mark.parametrize("flag", ["--max-starting=0", "--max-starting=x", "--max-starting=-1"])
+def test_the_server_entry_point_refuses_a_bad_limit(flag):
+    from tl_widgets.server.voila_launch import main
+
+    with pytest.raises(SystemExit, match="--max-starting=<n >= 1>"):
+        main([flag, "--"])
