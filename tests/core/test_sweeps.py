@@ -59,7 +59,11 @@ def test_sweep_file_round_trips_and_resolves_its_config(tmp_path, tiny_config):
         SweepSpec.from_dict({"trails": 3, "config": {}, "space": {}})
 
 
-def test_trials_are_runs_tagged_in_the_store_and_share_the_feature_cache(tmp_path, tiny_config):
+def test_trials_are_runs_tagged_in_the_store_and_share_the_feature_cache(tmp_path, tiny_config, monkeypatch):
+    from tl_widgets.core.settings import HOME_ENV
+
+    # A home of its own: the suite's shared feature cache may already hold these features from another test.
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     spec = _sweep(tiny_config, trials=2, pruner="median",
                   space={"phases[0].learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
                          "phases[1].freeze.top_n": {"type": "int", "low": 0, "high": 2}})
