@@ -126,7 +126,7 @@ def waiting_page(ahead: int, ticket: str, poll_url: str) -> str:
     """The HTML of the waiting page: the count, updated every second, then on to the Studio."""
     data = json.dumps({"ticket": ticket, "poll": poll_url, "arg": TICKET_ARG}).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Waiting for a seat — tl-widgets Studio</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Waiting for a seat — tl-widgets Studio</title>
 <style>body{{font-family:system-ui,sans-serif;display:flex;align-items:center;justify-content:center;
 height:90vh;margin:0;color:#333}} .box{{text-align:center;max-width:34em}} h1{{font-weight:500}}
 .tlw-waiting-text{{font-size:1.4em}} .n{{font-weight:700}} .hint{{color:#666}}
@@ -169,6 +169,9 @@ def gated_voila() -> type:
     class GatedVoilaHandler(TornadoVoilaHandler):  # type: ignore[misc]
         @tornado.web.authenticated
         async def get(self, path: str | None = None) -> None:
+            if path:  # not the Studio page: Voilà redirects to a file (no kernel); never a place in line
+                await super().get(path)
+                return
             room: WaitingRoom = self.settings[SETTINGS_KEY]
             ticket = valid_ticket(self.get_query_argument(TICKET_ARG, None))
             if not room.enter(ticket):
