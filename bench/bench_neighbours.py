@@ -4,18 +4,22 @@
     over synthetic images already in memory (file decoding excluded; see bench_pipeline.py for that).
 (b) Neighbour search over synthetic 128-d vectors (the demo backbone's width) with planted near
     duplicates: every pair above a cosine threshold, three ways:
-      numpy    - tl_widgets.core.data.neighbours.similar_pairs: exact, blocked matrix product + argpartition;
+      numpy    - tl_widgets.core.data.neighbours.similar_pairs: exact, blocked upper-triangle matrix product,
+                 thresholded before ranking;
       sk-brute - scikit-learn NearestNeighbors(metric="cosine", algorithm="brute").kneighbors, k=11;
       sk-ball  - scikit-learn BallTree on unit vectors (Euclidean), query_radius (10k only: it does not
                  scale in 128 dimensions).
     At 100k the scikit-learn methods run only with --sklearn-100k (many minutes on 2 shared cores).
+    With --faiss (needs ``pip install faiss-cpu``; not a dependency of the project), also:
+      faiss-flat - faiss IndexFlatIP.range_search on unit vectors: exact;
+      faiss-hnsw - faiss IndexHNSWFlat (M=32, efConstruction=80, efSearch=64), k=11: approximate.
     Recall of the planted pairs is printed for each, so a fast wrong answer cannot win.
 
 The last line printed is JSON with the timings and named ratios.
 
 Embeddings at 100k are timed on 10k images and scaled x10 (printed as an extrapolation) unless --embed-100k.
 
-Usage: python bench/bench_neighbours.py [--quick] [--sklearn-100k] [--embed-100k]   (--quick: 10k only)
+Usage: python bench/bench_neighbours.py [--quick] [--sklearn-100k] [--embed-100k] [--faiss]   (--quick: 10k only)
 """
 
 from __future__ import annotations
@@ -50,7 +54,35 @@ def recall(found: set[tuple[int, int]], planted: set[tuple[int, int]]) -> float:
     return len(found & planted) / len(planted)
 
 
-def search(n: int, threshold: float = 0.95, sklearn: bool = True) -> dict:
+def faiss_search(x: np.ndarray, planted: set[tuple[int, int]], threshold: float, out: dict) -> None:
+    import faiss
+
+    from tl_widgets.core.data.neighbours import normalise
+
+    n, u = len(x), normalise(x)
+
+    def flat():
+        index = faiss.IndexFlatIP(u.shape[1])
+        index.add(u)
+        lims, _, idx = index.range_search(u, threshold)
+        return {(min(i, int(j)), max(i, int(j))) for i in range(n) for j in idx[lims[i]:lims[i + 1]] if j != i}
+
+    def hnsw():
+        index = faiss.IndexHNSWFlat(u.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.add(u)
+        index.hnsw.efSearch = 64
+        sims, idx = index.search(u, 11)
+        return {(min(i, int(j)), max(i, int(j))) for i in range(n) for s, j in zip(sims[i], idx[i])
+                if j != i and j >= 0 and s >= threshold}
+
+    found, out["faiss_flat_s"] = timed(flat)
+    out["faiss_flat_recall"] = recall(found, planted)
+    found, out["faiss_hnsw_s"] = timed(hnsw)
+    out["faiss_hnsw_recall"] = recall(found, planted)
+
+
+def search(n: int, threshold: float = 0.95, sklearn: bool = True, with_faiss: bool = False) -> dict:
     from sklearn.neighbors import BallTree, NearestNeighbors
 
     from tl_widgets.core.data.neighbours import normalise, similar_pairs
@@ -59,6 +91,8 @@ def search(n: int, threshold: float = 0.95, sklearn: bool = True) -> dict:
     out: dict = {"n": n}
     pairs, out["numpy_s"] = timed(lambda: similar_pairs(x, threshold))
     out["numpy_recall"] = recall({(i, j) for i, j, _ in pairs}, planted)
+    if with_faiss:
+        faiss_search(x, planted, threshold, out)
 
     def sk_brute():
         nn = NearestNeighbors(n_neighbors=11, metric="cosine", algorithm="brute", n_jobs=-1).fit(x)
@@ -99,11 +133,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k only")
     parser.add_argument("--sklearn-100k", action="store_true", help="also time scikit-learn at 100k")
     parser.add_argument("--embed-100k", action="store_true", help="embed 100k images instead of scaling 10k")
+    parser.add_argument("--faiss", action="store_true", help="also time faiss (flat exact and HNSW)")
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [10_000, 100_000]
     results = {"cpus": os.cpu_count(), "search": [], "embed": []}
     for n in sizes:
-        r = search(n, sklearn=n <= 10_000 or args.sklearn_100k)
+        r = search(n, sklearn=n <= 10_000 or args.sklearn_100k, with_faiss=args.faiss)
         results["search"].append(r)
         line = f"search n={n:>7}: numpy {r['numpy_s']:.2f}s (recall {r['numpy_recall']:.3f})"
         if "sk_brute_s" in r:
@@ -112,6 +147,10 @@ def main() -> None:
         if "sk_ball_s" in r:
             r["ratio_sk_ball_over_numpy"] = r["sk_ball_s"] / r["numpy_s"]
             line += f"  sklearn BallTree {r['sk_ball_s']:.2f}s (recall {r['sk_ball_recall']:.3f})"
+        for key in ("faiss_flat", "faiss_hnsw"):
+            if f"{key}_s" in r:
+                r[f"ratio_{key}_over_numpy"] = r[f"{key}_s"] / r["numpy_s"]
+                line += f"  {key} {r[f'{key}_s']:.2f}s (recall {r[f'{key}_recall']:.3f})"
         print(line, flush=True)
     e = embed(100_000 if args.embed_100k else 10_000)
     results["embed"].append(e)
