@@ -2,7 +2,8 @@
 
 Train the demo -> evaluate -> click an off-diagonal confusion cell (a real Plotly click on the heatmap)
 -> relabel one image and exclude another in the grid -> Retrain with fixes -> the Runs tab lists the
-child run ("retrained from <parent>"). Screenshots go to ``test-artifacts/curate-*.png``.
+child run ("retrained from <parent>") and, picked, its per-class before/after. Screenshots go to
+``test-artifacts/curate-*.png``.
 """
 
 from __future__ import annotations
@@ -115,13 +116,18 @@ def test_fix_the_data_loop_in_voila(chromium, start_voila, artifacts_dir, tmp_pa
         assert len(child) == 1 and "[finished]" in child[0], texts
         parent_id = re.search(r"retrained from (\S+)", child[0]).group(1)
         assert any(t.startswith(parent_id) for t in texts), texts
+        # Picking the child in the Runs list shows per-class numbers before (parent) and after (child).
+        page.locator(".tlw-runs option", has_text="retrained from").first.click()
+        page.wait_for_selector(".tlw-runs-lineage .tlw-before-after", timeout=120_000)
+        runs_table = page.locator(".tlw-runs-lineage .tlw-before-after").inner_text()
+        assert parent_id in runs_table and "F1 before" in runs_table, runs_table
         page.screenshot(path=str(artifacts_dir / "curate-runs.png"), full_page=True)
 
         # Evaluating the child shows per-class numbers before (parent) and after (child).
         page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Evaluate & export").first.click()
         page.locator("button.tlw-evaluate-last").click()
-        page.wait_for_selector(".tlw-before-after", timeout=120_000)
-        table = page.locator(".tlw-before-after").inner_text()
+        page.wait_for_selector(".tlw-evaluate .tlw-before-after", timeout=120_000)
+        table = page.locator(".tlw-evaluate .tlw-before-after").inner_text()
         assert parent_id in table and "F1 before" in table, table
         page.screenshot(path=str(artifacts_dir / "curate-before-after.png"), full_page=False)
     except Exception:
