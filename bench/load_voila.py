@@ -145,7 +145,8 @@ def _read_urls(proc: subprocess.Popen[str], log: Path, timeout: float) -> tuple[
     return studio, teacher
 
 
-def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float) -> dict[str, Any]:
+def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float,
+        max_starting: int | None = None) -> dict[str, Any]:
     """Serves the room, drives ``n`` seats at once, returns the measurements."""
     from playwright.sync_api import sync_playwright
 
@@ -164,8 +165,9 @@ def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float) -> dict
     log_path = work / "serve.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "tl_widgets", "serve", "--workshop", str(work / "workshop.yaml"),
-                             "--port", "0", "--no-browser"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                             "--port", "0", "--no-browser",
+                             *(["--max-starting", str(max_starting)] if max_starting else [])],
+                            env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     sampler = None
     try:
         url, teacher_url = _read_urls(proc, log_path, 180)
@@ -273,8 +275,13 @@ def _step(s: dict[str, Any], t0: float) -> None:
     page = s["page"]
     if s["state"] == "loading":
         upload = page.locator(".tlw-source button", has_text="Upload zip")
-        if page.locator(".tlw-waiting-text").count():  # serve's waiting room: "Waiting for a seat, N ahead."
-            text = page.locator(".tlw-waiting-text").first.inner_text()
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:  # serve's waiting room: "Waiting for a seat, N ahead." (read without waiting: it moves on by itself)
+            text = page.evaluate("((document.querySelector('.tlw-waiting-text') || {}).innerText || '')")
+        except PlaywrightError:
+            return  # the waiting page was leaving for the Studio while being read: look again next round
+        if text:
             s["waited"] = True
             s["max_ahead"] = max(s.get("max_ahead", 0), int(re.sub(r"\D", "", text) or 0))
         elif page.locator(".tlw-studio").count() and upload.count():  # the page can show before every widget does
@@ -321,12 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=2, help="trainings at once (the workshop's max_trainings)")
     parser.add_argument("--epochs", type=int, default=1, help="head-phase epochs per seat (default 1)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per kernel (default 1)")
+    parser.add_argument("--max-starting", type=int, default=None,
+                        help="serve's --max-starting (pages prepared at once; default: serve's, the CPU cores; "
+                             "a number >= N turns the waiting room off, for comparison)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for the whole load (default 1800)")
     args = parser.parse_args(argv)
     n = 3 if args.quick else args.n
     if n < 1:
         parser.error(f"Expected --n >= 1. Received: {n}")
-    result = run(n, args.slots, args.epochs, args.threads, args.timeout)
+    result = run(n, args.slots, args.epochs, args.threads, args.timeout, args.max_starting)
+    result["max_starting"] = args.max_starting or "serve's default (CPU cores)"
     print(json.dumps(result), flush=True)
     return 0 if result["all_ok"] else 1
 
