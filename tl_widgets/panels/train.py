@@ -237,18 +237,14 @@ class TrainPanel(widgets.VBox):
         Returns:
             The run id, or None when refused (the reason is shown).
         """
-        from tl_widgets.core.training.session import TrainingSession
-
         if self._refuse_if_running():
             return None
         try:
             cfg = self._run_config()
-            if self._check is not None:
-                self._check(cfg)
         except (PanelError, ConfigError) as exc:
             self.notice.show(f"Cannot start: {exc}")
             return None
-        return self._launch(lambda bus: TrainingSession(cfg, bus=bus, source="studio", store=self.store), "started")
+        return self.start_with(cfg)
 
     def start_with(self, cfg: TrainConfig) -> str | None:
         """Starts a run of a config assembled elsewhere (a retrain with data fixes), checked like Start's.

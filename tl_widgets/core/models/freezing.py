@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 from tl_widgets.core.models.blocks import Block
 from tl_widgets.core.config.schema import FreezeConfig
 
-__all__ = ["FreezePlan", "FreezeError", "BlockReport", "FreezeReport", "describe_freeze", "on_weightless_backbone"]
+__all__ = ["FreezePlan", "FreezeError", "BlockReport", "FreezeReport", "describe_freeze", "on_weightless_backbone", "count_params"]
 
 _T = TypeVar("_T")
 
@@ -81,7 +81,8 @@ def _is_batchnorm(layer: Any) -> bool:
     return isinstance(layer, keras.layers.BatchNormalization)
 
 
-def _count(weights: list[Any]) -> int:
+def count_params(weights: list[Any]) -> int:
+    """The number of values in ``weights`` (from shapes: nothing is read from the device)."""
     total = 0
     for w in weights:
         n = 1
@@ -192,9 +193,9 @@ def report(backbone: Any, blocks: list[Block]) -> FreezeReport:
         flags = set()
         for name in block.layers:
             layer = by_name[name]
-            t = _count(layer.trainable_weights)
+            t = count_params(layer.trainable_weights)
             trainable += t
-            frozen += _count(layer.non_trainable_weights)
+            frozen += count_params(layer.non_trainable_weights)
             if layer.weights:
                 flags.add(bool(t))
         state: bool | str = "mixed" if len(flags) > 1 else (flags.pop() if flags else False)

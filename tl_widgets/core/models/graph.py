@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 from tl_widgets.core.config.schema import FreezeConfig
 from tl_widgets.core.models.blocks import Block
+from tl_widgets.core.models.freezing import count_params
 
 __all__ = ["GraphNode", "ModelGraph", "layer_graph", "describe_graph"]
 
@@ -114,16 +115,6 @@ class ModelGraph:
         return out
 
 
-def _count(weights: list[Any]) -> int:
-    total = 0
-    for w in weights:
-        n = 1
-        for d in w.shape:
-            n *= int(d)
-        total += n
-    return total
-
-
 def layer_graph(model: Any) -> ModelGraph:
     """Keras' own layer graph of ``model``: one node per layer, one edge per connection.
 
@@ -141,8 +132,8 @@ def layer_graph(model: Any) -> ModelGraph:
 
     def node_of(layer: Any) -> GraphNode:
         # A Functional model may hold plain operations (``keras.ops`` calls such as Add): no weights.
-        return GraphNode(layer.name, type(layer).__name__, _count(getattr(layer, "weights", [])),
-                         _count(getattr(layer, "trainable_weights", [])), (layer.name,))
+        return GraphNode(layer.name, type(layer).__name__, count_params(getattr(layer, "weights", [])),
+                         count_params(getattr(layer, "trainable_weights", [])), (layer.name,))
 
     graph = ModelGraph()
     if isinstance(model, keras.Sequential):
