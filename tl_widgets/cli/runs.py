@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p_list = sub.add_parser("list", help="list runs, newest first")
     p_list.add_argument("--status", choices=STATUSES, default=None, help="only runs with this status")
-    p_list.add_argument("--limit", type=_positive_int, default=50, help="at most this many runs (default 50)")
+    p_list.add_argument("--limit", type=positive_int, default=50, help="at most this many runs (default 50)")
     common(p_list)
     p_list.set_defaults(func=_list)
 
@@ -60,7 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return runs
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (used by every sub-command that takes a count)."""
     try:
         value = int(text)
     except ValueError:

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.cli.runs import positive_int
 
 __all__ = ["register", "print_trial", "trial_done"]
 
@@ -27,26 +28,16 @@ def register(sub: Any) -> None:
                     "database; processes and hosts that use the same storage share the study's trials.",
     )
     p.add_argument("sweep", help="a sweep file (.yaml/.json): config, space, metric, trials, pruner")
-    p.add_argument("--trials", type=_positive_int, help="the study's trial budget, all workers together "
+    p.add_argument("--trials", type=positive_int, help="the study's trial budget, all workers together "
                                                           "(default: the file's)")
     p.add_argument("--storage", help="an Optuna database URL, e.g. sqlite:///sweeps.sqlite or "
                                      "postgresql://user@host/db (default: the home SQLite file)")
-    p.add_argument("--workers", type=_positive_int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="worker processes on this machine (default 1)")
     p.add_argument("--name", help="the study name (sweep id; default: the file's)")
     p.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
                    help="also send each trial to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
                         "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra")
     p.set_defaults(func=_run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {text!r}")
-    return value
 
 
 def print_trial(outcome: Any) -> None:
