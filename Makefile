@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo studio test browser-deps bench clean
+.PHONY: setup demo studio test browser-deps bench clean i18n
 
 WEB_CHECK := tl_widgets/core/export/web
 
@@ -44,6 +44,16 @@ browser-deps:
 test: setup browser-deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -p no:cacheprovider
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/run.py --quick
+
+# The message catalogs (tl_widgets/locale): extract every _() string, merge into each language's .po, compile
+# the .mo files (committed; tests/core/test_i18n.py checks each .mo matches its .po). Translate in the .po files.
+LOCALE := tl_widgets/locale
+i18n: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg --add-location=file --sort-output --project=tl_widgets --copyright-holder="tl_widgets developers" \
+	  -c "Translators:" -o $(LOCALE)/tl_widgets.pot tl_widgets
+	$(VENV)/bin/pybabel update -i $(LOCALE)/tl_widgets.pot -d $(LOCALE) -D tl_widgets --no-fuzzy-matching \
+	  --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D tl_widgets --statistics
 
 bench: setup
 	$(PY) bench/run.py

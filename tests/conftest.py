@@ -17,6 +17,8 @@ _ROOT = Path(tempfile.mkdtemp(prefix="tlw-tests-"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["TL_WIDGETS_HOME"] = str(_ROOT / "home")
 os.environ["KERAS_HOME"] = str(_ROOT / "keras")
+# The suite speaks English whatever the machine's locale (the zh-CN tests set the language themselves).
+os.environ["TL_WIDGETS_LANG"] = "en"
 # Two cores: keep TensorFlow from oversubscribing when several processes train.
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = [
     "HOME_ENV", "DATA_ROOTS_ENV", "MAX_UPLOAD_ENV", "WORKSHOP_ENV", "COORDINATOR_ENV", "NUM_PROCESSES_ENV",
     "PROCESS_ID_ENV", "INIT_TIMEOUT_ENV", "HEARTBEAT_TIMEOUT_ENV", "SHUTDOWN_TIMEOUT_ENV", "STUDIO_EPOCHS_ENV",
-    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "default_home",
+    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "default_home",
 ]
 
 #: Folder for the run store, feature cache and per-user state (default ``~/.tl_widgets``).
@@ -39,6 +39,8 @@ STUDIO_MAX_PER_CLASS_ENV = "TL_WIDGETS_STUDIO_MAX_PER_CLASS"
 TOKEN_ENV = "TL_WIDGETS_TOKEN"
 #: ``serve``: the folder under which each kernel makes its own private seat home (see core/room/seat.py).
 SEATS_ENV = "TL_WIDGETS_SEATS"
+#: The user-interface language ("zh-CN", "zh_CN", "zh", "en"); unset: the locale, else English.
+LANG_ENV = "TL_WIDGETS_LANG"
 
 
 def default_home() -> Path:
