@@ -1,0 +1,226 @@
+"""Samples captured from a webcam, written into the class folders of a dataset folder.
+
+Every frame comes from the browser, so every frame is hostile until checked here:
+
+* the byte size is capped (:data:`MAX_FRAME_BYTES`) before anything else happens;
+* the bytes must start like a JPEG; they are written to a hidden temporary file in the class folder and
+  checked with :func:`tl_widgets.core.data.images.check_image` (Pillow reads the header, the pixel limit
+  is enforced from it, a truncated JPEG is refused) and must really be a JPEG;
+* only then is the file renamed into place (``os.replace``: a reader never sees half a frame);
+* class names are sanitised (:func:`check_class_name`): no path separators, no ``..`` or leading dot,
+  no control characters, a length limit, unique ignoring case;
+* the frames per class, the total frames and the number of classes are capped.
+
+The folder is the usual layout the Data step reads (``<root>/<class>/<NNNNN>.jpg``)::
+
+    store = CaptureStore(home / "captures" / "webcam")
+    store.add_class("thumbs up")
+    store.add_frame("thumbs up", jpeg_bytes)
+    store.counts()            # {"thumbs up": 1}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from pathlib import Path
+
+from tl_widgets.core.data.images import DataError, SkippedFile, check_image
+from tl_widgets.core.i18n import _
+
+__all__ = [
+    "CaptureError",
+    "CaptureStore",
+    "check_class_name",
+    "MAX_FRAME_BYTES",
+    "MAX_FRAME_PIXELS",
+    "MAX_CLASS_NAME",
+    "MAX_CLASSES",
+    "MAX_PER_CLASS",
+    "MAX_TOTAL",
+    "MIN_PER_CLASS",
+]
+
+#: Largest accepted frame (a 1280 x 720 webcam JPEG is ~100-300 KB).
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+#: Largest accepted frame in pixels (1920 x 1080 and a little more).
+MAX_FRAME_PIXELS = 2_500_000
+#: Longest class name, in characters.
+MAX_CLASS_NAME = 40
+MAX_CLASSES = 20
+MAX_PER_CLASS = 500
+MAX_TOTAL = 2000
+#: A dataset needs at least two classes with this many frames each to train.
+MIN_PER_CLASS = 2
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_FRAME_NAME = re.compile(r"^(\d{5,})\.jpg$")
+
+
+class CaptureError(DataError):
+    """A captured frame or class name was refused; the message says what was expected and received."""
+
+
+def check_class_name(name: object, existing: list[str] | tuple[str, ...] = ()) -> str:
+    """The cleaned class name (NFC, inner spaces collapsed) or a :class:`CaptureError`.
+
+    Args:
+        name: What the user typed (anything: it came from the browser).
+        existing: Class names already in use; the new name must differ from each, ignoring case.
+    """
+    if not isinstance(name, str):
+        raise CaptureError(_("Expected a class name as text. Received: {kind}").format(kind=type(name).__name__))
+    text = " ".join(unicodedata.normalize("NFC", name).split())
+    if not text:
+        raise CaptureError(_("Expected a class name. Received: an empty name"))
+    if len(text) > MAX_CLASS_NAME:
+        raise CaptureError(_("Expected a class name of at most {limit} characters. Received: {n} characters")
+                           .format(limit=MAX_CLASS_NAME, n=len(text)))
+    if "/" in text or "\\" in text or "\x00" in text:
+        raise CaptureError(_("Expected a class name without '/' or '\\'. Received: {name}").format(name=repr(text)))
+    if text.startswith(".") or ".." in text:
+        raise CaptureError(_("Expected a class name that does not start with '.' or contain '..'. Received: {name}")
+                           .format(name=repr(text)))
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise CaptureError(_("Expected a class name without control characters. Received: {name}")
+                           .format(name=repr(text)))
+    if any(text.casefold() == other.casefold() for other in existing):
+        raise CaptureError(_("Expected a new class name. Received: {name}, which is already a class")
+                           .format(name=repr(text)))
+    return text
+
+
+class CaptureStore:
+    """A dataset folder that captured frames are written into, one sub-folder per class.
+
+    Class folders already in ``root`` (from an earlier session) are picked up with their counts.
+    Thread-safe: frames may arrive while the kernel's main thread lists counts.
+
+    Args:
+        root: The dataset folder (created).
+        max_per_class: Most frames one class may hold.
+        max_total: Most frames in the whole dataset.
+        max_classes: Most classes.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], max_per_class: int = MAX_PER_CLASS,
+                 max_total: int = MAX_TOTAL, max_classes: int = MAX_CLASSES) -> None:
+        for label, value in (("max_per_class", max_per_class), ("max_total", max_total),
+                             ("max_classes", max_classes)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Expected {label} to be a positive integer. Received: {value!r}")
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_per_class, self.max_total, self.max_classes = max_per_class, max_total, max_classes
+        self._lock = threading.Lock()
+        self._frames: dict[str, list[Path]] = {}
+        for folder in sorted(self.root.iterdir()):
+            if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith("."):
+                self._frames[folder.name] = sorted(p for p in folder.iterdir()
+                                                   if _FRAME_NAME.match(p.name) and p.is_file())
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names, in the order they were added (folders found on disk first, sorted)."""
+        with self._lock:
+            return list(self._frames)
+
+    def counts(self) -> dict[str, int]:
+        """Frames per class."""
+        with self._lock:
+            return {name: len(paths) for name, paths in self._frames.items()}
+
+    @property
+    def total(self) -> int:
+        """Frames in the whole dataset."""
+        with self._lock:
+            return sum(len(p) for p in self._frames.values())
+
+    def last_frames(self, name: str, n: int = 6) -> list[Path]:
+        """The newest ``n`` frame files of class ``name`` (oldest first)."""
+        with self._lock:
+            return list(self._frames.get(name, [])[-n:]) if n > 0 else []
+
+    def add_class(self, name: object) -> str:
+        """Creates the class folder; returns the cleaned name.
+
+        Raises:
+            CaptureError: a bad or duplicate name, or too many classes.
+        """
+        with self._lock:
+            clean = check_class_name(name, tuple(self._frames))
+            if len(self._frames) >= self.max_classes:
+                raise CaptureError(_("Expected at most {limit} classes. Received: a new class {name} with {n} already")
+                                   .format(limit=self.max_classes, name=repr(clean), n=len(self._frames)))
+            (self.root / clean).mkdir(exist_ok=True)
+            self._frames[clean] = []
+            return clean
+
+    def remove_class(self, name: str) -> int:
+        """Deletes a class folder and its frames; returns how many frames went."""
+        with self._lock:
+            if name not in self._frames:
+                raise CaptureError(_("Expected one of the classes {classes}. Received: {name}")
+                                   .format(classes=", ".join(self._frames) or "-", name=repr(name)))
+            n = len(self._frames.pop(name))
+            shutil.rmtree(self.root / name)
+            return n
+
+    def add_frame(self, name: str, data: object) -> Path:
+        """Checks one JPEG frame and writes it into class ``name``; returns the file written.
+
+        Raises:
+            CaptureError: an unknown class, a full class or dataset, or bytes that are not an acceptable JPEG.
+        """
+        if isinstance(data, memoryview):
+            data = data.tobytes()
+        if not isinstance(data, (bytes, bytearray)):
+            raise CaptureError(_("Expected the frame as JPEG bytes. Received: {kind}").format(kind=type(data).__name__))
+        if len(data) > MAX_FRAME_BYTES:
+            raise CaptureError(_("Expected a frame of at most {limit:,} bytes. Received: {n:,} bytes")
+                               .format(limit=MAX_FRAME_BYTES, n=len(data)))
+        if not bytes(data[:3]) == _JPEG_MAGIC:
+            raise CaptureError(_("Expected a JPEG frame. Received: {n:,} bytes starting {head}")
+                               .format(n=len(data), head=repr(bytes(data[:8]))))
+        with self._lock:
+            if name not in self._frames:
+                raise CaptureError(_("Expected one of the classes {classes}. Received: {name}")
+                                   .format(classes=", ".join(self._frames) or "-", name=repr(name)))
+            frames = self._frames[name]
+            if len(frames) >= self.max_per_class:
+                raise CaptureError(_("Expected at most {limit} frames per class. Received: one more for {name}, "
+                                     "which has {n}").format(limit=self.max_per_class, name=repr(name), n=len(frames)))
+            total = sum(len(p) for p in self._frames.values())
+            if total >= self.max_total:
+                raise CaptureError(_("Expected at most {limit} frames in all. Received: one more with {n} captured")
+                                   .format(limit=self.max_total, n=total))
+            number = int(_FRAME_NAME.match(frames[-1].name).group(1)) + 1 if frames else 1  # type: ignore[union-attr]
+            target = self.root / name / f"{number:05d}.jpg"
+            tmp = self.root / name / f".{number:05d}.{threading.get_ident()}.part.jpg"
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                checked = check_image(tmp, MAX_FRAME_PIXELS)
+                if isinstance(checked, SkippedFile):
+                    raise CaptureError(_("Expected a complete JPEG of at most {limit:,} pixels. Received: a frame that is "
+                                         "{reason}").format(limit=MAX_FRAME_PIXELS, reason=checked.reason))
+                if checked.format not in ("JPEG", "MPO"):
+                    raise CaptureError(_("Expected a JPEG frame. Received: a {kind} image").format(kind=checked.format))
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+            frames.append(target)
+            return target
+
+    def ready(self) -> str | None:
+        """None when the folder can be trained on, else why not (a sentence for the user)."""
+        counts = self.counts()
+        usable = [n for n, c in counts.items() if c >= MIN_PER_CLASS]
+        if len(usable) < 2:
+            got = ", ".join(f"{n} ({c})" for n, c in counts.items()) or _("no classes")
+            return _("Expected at least 2 classes with {n} or more frames each. Received: {got}").format(
+                n=MIN_PER_CLASS, got=got)
+        return None
