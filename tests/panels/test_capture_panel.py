@@ -46,8 +46,9 @@ def test_two_classes_recorded_then_used(tmp_path):
     _from_page(panel.webcam, {"type": "frame", "burst": 2, "seq": 2}, [_jpeg(8)])
     assert panel.store.counts() == {"thumbs up": 3, "open hand": 2}
     assert "<td>open hand</td><td style='text-align:right'>2</td>" in panel.counts.value
-    assert [bool(t.value) for t in panel.thumbs] == [False] * 4 + [True] * 2
-    assert panel.thumbs[-1].value == (panel.store.root / "open hand" / "00002.jpg").read_bytes()
+    assert [bool(t.value) for t in panel.thumbs] == [True] * 2 + [False] * 4
+    assert [t.layout.visibility for t in panel.thumbs[1:3]] == ["visible", "hidden"]
+    assert panel.thumbs[1].value == (panel.store.root / "open hand" / "00002.jpg").read_bytes()
     assert not panel.use_button.disabled
     panel.use_button.click()
     assert used == [str(tmp_path / "home" / "captures" / "webcam")]

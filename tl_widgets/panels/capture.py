@@ -107,11 +107,11 @@ class CapturePanel(widgets.VBox):
                          f"<small>{html.escape(help_text)}</small>"),
             widgets.HBox([self.camera]),
             widgets.HBox([self.webcam, widgets.VBox([self.counts, self.thumb_box])]),
+            self.notice,
             widgets.HBox([self.class_name, self.add_button]),
             self.classes,
             self.frames,
             widgets.HBox([self.delete_button, self.confirm_button, self.use_button]),
-            self.notice,
             self.where,
         ])
         self.add_class("tlw-capture")
@@ -207,9 +207,10 @@ class CapturePanel(widgets.VBox):
         self.counts.value = f"<table>{head}{rows}</table>" if counts else html.escape(_("No classes yet."))
         paths = self.store.last_frames(str(name), N_THUMBS) if name else []
         data = [p.read_bytes() for p in paths]
-        for image, value in zip(self.thumbs, [b""] * (N_THUMBS - len(data)) + data):
+        for image, value in zip(self.thumbs, data + [b""] * (N_THUMBS - len(data))):
             if image.value != value:
                 image.value = value
+            image.layout.visibility = "visible" if value else "hidden"  # no broken-image icons
         ready = self.store.ready() is None
         self.use_button.disabled = not ready
         self.use_button.tooltip = "" if ready else _("Needs two classes with at least {n} frames each").format(

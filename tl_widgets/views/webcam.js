@@ -21,7 +21,7 @@ const CSS = `
 .tlw-webcam-placeholder { align-items: center; justify-content: center; text-align: center; padding: 8px;
   box-sizing: border-box; background: #eee; color: #333; border: 1px dashed #888; border-radius: 4px; }
 .tlw-webcam-shutter { background: #b71c1c; color: #fff; border: none; border-radius: 16px; padding: 6px 16px;
-  font-weight: 600; cursor: pointer; touch-action: none; user-select: none; }
+  font: 600 13px sans-serif; line-height: 20px; cursor: pointer; touch-action: none; user-select: none; }
 .tlw-webcam-shutter:disabled { background: #d6d6d6; color: #444; cursor: not-allowed; }
 .tlw-webcam-shutter:focus-visible { outline: 3px solid #1a4f8b; outline-offset: 2px; }
 .tlw-webcam-shutter.tlw-recording { background: #7f0000; }
@@ -45,7 +45,7 @@ function render({ model, el }) {
   video.playsInline = true;
   video.setAttribute("aria-label", model.get("labels").video || "Camera preview");
   const placeholder = el_("div", "tlw-webcam-placeholder", root);
-  const shutter = el_("button", "tlw-webcam-shutter jupyter-button", root);
+  const shutter = el_("button", "tlw-webcam-shutter", root);
   shutter.type = "button";
   const progress = el_("div", "tlw-webcam-progress", root);
   progress.setAttribute("aria-live", "polite");
