@@ -120,3 +120,16 @@ def test_snapshot_goes_to_the_try_panel(tmp_path):
     _from_page(cam, {"type": "frame", "burst": 2, "seq": 1}, [_jpeg(2)])
     assert [[name for name, _ in c] for c in calls] == [["snapshot-1.jpg"], ["snapshot-2.jpg"]]
     assert calls[1][0][1] == _jpeg(2)
+
+
+def test_snapshot_reaches_the_real_try_panel(tmp_path):
+    from tl_widgets.core.runs.store import RunStore
+    from tl_widgets.panels.try_it import TryItPanel
+
+    panel = TryItPanel(store=RunStore(tmp_path / "home"))
+    cam = attach_camera(panel)
+    assert cam in panel.camera_box.children
+    assert any("tlw-camera-toggle" in w._dom_classes for b in panel.camera_box.children
+               for w in getattr(b, "children", ()))
+    _from_page(cam, {"type": "frame", "burst": 1, "seq": 1}, [_jpeg(1)])
+    assert "Expected a trained model to try" in panel.notice.text  # no run yet: said, not a blank box
