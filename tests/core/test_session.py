@@ -68,14 +68,19 @@ def test_stop_ends_after_current_batch_and_keeps_model(tiny_config):
         assert e is not None, "no batch within 120 s"
         if isinstance(e, BatchEnd):
             break
+    import time
+
+    t_stop = time.time()
     session.stop()
-    n_at_stop = len(session.history["batch"].get("loss", []))
     result = session.wait(timeout=120)
     assert result.status == "stopped" and session.status == "stopped"
     assert result.model is not None and session.model is result.model
     after = [x for x in sub.drain() if isinstance(x, BatchEnd)]
-    assert len(session.history["batch"]["loss"]) - n_at_stop <= 1
-    assert len(after) <= 2
+    # Batches are read to the host in bursts, each stamped with the time its step ended: at most the batch
+    # under way when Stop was pressed ended after it; every batch trained is in the history.
+    assert len([x for x in after if x.time > t_stop]) <= 1
+    last_step = after[-1].global_step if after else e.global_step
+    assert len(session.history["batch"]["loss"]) == last_step
     assert json.loads((result.run_dir / "summary.json").read_text())["status"] == "stopped"
     assert (result.run_dir / "model.keras").is_file()
 

@@ -19,7 +19,7 @@ from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
 from tl_widgets.core.events import EpochEnd, PhaseStarted, RunStarted
 from tl_widgets.core.progress import BEST_METRICS, best_metric
 from tl_widgets.core.runs.folder import RunFolder
-from tl_widgets.core.training.callbacks import EventCallback, NonFiniteLossError, StopRequested
+from tl_widgets.core.training.callbacks import EventCallback, FitCallbacks, NonFiniteLossError, StopRequested
 from tl_widgets.core.training.checkpoints import Checkpointer
 from tl_widgets.core.training.control import RunControl, RunResult
 from tl_widgets.core.training.feature_cache import cache_applies, feature_key, head_model, load_or_compute
@@ -105,6 +105,9 @@ class Runner:
             self.report, self.class_names = data.report, list(data.class_names)
             for warning in getattr(data.report, "warnings", []):
                 self._message("warning", warning)
+            for level, text in data.notices:  # e.g. the data cache chosen and why
+                self._message(level, text)
+            data.watch_skipped(lambda text: self._message("warning", text))  # bad files met in the first epoch
             self.timings["data_s"] = time.time() - t0
             t1 = time.time()
             assembled = build_model(cfg.model, len(self.class_names))
@@ -193,8 +196,8 @@ class Runner:
             t = time.time()
             try:
                 fit_model.fit(
-                    **fit_args, epochs=epoch + phase.epochs, initial_epoch=first,
-                    callbacks=callbacks, class_weight=data.class_weight, verbose=0,
+                    **fit_args, epochs=epoch + phase.epochs, initial_epoch=first, class_weight=data.class_weight,
+                    callbacks=FitCallbacks(callbacks, fit_model, epoch + phase.epochs, data.steps_per_epoch), verbose=0,
                 )
             except StopRequested:
                 self.timings[f"phase{index}_s"] = time.time() - t
