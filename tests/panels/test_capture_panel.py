@@ -127,8 +127,8 @@ def test_snapshot_reaches_the_real_try_panel(tmp_path):
     from tl_widgets.panels.try_it import TryItPanel
 
     panel = TryItPanel(store=RunStore(tmp_path / "home"))
-    cam = attach_camera(panel)
-    assert cam in panel.camera_box.children
+    cam = panel.webcam  # every Try-it panel has "Snap and try" (attach_camera)
+    assert cam in panel.camera_box.children and cam.labels["shutter"] == "Snap and try" and not cam.on
     assert any("tlw-camera-toggle" in w._dom_classes for b in panel.camera_box.children
                for w in getattr(b, "children", ()))
     _from_page(cam, {"type": "frame", "burst": 1, "seq": 1}, [_jpeg(1)])

@@ -97,6 +97,9 @@ class TryItPanel(BackgroundWork, widgets.VBox):
             widgets.HBox([self.upload]), self.camera_box, self.notice, self.messages, self.summary, self.results,
         ], **kwargs)
         self.add_class("tlw-try-it")
+        from tl_widgets.panels.capture import attach_camera
+
+        self.webcam = attach_camera(self)  # "Snap and try": the page's camera, off until the user turns it on
         self.refresh()
 
     # -- runs ----------------------------------------------------------------------
