@@ -70,7 +70,8 @@ def test_bad_images_get_a_message_and_the_rest_are_tried(trained_demo_run, val_i
     assert outcome.results[1].image.shape == val_images[1].shape
     messages = {e.name: e.message for e in outcome.errors}
     assert list(messages) == ["notes.txt", "cut.png", "empty.jpg", "photo.tiff"]
-    assert messages["notes.txt"].startswith("Expected a JPEG, PNG, GIF, BMP or WebP image. Received: 'notes.txt'")
+    assert messages["notes.txt"] == ("Expected a JPEG, PNG, GIF, BMP or WebP image. Received: 'notes.txt' "
+                                     "(its contents are not an image)")
     assert "corrupt or truncated" in messages["cut.png"]
     assert "0 bytes" in messages["empty.jpg"] and "TIFF format" in messages["photo.tiff"]
     only_bad = predictor.try_images(items[:1])

@@ -42,7 +42,8 @@ def test_upload_two_images_and_one_bad_file(trained_demo_result):
     assert len(cards) == 2 and all("tlw-try-card" in c._dom_classes for c in cards)
     assert "a.png" in cards[0].children[0].value and "b.png" in cards[1].children[0].value
     row = cards[0].children[1].children
-    assert "tlw-try-image" in row[0].children[0]._dom_classes and "tlw-try-overlay" in row[1].children[0]._dom_classes
+    assert "tlw-try-image" in row[0]._dom_classes and "tlw-try-overlay" in row[1]._dom_classes
+    assert "alt='a.png as the model sees it'" in row[0].value and "data:image/png;base64," in row[1].value
     assert "tlw-try-bars" in row[2]._dom_classes  # image, overlay, top-k bars side by side
     bars = row[2].snapshot()["data"][0]
     assert len(bars["y"]) == min(5, len(names)) and bars["x"] == sorted(bars["x"])  # most probable on top

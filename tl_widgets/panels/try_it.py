@@ -10,6 +10,7 @@ one a message of its own. Everything model-side runs in core
 
 from __future__ import annotations
 
+import base64
 import html
 import sqlite3
 from pathlib import Path
@@ -265,19 +266,26 @@ class TryItPanel(BackgroundWork, widgets.VBox):
         from tl_widgets.views.chart import PlotlyChart
         from tl_widgets.views.try_figures import top_k_figure
 
-        def picture(image: Any, caption: str, css: str) -> widgets.Widget:
-            img = widgets.Image(value=png_bytes(image, IMAGE_SIDE), format="png",
-                                layout={"width": f"{IMAGE_SIDE}px", "height": f"{IMAGE_SIDE}px"})
-            img.add_class(css)
-            return widgets.VBox([img, widgets.HTML(f"<small>{html.escape(caption)}</small>")])
+        def picture(image: Any, caption: str, alt: str, css: str) -> widgets.Widget:
+            """An inline PNG with alternative text (a screen reader names it) and a caption."""
+            data = base64.b64encode(png_bytes(image, IMAGE_SIDE)).decode()
+            out = widgets.HTML(
+                f"<figure style='margin:0 6px 0 0'><img src='data:image/png;base64,{data}' alt='{html.escape(alt)}' "
+                f"width='{IMAGE_SIDE}' height='{IMAGE_SIDE}'><figcaption><small>{html.escape(caption)}</small>"
+                "</figcaption></figure>")
+            out.add_class(css)
+            return out
 
-        pictures = [picture(result.image, _("what the model sees"), "tlw-try-image")]
+        pictures = [picture(result.image, _("what the model sees"),
+                            _("{name} as the model sees it").format(name=result.name), "tlw-try-image")]
         if result.overlay is not None:
-            pictures.append(picture(result.overlay, _("where it looked (Grad-CAM)"), "tlw-try-overlay"))
+            pictures.append(picture(result.overlay, _("where it looked (Grad-CAM)"),
+                                    _("Grad-CAM heatmap of {name}").format(name=result.name), "tlw-try-overlay"))
         best, p = result.top[0]
         head = widgets.HTML(
             f"<b>{html.escape(result.name)}</b>: " + html.escape(_("{label} ({p:.1%})").format(label=best, p=p))
-            + f" &nbsp; <span class='tlw-try-card-ms'>{html.escape(_('{ms:.1f} ms').format(ms=result.ms))}</span>")
+            + " &nbsp; <span class='tlw-try-card-ms'>"
+            + html.escape(_("prediction took {ms:.1f} ms").format(ms=result.ms)) + "</span>")
         fig = top_k_figure(result.top, title=_("Top {k} classes").format(k=len(result.top)))
         chart = PlotlyChart(fig, height=int(fig.layout.height or 220))
         chart.layout.width, chart.layout.min_width = "360px", "300px"

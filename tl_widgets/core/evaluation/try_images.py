@@ -140,9 +140,9 @@ def decode_image(name: str, data: Any, size: int, *, max_bytes: int | None = Non
     except Image.DecompressionBombError:
         raise DataError(_("Expected an image of at most {limit:,} pixels. Received: {name!r} (far larger)").format(
             limit=max_pixels, name=label)) from None
-    except Exception as exc:  # Pillow raises many types for bytes it cannot identify
-        raise DataError(_("Expected a {kinds} image. Received: {name!r} (not an image: {why})").format(
-            kinds=_KINDS, name=label, why=type(exc).__name__)) from None
+    except Exception:  # Pillow raises many types for bytes it cannot identify; none of them helps a user
+        raise DataError(_("Expected a {kinds} image. Received: {name!r} (its contents are not an image)").format(
+            kinds=_KINDS, name=label)) from None
     if fmt not in _SUFFIX:
         raise DataError(_("Expected a {kinds} image. Received: {name!r} ({fmt} format)").format(
             kinds=_KINDS, name=label, fmt=fmt or "unknown"))
