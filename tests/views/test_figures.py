@@ -89,3 +89,38 @@ def test_image_grid_embeds_pngs():
         figures.image_grid_figure(images.astype(np.float32))
     with pytest.raises(ValueError, match="5 titles"):
         figures.image_grid_figure(images, titles=["x"])
+
+
+def test_class_counts_mean_label_sits_beside_the_plot_not_over_the_bars():
+    """The issue's "mean 179.2" over a bar label: the mean's label is in the right margin, the bars' above them."""
+    counts = {f"class {i}": 170 + 2 * i for i in range(10)}  # every bar's height near the mean
+    fig = figures.class_counts_figure(counts)
+    (note,) = fig.layout.annotations
+    assert note.text == "mean 179.0"
+    assert note.xref == "x domain" and note.x == 1 and note.xanchor == "left"  # starts where the plot area ends
+    assert fig.layout.margin.r >= 7 * len(note.text)  # the margin holds it
+    # The counts sit in the bars' tops (above a bar too short for one) and the mean line runs behind the bars.
+    assert fig.data[0].textposition == "auto" and fig.data[0].insidetextanchor == "end"
+    assert fig.layout.shapes[0].layer == "below"
+    assert fig.layout.yaxis.range[1] > max(counts.values())  # room for a label above the tallest bar
+
+
+def test_runs_overlay_names_every_run_and_says_when_nothing_is_drawn():
+    one = figures.runs_overlay_figure({"20261130-demo-1": [(0, 0.5), (1, 0.7)]}, "val_accuracy")
+    assert one.layout.showlegend is True and one.data[0].name == "20261130-demo-1"
+    assert one.layout.xaxis.title.text == "epoch" and one.layout.xaxis.dtick == 1  # whole epochs, no 0.5
+    empty = figures.runs_overlay_figure({"r1": []}, "val_accuracy")
+    assert len(empty.data) == 0 and empty.layout.xaxis.visible is False
+    assert "No val_accuracy recorded yet" in empty.layout.annotations[0].text
+    assert figures.runs_overlay_figure({}, "loss").layout.annotations[0].text == "No runs picked"
+
+
+def test_config_diff_table_escapes_and_shows_missing_fields():
+    from tl_widgets.core.runs.config_diff import MISSING
+    from tl_widgets.views.run_diff import config_diff_html
+
+    html = config_diff_html([("model.dropout", 0.2, 0.5), ("phases[1].epochs", 4, MISSING),
+                             ("data.path", None, "<b>x</b>")], "run-a", "run-b")
+    assert html.count("<tr>") == 4 and "<code>model.dropout</code>" in html and "—" in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html and ">none<" in html
+    assert "same settings" in config_diff_html([], "a", "b")

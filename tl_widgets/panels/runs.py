@@ -1,5 +1,9 @@
-"""Runs panel: the runs recorded in the run store, with chosen runs' curves overlaid.
+"""Runs panel: the runs recorded in the run store, with chosen runs' curves overlaid and their settings compared.
 
+When the panel opens (or is refreshed) without a pick of the user's, the newest
+runs are picked and drawn; with no runs at all it says so instead of showing an
+empty chart. With two or more runs picked, a table lists the settings that differ
+between the two newest of them (:func:`tl_widgets.core.runs.config_diff.run_config_diff`).
 Picking a child run (retrained with fixes) also shows its per-class F1 and image counts next to its
 parent's (:func:`tl_widgets.core.runs.lineage.compare_with_parent`, evaluated in a worker when needed).
 """
@@ -12,12 +16,15 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
 from tl_widgets.panels.worker import BackgroundWork
 
 __all__ = ["RunsPanel"]
 
 METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
+NEWEST_SHOWN = 3
+"""Runs picked and drawn when the panel opens without a pick of the user's."""
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -62,11 +69,17 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         self.lineage.add_class("tlw-runs-lineage")
         self._lineage_for: str | None = None
         self._compared: dict[str, str] = {}
-        self.guard.watch(self.picker, self._check_ids, lambda _: self.draw())
-        self.guard.watch(self.metric, lambda v: check_choice(v, "metric", METRICS), lambda _: self.draw())
-        self.refresh_button.on_click(lambda _: self.refresh())
+        self.empty = widgets.HTML()
+        self.empty.add_class("tlw-runs-empty")
+        self.diff = widgets.HTML()
+        self.diff.add_class("tlw-runs-diff")
+        self.auto_pick = True  # the newest runs are picked until the user picks
+        self.guard.watch(self.picker, self._check_ids, lambda _v: self._picked())
+        self.guard.watch(self.metric, lambda v: check_choice(v, "metric", METRICS), lambda _v: self.draw())
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.picker.tooltip = _("Pick runs to overlay their curves (Ctrl or Shift + click picks several)")
         super().__init__([widgets.HTML("<h3>Runs</h3>"), widgets.HBox([self.refresh_button, self.metric]),
-                          self.picker, self.notice, self.lineage, self.chart])
+                          self.empty, self.picker, self.notice, self.lineage, self.chart, self.diff])
         self.add_class("tlw-runs-panel")
         self.refresh()
 
@@ -87,8 +100,19 @@ class RunsPanel(BackgroundWork, widgets.VBox):
             self.runs = []
             self.notice.show(f"Cannot read the run store: {exc}", "warning")
         keep = tuple(r for r in self.picker.value if r in {x["run_id"] for x in self.runs})
+        if self.auto_pick or not keep:
+            keep = tuple(r["run_id"] for r in self.runs[:NEWEST_SHOWN])
         with self.hold_sync():
             self.guard.set_options(self.picker, [(_label(r), r["run_id"]) for r in self.runs], keep)
+            self.empty.value = "" if self.runs else "<p style='font-size:1.1em'>" + _(
+                "No runs yet — press Start to train one; it shows here.") + "</p>"
+            for w in (self.picker, self.metric, self.chart):
+                w.layout.display = None if self.runs else "none"
+        self.draw()
+
+    def _picked(self) -> None:
+        """The user picked runs: keep their pick on refresh (an emptied pick goes back to the newest)."""
+        self.auto_pick = not self.picker.value
         self.draw()
 
     def draw(self) -> None:
@@ -101,6 +125,28 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         curves = self.store.compare(ids, metric) if ids else {}
         self.chart.set_figure(runs_overlay_figure(curves, metric))
         self._show_lineage(ids)
+        self._show_diff(ids)
+
+    def _show_diff(self, ids: list[str]) -> None:
+        """The settings that differ between the two newest picked runs (nothing with fewer than two)."""
+        from tl_widgets.core.runs.config_diff import run_config_diff
+        from tl_widgets.views.run_diff import config_diff_html
+
+        order = [r["run_id"] for r in self.runs]
+        newest = sorted((i for i in ids if i in order), key=order.index)[:2]
+        if len(newest) < 2:
+            self.diff.value = "" if not self.runs else "<i>" + _(
+                "Pick two runs to see which settings differ.") + "</i>"
+            return
+        b, a = newest  # the older run first: "what changed" reads left to right
+        try:
+            rows = run_config_diff(self.store, a, b)
+        except (OSError, sqlite3.DatabaseError, KeyError, ValueError) as exc:
+            self.diff.value = ""
+            self.notice.show(_("Cannot compare the settings of {a} and {b}: {error}").format(a=a, b=b, error=exc),
+                             "warning")
+            return
+        self.diff.value = config_diff_html(rows, a, b)
 
     def _show_lineage(self, ids: list[str]) -> None:
         """Per-class before/after for the last picked child run (evaluated in a worker if not yet)."""

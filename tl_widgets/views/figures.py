@@ -15,6 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from tl_widgets.core.i18n import _
+
 __all__ = [
     "layer_map_figure",
     "class_counts_figure",
@@ -117,13 +119,19 @@ def class_counts_figure(counts: Mapping[str, int]) -> go.Figure:
     names = [str(k) for k in counts]
     values = [int(v) for v in counts.values()]
     fig = go.Figure(
-        go.Bar(x=names, y=values, text=values, textposition="outside", marker={"color": _PALETTE[0]},
-               hovertemplate="%{x}: %{y:,} images<extra></extra>")
+        go.Bar(x=names, y=values, text=values, textposition="auto", insidetextanchor="end",
+               marker={"color": _PALETTE[0]}, cliponaxis=False, hovertemplate="%{x}: %{y:,} images<extra></extra>")
     )
     mean = sum(values) / len(values)
-    fig.add_hline(y=mean, line={"dash": "dash", "color": "#888"}, annotation_text=f"mean {mean:,.1f}")
-    fig.update_layout(**_BASE_LAYOUT, title={"text": f"{sum(values):,} images in {len(values)} classes"},
-                      yaxis={"title": {"text": "images"}, "gridcolor": "#eee"}, height=320)
+    # Nothing crosses a count: the counts sit inside the bars' tops (above a bar too short to hold one), the mean
+    # line runs behind the bars, and its label sits in the right margin beside the line's end.
+    fig.add_hline(y=mean, line={"dash": "dash", "color": "#888"}, layer="below", annotation_text=f"mean {mean:,.1f}",
+                  annotation_position="right", annotation_font={"size": 11, "color": "#555"})
+    margin = {**_BASE_LAYOUT["margin"], "r": 12 + 7 * len(f"mean {mean:,.1f}")}
+    fig.update_layout(**{**_BASE_LAYOUT, "margin": margin},
+                      title={"text": f"{sum(values):,} images in {len(values)} classes"},
+                      yaxis={"title": {"text": "images"}, "gridcolor": "#eee", "range": [0, max(values) * 1.15 or 1]},
+                      height=320)
     return fig
 
 
@@ -197,20 +205,28 @@ def lr_finder_figure(lrs: Sequence[float], losses: Sequence[float], suggested_lr
 
 
 def runs_overlay_figure(runs: Mapping[str, Sequence[tuple[int, float]]], metric: str) -> go.Figure:
-    """One line per run of ``metric`` against step, to compare runs.
+    """One line per run of ``metric`` against epoch, to compare runs; the legend names the runs.
 
     Args:
-        runs: ``{run_name: [(step, value), ...]}``.
+        runs: ``{run_name: [(epoch, value), ...]}``.
         metric: The metric's name (axis and title).
     """
     fig = go.Figure()
+    if not any(len(points) for points in runs.values()):  # say so rather than draw empty axes (-1..6)
+        fig.add_annotation(text=_("No {metric} recorded yet for the runs picked").format(metric=metric) if runs
+                           else _("No runs picked"),
+                           x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14})
+        fig.update_layout(**_BASE_LAYOUT, height=340, xaxis={"visible": False}, yaxis={"visible": False})
+        return fig
     for i, (name, points) in enumerate(runs.items()):
         pts = np.asarray(list(points), dtype=np.float64).reshape(-1, 2) if len(points) else np.zeros((0, 2))
         fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="lines+markers" if len(pts) < 50 else "lines",
                                  name=str(name), line={"color": _PALETTE[i % len(_PALETTE)]},
-                                 hovertemplate="step %{x}<br>" + metric + " %{y:.4g}<extra>%{fullData.name}</extra>"))
-    fig.update_layout(**_BASE_LAYOUT, title={"text": f"{metric} by run"}, height=340,
-                      xaxis={"title": {"text": "step"}, "gridcolor": "#eee"},
+                                 hovertemplate="epoch %{x}<br>" + metric + " %{y:.4g}<extra>%{fullData.name}</extra>"))
+    last = max(x for points in runs.values() for x, _y in points)
+    ticks = {"dtick": 1} if last <= 20 else {}  # whole epochs, never 0.5
+    fig.update_layout(**_BASE_LAYOUT, title={"text": f"{metric} by run"}, height=340, showlegend=True,
+                      xaxis={"title": {"text": "epoch"}, "gridcolor": "#eee", **ticks},
                       yaxis={"title": {"text": metric}, "gridcolor": "#eee"})
     return fig
 

@@ -1,0 +1,89 @@
+"""The Runs panel over a real run store: newest runs drawn on open, an empty state, overlays, a settings diff."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tl_widgets.core.config.schema import demo_config
+from tl_widgets.core.events import EpochEnd, RunFinished, RunStarted
+
+
+@pytest.fixture
+def store(tmp_path):
+    from tl_widgets.core.runs.store import RunStore
+
+    return RunStore(tmp_path / "home")
+
+
+def _record(store, run_id, cfg, accs):
+    """Records a run as a training session would: its config, one epoch event per value, the end."""
+    from tl_widgets.core.runs.store import RunRecorder
+
+    rec = RunRecorder(store)
+    rec(RunStarted(run_id, config=cfg.to_dict(), run_dir=None, total_epochs=len(accs), steps_per_epoch=1))
+    for epoch, acc in enumerate(accs):
+        rec(EpochEnd(run_id, phase=0, epoch=epoch, metrics={"val_accuracy": acc, "loss": 1 - acc}, duration=1.0,
+                     learning_rate=1e-3))
+    rec(RunFinished(run_id, metrics={"val_accuracy": accs[-1]}, run_dir=None, duration=1.0))
+    rec.flush()
+
+
+def test_no_runs_shows_an_empty_state_not_empty_axes(store):
+    from tl_widgets.panels.runs import RunsPanel
+
+    panel = RunsPanel(store)
+    assert "No runs yet — press Start" in panel.empty.value
+    assert panel.chart.layout.display == "none" and panel.picker.layout.display == "none"
+    assert panel.selected == () and panel.diff.value == ""
+    _record(store, "20261130-000001-a", demo_config(), [0.5, 0.6])
+    panel.refresh()  # the Studio refreshes when the tab opens
+    assert panel.empty.value == "" and panel.chart.layout.display is None
+    assert panel.selected == ("20261130-000001-a",) and panel.chart.n_traces == 1
+
+
+def test_newest_runs_are_drawn_then_the_users_pick_is_kept(store):
+    from tl_widgets.panels.runs import NEWEST_SHOWN, RunsPanel
+
+    base = demo_config()
+    ids = [f"20261130-00000{i}-run" for i in range(1, 6)]
+    for i, run_id in enumerate(ids):
+        _record(store, run_id, dataclasses.replace(base, seed=i), [0.1 * i, 0.1 * i + 0.05])
+    panel = RunsPanel(store)
+    newest = tuple(reversed(ids))[:NEWEST_SHOWN]
+    assert panel.picker.value == newest and panel.selected == newest
+    figure = panel.chart.snapshot()
+    assert [t["name"] for t in figure["data"]] == list(newest)  # the legend names the runs
+    assert figure["layout"]["showlegend"] is True
+    # The diff compares the two newest picked: only the seed differs.
+    assert "<code>seed</code>" in panel.diff.value and panel.diff.value.count("<tr>") == 2
+    # The user's pick survives a refresh, even after a new run; an automatic pick follows the newest.
+    panel.picker.value = (ids[0], ids[2])
+    _record(store, "20261130-000009-new", base, [0.9])
+    panel.refresh()
+    assert set(panel.picker.value) == {ids[0], ids[2]}
+    assert panel.chart.n_traces == 2
+    panel.picker.value = ()
+    panel.refresh()
+    assert panel.picker.value[0] == "20261130-000009-new"
+
+
+def test_two_runs_picked_show_the_settings_that_differ(store):
+    from tl_widgets.panels.runs import RunsPanel
+
+    a = demo_config()
+    b = dataclasses.replace(a, early_stopping_patience=2, model=dataclasses.replace(a.model, dropout=0.5))
+    _record(store, "20261130-000001-a", a, [0.5])
+    _record(store, "20261130-000002-b", b, [0.6])
+    _record(store, "20261130-000003-c", a, [0.7])
+    panel = RunsPanel(store)
+    panel.picker.value = ("20261130-000001-a", "20261130-000002-b")
+    diff = panel.diff.value
+    assert "<code>model.dropout</code>" in diff and "<code>early_stopping_patience</code>" in diff
+    assert diff.count("<tr>") == 3  # the header and two fields
+    assert diff.index("20261130-000001-a") < diff.index("20261130-000002-b")  # the older run's column first
+    panel.picker.value = ("20261130-000001-a",)
+    assert "Pick two runs" in panel.diff.value
+    panel.picker.value = ("20261130-000001-a", "20261130-000003-c")
+    assert "same settings" in panel.diff.value
