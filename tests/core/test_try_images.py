@@ -20,6 +20,18 @@ def _encoded(image: np.ndarray, fmt: str = "PNG", mode: str = "RGB") -> bytes:
     return buf.getvalue()
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG claiming ``width x height`` (valid chunks) with only a few bytes of pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
 @pytest.fixture(scope="module")
 def val_images(trained_demo_run):
     """Four validation images of the shared demo run, uint8 at its input size."""
@@ -90,6 +102,11 @@ def test_decode_limits_bytes_and_pixels():
         decode_image("big.png", big, 32, max_pixels=100)
     with pytest.raises(DataError, match="Expected the bytes of an image file. Received: 'x' \\(str\\)"):
         decode_image("x", "not bytes", 32)
+    # Headers claiming huge images (with a few bytes of data): refused from the header, never decoded.
+    with pytest.raises(DataError, match=r"too large \(12000 x 12000 pixels, limit 89,478,485\)"):
+        decode_image("big-header.png", _png_header(12000, 12000), 32)
+    with pytest.raises(DataError, match=r"at most 89,478,485 pixels. Received: 'bomb.png' \(far larger\)"):
+        decode_image("bomb.png", _png_header(30000, 30000), 32)
     out = decode_image("big.png", big, 32)
     assert out.shape == (32, 32, 3) and out.dtype == np.uint8
     assert png_bytes(out, side=96).startswith(b"\x89PNG")

@@ -20,6 +20,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,8 +136,10 @@ def decode_image(name: str, data: Any, size: int, *, max_bytes: int | None = Non
         raise DataError(_("Expected an image of at most {limit:.1f} MiB. Received: {name!r} ({size:.1f} MiB)").format(
             limit=max_bytes / 2**20, name=label, size=len(raw) / 2**20))
     try:
-        with Image.open(io.BytesIO(raw)) as im:  # the header only: which format it really is
-            fmt = im.format or ""
+        with warnings.catch_warnings():  # an oversized header is refused below, with the numbers
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as im:  # the header only: which format it really is
+                fmt = im.format or ""
     except Image.DecompressionBombError:
         raise DataError(_("Expected an image of at most {limit:,} pixels. Received: {name!r} (far larger)").format(
             limit=max_pixels, name=label)) from None
@@ -149,7 +152,9 @@ def decode_image(name: str, data: Any, size: int, *, max_bytes: int | None = Non
     with tempfile.TemporaryDirectory(prefix="tlw-try-") as tmp:
         path = Path(tmp) / f"image{_SUFFIX[fmt]}"
         path.write_bytes(raw)
-        info = check_image(path, max_pixels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            info = check_image(path, max_pixels)
         if isinstance(info, SkippedFile):
             raise DataError(_("Expected a readable {kinds} image. Received: {name!r} ({reason})").format(
                 kinds=_KINDS, name=label, reason=info.reason))
