@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import PanelError
 
 __all__ = ["connect_room", "apply_config"]
@@ -34,18 +35,18 @@ def connect_room(studio: Any) -> Any:
     def on_stop() -> None:
         if studio.train.running:
             studio.train.stop()
-            studio.notice.show("The instructor stopped this run.", "warning")
+            studio.notice.show(_("The instructor stopped this run."), "warning")
 
     def on_config(data: dict[str, Any]) -> None:
         if studio.train.running:
-            studio.notice.show("The instructor sent a config; it was not applied while your run trains.", "warning")
+            studio.notice.show(_("The instructor sent a config; it was not applied while your run trains."), "warning")
             return
         try:
             apply_config(studio, TrainConfig.from_dict(data))
         except (ConfigError, PanelError, ValueError) as exc:
-            studio.notice.show(f"Refused the instructor's config: {exc}")
+            studio.notice.show(_("Refused the instructor's config: {reason}").format(reason=exc))
             return
-        studio.notice.show("The instructor sent a config: the panels show it now.", "info")
+        studio.notice.show(_("The instructor sent a config: the panels show it now."), "info")
 
     watcher = SeatWatcher(seat.home, on_stop, on_config)
     watcher.start()

@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import TrainConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.sweep import SweepPanel
 
 __all__ = ["attach_sweep", "restore_config"]
@@ -44,11 +45,11 @@ def attach_sweep(studio: Any) -> SweepPanel:
     panel = SweepPanel(config_source=lambda: studio.config, on_use_best=lambda cfg: restore_config(studio, cfg),
                        store=studio.runs.store, busy=lambda: studio.train.running)
     if studio.workshop is not None or getattr(studio, "seat", None) is not None:
-        panel.refusal = ("Sweeps are off in a workshop or served room: their trials would bypass the room's "
-                         "training queue and limits.")
+        panel.refusal = _("Sweeps are off in a workshop or served room: their trials would bypass the room's "
+                          "training queue and limits.")
         panel.start_button.disabled = True
         panel.status.value = panel.refusal
-    box = widgets.Accordion([panel], titles=("Hyperparameter sweep (Optuna)",))
+    box = widgets.Accordion([panel], titles=(_("Hyperparameter sweep (Optuna)"),))
     box.add_class("tlw-sweep-box")
     studio.train_tab.children = (*studio.train_tab.children, box)
     return panel

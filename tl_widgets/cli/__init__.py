@@ -10,8 +10,32 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
+
+from tl_widgets.core.i18n import _
 
 __all__ = ["main", "build_parser"]
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout with its own words ("usage: ") in the user's language."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser (sub-commands too) whose section titles and -h help are in the user's language."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help=_("show this help message and exit"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,12 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     from tl_widgets.cli import (backbones, config, demo_data, evaluate, export, runs, serve, studio, sweep, train,
                                 weights)
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tl-widgets",
-        description="Transfer learning for Keras 3: train headless, serve the Studio, manage weights and runs.",
-        epilog="Run `tl-widgets COMMAND --help` for each command's options.",
+        description=_("Transfer learning for Keras 3: train headless, serve the Studio, manage weights and runs."),
+        epilog=_("Run `tl-widgets COMMAND --help` for each command's options."),
     )
-    parser.add_argument("--version", action="version", version=f"tl-widgets {__version__}")
+    parser.add_argument("--version", action="version", version=f"tl-widgets {__version__}",
+                        help=_("show program's version number and exit"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (train, sweep, backbones, weights, config, demo_data, runs, evaluate, export, studio, serve):
         command.register(sub)
@@ -50,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("tl-widgets: interrupted", file=sys.stderr)
+        print(_("tl-widgets: interrupted"), file=sys.stderr)
         return 130
 
 

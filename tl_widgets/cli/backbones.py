@@ -9,16 +9,17 @@ from rich.console import Console
 from rich.table import Table
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.i18n import _
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     """Adds the ``backbones`` sub-command to ``sub`` (an argparse sub-parsers object)."""
-    p = sub.add_parser("backbones", help="list the registered backbones as a table",
-                       description="Every registered backbone: parameters, ImageNet top-1 (Keras docs), input sizes.")
-    p.add_argument("--family", help="only this family (e.g. efficientnet)")
-    p.add_argument("--blocks", metavar="NAME", help="list the named blocks of one backbone (for freezing)")
+    p = sub.add_parser("backbones", help=_("list the registered backbones as a table"),
+                       description=_("Every registered backbone: parameters, ImageNet top-1 (Keras docs), input sizes."))
+    p.add_argument("--family", help=_("only this family (e.g. efficientnet)"))
+    p.add_argument("--blocks", metavar="NAME", help=_("list the named blocks of one backbone (for freezing)"))
     p.set_defaults(func=_backbones)
 
 

@@ -7,17 +7,18 @@ import sys
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.i18n import _
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     """Adds the ``config`` sub-command to ``sub`` (an argparse sub-parsers object)."""
-    c = sub.add_parser("config", help="print a ready TrainConfig (JSON or YAML)",
-                       description="Print a config to edit and pass to `tl-widgets train CONFIG`.")
-    c.add_argument("--demo", action="store_true", help="the embedded demo's config (the default)")
-    c.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
-    c.add_argument("--check", metavar="FILE", help="validate a config file and print it normalised")
+    c = sub.add_parser("config", help=_("print a ready TrainConfig (JSON or YAML)"),
+                       description=_("Print a config to edit and pass to `tl-widgets train CONFIG`."))
+    c.add_argument("--demo", action="store_true", help=_("the embedded demo's config (the default)"))
+    c.add_argument("--yaml", action="store_true", help=_("YAML instead of JSON"))
+    c.add_argument("--check", metavar="FILE", help=_("validate a config file and print it normalised"))
     c.set_defaults(func=_config)
 
 

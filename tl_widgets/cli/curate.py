@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.i18n import _
 
 __all__ = ["register"]
 
@@ -15,19 +16,19 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     """Adds the ``curate`` sub-command to ``sub``."""
     p = sub.add_parser(
-        "curate", help="fix the data a run learned from",
-        description="--list ranks the run's validation images by how likely their label is wrong (confident "
-                    "learning, cleanlab); --apply retrains the run's config with a curation file as a child run; "
-                    "--export writes a cleaned copy of the dataset (class folders) with the curation applied.")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (with model.keras and config.json)")
+        "curate", help=_("fix the data a run learned from"),
+        description=_("--list ranks the run's validation images by how likely their label is wrong (confident "
+                      "learning, cleanlab); --apply retrains the run's config with a curation file as a child run; "
+                      "--export writes a cleaned copy of the dataset (class folders) with the curation applied."))
+    p.add_argument("run_dir", metavar="RUN_DIR", help=_("a run folder (with model.keras and config.json)"))
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--list", action="store_true", help="list suspected label errors")
-    mode.add_argument("--apply", metavar="CURATION", help="retrain with this curation file (a child run)")
-    mode.add_argument("--export", metavar="DIR", help="write a cleaned copy of the dataset into DIR")
-    p.add_argument("--curation", metavar="FILE", help="for --export: the curation file (default: the dataset's)")
-    p.add_argument("--limit", type=int, default=50, help="for --list: at most this many (default 50)")
-    p.add_argument("--json", action="store_true", help="for --list: print JSON")
-    p.add_argument("--quiet", action="store_true", help="for --apply: no progress lines")
+    mode.add_argument("--list", action="store_true", help=_("list suspected label errors"))
+    mode.add_argument("--apply", metavar="CURATION", help=_("retrain with this curation file (a child run)"))
+    mode.add_argument("--export", metavar="DIR", help=_("write a cleaned copy of the dataset into DIR"))
+    p.add_argument("--curation", metavar="FILE", help=_("for --export: the curation file (default: the dataset's)"))
+    p.add_argument("--limit", type=int, default=50, help=_("for --list: at most this many (default 50)"))
+    p.add_argument("--json", action="store_true", help=_("for --list: print JSON"))
+    p.add_argument("--quiet", action="store_true", help=_("for --apply: no progress lines"))
     p.set_defaults(func=_curate)
 
 
@@ -50,7 +51,7 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        print("no suspected label errors")
+        print(_("no suspected label errors"))
     for r in rows:
         print(f"{r['quality']:.3f}  {r['key']}  labelled {r['given']!r}, model says {r['predicted']!r} "
               f"({r['predicted_probability']:.2f})")
@@ -71,7 +72,7 @@ def _apply(args: argparse.Namespace) -> int:
     follow(sub, quiet=args.quiet)
     result = session.wait()
     if result is None or result.status == "failed":
-        return fail((result.error if result else None) or "training failed")
+        return fail((result.error if result else None) or _("training failed"))
     val = result.metrics.get("val_accuracy")
     tail = f" val_accuracy={val:.4f}" if val is not None else ""
     print(f"{result.status}: {result.run_dir} (child of {cfg.parent_run_id}){tail}")
@@ -82,7 +83,7 @@ def _apply(args: argparse.Namespace) -> int:
         child = evaluate_run(result.run_dir).to_dict()
         parent = parent_report(result.run_dir)
         if parent is not None:
-            print(f"per class, validation (before: {parent[0]}, after: this run):")
+            print(_("per class, validation (before: {parent}, after: this run):").format(parent=parent[0]))
             print(before_after_text(per_class_before_after(parent[1], child)))
     return 0
 
@@ -97,6 +98,7 @@ def _export(args: argparse.Namespace) -> int:
         raise ValueError(f"Expected a run trained on a data folder to export. Received: data.source={cfg.data.source!r}")
     curation = args.curation or cfg.data.curation or str(default_curation_path("folder", cfg.data.path))
     summary = export_curated(cfg.data.path, curation, args.export)
-    print(f"exported {sum(summary.after.values())} images to {args.export}: {summary.relabelled} relabelled, "
-          f"{summary.excluded} excluded, {summary.ambiguous} ambiguous left out")
+    print(_("exported {n} images to {folder}: {relabelled} relabelled, {excluded} excluded, {ambiguous} ambiguous "
+            "left out").format(n=sum(summary.after.values()), folder=args.export, relabelled=summary.relabelled,
+                               excluded=summary.excluded, ambiguous=summary.ambiguous))
     return 0

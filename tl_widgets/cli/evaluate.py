@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.i18n import _
 
 __all__ = ["register"]
 
@@ -14,12 +15,12 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     """Adds the ``evaluate`` sub-command to ``sub`` (an argparse sub-parsers object)."""
     p = sub.add_parser(
-        "evaluate", help="evaluate a run folder on its validation split",
-        description="Rebuilds the run's validation split, writes eval_report.json into the run folder and an HTML "
-                    "report (confusion matrix, per-class metrics, top losses).",
+        "evaluate", help=_("evaluate a run folder on its validation split"),
+        description=_("Rebuilds the run's validation split, writes eval_report.json into the run folder and an HTML "
+                      "report (confusion matrix, per-class metrics, top losses)."),
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (with model.keras and config.json)")
-    p.add_argument("--out", metavar="FILE.html", help="the HTML report (default: RUN_DIR/eval_report.html)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help=_("a run folder (with model.keras and config.json)"))
+    p.add_argument("--out", metavar="FILE.html", help=_("the HTML report (default: RUN_DIR/eval_report.html)"))
     p.set_defaults(func=_evaluate)
 
 

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.i18n import _
 
 __all__ = ["register"]
 
@@ -15,14 +16,14 @@ def register(sub: Any) -> None:
     from tl_widgets.core.export.formats import FORMATS
 
     e = sub.add_parser(
-        "export", help="export a run's model and verify it against Keras",
-        description="Exports the model, runs it on held-out validation images and compares it with Keras. "
-                    "Writes the model, labels.txt and export_report.json. Exit 1 when a check fails.",
+        "export", help=_("export a run's model and verify it against Keras"),
+        description=_("Exports the model, runs it on held-out validation images and compares it with Keras. "
+                      "Writes the model, labels.txt and export_report.json. Exit 1 when a check fails."),
     )
-    e.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (with model.keras and config.json)")
-    e.add_argument("--format", required=True, choices=FORMATS, help="export format")
-    e.add_argument("--out", metavar="DIR", help="export folder (default: RUN_DIR/exports/FORMAT)")
-    e.add_argument("--script", action="store_true", help="also write train_<run>.py reproducing the run")
+    e.add_argument("run_dir", metavar="RUN_DIR", help=_("a run folder (with model.keras and config.json)"))
+    e.add_argument("--format", required=True, choices=FORMATS, help=_("export format"))
+    e.add_argument("--out", metavar="DIR", help=_("export folder (default: RUN_DIR/exports/FORMAT)"))
+    e.add_argument("--script", action="store_true", help=_("also write train_<run>.py reproducing the run"))
     e.set_defaults(func=_export)
 
 
@@ -46,5 +47,5 @@ def _export(args: argparse.Namespace) -> int:
     if script is not None:
         print(f"script: {script.script}  command: {script.command}")
     if not report.ok:
-        return fail("export verification failed: " + " ".join(report.warnings))
+        return fail(_("export verification failed: ") + " ".join(report.warnings))
     return 0

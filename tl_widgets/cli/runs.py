@@ -14,6 +14,7 @@ import json
 import sys
 from typing import Any
 
+from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.store import STATUSES, RunActiveError, RunNotFoundError, RunStore, json_safe
 
 __all__ = ["register"]
@@ -28,29 +29,29 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     Returns:
         The ``runs`` parser.
     """
-    runs = subparsers.add_parser("runs", help="list, show and delete recorded training runs",
-                                 description="Training runs recorded in $TL_WIDGETS_HOME (default ~/.tl_widgets).")
+    runs = subparsers.add_parser("runs", help=_("list, show and delete recorded training runs"),
+                                 description=_("Training runs recorded in $TL_WIDGETS_HOME (default ~/.tl_widgets)."))
     runs.set_defaults(func=lambda args: _usage(runs))
     sub = runs.add_subparsers(dest="runs_command", metavar="{list,show,delete,tensorboard,export-mlflow}")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--home", default=None, help="run-store folder (default: $TL_WIDGETS_HOME or ~/.tl_widgets)")
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.add_argument("--home", default=None, help=_("run-store folder (default: $TL_WIDGETS_HOME or ~/.tl_widgets)"))
+        p.add_argument("--json", action="store_true", help=_("print JSON instead of text"))
 
-    p_list = sub.add_parser("list", help="list runs, newest first")
-    p_list.add_argument("--status", choices=STATUSES, default=None, help="only runs with this status")
-    p_list.add_argument("--limit", type=positive_int, default=50, help="at most this many runs (default 50)")
+    p_list = sub.add_parser("list", help=_("list runs, newest first"))
+    p_list.add_argument("--status", choices=STATUSES, default=None, help=_("only runs with this status"))
+    p_list.add_argument("--limit", type=positive_int, default=50, help=_("at most this many runs (default 50)"))
     common(p_list)
     p_list.set_defaults(func=_list)
 
-    p_show = sub.add_parser("show", help="show one run: config, progress and metrics")
-    p_show.add_argument("run_id", help="the run id (see `tl-widgets runs list`)")
+    p_show = sub.add_parser("show", help=_("show one run: config, progress and metrics"))
+    p_show.add_argument("run_id", help=_("the run id (see `tl-widgets runs list`)"))
     common(p_show)
     p_show.set_defaults(func=_show)
 
-    p_del = sub.add_parser("delete", help="delete a finished run from the store")
-    p_del.add_argument("run_id", help="the run id")
-    p_del.add_argument("--files", action="store_true", help="also delete the run's folder (model, history)")
+    p_del = sub.add_parser("delete", help=_("delete a finished run from the store"))
+    p_del.add_argument("run_id", help=_("the run id"))
+    p_del.add_argument("--files", action="store_true", help=_("also delete the run's folder (model, history)"))
     common(p_del)
     p_del.set_defaults(func=_delete)
     from tl_widgets.cli import runs_mlflow, runs_tensorboard
@@ -82,7 +83,8 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps(json_safe(runs), indent=2))
         return 0
     if not runs:
-        print("No runs recorded" + (f" with status {args.status!r}" if args.status else "") + ".")
+        print(_("No runs recorded with status {status}.").format(status=repr(args.status)) if args.status
+              else _("No runs recorded."))
         return 0
     rows = [("RUN ID", "STATUS", "PROGRESS", "BEST", "SOURCE", "STARTED")]
     for r in runs:
@@ -138,7 +140,8 @@ def _delete(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"deleted": args.run_id}))
     else:
-        print(f"Deleted run {args.run_id}" + (" and its folder." if args.files else "."))
+        print((_("Deleted run {run_id} and its folder.") if args.files else _("Deleted run {run_id}.")).format(
+            run_id=args.run_id))
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.i18n import _
 
 __all__ = ["register"]
 
@@ -18,18 +19,18 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     """Adds ``export-mlflow`` to the ``runs`` sub-commands."""
     p = sub.add_parser(
-        "export-mlflow", help="send runs to MLflow (params, per-epoch metrics, summary, model, reports)",
-        description="Sends each run to an MLflow tracking store: the config as params, every epoch's metrics, "
-                    "the summary, model.keras and the evaluation/export reports as artifacts. A run MLflow "
-                    "already has is skipped unless --force. Needs the mlflow extra.",
+        "export-mlflow", help=_("send runs to MLflow (params, per-epoch metrics, summary, model, reports)"),
+        description=_("Sends each run to an MLflow tracking store: the config as params, every epoch's metrics, "
+                      "the summary, model.keras and the evaluation/export reports as artifacts. A run MLflow "
+                      "already has is skipped unless --force. Needs the mlflow extra."),
     )
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids (see `tl-widgets runs list`) or run folders")
+    p.add_argument("runs", nargs="+", metavar="RUN", help=_("run ids (see `tl-widgets runs list`) or run folders"))
     p.add_argument("--tracking-uri", default=None,
-                   help="MLflow tracking URI, e.g. http://mlflow-server:5000 (default: MLFLOW_TRACKING_URI, "
-                        "else a SQLite store under $TL_WIDGETS_HOME/mlflow)")
-    p.add_argument("--experiment", default="tl_widgets", help="MLflow experiment name (default tl_widgets)")
-    p.add_argument("--force", action="store_true", help="send runs MLflow already has again")
-    p.add_argument("--home", default=None, help="run-store folder (default: $TL_WIDGETS_HOME or ~/.tl_widgets)")
+                   help=_("MLflow tracking URI, e.g. http://mlflow-server:5000 (default: MLFLOW_TRACKING_URI, "
+                          "else a SQLite store under $TL_WIDGETS_HOME/mlflow)"))
+    p.add_argument("--experiment", default="tl_widgets", help=_("MLflow experiment name (default tl_widgets)"))
+    p.add_argument("--force", action="store_true", help=_("send runs MLflow already has again"))
+    p.add_argument("--home", default=None, help=_("run-store folder (default: $TL_WIDGETS_HOME or ~/.tl_widgets)"))
     p.set_defaults(func=_export)
 
 

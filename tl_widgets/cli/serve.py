@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tl_widgets.cli.studio import add_token_flags
+from tl_widgets.core.i18n import _
 from tl_widgets.server.voila_launch import LaunchOptions
 
 __all__ = ["register", "build_options", "seats_root", "instructor_options"]
@@ -27,34 +28,36 @@ DEFAULT_IDLE_MINUTES = 30.0
 def register(sub: Any) -> None:
     """Adds the ``serve`` sub-command to ``sub`` (an argparse sub-parsers object)."""
     p = sub.add_parser(
-        "serve", help="serve the Studio safely for several users (workshops)",
-        description="Serve the Studio with Voilà and safe defaults for shared use: a token (--no-token only on "
-                    "localhost), data roots only, an upload size limit, CPU threads limited per kernel, idle "
-                    "kernels shut down, sources stripped. --workshop FILE sets the teacher's limits "
-                    "(see docs/WORKSHOP.md).",
+        "serve", help=_("serve the Studio safely for several users (workshops)"),
+        description=_("Serve the Studio with Voilà and safe defaults for shared use: a token (--no-token only on "
+                      "localhost), data roots only, an upload size limit, CPU threads limited per kernel, idle "
+                      "kernels shut down, sources stripped. --workshop FILE sets the teacher's limits "
+                      "(see docs/WORKSHOP.md)."),
     )
-    p.add_argument("--workshop", metavar="FILE", help="a workshop YAML file (data roots, allowed backbones, limits)")
-    p.add_argument("--port", type=int, default=8866, help="port (default 8866; 0 picks a free one)")
+    p.add_argument("--workshop", metavar="FILE", help=_("a workshop YAML file (data roots, allowed backbones, limits)"))
+    p.add_argument("--port", type=int, default=8866, help=_("port (default 8866; 0 picks a free one)"))
     p.add_argument("--ip", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; any other address requires a token)")
+                   help=_("address to listen on (default 127.0.0.1; any other address requires a token)"))
     add_token_flags(p)
     p.add_argument("--data-root", action="append", default=[], metavar="DIR",
-                   help="a folder students may pick data from (repeatable; added to the workshop's)")
+                   help=_("a folder students may pick data from (repeatable; added to the workshop's)"))
     p.add_argument("--max-upload-mb", type=float, default=None,
-                   help=f"largest zip a user may upload (default: the workshop's, else {DEFAULT_UPLOAD_MB:g})")
+                   help=_("largest zip a user may upload (default: the workshop's, else {mb:g})").format(
+                       mb=DEFAULT_UPLOAD_MB))
     p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads per kernel (default: the workshop's, else 1)")
+                   help=_("CPU threads per kernel (default: the workshop's, else 1)"))
     p.add_argument("--max-starting", type=int, default=None, metavar="N",
-                   help="Studio pages prepared at once (default: CPU cores); later visitors see "
-                        "'waiting for a seat, N ahead' until their turn")
+                   help=_("Studio pages prepared at once (default: CPU cores); later visitors see "
+                          "'waiting for a seat, N ahead' until their turn"))
     p.add_argument("--idle-minutes", type=float, default=None,
-                   help=f"shut down kernels idle this long (default: the workshop's, else {DEFAULT_IDLE_MINUTES:g})")
+                   help=_("shut down kernels idle this long (default: the workshop's, else {minutes:g})").format(
+                       minutes=DEFAULT_IDLE_MINUTES))
     p.add_argument("--skip-weights-check", action="store_true",
-                   help="start even when an allowed backbone's weights are not cached (they will download)")
+                   help=_("start even when an allowed backbone's weights are not cached (they will download)"))
     p.add_argument("--instructor-port", type=int, default=0,
-                   help="port of the instructor view (with --workshop; default: a free one). It has its own "
-                        "token: keep its URL to yourself")
-    p.add_argument("--no-browser", action="store_true", help="don't open a browser")
+                   help=_("port of the instructor view (with --workshop; default: a free one). It has its own "
+                          "token: keep its URL to yourself"))
+    p.add_argument("--no-browser", action="store_true", help=_("don't open a browser"))
     p.set_defaults(func=_run)
 
 
@@ -137,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.workshop:
             teacher = instructor_options(opts, args.instructor_port)
             companions.append(Companion(teacher, instructor_notebook(), lambda url: print(
-                f"Instructor view (its own token; keep it to yourself): {url}", flush=True)))
+                _("Instructor view (its own token; keep it to yourself): {url}").format(url=url), flush=True)))
     except (ValueError, RuntimeError) as exc:
         return fail(str(exc))
     return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)", companions=companions)

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tl_widgets.core.i18n import _
 from tl_widgets.server.voila_launch import (
     DATA_ROOTS_ENV,
     LaunchOptions,
@@ -26,27 +27,27 @@ __all__ = ["register", "studio_notebook", "voila_command", "resolve_data_roots",
 def register(sub: Any) -> None:
     """Adds the ``studio`` sub-command to ``sub`` (an argparse sub-parsers object)."""
     p = sub.add_parser(
-        "studio", help="serve the Studio in the browser (Voilà)",
-        description="Serve the transfer-learning Studio with Voilà on 127.0.0.1 and print its URL "
-                    "(with a random access token unless --no-token). "
-                    "Each browser tab gets its own kernel. Data folders can be picked only under --data-root. "
-                    "For a machine shared by several people use `tl-widgets serve`.",
+        "studio", help=_("serve the Studio in the browser (Voilà)"),
+        description=_("Serve the transfer-learning Studio with Voilà on 127.0.0.1 and print its URL "
+                      "(with a random access token unless --no-token). "
+                      "Each browser tab gets its own kernel. Data folders can be picked only under --data-root. "
+                      "For a machine shared by several people use `tl-widgets serve`."),
     )
-    p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866; 0 picks a free one)")
-    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--no-browser", action="store_true", help="don't open a browser")
+    p.add_argument("--port", type=int, default=8866, help=_("port on 127.0.0.1 (default 8866; 0 picks a free one)"))
+    p.add_argument("--ip", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)"))
+    p.add_argument("--no-browser", action="store_true", help=_("don't open a browser"))
     add_token_flags(p)
     p.add_argument("--data-root", action="append", default=[], metavar="DIR",
-                   help="a folder whose sub-folders the data picker lists (repeatable)")
+                   help=_("a folder whose sub-folders the data picker lists (repeatable)"))
     p.set_defaults(func=_run)
 
 
 def add_token_flags(p: Any) -> None:
     """``--token VALUE`` and ``--no-token`` (shared by ``studio`` and ``serve``)."""
     p.add_argument("--token", default=None,
-                   help="access token (default: a random one, printed in the URL; 'auto' also generates one)")
+                   help=_("access token (default: a random one, printed in the URL; 'auto' also generates one)"))
     p.add_argument("--no-token", action="store_true",
-                   help="serve without a token (only allowed on a loopback address such as 127.0.0.1)")
+                   help=_("serve without a token (only allowed on a loopback address such as 127.0.0.1)"))
 
 
 def resolve_token(args: argparse.Namespace) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
 from tl_widgets.cli.runs import positive_int
+from tl_widgets.core.i18n import _
 
 __all__ = ["register", "print_trial", "trial_done"]
 
@@ -22,21 +23,21 @@ __all__ = ["register", "print_trial", "trial_done"]
 def register(sub: Any) -> None:
     """Adds the ``sweep`` sub-command to ``sub`` (an argparse sub-parsers object)."""
     p = sub.add_parser(
-        "sweep", help="search hyperparameters with Optuna (each trial is a normal run)",
-        description="Run the trials of a sweep file (a TrainConfig plus a search space over its fields). "
-                    "The study is stored in $TL_WIDGETS_HOME/sweeps.sqlite unless --storage names another "
-                    "database; processes and hosts that use the same storage share the study's trials.",
+        "sweep", help=_("search hyperparameters with Optuna (each trial is a normal run)"),
+        description=_("Run the trials of a sweep file (a TrainConfig plus a search space over its fields). "
+                      "The study is stored in $TL_WIDGETS_HOME/sweeps.sqlite unless --storage names another "
+                      "database; processes and hosts that use the same storage share the study's trials."),
     )
-    p.add_argument("sweep", help="a sweep file (.yaml/.json): config, space, metric, trials, pruner")
-    p.add_argument("--trials", type=positive_int, help="the study's trial budget, all workers together "
-                                                          "(default: the file's)")
-    p.add_argument("--storage", help="an Optuna database URL, e.g. sqlite:///sweeps.sqlite or "
-                                     "postgresql://user@host/db (default: the home SQLite file)")
-    p.add_argument("--workers", type=positive_int, default=1, help="worker processes on this machine (default 1)")
-    p.add_argument("--name", help="the study name (sweep id; default: the file's)")
+    p.add_argument("sweep", help=_("a sweep file (.yaml/.json): config, space, metric, trials, pruner"))
+    p.add_argument("--trials", type=positive_int, help=_("the study's trial budget, all workers together "
+                                                            "(default: the file's)"))
+    p.add_argument("--storage", help=_("an Optuna database URL, e.g. sqlite:///sweeps.sqlite or "
+                                       "postgresql://user@host/db (default: the home SQLite file)"))
+    p.add_argument("--workers", type=positive_int, default=1, help=_("worker processes on this machine (default 1)"))
+    p.add_argument("--name", help=_("the study name (sweep id; default: the file's)"))
     p.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
-                   help="also send each trial to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
-                        "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra")
+                   help=_("also send each trial to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
+                          "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra"))
     p.set_defaults(func=_run)
 
 

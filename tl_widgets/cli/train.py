@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import COORDINATOR_ENV, NUM_PROCESSES_ENV, PROCESS_ID_ENV
 
 __all__ = ["register", "config_from_args"]
@@ -20,29 +21,29 @@ _ENV = {
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "train", help="train a config (or the embedded demo) headless",
-        description="Train with the same engine as the Studio. Writes a run folder with config.json, history CSVs, "
-                    "model.keras and summary.json. Exit 0 on success; non-zero with a one-line reason otherwise.",
+        "train", help=_("train a config (or the embedded demo) headless"),
+        description=_("Train with the same engine as the Studio. Writes a run folder with config.json, history CSVs, "
+                      "model.keras and summary.json. Exit 0 on success; non-zero with a one-line reason otherwise."),
     )
-    p.add_argument("config", nargs="?", help="a TrainConfig file (.json/.yaml), e.g. from the Studio or `tl-widgets config --demo`")
-    p.add_argument("--demo", action="store_true", help="use the embedded demo config (digits, demo backbone); works offline")
-    p.add_argument("--data", help="an image folder (one sub-folder per class) or a .zip of one; overrides the config")
-    p.add_argument("--backbone", help="backbone name (see `tl-widgets backbones`) or a .keras/.h5 model file")
-    p.add_argument("--weights", help="'pretrained', 'imagenet', 'none' or a weights file")
-    p.add_argument("--epochs", type=int, help="epochs of the first phase (later phases keep theirs)")
-    p.add_argument("--batch-size", type=int, help="batch size per replica")
-    p.add_argument("--out", help="output folder for run folders (default: the config's output_dir)")
-    p.add_argument("--name", help="run name")
-    p.add_argument("--coordinator", help="HOST:PORT of process 0 for multi-process JAX (env TL_WIDGETS_COORDINATOR)")
-    p.add_argument("--num-processes", type=int, help="number of processes (env TL_WIDGETS_NUM_PROCESSES or SLURM_NTASKS)")
-    p.add_argument("--process-id", type=int, help="this process's index (env TL_WIDGETS_PROCESS_ID or SLURM_PROCID)")
+    p.add_argument("config", nargs="?", help=_("a TrainConfig file (.json/.yaml), e.g. from the Studio or `tl-widgets config --demo`"))
+    p.add_argument("--demo", action="store_true", help=_("use the embedded demo config (digits, demo backbone); works offline"))
+    p.add_argument("--data", help=_("an image folder (one sub-folder per class) or a .zip of one; overrides the config"))
+    p.add_argument("--backbone", help=_("backbone name (see `tl-widgets backbones`) or a .keras/.h5 model file"))
+    p.add_argument("--weights", help=_("'pretrained', 'imagenet', 'none' or a weights file"))
+    p.add_argument("--epochs", type=int, help=_("epochs of the first phase (later phases keep theirs)"))
+    p.add_argument("--batch-size", type=int, help=_("batch size per replica"))
+    p.add_argument("--out", help=_("output folder for run folders (default: the config's output_dir)"))
+    p.add_argument("--name", help=_("run name"))
+    p.add_argument("--coordinator", help=_("HOST:PORT of process 0 for multi-process JAX (env TL_WIDGETS_COORDINATOR)"))
+    p.add_argument("--num-processes", type=int, help=_("number of processes (env TL_WIDGETS_NUM_PROCESSES or SLURM_NTASKS)"))
+    p.add_argument("--process-id", type=int, help=_("this process's index (env TL_WIDGETS_PROCESS_ID or SLURM_PROCID)"))
     p.add_argument("--tensorboard", action="store_true",
-                   help="log scalars, the learning rate and the model graph to <run folder>/tensorboard "
-                        "(view with `tl-widgets runs tensorboard RUN`)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar, only the final line")
+                   help=_("log scalars, the learning rate and the model graph to <run folder>/tensorboard "
+                          "(view with `tl-widgets runs tensorboard RUN`)"))
+    p.add_argument("--quiet", action="store_true", help=_("no progress bar, only the final line"))
     p.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
-                   help="send the finished run to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
-                        "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra")
+                   help=_("send the finished run to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
+                          "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra"))
     p.set_defaults(func=_run)
 
 
@@ -116,12 +117,12 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         session.stop()
         session.wait()
-        print("tl-widgets: stopped; the model and history were kept in", session.run_dir)
+        print(_("tl-widgets: stopped; the model and history were kept in {folder}").format(folder=session.run_dir))
         return 130
     result = session.wait()
     assert result is not None
     if result.status == "failed":
-        return fail(result.error or "training failed")
+        return fail(result.error or _("training failed"))
     val = result.metrics.get("val_accuracy")
     tail = f" val_accuracy={val:.4f}" if val is not None else ""
     print(f"{result.status}: {result.run_dir}{tail}")

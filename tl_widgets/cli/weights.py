@@ -6,22 +6,23 @@ import argparse
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
+from tl_widgets.core.i18n import _
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     """Adds the ``weights`` sub-command to ``sub`` (an argparse sub-parsers object)."""
-    w = sub.add_parser("weights", help="prefetch ImageNet weights or show which are cached",
-                       description="ImageNet weights live in Keras' cache ($KERAS_HOME/models, default ~/.keras/models).")
+    w = sub.add_parser("weights", help=_("prefetch ImageNet weights or show which are cached"),
+                       description=_("ImageNet weights live in Keras' cache ($KERAS_HOME/models, default ~/.keras/models)."))
     wsub = w.add_subparsers(dest="weights_command", metavar="{prefetch,status}")
-    pre = wsub.add_parser("prefetch", help="download weights ahead of a workshop or for an air-gapped cluster")
-    pre.add_argument("names", nargs="+", metavar="NAME", help="backbone names, or keras-hub preset handles (kaggle://..., hf://..., hub_resnet_18...)")
-    pre.add_argument("--cache", help="cache root (default: $KERAS_HOME or ~/.keras)")
+    pre = wsub.add_parser("prefetch", help=_("download weights ahead of a workshop or for an air-gapped cluster"))
+    pre.add_argument("names", nargs="+", metavar="NAME", help=_("backbone names, or keras-hub preset handles (kaggle://..., hf://..., hub_resnet_18...)"))
+    pre.add_argument("--cache", help=_("cache root (default: $KERAS_HOME or ~/.keras)"))
     pre.set_defaults(func=_prefetch)
-    st = wsub.add_parser("status", help="which backbones' weights are cached")
-    st.add_argument("names", nargs="*", metavar="NAME", help="backbone names (default: all)")
-    st.add_argument("--cache", help="cache root (default: $KERAS_HOME or ~/.keras)")
+    st = wsub.add_parser("status", help=_("which backbones' weights are cached"))
+    st.add_argument("names", nargs="*", metavar="NAME", help=_("backbone names (default: all)"))
+    st.add_argument("--cache", help=_("cache root (default: $KERAS_HOME or ~/.keras)"))
     st.set_defaults(func=_status)
     w.set_defaults(func=lambda args: (w.print_help(), 2)[1])
 

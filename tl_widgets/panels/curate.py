@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 import ipywidgets as widgets
 
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.settings import default_home
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, data_roots, resolve_under_roots
 from tl_widgets.panels.worker import BackgroundWork
@@ -28,7 +29,11 @@ __all__ = ["CuratePanel", "PAGE_SIZE"]
 
 PAGE_SIZE = 12
 """Images shown at once (the highest-loss ones of the chosen set)."""
-_BASE_ACTIONS = [("keep", "keep"), ("exclude", "exclude"), ("ambiguous", "ambiguous")]
+_BASE_ACTIONS = [(N_("keep"), "keep"), (N_("exclude"), "exclude"), (N_("ambiguous"), "ambiguous")]
+
+
+def _base_actions() -> list[tuple[str, str]]:
+    return [(_(label), value) for label, value in _BASE_ACTIONS]
 
 
 class _Card(widgets.VBox):
@@ -39,7 +44,7 @@ class _Card(widgets.VBox):
         self.item: dict[str, Any] | None = None
         self.image = widgets.Image(format="png", width=96, height=96)
         self.caption = widgets.HTML()
-        self.action = widgets.Dropdown(options=_BASE_ACTIONS, value="keep", layout={"width": "180px"})
+        self.action = widgets.Dropdown(options=_base_actions(), value="keep", layout={"width": "180px"})
         self.action.add_class("tlw-curate-action")
         self.gradcam = widgets.Button(description="Grad-CAM", layout={"width": "90px"})
         self.gradcam.add_class("tlw-curate-gradcam")
@@ -110,10 +115,10 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         # Every path is re-checked: a curation file lives in the home's curation folder or under a data root.
         self.curation = resolve_under_roots(path, [curation_dir().resolve(), *data_roots_or_none(data_roots)],
                                             "curation file")
-        self.filter = widgets.Dropdown(options=[("(evaluating…)", "")], value="", description="show",
+        self.filter = widgets.Dropdown(options=[(_("(evaluating…)"), "")], value="", description=_("show"),
                                        layout={"width": "420px"})
         self.filter.add_class("tlw-curate-filter")
-        self.retrain_button = widgets.Button(description="Retrain with fixes", icon="refresh",
+        self.retrain_button = widgets.Button(description=_("Retrain with fixes"), icon="refresh",
                                              button_style="warning", layout={"width": "auto"})
         self.retrain_button.add_class("tlw-retrain")
         self.status = widgets.HTML()
@@ -130,7 +135,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             self.retrain_button.layout.display = "none"
             for card in self.cards:
                 card.gradcam.layout.display = "none"
-        super().__init__([widgets.HTML("<h4>Fix the data</h4>"),
+        super().__init__([widgets.HTML(_("<h4>Fix the data</h4>")),
                           widgets.HBox([self.filter, self.retrain_button]), self.status, self.notice, self.grid])
         self.add_class("tlw-curate")
 
@@ -149,26 +154,27 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             self.review = review_run(self.run_dir)
             self._set_filters(then or "wrong")
 
-        self.notice.show("Predicting the validation images…", "info")
+        self.notice.show(_("Predicting the validation images…"), "info")
         self._run_in_background(work, name="tlw-curate", buttons=[self.retrain_button])
 
     def _filters(self) -> list[tuple[str, str]]:
         r = self.review
         cm = r.confusion()
-        opts = [(f"all wrong predictions ({int(cm.sum() - cm.trace())})", "wrong"),
-                ("suspected label errors", "errors")]
+        opts = [(_("all wrong predictions ({n})").format(n=int(cm.sum() - cm.trace())), "wrong"),
+                (_("suspected label errors"), "errors")]
         names = r.class_names
         for t in range(len(names)):
             for p in range(len(names)):
                 if t != p and cm[t, p]:
-                    opts.append((f"labelled {names[t]}, predicted {names[p]} ({int(cm[t, p])})", f"cell:{t}:{p}"))
+                    opts.append((_("labelled {true}, predicted {predicted} ({n})").format(
+                        true=names[t], predicted=names[p], n=int(cm[t, p])), f"cell:{t}:{p}"))
         return opts
 
     def _set_filters(self, value: str) -> None:
         opts = self._filters()
         values = [v for _, v in opts]
         if value not in values and self._valid_cell(value):  # a cell with no image now: show it, empty
-            opts.append((f"confusion cell {value[5:]} (empty)", value))
+            opts.append((_("confusion cell {cell} (empty)").format(cell=value[5:]), value))
             values.append(value)
         chosen = value if value in values else "wrong"
         self.guard.set_options(self.filter, opts, chosen)
@@ -212,7 +218,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         if value == "errors":
             return r.label_errors()
         if value.startswith("cell:"):
-            _, t, p = value.split(":")
+            _cell, t, p = value.split(":")
             return r.cell(r.class_names[int(t)], r.class_names[int(p)])
         return r.wrong()
 
@@ -227,7 +233,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         chosen = self.indices(value)
         self.shown = chosen[:PAGE_SIZE]
         decisions = read_decisions(self.curation)
-        relabel = [(f"relabel → {n}", f"relabel:{n}") for n in r.class_names]
+        relabel = [(_("relabel → {name}").format(name=n), f"relabel:{n}") for n in r.class_names]
         for slot, card in enumerate(self.cards):
             if slot >= len(self.shown):
                 card.item = None
@@ -239,16 +245,18 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             card.caption.value = prediction_bars_html(card.item)
             d = decisions.get(card.item["key"])
             current = "keep" if d is None else (f"relabel:{d.label}" if d.action == "relabel" else d.action)
-            options = _BASE_ACTIONS + relabel
+            options = _base_actions() + relabel
             if current not in [v for _, v in options]:
                 current = "keep"
             self.guard.set_options(card.action, options, current)
             card.layout.display = None
-        order = "first" if self._files is not None else "with the highest loss"
-        more = f" (the {PAGE_SIZE} {order} shown)" if len(chosen) > PAGE_SIZE else ""
-        self._status_head = (f"{len(chosen)} images{more}. Decisions are saved at once to "
-                             f"<code>{self.curation.name}</code>")
-        self.status.value = f"{self._status_head} ({len(decisions)} so far)."
+        more = ""
+        if len(chosen) > PAGE_SIZE:
+            more = (_(" (the {n} first shown)") if self._files is not None
+                    else _(" (the {n} with the highest loss shown)")).format(n=PAGE_SIZE)
+        self._status_head = _("{n} images{more}. Decisions are saved at once to {file}").format(
+            n=len(chosen), more=more, file=f"<code>{self.curation.name}</code>")
+        self.status.value = _("{head} ({n} so far).").format(head=self._status_head, n=len(decisions))
         self.notice.clear()
 
     # -- deciding --------------------------------------------------------------------
@@ -257,12 +265,12 @@ class CuratePanel(BackgroundWork, widgets.VBox):
 
         if card.item is None:
             return
-        action, _, label = value.partition(":")
+        action, _sep, label = value.partition(":")
         decide(self.curation, [card.item["key"]], action, label or None, who=self.who)
         n = len(read_decisions(self.curation))
-        self.status.value = f"{self._status_head} ({n} so far)."
-        self.notice.show(f"{card.item['key']}: {action}{' → ' + label if label else ''} (saved; {n} decisions).",
-                         "info")
+        self.status.value = _("{head} ({n} so far).").format(head=self._status_head, n=n)
+        self.notice.show(_("{key}: {decision} (saved; {n} decisions).").format(
+            key=card.item["key"], decision=f"{action}{' → ' + label if label else ''}", n=n), "info")
         if self.on_decide is not None:
             self.on_decide(str(self.curation))
 
@@ -289,7 +297,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             result = gradcam(self._model, _thumb(self.review.image(i), side)[None].astype("float32"))
             if card.item is not None and card.item["key"] == slot_key:
                 card.image.value = png_bytes(_thumb(result.overlays[0]))
-            self.notice.show(f"Grad-CAM of {slot_key} (layer {result.layer!r}).", "info")
+            self.notice.show(_("Grad-CAM of {key} (layer {layer}).").format(key=slot_key, layer=repr(result.layer)), "info")
 
         self._run_in_background(work, name="tlw-curate-gradcam", buttons=[card.gradcam])
 
@@ -299,10 +307,10 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         from tl_widgets.core.data.curation import read_decisions
 
         if self.run_dir is None:
-            self.notice.show("Expected a run to retrain from. Received: files of a health check (train a run first)")
+            self.notice.show(_("Expected a run to retrain from. Received: files of a health check (train a run first)"))
             return None
         if not read_decisions(self.curation):
-            self.notice.show("Expected at least one decision before retraining. Received: none yet")
+            self.notice.show(_("Expected at least one decision before retraining. Received: none yet"))
             return None
         if self.on_retrain is not None:
             self.child_run_id = self.on_retrain(str(self.run_dir), str(self.curation))
@@ -312,7 +320,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
 
         session = TrainingSession(child_config(self.run_dir, self.curation), source="studio")
         self.child_run_id = session.start()
-        self.notice.show(f"Child run {self.child_run_id} started.", "info")
+        self.notice.show(_("Child run {run_id} started.").format(run_id=self.child_run_id), "info")
         return self.child_run_id
 
 

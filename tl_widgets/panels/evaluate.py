@@ -13,6 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
 from tl_widgets.panels.worker import BackgroundWork
 from tl_widgets.views.chart import PlotlyChart
@@ -20,6 +21,7 @@ from tl_widgets.views.chart import PlotlyChart
 __all__ = ["EvaluatePanel", "run_dir_of"]
 
 _VIEWS = ("counts", "normalised")
+_VIEW_LABELS = {"counts": N_("counts"), "normalised": N_("normalised")}
 
 
 def run_dir_of(source: Any) -> Path:
@@ -48,10 +50,11 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         self.gradcam_result: Any = None
         self.notice = Notice()
         self.guard = Guard(self.notice)
-        self.button = widgets.Button(description="Evaluate", icon="check", button_style="primary")
+        self.button = widgets.Button(description=_("Evaluate"), icon="check", button_style="primary")
         self.button.add_class("tlw-evaluate-run")
-        self.view = widgets.ToggleButtons(options=list(_VIEWS), value="counts", description="Matrix")
-        self.gradcam_button = widgets.Button(description="Grad-CAM on top losses", disabled=True,
+        self.view = widgets.ToggleButtons(options=[(_(_VIEW_LABELS[v]), v) for v in _VIEWS], value="counts",
+                                          description=_("Matrix"))
+        self.gradcam_button = widgets.Button(description=_("Grad-CAM on top losses"), disabled=True,
                                              layout={"width": "auto"})
         self.summary = widgets.HTML()
         self.figures = widgets.VBox()
@@ -65,7 +68,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         self.on_retrain: Any = None  # the Studio's "retrain with fixes" (None: the CuratePanel starts the run)
         self._confusion_chart.add_class("tlw-confusion")
         self._confusion_chart.on_click(self._on_cell_click)
-        self.review_button = widgets.Button(description="Review & fix images", icon="edit", disabled=True,
+        self.review_button = widgets.Button(description=_("Review & fix images"), icon="edit", disabled=True,
                                             layout={"width": "auto"})
         self.review_button.add_class("tlw-review-images")
         self.lineage = widgets.HTML()
@@ -85,7 +88,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
 
     def _launch(self, work: Any, label: str) -> None:
         if self.busy:
-            self.notice.show("Busy: wait for the current evaluation to end.", "warning")
+            self.notice.show(_("Busy: wait for the current evaluation to end."), "warning")
             return
         self.notice.show(label, "info")
         self._run_in_background(work, name="tlw-evaluate", buttons=[self.button])
@@ -100,14 +103,14 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             self.gradcam_button.disabled = len(self.report.top_losses) == 0
             self.review_button.disabled = False
             self._show_lineage()
-            self.notice.show(f"Evaluated {self.report.count} validation images.", "info")
+            self.notice.show(_("Evaluated {n} validation images.").format(n=self.report.count), "info")
 
-        self._launch(work, "Evaluating…")
+        self._launch(work, _("Evaluating…"))
 
     def start_gradcam(self) -> None:
         """Grad-CAM overlays for the top-loss images (in a worker thread)."""
         if self.report is None or not len(self.report.top_loss_images):
-            self.notice.show("Expected an evaluation with wrong predictions first. Received: none", "warning")
+            self.notice.show(_("Expected an evaluation with wrong predictions first. Received: none"), "warning")
             return
 
         def work() -> None:
@@ -124,9 +127,9 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             self._gradcam_chart.set_figure(fig)
             if self._gradcam_chart not in self.figures.children:
                 self.figures.children = tuple(self.figures.children) + (self._gradcam_chart,)
-            self.notice.show(f"Grad-CAM from layer {self.gradcam_result.layer!r}.", "info")
+            self.notice.show(_("Grad-CAM from layer {layer}.").format(layer=repr(self.gradcam_result.layer)), "info")
 
-        self._launch(work, "Computing Grad-CAM…")
+        self._launch(work, _("Computing Grad-CAM…"))
 
 
     def _show_lineage(self) -> None:
@@ -148,7 +151,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             true = check_choice(event.get("y"), "true class", names)
             predicted = check_choice(event.get("x"), "predicted class", names)
         except PanelError as exc:
-            self.notice.show(f"Refused: {exc}")
+            self.notice.show(_("Refused: {reason}").format(reason=exc))
             return
         self.open_curation(f"cell:{names.index(true)}:{names.index(predicted)}")
 
@@ -160,7 +163,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             try:
                 self.curate = CuratePanel(self.run_dir, on_retrain=self.on_retrain)
             except PanelError as exc:
-                self.notice.show(f"Cannot review images: {exc}")
+                self.notice.show(_("Cannot review images: {reason}").format(reason=exc))
                 return
             self.children = (*self.children, self.curate)
         if self.curate.review is None:
@@ -177,13 +180,15 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         if r is None:
             return
         top = ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in r.top_k.items())
-        self.summary.value = (f"<b>accuracy</b> {r.accuracy:.4f} &nbsp; <b>loss</b> {r.loss:.4f} &nbsp; "
-                              f"<b>macro F1</b> {r.macro_f1:.4f} &nbsp; {top} &nbsp; ({r.count} images)")
+        self.summary.value = _("<b>accuracy</b> {accuracy:.4f} &nbsp; <b>loss</b> {loss:.4f} &nbsp; <b>macro F1</b> "
+                               "{f1:.4f} &nbsp; {top} &nbsp; ({n} images)").format(
+            accuracy=r.accuracy, loss=r.loss, f1=r.macro_f1, top=top, n=r.count)
         if "ece" in r.calibration:
-            self.summary.value += f" &nbsp; <b>ECE</b> {r.calibration['ece']:.4f}" + (
-                (f" (temperature {r.calibration['temperature']:.2f}; {r.calibration['ece_before']:.4f} before)"
-                 if r.calibration.get("applied") else " (not calibrated: a temperature would not lower it)")
-                if "temperature" in r.calibration else "")
+            cal = r.calibration
+            self.summary.value += f" &nbsp; <b>ECE</b> {cal['ece']:.4f}" + (
+                (_(" (temperature {t:.2f}; {before:.4f} before)").format(t=cal["temperature"], before=cal["ece_before"])
+                 if cal.get("applied") else _(" (not calibrated: a temperature would not lower it)"))
+                if "temperature" in cal else "")
         self._confusion_chart.set_figure(
             confusion_figure(r.confusion, r.class_names, normalize=self.view.value == "normalised"))
         if not self.figures.children:  # per-class and top losses do not depend on the view toggle

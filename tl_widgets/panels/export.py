@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from tl_widgets.core.export.formats import FORMATS
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.evaluate import run_dir_of
 from tl_widgets.panels.preview import DeploymentPreview
 from tl_widgets.panels.validation import Guard, Notice, check_choice
@@ -33,13 +34,13 @@ class ExportPanel(BackgroundWork, widgets.VBox):
         self.reports: dict[str, Any] = {}
         self.notice = Notice()
         self.guard = Guard(self.notice)
-        self.format = widgets.Dropdown(options=list(FORMATS), value="tflite", description="Format")
-        self.script = widgets.Checkbox(value=False, description="also write a training script")
-        self.button = widgets.Button(description="Export", icon="download", button_style="primary")
+        self.format = widgets.Dropdown(options=list(FORMATS), value="tflite", description=_("Format"))
+        self.script = widgets.Checkbox(value=False, description=_("also write a training script"))
+        self.button = widgets.Button(description=_("Export"), icon="download", button_style="primary")
         self.format.add_class("tlw-export-format")
         self.button.add_class("tlw-export-run")
         self.table = widgets.HTML()
-        self.card_button = widgets.Button(description="Write model card", icon="file-text", layout={"width": "auto"})
+        self.card_button = widgets.Button(description=_("Write model card"), icon="file-text", layout={"width": "auto"})
         self.card_button.add_class("tlw-model-card")
         self.card_button.on_click(lambda _: self.write_card())
         self.preview = DeploymentPreview(self.run_dir)
@@ -56,11 +57,11 @@ class ExportPanel(BackgroundWork, widgets.VBox):
         from tl_widgets.core.export.script import export_script
 
         if self.busy:
-            self.notice.show("Busy: wait for the current export to end.", "warning")
+            self.notice.show(_("Busy: wait for the current export to end."), "warning")
             return
         fmt = check_choice(self.format.value, "format", FORMATS)  # re-checked: the browser can set anything
         with_script = bool(self.script.value)
-        self.notice.show(f"Exporting {fmt}…", "info")
+        self.notice.show(_("Exporting {format}…").format(format=fmt), "info")
 
         def work() -> None:
             report = export_run(self.run_dir, fmt)
@@ -68,11 +69,11 @@ class ExportPanel(BackgroundWork, widgets.VBox):
             note = ""
             if with_script:
                 written = export_script(self.run_dir)
-                note = f" Script: {written.script.name}; command: {written.command}"
+                note = _(" Script: {name}; command: {command}").format(name=written.script.name, command=written.command)
             # The table goes out before the notice: a page that sees the notice also sees the row.
             self._render()
             if report.ok:
-                self.notice.show(f"{fmt}: verified against Keras.{note}", "info")
+                self.notice.show(_("{format}: verified against Keras.").format(format=fmt) + note, "info")
             else:
                 self.notice.show(f"{fmt}: " + " ".join(report.warnings) + note, "warning")
             self.preview.refresh(select=fmt)
@@ -84,27 +85,28 @@ class ExportPanel(BackgroundWork, widgets.VBox):
         from tl_widgets.core.export.model_card import write_model_card
 
         if self.busy:
-            self.notice.show("Busy: wait for the current export to end.", "warning")
+            self.notice.show(_("Busy: wait for the current export to end."), "warning")
             return
-        self.notice.show("Writing the model card…", "info")
+        self.notice.show(_("Writing the model card…"), "info")
 
         def work() -> None:
             card = write_model_card(self.run_dir)
-            self.notice.show(f"Model card written: {card.path} (edit its Intended use and Limits).", "info")
+            self.notice.show(_("Model card written: {path} (edit its Intended use and Limits).").format(path=card.path), "info")
 
         self._run_in_background(work, name="tlw-model-card", buttons=[self.card_button, self.button])
 
 
     def _render(self) -> None:
-        head = ("<tr><th>format</th><th>size (MB)</th><th>convert (s)</th><th>max diff</th><th>agreement</th>"
-                "<th>accuracy drop</th><th>check</th><th>path</th></tr>")
+        head = "<tr>" + "".join(f"<th>{t}</th>" for t in (
+            _("format"), _("size (MB)"), _("convert (s)"), _("max diff"), _("agreement"), _("accuracy drop"),
+            _("check"), _("path"))) + "</tr>"
         rows = []
         for fmt, r in self.reports.items():
-            v = r.verification
+            v, check = r.verification, _("ok") if r.ok else _("WARNING")
             rows.append(
                 f"<tr><td>{html.escape(fmt)}</td><td>{r.file_size / 1e6:.2f}</td><td>{r.conversion_seconds:.1f}</td>"
                 f"<td>{v.get('max_abs_diff', float('nan')):.2g}</td><td>{v.get('top1_agreement', 0):.2%}</td>"
-                f"<td>{v.get('accuracy_drop', 0):+.2%}</td><td>{'ok' if r.ok else 'WARNING'}</td>"
+                f"<td>{v.get('accuracy_drop', 0):+.2%}</td><td>{check}</td>"
                 f"<td><code>{html.escape(r.path)}</code></td></tr>"
             )
         self.table.value = f"<table class='tlw-export-table'>{head}{''.join(rows)}</table>"

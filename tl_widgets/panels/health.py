@@ -19,8 +19,10 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
 from tl_widgets.panels.worker import BackgroundWork
+from tl_widgets.views.health_html import kind_label
 
 __all__ = ["HealthPanel", "ACTIONS"]
 
@@ -28,6 +30,10 @@ ACTIONS = {"leakage": "exclude", "exact_duplicates": "exclude", "near_duplicates
            "small_images": "exclude", "label_errors": "ambiguous"}
 """The action each kind of finding offers for its files."""
 _UNVIEWABLE = ("unreadable",)
+ACTION_LABELS = {"exclude": N_("exclude the {n} files of '{kind}'"),
+                 "ambiguous": N_("ambiguous the {n} files of '{kind}'")}
+WRITTEN_LABELS = {"exclude": N_("Exclude: {n} files written to {file}; the next run uses them."),
+                  "ambiguous": N_("Ambiguous: {n} files written to {file}; the next run uses them.")}
 """Findings whose files cannot be shown in the grid (every other finding about files has a Review button)."""
 
 
@@ -50,14 +56,14 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         self._data: Any = None
         self.notice = Notice()
         self.guard = Guard(self.notice)
-        self.button = widgets.Button(description="Check data health", icon="stethoscope", layout={"width": "auto"})
+        self.button = widgets.Button(description=_("Check data health"), icon="stethoscope", layout={"width": "auto"})
         self.button.add_class("tlw-health-run")
         self.findings = widgets.HTML()
         self.findings.add_class("tlw-health-findings")
-        self.pick = widgets.Dropdown(options=[("(no action to take)", -1)], value=-1, description="finding",
+        self.pick = widgets.Dropdown(options=[(_("(no action to take)"), -1)], value=-1, description=_("finding"),
                                      layout={"width": "420px"})
         self.pick.add_class("tlw-health-pick")
-        self.apply_button = widgets.Button(description="Apply to its files", disabled=True, layout={"width": "auto"})
+        self.apply_button = widgets.Button(description=_("Apply to its files"), disabled=True, layout={"width": "auto"})
         self.apply_button.add_class("tlw-health-act")
         self.review_buttons = widgets.Box(layout={"display": "flex", "flex_flow": "row wrap", "grid_gap": "4px"})
         self.review_buttons.add_class("tlw-health-reviews")
@@ -75,15 +81,15 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         from tl_widgets.core.data.health import check_dataset
 
         if self.busy:
-            self.notice.show("Busy: a check is running.", "warning")
+            self.notice.show(_("Busy: a check is running."), "warning")
             return
         try:
             data = self.config_source()
         except (PanelError, ValueError) as exc:
-            self.notice.show(f"Cannot check: {exc}")
+            self.notice.show(_("Cannot check: {reason}").format(reason=exc))
             return
         if data.source not in ("folder", "zip") or not data.path:
-            self.notice.show("The health check reads a folder or a zip; the built-in demo data are already clean.",
+            self.notice.show(_("The health check reads a folder or a zip; the built-in demo data are already clean."),
                              "info")
             return
         size = self.input_size() if self.input_size is not None else 48
@@ -93,11 +99,11 @@ class HealthPanel(BackgroundWork, widgets.VBox):
                                         input_size=size)
             self._data = data
             self.show()
-            self.notice.show(f"Checked {sum(self.report.counts.values())} images: "
-                             f"{len(self.report.findings)} findings.", "info")
+            self.notice.show(_("Checked {images} images: {n} findings.").format(
+                images=sum(self.report.counts.values()), n=len(self.report.findings)), "info")
 
         self.findings.children = ()
-        self.notice.show("Checking (hashing files, computing embeddings)…", "info")
+        self.notice.show(_("Checking (hashing files, computing embeddings)…"), "info")
         self._run_in_background(work, name="tlw-health", buttons=[self.button])
 
     def show(self) -> None:
@@ -106,14 +112,15 @@ class HealthPanel(BackgroundWork, widgets.VBox):
 
         findings = self.report.findings if self.report is not None else []
         self.findings.value = findings_html([f.__dict__ for f in findings])
-        options = [(f"{ACTIONS[f.kind]} the {len(f.files)} files of '{f.kind.replace('_', ' ')}'", i)
+        options = [(_(ACTION_LABELS[ACTIONS[f.kind]]).format(n=len(f.files), kind=kind_label(f.kind)), i)
                    for i, f in enumerate(findings) if f.kind in ACTIONS and f.files]
-        self.guard.set_options(self.pick, options or [("(no action to take)", -1)], options[0][1] if options else -1)
+        self.guard.set_options(self.pick, options or [(_("(no action to take)"), -1)],
+                               options[0][1] if options else -1)
         self.apply_button.disabled = not options
         buttons = []
         for i, f in enumerate(findings):
             if f.files and f.kind not in _UNVIEWABLE:
-                button = widgets.Button(description=f"Review {len(f.files)}: {f.kind.replace('_', ' ')}",
+                button = widgets.Button(description=_("Review {n}: {kind}").format(n=len(f.files), kind=kind_label(f.kind)),
                                         icon="th", layout={"width": "auto"})
                 button.add_class("tlw-health-review")
                 button.on_click(lambda _, i=i: self._review_clicked(i))
@@ -126,7 +133,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         try:
             self.review(index)
         except PanelError as exc:
-            self.notice.show(f"Refused: {exc}")
+            self.notice.show(_("Refused: {reason}").format(reason=exc))
 
     def review(self, index: int) -> Any:
         """Opens the curate grid on a finding's files (decisions go to the dataset's curation file).
@@ -142,7 +149,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
             raise PanelError(f"Expected a finding that names files. Received: {index!r}")
         f = findings[index]
         self.curate = CuratePanel(None, data=self._data, files=f.files, class_names=self.report.class_names,
-                                  title=f"health finding: {f.kind.replace('_', ' ')}",
+                                  title=_("health finding: {kind}").format(kind=kind_label(f.kind)),
                                   on_decide=self._decided)
         self.curation = self.curate.curation
         self.grid_box.children = (self.curate,)
@@ -157,7 +164,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         try:
             self.act(check_choice(self.pick.value, "finding", [o[1] for o in self.pick.options]))
         except PanelError as exc:
-            self.notice.show(f"Refused: {exc}")
+            self.notice.show(_("Refused: {reason}").format(reason=exc))
 
     def act(self, index: int) -> int:
         """Writes the finding's action for its files to the curation file; returns how many decisions.
@@ -175,8 +182,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         self.curation = Path(data.curation) if data.curation else \
             default_curation_path(data.source, data.path)
         written = decide(self.curation, f.files, ACTIONS[f.kind])
-        self.notice.show(f"{ACTIONS[f.kind].capitalize()}: {written} files written to {self.curation.name}; "
-                         "the next run uses them.", "info")
+        self.notice.show(_(WRITTEN_LABELS[ACTIONS[f.kind]]).format(n=written, file=self.curation.name), "info")
         if self.on_curation is not None:
             self.on_curation(str(self.curation))
         return written

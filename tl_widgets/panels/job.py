@@ -17,6 +17,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.checks import field_bounds
 from tl_widgets.core.config.schema import StrategyConfig, TrainConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.core.training.job_export import JobSpec, export_job
 from tl_widgets.panels.validation import Guard, Notice, check_number
 
@@ -40,10 +41,10 @@ class JobPanel(widgets.VBox):
         self._source = config_source
         self.notice = Notice()
         self.guard = Guard(self.notice)
-        self.processes = widgets.IntText(value=2, description="processes")
-        self.host = widgets.Text(value="127.0.0.1", description="coordinator")
-        self.port = widgets.IntText(value=12355, description="port")
-        self.export_button = widgets.Button(description="Export job", icon="download")
+        self.processes = widgets.IntText(value=2, description=_("processes"))
+        self.host = widgets.Text(value="127.0.0.1", description=_("coordinator"))
+        self.port = widgets.IntText(value=12355, description=_("port"))
+        self.export_button = widgets.Button(description=_("Export job"), icon="download")
         self.export_button.add_class("tlw-export-job")
         self.commands = widgets.HTML()
         self.commands.add_class("tlw-job-commands")
@@ -53,8 +54,8 @@ class JobPanel(widgets.VBox):
         self.guard.watch(self.host, self._check_host)
         self.export_button.on_click(lambda _: self.export())
         super().__init__([
-            widgets.HTML("<b>Run on several processes or hosts</b> (JAX backend): export the config and one "
-                         "launch command per process."),
+            widgets.HTML(_("<b>Run on several processes or hosts</b> (JAX backend): export the config and one "
+                           "launch command per process.")),
             widgets.HBox([self.processes, self.host, self.port]), self.export_button, self.notice, self.commands,
         ])
 
@@ -71,18 +72,20 @@ class JobPanel(widgets.VBox):
             spec = JobSpec(num_processes=int(n), coordinator_host=self._check_host(self.host.value), port=int(port))
             cfg = self._source()
         except (ValueError, TypeError) as exc:
-            self.notice.show(f"Refused: {exc}")
+            self.notice.show(_("Refused: {reason}").format(reason=exc))
             return None
         target = Path(folder) if folder is not None else Path(cfg.output_dir) / "jobs" / time.strftime("%Y%m%d-%H%M%S")
         try:
             self.files = export_job(cfg, target, spec)
         except OSError as exc:
-            self.notice.show(f"Could not write the job to {str(target)!r}: {exc.strerror or exc}")
+            self.notice.show(_("Could not write the job to {path}: {reason}").format(path=repr(str(target)),
+                                                                             reason=exc.strerror or exc))
             return None
         lines = "\n".join(html.escape(c) for c in self.files.commands)
-        self.commands.value = (f"<div>Wrote <code>{html.escape(str(self.files.config))}</code>, "
-                               f"<code>{html.escape(self.files.shell.name)}</code> and "
-                               f"<code>{html.escape(self.files.sbatch.name)}</code>. Run one command per process "
-                               f"(process 0 on the coordinator host):</div><pre>{lines}</pre>")
-        self.notice.show(f"Job for {spec.num_processes} processes exported.", "info")
+        wrote = _("Wrote {config}, {shell} and {sbatch}. Run one command per process (process 0 on the "
+                  "coordinator host):").format(config=f"<code>{html.escape(str(self.files.config))}</code>",
+                                               shell=f"<code>{html.escape(self.files.shell.name)}</code>",
+                                               sbatch=f"<code>{html.escape(self.files.sbatch.name)}</code>")
+        self.commands.value = f"<div>{wrote}</div><pre>{lines}</pre>"
+        self.notice.show(_("Job for {n} processes exported.").format(n=spec.num_processes), "info")
         return list(self.files.commands)

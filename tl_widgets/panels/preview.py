@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import Guard, Notice, check_choice
 from tl_widgets.panels.worker import BackgroundWork
 
@@ -45,26 +46,29 @@ def preview_table_html(preview: Any, max_rows: int = 20) -> str:
     :class:`~tl_widgets.core.export.preview.Preview`."""
     p = preview
     summary = (
-        f"<div class='tlw-preview-summary'><b>{html.escape(p.format)}</b>: top-1 agreement "
-        f"<b class='tlw-preview-agreement'>{p.agreement:.2%}</b> on {p.count} images "
-        f"({p.disagreements} disagree) &nbsp; max probability difference {p.max_abs_diff:.2g} &nbsp; "
-        f"latency per image: Keras {p.keras_ms_per_image:.2f} ms, export {p.export_ms_per_image:.2f} ms "
-        f"({html.escape(p.runtime)}) &nbsp; file {p.file_size / 1e6:.2f} MB</div>"
+        "<div class='tlw-preview-summary'>" + _(
+            "{format}: top-1 agreement {agreement} on {count} images ({disagreements} disagree) &nbsp; max "
+            "probability difference {diff:.2g} &nbsp; latency per image: Keras {keras_ms:.2f} ms, export "
+            "{export_ms:.2f} ms ({runtime}) &nbsp; file {size:.2f} MB").format(
+            format=f"<b>{html.escape(p.format)}</b>",
+            agreement=f"<b class='tlw-preview-agreement'>{p.agreement:.2%}</b>", count=p.count,
+            disagreements=p.disagreements, diff=p.max_abs_diff, keras_ms=p.keras_ms_per_image,
+            export_ms=p.export_ms_per_image, runtime=html.escape(p.runtime), size=p.file_size / 1e6) + "</div>"
     )
-    head = ("<tr><th>#</th><th>image</th><th>Keras top-k</th><th>export top-k</th><th>max diff</th>"
-            "<th>top-1</th></tr>")
+    head = "<tr>" + "".join(f"<th>{t}</th>" for t in (
+        "#", _("image"), _("Keras top-k"), _("export top-k"), _("max diff"), _("top-1"))) + "</tr>"
     rows = []
     for r in p.rows[:max_rows]:
-        what = html.escape(r.name or (f"true: {r.label}" if r.label is not None else str(r.index)))
+        what = html.escape(r.name or (_("true: {label}").format(label=r.label) if r.label is not None else str(r.index)))
         if len(p.images) > r.index:
             what = f"{_thumbnail(p.images[r.index])}<br>{what}"
-        mark = "agree" if r.agree else "<b style='color:#c00'>DISAGREE</b>"
+        mark = _("agree") if r.agree else "<b style='color:#c00'>" + _("DISAGREE") + "</b>"
         rows.append(f"<tr class='{'tlw-agree' if r.agree else 'tlw-disagree'}'><td>{r.index}</td><td>{what}</td>"
                     f"<td>{_top_html(r.keras_top)}</td><td>{_top_html(r.export_top)}</td>"
                     f"<td>{r.max_abs_diff:.2g}</td><td>{mark}</td></tr>")
     rest = p.rows[max_rows:]
-    more = (f"<p>… {len(rest)} more images ({sum(not r.agree for r in rest)} of them disagree).</p>"
-            if rest else "")
+    more = ("<p>" + _("… {n} more images ({d} of them disagree).").format(
+        n=len(rest), d=sum(not r.agree for r in rest)) + "</p>" if rest else "")
     style = ("<style>.tlw-preview-table{border-collapse:collapse;margin-top:6px}.tlw-preview-table td,"
              ".tlw-preview-table th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;line-height:1.3;"
              "vertical-align:top}.tlw-preview-table tr.tlw-disagree{background:#fdecea}</style>")
@@ -83,19 +87,19 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
         self.preview: Any = None
         self.notice = Notice()
         self.guard = Guard(self.notice)
-        self.format = widgets.Dropdown(options=[], description="Export", layout={"width": "240px"})
-        self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Drop images")
-        self.button = widgets.Button(description="Compare with Keras", icon="balance-scale", button_style="info",
+        self.format = widgets.Dropdown(options=[], description=_("Export"), layout={"width": "240px"})
+        self.upload = widgets.FileUpload(accept="image/*", multiple=True, description=_("Drop images"))
+        self.button = widgets.Button(description=_("Compare with Keras"), icon="balance-scale", button_style="info",
                                      layout={"width": "auto"})
         self.format.add_class("tlw-preview-format")
         self.button.add_class("tlw-preview-run")
         self.table = widgets.HTML()
         self.table.add_class("tlw-preview-result")
-        self.hint = widgets.HTML("<i>No images dropped: the validation split is used.</i>")
+        self.hint = widgets.HTML(_("<i>No images dropped: the validation split is used.</i>"))
         self.guard.watch(self.format, lambda v: check_choice(v, "export", self.format.options))
         self.upload.observe(lambda _: self._hint(), names="value")
         self.button.on_click(lambda _: self.start())
-        super().__init__([widgets.HTML("<b>Deployment preview</b>: Keras and an export side by side"),
+        super().__init__([widgets.HTML(_("<b>Deployment preview</b>: Keras and an export side by side")),
                           widgets.HBox([self.format, self.upload, self.button]), self.hint, self.notice, self.table],
                          **kwargs)
         self.add_class("tlw-preview")
@@ -112,8 +116,8 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
 
     def _hint(self) -> None:
         n = len(self.upload.value)
-        self.hint.value = (f"<i>{n} dropped image(s) will be compared.</i>" if n
-                           else "<i>No images dropped: the validation split is used.</i>")
+        self.hint.value = (_("<i>{n} dropped image(s) will be compared.</i>").format(n=n) if n
+                           else _("<i>No images dropped: the validation split is used.</i>"))
 
     def _files(self) -> list[tuple[str, bytes]]:
         files = list(self.upload.value)
@@ -133,7 +137,7 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
         from tl_widgets.core.export.preview import exported_formats, images_from_bytes, preview_export
 
         if self.busy:
-            self.notice.show("Busy: wait for the current comparison to end.", "warning")
+            self.notice.show(_("Busy: wait for the current comparison to end."), "warning")
             return
         try:  # re-checked: the browser can set any value
             fmt = check_choice(self.format.value, "export", exported_formats(self.run_dir))
@@ -141,7 +145,7 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
         except ValueError as exc:
             self.notice.show(str(exc))
             return
-        self.notice.show(f"Comparing Keras and {fmt}…", "info")
+        self.notice.show(_("Comparing Keras and {format}…").format(format=fmt), "info")
 
         def work() -> None:
             images = names = None
@@ -152,6 +156,7 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
             self.preview = preview_export(self.run_dir, fmt, images=images, names=names)
             self.table.value = preview_table_html(self.preview)
             level = "info" if self.preview.disagreements == 0 else "warning"
-            self.notice.show(f"{fmt}: {self.preview.agreement:.2%} top-1 agreement with Keras.", level)
+            self.notice.show(_("{format}: {agreement:.2%} top-1 agreement with Keras.").format(
+                format=fmt, agreement=self.preview.agreement), level)
 
         self._run_in_background(work, name="tlw-preview", buttons=[self.button])

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import traitlets
 
+from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import resumable_runs
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
 
@@ -17,7 +18,8 @@ __all__ = ["ResumePanel"]
 
 
 def _label(run: dict[str, Any]) -> str:
-    return f"{run['run_id']}  (epoch {run.get('epoch') or 0} of {run.get('total_epochs') or '?'})"
+    return _("{run_id}  (epoch {epoch} of {total})").format(run_id=run["run_id"], epoch=run.get("epoch") or 0,
+                                                           total=run.get("total_epochs") or "?")
 
 
 class ResumePanel(widgets.VBox):
@@ -44,20 +46,20 @@ class ResumePanel(widgets.VBox):
             self.store = store if store is not None else RunStore()
         except OSError as exc:  # a damaged store: nothing to offer, and the reason shown
             self.store = None
-            self.notice.show(f"Cannot list interrupted runs: {exc}", "warning")
+            self.notice.show(_("Cannot list interrupted runs: {reason}").format(reason=exc), "warning")
         self.guard = Guard(self.notice)
-        self.runs = widgets.Dropdown(options=[], description="run", layout={"width": "520px"})
+        self.runs = widgets.Dropdown(options=[], description=_("run"), layout={"width": "520px"})
         self.runs.add_class("tlw-resume-runs")
-        self.resume_button = widgets.Button(description="Resume", icon="play-circle", button_style="warning")
+        self.resume_button = widgets.Button(description=_("Resume"), icon="play-circle", button_style="warning")
         self.resume_button.add_class("tlw-resume")
-        self.dismiss_button = widgets.Button(description="Not now", icon="times")
+        self.dismiss_button = widgets.Button(description=_("Not now"), icon="times")
         self.dismiss_button.add_class("tlw-resume-dismiss")
         self.guard.watch(self.runs, lambda v: v if v is None else check_choice(v, "run to resume", self.run_dirs))
         self.resume_button.on_click(lambda _: self.resume())
         self.dismiss_button.on_click(lambda _: self._hide())
         super().__init__([
-            widgets.HTML("<b>Interrupted runs</b>: training stopped when a kernel died or a tab closed. "
-                         "Resume one from its last finished epoch:"),
+            widgets.HTML(_("<b>Interrupted runs</b>: training stopped when a kernel died or a tab closed. "
+                           "Resume one from its last finished epoch:")),
             widgets.HBox([self.runs, self.resume_button, self.dismiss_button]), self.notice,
         ])
         self.add_class("tlw-resume-panel")
@@ -69,7 +71,7 @@ class ResumePanel(widgets.VBox):
             runs = resumable_runs(self.store) if self.store is not None else []
         except (OSError, ValueError) as exc:
             runs = []
-            self.notice.show(f"Cannot list interrupted runs: {exc}", "warning")
+            self.notice.show(_("Cannot list interrupted runs: {reason}").format(reason=exc), "warning")
         self.run_dirs = [str(r["run_dir"]) for r in runs]
         options = [(_label(r), str(r["run_dir"])) for r in runs]
         self.guard.set_options(self.runs, options, options[0][1] if options else None)
@@ -86,10 +88,10 @@ class ResumePanel(widgets.VBox):
             run_dir = check_choice(self.runs.value, "run to resume", self.run_dirs)
         except PanelError as exc:
             self.guard.refusals += 1
-            self.notice.show(f"Refused: {exc}")
+            self.notice.show(_("Refused: {reason}").format(reason=exc))
             return None
         run_id = self._on_resume(run_dir)
         if run_id is not None:
-            self.notice.show(f"Resumed run {run_id}: follow it on the Train tab.", "info")
+            self.notice.show(_("Resumed run {run_id}: follow it on the Train tab.").format(run_id=run_id), "info")
             self.refresh()
         return run_id

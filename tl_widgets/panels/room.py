@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import Notice, PanelError, check_choice
 
 __all__ = ["RoomPanel"]
@@ -39,24 +40,24 @@ class RoomPanel(widgets.VBox):
         self.notice = Notice()
         self.table = widgets.HTML()
         self.table.add_class("tlw-room-table")
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.refresh_button = widgets.Button(description=_("Refresh"), icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.seat_picker = widgets.Dropdown(options=[], description="seat")
+        self.seat_picker = widgets.Dropdown(options=[], description=_("seat"))
         self.seat_picker.add_class("tlw-room-seat")
-        self.stop_button = widgets.Button(description="Stop its run", icon="stop", button_style="danger")
+        self.stop_button = widgets.Button(description=_("Stop its run"), icon="stop", button_style="danger")
         self.stop_button.add_class("tlw-room-stop")
         self.stop_button.on_click(lambda _: self.stop_seat(self.seat_picker.value))
         self.config_text = widgets.Textarea(json.dumps(demo_config().to_dict(), indent=1), rows=10,
                                             layout={"width": "700px"})
         self.config_text.add_class("tlw-room-config")
-        self.push_button = widgets.Button(description="Push to every seat", icon="share")
+        self.push_button = widgets.Button(description=_("Push to every seat"), icon="share")
         self.push_button.add_class("tlw-room-push")
         self.push_button.on_click(lambda _: self.push(self.config_text.value))
         super().__init__([
-            widgets.HTML("<h2>Room</h2>"), self.refresh_button, self.table,
+            widgets.HTML(_("<h2>Room</h2>")), self.refresh_button, self.table,
             widgets.HBox([self.seat_picker, self.stop_button]),
-            widgets.HTML("<h3>Push a config</h3><p>JSON of a TrainConfig (demo or folder data). Each seat checks it "
-                         "against the workshop's limits and shows it in its panels (not while it trains).</p>"),
+            widgets.HTML(_("<h3>Push a config</h3><p>JSON of a TrainConfig (demo or folder data). Each seat checks "
+                           "it against the workshop's limits and shows it in its panels (not while it trains).</p>")),
             self.config_text, self.push_button, self.notice,
         ])
         self.add_class("tlw-room-panel")
@@ -70,7 +71,7 @@ class RoomPanel(widgets.VBox):
             try:
                 self.refresh()
             except Exception as exc:  # keep refreshing; show why this one failed
-                self.notice.show(f"Could not read the room: {exc}")
+                self.notice.show(_("Could not read the room: {reason}").format(reason=exc))
 
     def close(self) -> None:
         """Stops refreshing and closes the widgets."""
@@ -86,14 +87,14 @@ class RoomPanel(widgets.VBox):
         for s in self.seats:
             run = s["run"] or {}
             epoch = f"{run.get('epoch', 0)}/{run.get('total_epochs') or '?'}" if run else ""
-            cells = [s["seat"], run.get("status", "no run yet"), epoch, _fmt(run.get("val_accuracy")),
+            cells = [s["seat"], run.get("status", _("no run yet")), epoch, _fmt(run.get("val_accuracy")),
                      _fmt(run.get("images_per_sec"), "{:.0f}"), _fmt(s["pss_bytes"] and s["pss_bytes"] / 2**20,
                                                                    "{:.0f} MiB"), s["queue"]]
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-        head = "".join(f"<th>{h}</th>" for h in ("seat", "status", "epoch", "val accuracy", "images/s",
-                                                  "memory (PSS)", "queue"))
-        self.table.value = (f"<p>{len(self.seats)} seats open</p><table cellpadding='6'><tr>{head}</tr>"
-                            f"{''.join(rows)}</table>")
+        head = "".join(f"<th>{h}</th>" for h in (_("seat"), _("status"), _("epoch"), _("val accuracy"),
+                                                  _("images/s"), _("memory (PSS)"), _("queue")))
+        opened = _("{n} seats open").format(n=len(self.seats))
+        self.table.value = f"<p>{opened}</p><table cellpadding='6'><tr>{head}</tr>{''.join(rows)}</table>"
         names = [s["seat"] for s in self.seats]
         keep = self.seat_picker.value if self.seat_picker.value in names else (names[0] if names else None)
         self.seat_picker.options = names
@@ -109,7 +110,7 @@ class RoomPanel(widgets.VBox):
             self.notice.show(str(exc))
             return False
         request_stop(self.root / name)
-        self.notice.show(f"Asked {name} to stop its run.", "info")
+        self.notice.show(_("Asked {seat} to stop its run.").format(seat=name), "info")
         return True
 
     def push(self, text: str) -> bool:
@@ -119,11 +120,12 @@ class RoomPanel(widgets.VBox):
         try:
             cfg = TrainConfig.from_dict(json.loads(text))
         except (ValueError, ConfigError) as exc:  # json.JSONDecodeError is a ValueError
-            self.notice.show(f"Refused: expected the JSON of a valid TrainConfig. Received: {exc}")
+            self.notice.show(_("Refused: expected the JSON of a valid TrainConfig. Received: {reason}").format(reason=exc))
             return False
         if cfg.data.source not in ("demo", "folder"):
-            self.notice.show(f"Refused: expected demo or folder data. Received: data.source={cfg.data.source!r}")
+            self.notice.show(_("Refused: expected demo or folder data. Received: data.source={source}").format(
+                source=repr(cfg.data.source)))
             return False
         push_config(self.root, cfg.to_dict())
-        self.notice.show(f"Pushed to {len(self.seats)} seats (and to seats opened later).", "info")
+        self.notice.show(_("Pushed to {n} seats (and to seats opened later).").format(n=len(self.seats)), "info")
         return True

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 import ipywidgets as widgets
 
 from tl_widgets.core.config import checks
+from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import DATA_ROOTS_ENV
 
 __all__ = [
@@ -95,7 +96,7 @@ class Guard:
             except (PanelError, ValueError, TypeError) as exc:
                 self.refusals += 1
                 self._set(widget, self._last[key])
-                self.notice.show(f"Refused: {exc}")
+                self.notice.show(_("Refused: {reason}").format(reason=exc))
                 return
             self._last[key] = value
             if value != change["new"]:

@@ -10,6 +10,8 @@ from typing import Any, Mapping
 
 import plotly.graph_objects as go
 
+from tl_widgets.core.i18n import _
+
 __all__ = ["reliability_figure", "reliability_figure_of"]
 
 
@@ -34,26 +36,27 @@ def reliability_figure(bins: Mapping[str, Any], *, before: Mapping[str, Any] | N
         temperature: The fitted temperature (in the title).
     """
     fig = go.Figure()
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+    hover = _("confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images") + "<extra></extra>"
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name=_("perfectly calibrated"),
                     line=dict(color="#999", dash="dot"), hoverinfo="skip")
     if before is not None:
         x, y, n = _points(before)
-        fig.add_scatter(x=x, y=y, customdata=n, mode="lines+markers", name="before calibration",
+        fig.add_scatter(x=x, y=y, customdata=n, mode="lines+markers", name=_("before calibration"),
                         line=dict(dash="dash", color="#d62728"),
-                        hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images<extra></extra>")
+                        hovertemplate=hover)
     x, y, n = _points(bins)
-    fig.add_scatter(x=x, y=y, customdata=n, mode="lines+markers", name="calibrated" if before is not None else "model",
+    fig.add_scatter(x=x, y=y, customdata=n, mode="lines+markers", name=_("calibrated") if before is not None else _("model"),
                     marker=dict(size=[6 + min(14, k ** 0.5) for k in n]), line=dict(color="#1f77b4"),
-                    hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images<extra></extra>")
+                    hovertemplate=hover)
     parts = []
     if ece_before is not None:
-        parts.append(f"ECE before {ece_before:.3f}")
+        parts.append(_("ECE before {ece:.3f}").format(ece=ece_before))
     if ece is not None:
-        parts.append(f"ECE {'after' if ece_before is not None else ''} {ece:.3f}".replace("  ", " "))
+        parts.append((_("ECE after {ece:.3f}") if ece_before is not None else _("ECE {ece:.3f}")).format(ece=ece))
     if temperature is not None:
-        parts.append(f"temperature {temperature:.2f}")
-    fig.update_layout(title="Reliability diagram" + (f" ({', '.join(parts)})" if parts else ""),
-                      xaxis_title="confidence (top-1 probability)", yaxis_title="accuracy",
+        parts.append(_("temperature {t:.2f}").format(t=temperature))
+    fig.update_layout(title=_("Reliability diagram") + (f" ({', '.join(parts)})" if parts else ""),
+                      xaxis_title=_("confidence (top-1 probability)"), yaxis_title=_("accuracy"),
                       xaxis_range=[0, 1.02], yaxis_range=[0, 1.02], margin=dict(t=50, l=60, r=20, b=50),
                       legend=dict(x=0.02, y=0.98))
     return fig

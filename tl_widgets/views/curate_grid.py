@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from tl_widgets.core.i18n import _
+
 __all__ = ["prediction_bars_html", "png_bytes", "before_after_html"]
 
 
@@ -39,8 +41,9 @@ def prediction_bars_html(item: Mapping[str, Any]) -> str:
     key = html.escape(str(item["key"]))
     return (f"<div class='tlw-curate-caption' title='{key}' style='font-size:11px;max-width:190px;"
             f"overflow:hidden;text-overflow:ellipsis;white-space:nowrap'>{key}</div>"
-            f"<div style='font-size:11px'>labelled <b>{html.escape(str(item['true']))}</b>"
-            + (f", loss {float(item['loss']):.2f}" if item.get("loss") is not None else "")
+            + "<div style='font-size:11px'>"
+            + _("labelled {label}").format(label=f"<b>{html.escape(str(item['true']))}</b>")
+            + (_(", loss {loss:.2f}").format(loss=float(item["loss"])) if item.get("loss") is not None else "")
             + "</div>" + "".join(rows))
 
 
@@ -54,8 +57,11 @@ def before_after_html(parent_id: str, rows: Any) -> str:
         f"<tr><td style='padding:1px 12px'>{html.escape(str(r['class']))}</td>"
         + "".join(f"<td {pad}>{cell(r[k])}</td>" for k in ("f1_before", "f1_after", "support_before", "support_after"))
         + "</tr>" for r in rows)
-    heads = "".join(f"<th {pad}>{h}</th>" for h in ("F1 before", "F1 after", "images before", "images after"))
-    return (f"<details open class='tlw-before-after'><summary>Retrained with fixes from <code>"
-            f"{html.escape(parent_id)}</code>: per class, before → after</summary>"
-            f"<table style='border-collapse:collapse'><tr><th style='padding:1px 12px'>class</th>{heads}</tr>"
+    heads = "".join(f"<th {pad}>{h}</th>" for h in (_("F1 before"), _("F1 after"), _("images before"),
+                                                     _("images after")))
+    summary = _("Retrained with fixes from {parent}: per class, before → after").format(
+        parent=f"<code>{html.escape(parent_id)}</code>")
+    klass = _("class")
+    return (f"<details open class='tlw-before-after'><summary>{summary}</summary>"
+            f"<table style='border-collapse:collapse'><tr><th style='padding:1px 12px'>{klass}</th>{heads}</tr>"
             f"{body}</table></details>")

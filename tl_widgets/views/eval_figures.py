@@ -14,6 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from tl_widgets.core.i18n import _
+
 __all__ = ["confusion_figure", "per_class_figure", "image_grid_figure", "top_losses_figure", "gradcam_figure",
            "report_html"]
 
@@ -37,11 +39,11 @@ def confusion_figure(confusion: Sequence[Sequence[int]], class_names: Sequence[s
     fig = go.Figure(go.Heatmap(
         z=z.tolist(), x=list(class_names), y=list(class_names), text=text, texttemplate="%{text}",
         customdata=cm.astype(int).tolist(), colorscale="Blues", zmin=0, zmax=1 if normalize else None,
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} images<extra></extra>",
+        hovertemplate=_("true %{y}<br>predicted %{x}<br>%{customdata} images") + "<extra></extra>",
     ))
     fig.update_layout(
-        title="Confusion matrix" + (" (row-normalised)" if normalize else " (counts)"),
-        xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", margin=dict(t=50, l=60, r=20, b=50),
+        title=_("Confusion matrix (row-normalised)") if normalize else _("Confusion matrix (counts)"),
+        xaxis_title=_("predicted"), yaxis_title=_("true"), yaxis_autorange="reversed", margin=dict(t=50, l=60, r=20, b=50),
     )
     return fig
 
@@ -51,10 +53,10 @@ def per_class_figure(per_class: Sequence[Mapping[str, Any]]) -> go.Figure:
     names = [str(r["class"]) for r in per_class]
     support = [int(r["support"]) for r in per_class]
     fig = go.Figure()
-    for metric in ("precision", "recall", "f1"):
-        fig.add_bar(name=metric, x=names, y=[float(r[metric]) for r in per_class], customdata=support,
-                    hovertemplate=f"%{{x}}<br>{metric} %{{y:.3f}}<br>support %{{customdata}}<extra></extra>")
-    fig.update_layout(title="Per-class precision / recall / F1", barmode="group", yaxis_range=[0, 1.05],
+    for metric, label in (("precision", _("precision")), ("recall", _("recall")), ("f1", _("f1"))):
+        fig.add_bar(name=label, x=names, y=[float(r[metric]) for r in per_class], customdata=support,
+                    hovertemplate=f"%{{x}}<br>{label} %{{y:.3f}}<br>" + _("support %{customdata}") + "<extra></extra>")
+    fig.update_layout(title=_("Per-class precision / recall / F1"), barmode="group", yaxis_range=[0, 1.05],
                       margin=dict(t=50, l=50, r=20, b=50))
     return fig
 
@@ -68,7 +70,7 @@ def image_grid_figure(images: Any, captions: Sequence[str], *, title: str, colum
         raise ValueError(f"Expected columns >= 1. Received: columns={columns}")
     if len(imgs) == 0:
         fig = go.Figure()
-        fig.update_layout(title=title, annotations=[dict(text="nothing to show", showarrow=False)],
+        fig.update_layout(title=title, annotations=[dict(text=_("nothing to show"), showarrow=False)],
                           xaxis_visible=False, yaxis_visible=False)
         return fig
     cols = min(columns, len(imgs))
@@ -86,7 +88,8 @@ def image_grid_figure(images: Any, captions: Sequence[str], *, title: str, colum
 def top_losses_figure(images: Any, top_losses: Sequence[Mapping[str, Any]], *, columns: int = 4) -> go.Figure:
     """The most confidently wrong images, captioned ``true -> predicted (p)``."""
     captions = [f"{r['true']} → {r['predicted']} ({float(r['probability']):.2f})" for r in top_losses]
-    return image_grid_figure(images, captions, title="Top losses: true → predicted (probability)", columns=columns)
+    return image_grid_figure(images, captions, title=_("Top losses: true → predicted (probability)"),
+                             columns=columns)
 
 
 def gradcam_figure(overlays: Any, captions: Sequence[str], *, columns: int = 4) -> go.Figure:

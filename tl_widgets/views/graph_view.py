@@ -13,12 +13,16 @@ from typing import Any, Iterable
 
 import plotly.graph_objects as go
 
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.models.graph import ModelGraph
 
 __all__ = ["model_graph", "graph_figure", "graph_positions", "GRAPH_COLORS"]
 
 #: Node colour per training state.
 GRAPH_COLORS = {"trainable": "#f28e2b", "mixed": "#edc948", "frozen": "#8c9aab", "no weights": "#d9d9d9"}  # as the layer map
+#: The training states as the legend shows them (msgid: the English state).
+STATE_LABELS = {"trainable": N_("trainable"), "mixed": N_("mixed"), "frozen": N_("frozen"),
+                "no weights": N_("no weights")}
 
 
 def graph_positions(graph: ModelGraph) -> dict[str, tuple[float, float]]:
@@ -62,10 +66,14 @@ def graph_figure(graph: ModelGraph, title: str = "", height: int | None = None) 
         nodes = [n for n in graph.nodes if n.state == state]
         if not nodes:
             continue
-        hover = [f"<b>{n.name}</b> ({n.kind}{', ' + str(len(n.layers)) + ' layers' if n.kind == 'Block' else ''})"
-                 f"<br>{n.params:,} parameters, {n.trainable_params:,} trainable<br>{state}" for n in nodes]
+        label = _(STATE_LABELS[state])
+        hover = [f"<b>{n.name}</b> ({n.kind}"
+                 + (_(", {n} layers").format(n=len(n.layers)) if n.kind == "Block" else "") + ")<br>"
+                 + _("{params:,} parameters, {trainable:,} trainable").format(params=n.params,
+                                                                               trainable=n.trainable_params)
+                 + f"<br>{label}" for n in nodes]
         fig.add_trace(go.Scatter(
-            x=[pos[n.name][0] for n in nodes], y=[pos[n.name][1] for n in nodes], name=state,
+            x=[pos[n.name][0] for n in nodes], y=[pos[n.name][1] for n in nodes], name=label,
             mode="markers+text" if few else "markers", text=[n.name for n in nodes], textposition="middle right",
             customdata=[n.name for n in nodes], hovertext=hover, hoverinfo="text",
             marker={"color": color, "size": [18 if n.kind == "Block" else 10 for n in nodes], "symbol": "square",
@@ -106,9 +114,11 @@ def model_graph(model_or_config: Any, expand: Iterable[str] = (), collapsed: boo
         graph, blocks = describe_graph(model_cfg.backbone, model_cfg.input_size, freeze)
         if collapsed:
             graph = graph.collapse(blocks, expand)
-        return graph_figure(graph, title=f"{model_cfg.backbone}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+        return graph_figure(graph, title=_("{name}: {nodes} nodes, {edges} edges").format(
+            name=model_cfg.backbone, nodes=len(graph.nodes), edges=len(graph.edges)))
     if type(model_or_config).__module__.startswith("keras") or hasattr(model_or_config, "_operations"):
         graph = layer_graph(model_or_config)
-        return graph_figure(graph, title=f"{model_or_config.name}: {len(graph.nodes)} layers, {len(graph.edges)} edges")
+        return graph_figure(graph, title=_("{name}: {nodes} layers, {edges} edges").format(
+            name=model_or_config.name, nodes=len(graph.nodes), edges=len(graph.edges)))
     raise TypeError("Expected a keras.Model, a TrainConfig or a ModelConfig. "
                     f"Received: {type(model_or_config).__name__}")

@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.views.chart import PlotlyChart
 from tl_widgets.views.decimate import StreamDecimator
 
 __all__ = ["ChartSeries"]
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-_TITLES = {"loss": ("Loss", "loss", False), "metrics": ("Metrics", "value", False), "lr": ("Learning rate", "lr", True)}
+_TITLES = {"loss": (N_("Loss"), N_("loss"), False), "metrics": (N_("Metrics"), N_("value"), False),
+           "lr": (N_("Learning rate"), "lr", True)}
 _LR = "learning_rate"
 
 
@@ -33,10 +35,10 @@ def _base_figure(name: str) -> dict[str, Any]:
     return {
         "data": [],
         "layout": {
-            "title": {"text": title, "x": 0.01, "font": {"size": 14}},
+            "title": {"text": _(title), "x": 0.01, "font": {"size": 14}},
             "margin": {"l": 60, "r": 15, "t": 40, "b": 40},
-            "xaxis": {"title": {"text": "global step"}, **grid},
-            "yaxis": {"title": {"text": y_title}, "type": "log" if log_y else "linear", **grid},
+            "xaxis": {"title": {"text": _("global step")}, **grid},
+            "yaxis": {"title": {"text": _(y_title)}, "type": "log" if log_y else "linear", **grid},
             "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
             "plot_bgcolor": "white",
             "hovermode": "closest",
@@ -198,7 +200,8 @@ class ChartSeries:
              "xanchor": "left", "yanchor": "top", "font": {"size": 10, "color": "#666"}}
             for x, name in self._phases
         ]
-        title = _TITLES[chart][0]
+        title = _(_TITLES[chart][0])
         if self.steps_in_chunk > 1:
-            title += f" <span style='font-size:11px;color:#666'>(batch points per {self.steps_in_chunk} steps)</span>"
+            per = _("(batch points per {n} steps)").format(n=self.steps_in_chunk)
+            title += f" <span style='font-size:11px;color:#666'>{per}</span>"
         return {"shapes": shapes, "annotations": notes, "title.text": title}

@@ -11,6 +11,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from tl_widgets.core.i18n import _
+
 __all__ = ["sweep_figures", "FIGURES"]
 
 FIGURES = ("history", "parallel", "importance")
@@ -30,16 +32,16 @@ def sweep_figures(study: Any) -> dict[str, go.Figure]:
 
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
-        why = "No complete trial yet"
+        why = _("No complete trial yet")
         return {key: _empty(why) for key in FIGURES}
     out = {"history": vis.plot_optimization_history(study), "parallel": vis.plot_parallel_coordinate(study)}
     if len(complete) >= 2 and len({tuple(sorted(t.params.items())) for t in complete}) >= 2:
         try:
             out["importance"] = vis.plot_param_importances(study)
         except (RuntimeError, ValueError) as exc:  # e.g. every trial took the same values
-            out["importance"] = _empty(f"Parameter importances unavailable: {exc}")
+            out["importance"] = _empty(_("Parameter importances unavailable: {reason}").format(reason=exc))
     else:
-        out["importance"] = _empty("Parameter importances need two different complete trials")
+        out["importance"] = _empty(_("Parameter importances need two different complete trials"))
     for fig in out.values():
         fig.update_layout(height=320, margin={"l": 50, "r": 20, "t": 40, "b": 40})
     return out

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tl_widgets.core.config.schema import StrategyConfig
+from tl_widgets.core.i18n import _
 
 __all__ = [
     "Device",
@@ -106,33 +107,36 @@ def available_strategies(devices: list[Device] | None = None, backend_name: str 
     devices = devices if devices is not None else discover_devices()
     name = backend_name or backend()
     gpus, tpus, n = _count(devices, "gpu"), _count(devices, "tpu"), len(devices)
-    opts = [StrategyOption("auto", "Automatic (best available)", True)]
+    opts = [StrategyOption("auto", _("Automatic (best available)"), True)]
     if name == "jax":
         return opts + [
-            StrategyOption("default", "Single device", True),
+            StrategyOption("default", _("Single device"), True),
             StrategyOption(
-                "data_parallel", f"Data parallel (keras.distribution, {n} local devices)", True,
-                "" if n > 1 else "one local device: useful across processes (--num-processes)",
+                "data_parallel", _("Data parallel (keras.distribution, {n} local devices)").format(n=n), True,
+                "" if n > 1 else _("one local device: useful across processes (--num-processes)"),
             ),
-            StrategyOption("model_parallel", "Model parallel (LayoutMap over the head)", n > 1,
-                           "" if n > 1 else "needs at least 2 local devices"),
-            StrategyOption("one_device", "tf.distribute.OneDeviceStrategy", False, "TensorFlow backend only"),
-            StrategyOption("mirrored", "tf.distribute.MirroredStrategy", False, "TensorFlow backend only"),
-            StrategyOption("tpu", "tf.distribute.TPUStrategy", False, "TensorFlow backend only"),
+            StrategyOption("model_parallel", _("Model parallel (LayoutMap over the head)"), n > 1,
+                           "" if n > 1 else _("needs at least 2 local devices")),
+            StrategyOption("one_device", "tf.distribute.OneDeviceStrategy", False, _("TensorFlow backend only")),
+            StrategyOption("mirrored", "tf.distribute.MirroredStrategy", False, _("TensorFlow backend only")),
+            StrategyOption("tpu", "tf.distribute.TPUStrategy", False, _("TensorFlow backend only")),
         ]
     if name != "tensorflow":
-        return opts + [StrategyOption("default", "Default (no strategy)", True)]
+        return opts + [StrategyOption("default", _("Default (no strategy)"), True)]
     return opts + [
-        StrategyOption("default", "Default (no strategy)", True),
-        StrategyOption("one_device", "One device", True),
+        StrategyOption("default", _("Default (no strategy)"), True),
+        StrategyOption("one_device", _("One device"), True),
         StrategyOption(
-            "mirrored", f"Mirrored over {gpus} GPUs" if gpus else "Mirrored (logical CPU devices)", True,
-            "" if gpus > 1 else "fewer than 2 GPUs: set strategy.logical_cpus >= 2 (fresh process) to mirror over CPUs",
+            "mirrored",
+            _("Mirrored over {n} GPUs").format(n=gpus) if gpus else _("Mirrored (logical CPU devices)"), True,
+            "" if gpus > 1 else
+            _("fewer than 2 GPUs: set strategy.logical_cpus >= 2 (fresh process) to mirror over CPUs"),
         ),
-        StrategyOption("tpu", "TPUStrategy", tpus > 0, "" if tpus else "no TPU found"),
-        StrategyOption("data_parallel", "keras.distribution DataParallel", False, "JAX backend only (KERAS_BACKEND=jax)"),
+        StrategyOption("tpu", "TPUStrategy", tpus > 0, "" if tpus else _("no TPU found")),
+        StrategyOption("data_parallel", "keras.distribution DataParallel", False,
+                       _("JAX backend only (KERAS_BACKEND=jax)")),
         StrategyOption("model_parallel", "keras.distribution ModelParallel", False,
-                       "JAX backend only (KERAS_BACKEND=jax)"),
+                       _("JAX backend only (KERAS_BACKEND=jax)")),
         StrategyOption("multi_worker", "MultiWorkerMirroredStrategy", False, MULTI_WORKER_REASON),
     ]
 

@@ -1,0 +1,53 @@
+"""Labels of config values and fields in the user's language: the value stays what the config holds.
+
+A dropdown shows ``choice_label(value)`` and keeps ``value`` (``choice_options``), so a config round-trips
+whatever the language. Values that are names users type (optimizer names, precision policies, backbone
+names) are not listed here and show as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from tl_widgets.core.i18n import N_, _
+
+__all__ = ["CHOICE_LABELS", "FIELD_LABELS", "choice_label", "choice_options", "field_label"]
+
+#: Config choice -> its English label (the msgid; English shows the value as before).
+CHOICE_LABELS: dict[str, str] = {
+    # augmentation flip
+    "none": N_("none"), "horizontal": N_("horizontal"), "vertical": N_("vertical"),
+    "horizontal_and_vertical": N_("horizontal_and_vertical"),
+    # demo datasets, cache, pooling
+    "digits": N_("digits"), "shapes": N_("shapes"), "memory": N_("memory"), "disk": N_("disk"),
+    "avg": N_("avg"), "max": N_("max"),
+    # learning-rate schedule, strategy and precision words
+    "constant": N_("constant"), "cosine": N_("cosine"), "onecycle": N_("onecycle"), "auto": N_("auto"),
+    "off": N_("off"), "on": N_("on"), "linear": N_("linear"),
+    # sweep pruners
+    "median": N_("median"), "successive_halving": N_("successive_halving"),
+}
+
+#: Config field -> the short label its widget shows (msgid = the English label shown before).
+FIELD_LABELS: dict[str, str] = {
+    "rotation": N_("rotation"), "zoom": N_("zoom"), "translation": N_("translation"),
+    "contrast": N_("contrast"), "brightness": N_("brightness"), "crop": N_("crop"), "hue": N_("hue"),
+    "saturation": N_("saturation"), "color_jitter": N_("color_jitter"),
+}
+
+
+def choice_label(value: Any) -> str:
+    """The label of a config choice in the current language (the value itself when it has none)."""
+    text = CHOICE_LABELS.get(value) if isinstance(value, str) else None
+    return _(text) if text else str(value)
+
+
+def choice_options(values: Iterable[Any]) -> list[tuple[str, Any]]:
+    """``(label, value)`` pairs for a Dropdown/ToggleButtons: labels translated, values kept."""
+    return [(choice_label(v), v) for v in values]
+
+
+def field_label(name: str) -> str:
+    """The widget label of a config field in the current language (the name itself when it has none)."""
+    text = FIELD_LABELS.get(name)
+    return _(text) if text else name
