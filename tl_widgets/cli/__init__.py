@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Any
 
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import _, set_language
+from tl_widgets.core.settings import LANG_ENV
 
 __all__ = ["main", "build_parser"]
 
@@ -51,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tl-widgets {__version__}",
                         help=_("show program's version number and exit"))
+    parser.add_argument("--lang", metavar="LANG",
+                        help=_("language of the messages and of the Studio it serves: en or zh-CN (default: "
+                               "$TL_WIDGETS_LANG, else the locale)"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (train, sweep, backbones, weights, config, demo_data, runs, evaluate, export, studio, serve):
         command.register(sub)
@@ -64,9 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _language_in(argv: list[str]) -> str | None:
+    """The value of ``--lang`` in ``argv`` (``--lang X`` or ``--lang=X``), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tl-widgets`` script; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    lang = _language_in(argv)
+    if lang is not None:  # before the parser exists: its help is written in the language
+        with warnings.catch_warnings(record=True) as caught:  # an unknown language: English, and one line why
+            warnings.simplefilter("always")
+            os.environ[LANG_ENV] = set_language(lang)  # the Studio's kernels inherit it
+        for warning in caught:
+            print(f"tl-widgets: warning: {warning.message}", file=sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
