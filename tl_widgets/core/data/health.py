@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from tl_widgets.core.data.images import DataError, ImageInfo
+from tl_widgets.core.i18n import _
 
 __all__ = ["Finding", "HealthReport", "check_dataset", "DEFAULT_SIMILARITY"]
 
@@ -162,7 +163,7 @@ def check_dataset(path: str | os.PathLike[str], *, val_path: str | os.PathLike[s
         in_val = np.concatenate([in_val, np.ones(len(vkeys), bool)])
         skipped += vrep.skipped
     else:
-        _, val_idx = split_indices(labels_arr, validation_split, 0 if seed is None else int(seed))
+        _train_idx, val_idx = split_indices(labels_arr, validation_split, 0 if seed is None else int(seed))
         in_val[val_idx] = True
     seconds["scan"] = time.perf_counter() - t0
 
@@ -170,9 +171,9 @@ def check_dataset(path: str | os.PathLike[str], *, val_path: str | os.PathLike[s
     findings += _imbalance(report.counts)
     if skipped:
         findings.append(Finding(
-            "unreadable", "warning", f"{len(skipped)} files cannot be used: "
-            + ", ".join(sorted({s.reason for s in skipped})) + ".",
-            "They are skipped in training; delete or re-export them.",
+            "unreadable", "warning", _("{n} files cannot be used: {reasons}.").format(
+                n=len(skipped), reasons=", ".join(sorted({s.reason for s in skipped}))),
+            _("They are skipped in training; delete or re-export them."),
             [_key_of(s.path, root, val_path) for s in skipped]))
 
     t0 = time.perf_counter()
@@ -188,9 +189,10 @@ def check_dataset(path: str | os.PathLike[str], *, val_path: str | os.PathLike[s
         cross = sum(1 for g in exact if len({int(labels_arr[i]) for i in g}) > 1)
         findings.append(Finding(
             "exact_duplicates", "warning",
-            f"{sum(len(g) for g in exact)} files in {len(exact)} groups are byte-for-byte copies"
-            + (f" ({cross} groups span different classes)" if cross else "") + ".",
-            "Exclude all but one of each group (and decide the class where copies disagree).",
+            (_("{n} files in {groups} groups are byte-for-byte copies ({cross} groups span different classes).")
+             if cross else _("{n} files in {groups} groups are byte-for-byte copies.")).format(
+                n=sum(len(g) for g in exact), groups=len(exact), cross=cross),
+            _("Exclude all but one of each group (and decide the class where copies disagree)."),
             [keys[i] for g in exact for i in g[1:]], [[keys[i] for i in g] for g in exact]))
 
     threshold = None
@@ -205,19 +207,20 @@ def check_dataset(path: str | os.PathLike[str], *, val_path: str | os.PathLike[s
         if near:
             findings.append(Finding(
                 "near_duplicates", "warning",
-                f"{len(near)} pairs of images look almost the same (cosine similarity >= {similarity:.2f} "
-                f"of standardised {backbone} embeddings).",
-                "Check each pair; exclude one image of true duplicates.",
-                sorted({keys[j] for _, j, _ in near}), [[keys[i], keys[j]] for i, j, _ in near]))
+                _("{n} pairs of images look almost the same (cosine similarity >= {similarity:.2f} of "
+                  "standardised {backbone} embeddings).").format(n=len(near), similarity=similarity,
+                                                                  backbone=backbone),
+                _("Check each pair; exclude one image of true duplicates."),
+                sorted({keys[j] for _i, j, _s in near}), [[keys[i], keys[j]] for i, j, _s in near]))
         pairs += near
         findings += _mislabels(emb, labels_arr, keys, names)
-    leaks = [(i, j) for i, j, _ in pairs if in_val[i] != in_val[j]]
+    leaks = [(i, j) for i, j, _s in pairs if in_val[i] != in_val[j]]
     if leaks:
         findings.insert(0, Finding(
             "leakage", "warning",
-            f"{len(leaks)} validation images have a duplicate or near duplicate in training: "
-            "validation accuracy is inflated.",
-            "Exclude the validation copy (or the training one) so that validation measures unseen images.",
+            _("{n} validation images have a duplicate or near duplicate in training: validation accuracy is "
+              "inflated.").format(n=len(leaks)),
+            _("Exclude the validation copy (or the training one) so that validation measures unseen images."),
             sorted({keys[j] if in_val[j] else keys[i] for i, j in leaks}),
             [[keys[i], keys[j]] for i, j in leaks]))
     findings += _image_shape_findings(keys, infos, input_size)
@@ -231,13 +234,15 @@ def _mislabels(emb: np.ndarray, labels: np.ndarray, keys: list[str], names: list
     try:
         rows = feature_label_errors(emb, labels, keys, names, limit=50)
     except ImportError as exc:
-        return [Finding("label_errors", "info", f"Label errors were not checked: {exc}.", "Install cleanlab.")]
+        return [Finding("label_errors", "info", _("Label errors were not checked: {reason}.").format(reason=exc),
+                        _("Install cleanlab."))]
     if not rows:
         return []
-    return [Finding("label_errors", "warning", f"{len(rows)} images may carry the wrong label (out-of-fold "
-                    "predictions from their embeddings disagree with confidence; confident learning, cleanlab).",
-                    "Open them, then relabel, exclude or mark them ambiguous; a trained run ranks them better "
-                    "(tl-widgets curate RUN_DIR --list).", [r["key"] for r in rows],
+    return [Finding("label_errors", "warning", _(
+                        "{n} images may carry the wrong label (out-of-fold predictions from their embeddings disagree "
+                        "with confidence; confident learning, cleanlab).").format(n=len(rows)),
+                    _("Open them, then relabel, exclude or mark them ambiguous; a trained run ranks them better "
+                      "(tl-widgets curate RUN_DIR --list)."), [r["key"] for r in rows],
                     [[r["key"], r["given"], r["predicted"]] for r in rows])]
 
 
@@ -258,10 +263,10 @@ def _imbalance(counts: dict[str, int]) -> list[Finding]:
     small = [k for k, v in counts.items() if v == lo]
     big = [k for k, v in counts.items() if v == hi]
     return [Finding(
-        "imbalance", "warning", f"Classes are imbalanced {ratio:.0f}:1 ({big[0]!r} has {hi} images, "
-        f"{small[0]!r} has {lo}).",
-        "Add images to the small classes, or turn on class weights (data.class_weights) or cap the large ones "
-        "(data.max_per_class); judge the model by macro F1, not accuracy.")]
+        "imbalance", "warning", _("Classes are imbalanced {ratio:.0f}:1 ({big} has {hi} images, {small} has "
+                                  "{lo}).").format(ratio=ratio, big=repr(big[0]), hi=hi, small=repr(small[0]), lo=lo),
+        _("Add images to the small classes, or turn on class weights (data.class_weights) or cap the large ones "
+          "(data.max_per_class); judge the model by macro F1, not accuracy."))]
 
 
 def _image_shape_findings(keys: list[str], infos: list[ImageInfo], input_size: int) -> list[Finding]:
@@ -269,16 +274,19 @@ def _image_shape_findings(keys: list[str], infos: list[ImageInfo], input_size: i
     small = [k for k, i in zip(keys, infos) if min(i.width, i.height) < input_size / 2]
     if small:
         out.append(Finding("small_images", "warning",
-                           f"{len(small)} images are far smaller than the model's {input_size}px input.",
-                           "They are upscaled and blurry: replace them with larger images or exclude them.", small))
+                           _("{n} images are far smaller than the model's {size}px input.").format(
+                               n=len(small), size=input_size),
+                           _("They are upscaled and blurry: replace them with larger images or exclude them."), small))
     odd = [k for k, i in zip(keys, infos) if max(i.width, i.height) / max(1, min(i.width, i.height)) > ASPECT_WARN]
     if odd:
-        out.append(Finding("aspect_ratio", "info", f"{len(odd)} images are more than {ASPECT_WARN:.0f}x wider than "
-                           "tall (or taller than wide); squashing them to a square distorts them.",
-                           "Crop them to the subject, or exclude them.", odd))
+        out.append(Finding("aspect_ratio", "info", _(
+                           "{n} images are more than {ratio:.0f}x wider than tall (or taller than wide); squashing "
+                           "them to a square distorts them.").format(n=len(odd), ratio=ASPECT_WARN),
+                           _("Crop them to the subject, or exclude them."), odd))
     grey = [k for k, i in zip(keys, infos) if i.mode in _GREY_MODES]
     if grey and len(grey) < len(infos):
-        out.append(Finding("mixed_colour", "info", f"{len(grey)} of {len(infos)} images are greyscale, the rest "
-                           "colour.", "If colour matters, the model may learn 'grey' as a cue: check that grey "
-                           "images are spread over the classes.", grey))
+        out.append(Finding("mixed_colour", "info", _("{n} of {total} images are greyscale, the rest colour.").format(
+                           n=len(grey), total=len(infos)),
+                           _("If colour matters, the model may learn 'grey' as a cue: check that grey images are "
+                             "spread over the classes."), grey))
     return out
