@@ -88,3 +88,17 @@ def test_no_model_yet_says_what_to_do(tmp_path):
     assert panel.run_picker.options == () and "No trained model yet" in panel.run_info.value
     panel.predict_images([("a.png", _png(0))])
     assert not panel.busy and "Expected a trained model to try" in panel.notice.value
+
+
+def test_a_run_trained_after_opening_is_tried_without_refresh(trained_demo_result, tmp_path):
+    from tl_widgets.core.runs.store import RunStore
+
+    last = [None]
+    panel = TryItPanel(store=RunStore(tmp_path / "home"), result_source=lambda: last[0])
+    assert panel.run_picker.options == ()
+    last[0] = trained_demo_result  # the kernel trains; the panel was built before
+    panel.predict_images([("a.png", _png(0))])
+    panel.wait(300)
+    assert panel.error is None, panel.error
+    assert panel.run_picker.value == str(Path(trained_demo_result.run_dir).absolute())
+    assert len(panel.results.children) == 1 and panel.outcome.run_id == trained_demo_result.run_id
