@@ -9,13 +9,16 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _
+
+_WIDE = re.compile(r"[\u3400-\u9fff]")  # wide (CJK) characters: the mean label needs twice the margin
 
 __all__ = [
     "layer_map_figure",
@@ -27,6 +30,7 @@ __all__ = [
 ]
 
 _STATE_COLORS = {"trainable": "#f28e2b", "mixed": "#edc948", "frozen": "#8c9aab"}
+_STATE_LABELS = {"trainable": N_("trainable"), "mixed": N_("mixed"), "frozen": N_("frozen")}
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _BASE_LAYOUT: dict[str, Any] = {"plot_bgcolor": "white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
@@ -79,7 +83,7 @@ def layer_map_figure(blocks: Sequence[Mapping[str, Any]]) -> go.Figure:
         fig.add_trace(
             go.Bar(
                 orientation="h",
-                name=state,
+                name=_(_STATE_LABELS[state]),
                 y=[names[i] for i in idx],
                 x=[trainable[i] + frozen[i] for i in idx],
                 marker={"color": color, "line": {"color": "#555", "width": 0.5}},
@@ -87,18 +91,19 @@ def layer_map_figure(blocks: Sequence[Mapping[str, Any]]) -> go.Figure:
                 text=[f"{trainable[i] + frozen[i]:,}" for i in idx],
                 textposition="outside",
                 hovertemplate=(
-                    "<b>%{y}</b><br>trainable: %{customdata[0]:,}<br>frozen: %{customdata[1]:,}"
-                    "<br>layers: %{customdata[2]}<extra>" + state + "</extra>"
+                    "<b>%{y}</b><br>" + _("trainable: %{customdata[0]:,}<br>frozen: %{customdata[1]:,}<br>layers: "
+                                          "%{customdata[2]}") + "<extra>" + _(_STATE_LABELS[state]) + "</extra>"
                 ),
             )
         )
     total_t, total_f = sum(trainable), sum(frozen)
     fig.update_layout(
         **_BASE_LAYOUT,
-        title={"text": f"Blocks: {total_t:,} trainable, {total_f:,} frozen parameters"},
+        title={"text": _("Blocks: {trainable:,} trainable, {frozen:,} frozen parameters").format(
+            trainable=total_t, frozen=total_f)},
         barmode="overlay",
         height=max(220, 80 + 24 * len(names)),
-        xaxis={"title": {"text": "parameters"}, "gridcolor": "#eee"},
+        xaxis={"title": {"text": _("parameters")}, "gridcolor": "#eee"},
         yaxis={"categoryorder": "array", "categoryarray": names, "autorange": "reversed", "automargin": True},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
     )
@@ -120,17 +125,19 @@ def class_counts_figure(counts: Mapping[str, int]) -> go.Figure:
     values = [int(v) for v in counts.values()]
     fig = go.Figure(
         go.Bar(x=names, y=values, text=values, textposition="auto", insidetextanchor="end",
-               marker={"color": _PALETTE[0]}, cliponaxis=False, hovertemplate="%{x}: %{y:,} images<extra></extra>")
+               marker={"color": _PALETTE[0]}, cliponaxis=False, hovertemplate=_("%{x}: %{y:,} images") + "<extra></extra>")
     )
     mean = sum(values) / len(values)
     # Nothing crosses a count: the counts sit inside the bars' tops (above a bar too short to hold one), the mean
     # line runs behind the bars, and its label sits in the right margin beside the line's end.
-    fig.add_hline(y=mean, line={"dash": "dash", "color": "#888"}, layer="below", annotation_text=f"mean {mean:,.1f}",
+    mean_text = _("mean {mean:,.1f}").format(mean=mean)
+    fig.add_hline(y=mean, line={"dash": "dash", "color": "#888"}, layer="below", annotation_text=mean_text,
                   annotation_position="right", annotation_font={"size": 11, "color": "#555"})
-    margin = {**_BASE_LAYOUT["margin"], "r": 12 + 7 * len(f"mean {mean:,.1f}")}
+    margin = {**_BASE_LAYOUT["margin"], "r": 12 + 7 * len(mean_text) * (2 if _WIDE.search(mean_text) else 1)}
     fig.update_layout(**{**_BASE_LAYOUT, "margin": margin},
-                      title={"text": f"{sum(values):,} images in {len(values)} classes"},
-                      yaxis={"title": {"text": "images"}, "gridcolor": "#eee", "range": [0, max(values) * 1.15 or 1]},
+                      title={"text": _("{images:,} images in {classes} classes").format(
+                          images=sum(values), classes=len(values))},
+                      yaxis={"title": {"text": _("images")}, "gridcolor": "#eee", "range": [0, max(values) * 1.15 or 1]},
                       height=320)
     return fig
 
@@ -161,15 +168,17 @@ def confusion_figure(matrix: Sequence[Sequence[int]] | np.ndarray, labels: Seque
             z=z, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
             zmin=0, zmax=1 if normalize else None,
             customdata=np.stack([counts, fractions], axis=-1),
-            hovertemplate="true %{y}, predicted %{x}<br>%{customdata[0]:.0f} images (%{customdata[1]:.1%} of row)<extra></extra>",
+            hovertemplate=_("true %{y}, predicted %{x}<br>%{customdata[0]:.0f} images (%{customdata[1]:.1%} of row)")
+            + "<extra></extra>",
         )
     )
     accuracy = float(np.trace(counts) / counts.sum()) if counts.sum() else math.nan
     side = max(320, 60 + 40 * len(names))
     fig.update_layout(
-        **_BASE_LAYOUT, title={"text": f"Confusion matrix (accuracy {accuracy:.1%})"}, height=side,
-        xaxis={"title": {"text": "predicted"}, "side": "bottom"},
-        yaxis={"title": {"text": "true"}, "autorange": "reversed"},
+        **_BASE_LAYOUT, title={"text": _("Confusion matrix (accuracy {accuracy:.1%})").format(accuracy=accuracy)},
+        height=side,
+        xaxis={"title": {"text": _("predicted")}, "side": "bottom"},
+        yaxis={"title": {"text": _("true")}, "autorange": "reversed"},
     )
     return fig
 
@@ -189,18 +198,18 @@ def lr_finder_figure(lrs: Sequence[float], losses: Sequence[float], suggested_lr
     if (x <= 0).any():
         raise ValueError("Expected learning rates > 0 (the x axis is logarithmic).")
     y = np.where(np.isfinite(y), y, np.nan)
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="loss", line={"color": _PALETTE[0]},
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name=_("loss"), line={"color": _PALETTE[0]},
                                hovertemplate="lr %{x:.2e}<br>loss %{y:.4g}<extra></extra>"))
     if suggested_lr is not None:
         if not suggested_lr > 0:
             raise ValueError(f"Expected suggested_lr > 0 or None. Received: {suggested_lr!r}")
         at = float(np.interp(np.log10(suggested_lr), np.log10(x), np.nan_to_num(y, nan=np.nanmax(y))))
         fig.add_vline(x=float(suggested_lr), line={"dash": "dash", "color": _PALETTE[3]})
-        fig.add_trace(go.Scatter(x=[suggested_lr], y=[at], mode="markers", name=f"suggested {suggested_lr:.1e}",
+        fig.add_trace(go.Scatter(x=[suggested_lr], y=[at], mode="markers", name=_("suggested {lr:.1e}").format(lr=suggested_lr),
                                  marker={"color": _PALETTE[3], "size": 10}))
-    fig.update_layout(**_BASE_LAYOUT, title={"text": "Learning-rate finder"}, height=320,
-                      xaxis={"type": "log", "title": {"text": "learning rate"}, "gridcolor": "#eee"},
-                      yaxis={"title": {"text": "loss"}, "gridcolor": "#eee"})
+    fig.update_layout(**_BASE_LAYOUT, title={"text": _("Learning-rate finder")}, height=320,
+                      xaxis={"type": "log", "title": {"text": _("learning rate")}, "gridcolor": "#eee"},
+                      yaxis={"title": {"text": _("loss")}, "gridcolor": "#eee"})
     return fig
 
 
@@ -222,11 +231,11 @@ def runs_overlay_figure(runs: Mapping[str, Sequence[tuple[int, float]]], metric:
         pts = np.asarray(list(points), dtype=np.float64).reshape(-1, 2) if len(points) else np.zeros((0, 2))
         fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="lines+markers" if len(pts) < 50 else "lines",
                                  name=str(name), line={"color": _PALETTE[i % len(_PALETTE)]},
-                                 hovertemplate="epoch %{x}<br>" + metric + " %{y:.4g}<extra>%{fullData.name}</extra>"))
+                                 hovertemplate=_("epoch %{x}") + "<br>" + metric + " %{y:.4g}<extra>%{fullData.name}</extra>"))
     last = max(x for points in runs.values() for x, _y in points)
     ticks = {"dtick": 1} if last <= 20 else {}  # whole epochs, never 0.5
-    fig.update_layout(**_BASE_LAYOUT, title={"text": f"{metric} by run"}, height=340, showlegend=True,
-                      xaxis={"title": {"text": "epoch"}, "gridcolor": "#eee", **ticks},
+    fig.update_layout(**_BASE_LAYOUT, title={"text": _("{metric} by run").format(metric=metric)}, height=340,
+                      showlegend=True, xaxis={"title": {"text": _("epoch")}, "gridcolor": "#eee", **ticks},
                       yaxis={"title": {"text": metric}, "gridcolor": "#eee"})
     return fig
 
