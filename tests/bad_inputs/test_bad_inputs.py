@@ -42,9 +42,12 @@ def test_load_datasets_trains_on_the_good_files_only(data_bad, tmp_path: Path) -
     before = snapshot(tmp_path / "in")
     cfg = DataConfig(source="folder", path=str(root), validation_split=0.0, batch_size=16, cache="memory")
     ds = load_datasets(cfg, 16, seed=0, work_dir=tmp_path / "work")
-    assert ds.train_count == 7
-    x, y = next(iter(ds.train))
+    assert ds.train_count == 9  # set-up reads headers: the two truncated files are found in the first epoch
+    (x, y), = list(ds.train)  # one complete pass: one batch
     assert x.shape == (7, 16, 16, 3)
+    assert ds.train_count == 7
+    late = {Path(s.path).name: s.reason for s in ds.report.skipped[-2:]}
+    assert set(late) == {"truncated.jpg", "truncated.png"} and all(r.startswith("corrupt") for r in late.values())
     reds = sorted(int(v) for v in x.numpy()[:, 0, 0, 0])
     assert abs(reds[0] - 200) <= 2 and all(r >= 245 for r in reds[1:])  # the unicode file, then 3 + 3 good ones
     assert snapshot(tmp_path / "in") == before  # the input folder is never written to

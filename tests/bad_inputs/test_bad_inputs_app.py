@@ -266,14 +266,15 @@ def test_pixel_and_thread_limits(tmp_path, monkeypatch):
     assert all("limit 16,000,000" in s["reason"] for s in report["skipped"])
     from concurrent import futures
 
-    from tl_widgets.core.data import loading
+    from tl_widgets.core.data import scanning
 
     used: list[int] = []
     real = futures.ThreadPoolExecutor
-    monkeypatch.setattr(loading, "ThreadPoolExecutor", lambda max_workers: used.append(max_workers) or real(1))
+    monkeypatch.setattr(scanning, "ThreadPoolExecutor", lambda max_workers: used.append(max_workers) or real(1))
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")  # what `serve --threads 2` gives each kernel
-    loading._check_all([root / "a" / "ok.jpg"] * 70, images.DEFAULT_MAX_PIXELS)
-    assert used == [2]
+    for deep in (True, False):  # the full check (scan_folder) and the header-only one (training set-up)
+        scanning.check_files([str(root / "a" / "ok.jpg")] * 70, images.DEFAULT_MAX_PIXELS, deep)
+    assert used == [2, 2]
 
 
 def test_studio_reports_bad_images_and_trains_on_the_rest(tmp_path):

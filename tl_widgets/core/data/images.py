@@ -26,6 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = [
     "DataError",
     "limit_pixels",
+    "effective_max_pixels",
     "SkippedFile",
     "ImageInfo",
     "IMAGE_EXTENSIONS",
@@ -135,6 +136,11 @@ def limit_pixels(max_pixels: int) -> None:
     _PROCESS_MAX_PIXELS = min(DEFAULT_MAX_PIXELS, max(1, int(max_pixels)))
 
 
+def effective_max_pixels(max_pixels: int) -> int:
+    """``max_pixels`` capped by this process's limit (see :func:`limit_pixels`)."""
+    return min(max_pixels, _PROCESS_MAX_PIXELS)
+
+
 def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo | SkippedFile:
     """Checks one file without decoding it fully (except for rare formats).
 
@@ -150,7 +156,7 @@ def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
         An :class:`ImageInfo` for a usable image, else a :class:`SkippedFile`.
     """
     p = Path(path)
-    max_pixels = min(max_pixels, _PROCESS_MAX_PIXELS)
+    max_pixels = effective_max_pixels(max_pixels)
     if p.suffix.lower() not in IMAGE_EXTENSIONS:
         return SkippedFile(str(p), "not an image file type")
     try:

@@ -6,7 +6,11 @@ Public entry points:
   integrity test) and returns a :class:`DatasetReport`: classes, counts,
   skipped files with reasons, image sizes, warnings.
 * :func:`load_datasets` turns a :class:`~tl_widgets.core.config.schema.DataConfig`
-  into finite, batched ``tf.data`` pipelines (:class:`Datasets`).
+  into finite, batched ``tf.data`` pipelines (:class:`Datasets`). Its set-up
+  lists the folder and reads headers only (:mod:`~tl_widgets.core.data.scanning`);
+  damaged image data is skipped during the first epoch and reported the same
+  way (:mod:`~tl_widgets.core.data.first_pass`); the decoded-image cache goes to
+  memory or disk by a budget (:mod:`~tl_widgets.core.data.cache_budget`).
 
 Every user-facing problem raises :class:`DataError`. TensorFlow is imported
 lazily (inside functions), so importing this module works under any Keras
@@ -18,28 +22,20 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from tl_widgets.core.config.schema import DataConfig
 from tl_widgets.core.data import pipeline as pipelines
 from tl_widgets.core.data.dataset_report import DatasetReport
-from tl_widgets.core.data.images import (
-    DEFAULT_MAX_PIXELS,
-    DataError,
-    ImageInfo,
-    SkippedFile,
-    check_image,
-    convert_to_png,
-    jpeg_ratio,
-    size_stats,
-    small_image_warning,
-)
-from tl_widgets.core.data.zipsafe import find_class_root, is_ignored_name, safe_extract_zip
+from tl_widgets.core.data.cache_budget import choose_cache
+from tl_widgets.core.data.first_pass import FirstPassCheck, late_skip_message
+from tl_widgets.core.data.images import DataError, ImageInfo, SkippedFile, convert_to_png, jpeg_ratio
+from tl_widgets.core.data.scanning import scan
+from tl_widgets.core.data.zipsafe import find_class_root, safe_extract_zip
 from tl_widgets.core.settings import default_home
 
 __all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets"]
@@ -56,6 +52,12 @@ class Datasets:
     ``train_keys``/``val_keys`` name each image in pipeline order for the
     validation set (see :mod:`tl_widgets.core.data.curation`; None for data
     from code); ``curation`` is the applied curation's summary.
+
+    Files are checked from their headers at set-up; a file whose image data
+    turns out to be broken is dropped during the first epoch and then added to
+    ``report`` (see :meth:`watch_skipped`) and ``train_count``/``val_count``
+    are lowered (``steps_per_epoch``/``val_steps`` stay as set-up counted). ``notices`` are ``(level, text)`` run messages
+    (e.g. which data cache was chosen and why).
     """
 
     train: Any
@@ -71,102 +73,34 @@ class Datasets:
     train_keys: list[str] | None = None
     val_keys: list[str] | None = None
     curation: dict[str, Any] | None = None
+    notices: list[tuple[str, str]] = field(default_factory=list)
+    checks: list[FirstPassCheck] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for check in self.checks:  # the counts become exact once a first pass dropped bad files
+            check.watch(lambda found, what=check.what: self._drop(what, len(found)))
+
+    def _drop(self, what: str, count: int) -> None:
+        if what == "validation":
+            self.val_count -= count
+        else:
+            self.train_count -= count
+
+    def watch_skipped(self, watcher: Callable[[str], None]) -> None:
+        """Calls ``watcher(message)`` when a first pass over a pipeline drops bad files.
+
+        The files are already in ``report.skipped`` (and gone from the keys) by then.
+        """
+        for check in self.checks:
+            check.watch(lambda found, what=check.what: watcher(late_skip_message(found, what)))
 
 
 # -- scanning ----------------------------------------------------------------
 
 
-def _class_dirs(root: Path) -> tuple[list[Path], int]:
-    """Sorted class folders and the number of files lying directly in ``root``."""
-    if not root.exists():
-        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (does not exist)")
-    if not root.is_dir():
-        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (not a folder)")
-    try:
-        entries = [e for e in root.iterdir() if not is_ignored_name(e.name)]
-    except OSError as exc:
-        raise DataError(f"Expected a readable folder. Received: {str(root)!r} ({exc.strerror or exc})") from exc
-    dirs = sorted((e for e in entries if e.is_dir()), key=lambda e: e.name)
-    loose = sum(1 for e in entries if e.is_file())
-    if not entries:
-        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (empty)")
-    if not dirs:
-        raise DataError(
-            f"Expected a folder with one sub-folder per class. Received: {str(root)!r} "
-            f"({loose} files and no sub-folders)"
-        )
-    if len(dirs) < 2:
-        raise DataError(
-            f"Expected at least 2 class folders. Received: {str(root)!r} (only one class: {dirs[0].name!r})"
-        )
-    return dirs, loose
-
-
-def _class_files(folder: Path) -> list[Path]:
-    """All non-hidden files below ``folder`` (recursively), sorted."""
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d))
-        found.extend(Path(dirpath) / f for f in filenames if not is_ignored_name(f))
-    return sorted(found)
-
-
-def _check_all(paths: list[Path], max_pixels: int) -> list[ImageInfo | SkippedFile]:
-    if len(paths) < 64:
-        return [check_image(p, max_pixels) for p in paths]
-    # A served kernel has a thread limit (`serve --threads`, set before it started): file checks keep to it.
-    limit = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
-    workers = int(limit) if limit.isdigit() and int(limit) > 0 else min(16, 4 * (os.cpu_count() or 1))
-    if workers == 1:
-        return [check_image(p, max_pixels) for p in paths]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: check_image(p, max_pixels), paths, chunksize=32))
-
-
-def _scan(
-    root: Path, *, max_per_class: int | None = None, min_size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> tuple[DatasetReport, dict[str, list[ImageInfo]]]:
-    dirs, loose = _class_dirs(root)
-    per_class = {d.name: _class_files(d) for d in dirs}
-    warnings = []
-    if loose:
-        warnings.append(f"{loose} files directly inside {str(root)!r} are outside any class folder and were ignored.")
-    if max_per_class:
-        big = {k: len(v) for k, v in per_class.items() if len(v) > max_per_class}
-        if big:
-            warnings.append(f"Checked only the first {max_per_class} files of classes with more: {big}.")
-        per_class = {k: v[:max_per_class] for k, v in per_class.items()}
-    flat = [p for files in per_class.values() for p in files]
-    results = iter(_check_all(flat, max_pixels))
-    valid: dict[str, list[ImageInfo]] = {}
-    skipped: list[SkippedFile] = []
-    for name, files in per_class.items():
-        valid[name] = []
-        for _ in files:
-            res = next(results)
-            (valid[name] if isinstance(res, ImageInfo) else skipped).append(res)  # type: ignore[arg-type]
-        if not valid[name]:
-            reasons = sorted({s.reason for s in skipped if Path(s.path).is_relative_to(root / name)})
-            detail = f"{len(files)} files, none usable: {', '.join(reasons)}" if files else "no files"
-            raise DataError(
-                f"Expected at least one valid image in every class folder. Received: class {name!r} in "
-                f"{str(root)!r} ({detail})"
-            )
-    infos = [i for v in valid.values() for i in v]
-    widths = np.array([i.width for i in infos])
-    heights = np.array([i.height for i in infos])
-    warnings += small_image_warning(widths, heights, min_size)
-    if skipped:
-        warnings.append(f"{len(skipped)} files were skipped (see the report's skipped list).")
-    report = DatasetReport(
-        root=str(root),
-        class_names=list(valid),
-        counts={k: len(v) for k, v in valid.items()},
-        skipped=skipped,
-        size_stats=size_stats(widths, heights),
-        warnings=warnings,
-    )
-    return report, valid
+def _scan(root: Path, **kwargs: Any) -> tuple[DatasetReport, dict[str, list[ImageInfo]]]:
+    """The deep scan (every file checked up front); see :func:`tl_widgets.core.data.scanning.scan`."""
+    return scan(root, **kwargs)
 
 
 def scan_folder(
@@ -188,7 +122,7 @@ def scan_folder(
         DataError: The path is missing or not a folder, the folder is empty,
             has fewer than two classes, or a class has no valid image.
     """
-    report, _ = _scan(Path(path), max_per_class=max_per_class, min_size=min_size)
+    report, _ = scan(Path(path), max_per_class=max_per_class, min_size=min_size, deep=True)
     return report
 
 
@@ -220,7 +154,7 @@ def _zip_root(cfg: DataConfig, work_dir: str | os.PathLike[str] | None) -> Path:
 
 
 def _file_source(root: Path, min_size: int | None) -> tuple[DatasetReport, list[str], np.ndarray, list[ImageInfo]]:
-    report, valid = _scan(root, min_size=min_size)
+    report, valid = scan(root, min_size=min_size, deep=False)  # the rest is checked during the first epoch
     infos = [i for v in valid.values() for i in v]
     labels = np.concatenate([np.full(len(v), k, np.int32) for k, v in enumerate(valid.values())])
     return report, list(valid), labels, infos
@@ -319,16 +253,29 @@ def load_datasets(
     elif len(val_idx):
         val_idx = pipelines.shard_indices(val_idx, shard, split_seed)
 
+    choice = choose_cache(cfg.cache, len(train_idx) + len(val_idx), image_size, lambda: _work_dir(work_dir) / "cache")
     cache_dir = None
-    if cfg.cache == "disk":
+    if choice.mode == "disk":
         cache_dir = _work_dir(work_dir) / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
-    batch = cfg.batch_size
-    train_ds = pipelines.build_pipeline(source, train_idx, image_size, batch, True, cfg.cache, seed, cache_dir)
+    train_keys = None if keys is None else [keys[i] for i in train_idx]
+    val_keys = None if keys is None else [(val_keys or keys)[i] for i in val_idx]
     vs = val_source or source
+    checks = []
+    if isinstance(source, pipelines.FileSource):
+        report = source.report
+        checks.append(FirstPassCheck(source.paths[train_idx], labels[train_idx], source.class_names, report,
+                                     report.counts, train_keys, "training"))
+        if len(val_idx):
+            checks.append(FirstPassCheck(vs.paths[val_idx], vs.labels[val_idx], source.class_names, report,
+                                         report.counts if val_source is None else None, val_keys, "validation"))
+    batch = cfg.batch_size
+    train_ds = pipelines.build_pipeline(source, train_idx, image_size, batch, True, choice.mode, seed, cache_dir,
+                                        checks[0] if checks else None)
     val_ds = None
     if len(val_idx):
-        val_ds = pipelines.build_pipeline(vs, val_idx, image_size, batch, False, cfg.cache, seed, cache_dir)
+        val_ds = pipelines.build_pipeline(vs, val_idx, image_size, batch, False, choice.mode, seed, cache_dir,
+                                          checks[1] if checks else None)
     weights = pipelines.inverse_frequency(labels[train_idx], n_classes) if cfg.class_weights else None
     return Datasets(
         train=train_ds,
@@ -341,9 +288,11 @@ def load_datasets(
         val_steps=math.ceil(len(val_idx) / batch),
         class_weight=weights,
         report=source.report,
-        train_keys=None if keys is None else [keys[i] for i in train_idx],
-        val_keys=None if keys is None else [(val_keys or keys)[i] for i in val_idx],
+        train_keys=train_keys,
+        val_keys=val_keys,
         curation=curation,
+        notices=[("warning" if choice.warning else "info", choice.note)] if choice.note else [],
+        checks=checks,
     )
 
 
@@ -374,7 +323,7 @@ def _curate(path: str, source: Any, keys: list[str] | None, train_idx: np.ndarra
 def _val_folder(
     root: Path, class_names: list[str], image_size: int, work_dir: str | os.PathLike[str] | None, report: DatasetReport
 ) -> Any:
-    val_report, valid = _scan(root)
+    val_report, valid = scan(root, deep=False)
     extra = sorted(set(valid) - set(class_names))
     if extra:
         raise DataError(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from tl_widgets.core.data.dataset_report import DatasetReport
+from tl_widgets.core.data.first_pass import FirstPassCheck
 from tl_widgets.core.data.images import DataError, make_tf_decoder
 
 __all__ = [
@@ -287,8 +288,13 @@ def build_pipeline(
     cache: str,
     seed: int | None,
     cache_dir: Path | None,
+    check: FirstPassCheck | None = None,
 ) -> Any:
-    """The batched pipeline over ``source``'s items ``idx`` (see the module docstring)."""
+    """The batched pipeline over ``source``'s items ``idx`` (see the module docstring).
+
+    For files, ``check`` (its positions are those of ``idx``) learns which files the
+    decoder dropped during the first complete pass (see :mod:`tl_widgets.core.data.first_pass`).
+    """
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
@@ -296,11 +302,12 @@ def build_pipeline(
     if isinstance(source, FileSource):
         ratios = source.ratios[idx]
         decode = make_tf_decoder(image_size, int(ratios.min()) if len(ratios) else 1)
-        base = tf.data.Dataset.from_tensor_slices((source.paths[idx].astype(str), source.labels[idx]))
+        positions = np.arange(n, dtype=np.int32)
+        base = tf.data.Dataset.from_tensor_slices((source.paths[idx].astype(str), source.labels[idx], positions))
         buffer = n  # elements are file names: a full shuffle is cheap
 
-        def prepare(path: Any, y: Any) -> Any:
-            return decode(path), y
+        def prepare(path: Any, y: Any, pos: Any) -> Any:
+            return decode(path), y, pos
 
     else:
         fn = _array_prepare(image_size, source.scale)
@@ -320,21 +327,27 @@ def build_pipeline(
     def shuffled(ds: Any, size: int) -> Any:
         return ds.shuffle(max(1, size), seed=seed, reshuffle_each_iteration=True) if training else ds
 
+    files = isinstance(source, FileSource)
     if cache == "none":
         ds = shuffled(base, buffer).map(prepare, num_parallel_calls=autotune)
-        if isinstance(source, FileSource):
-            ds = ds.ignore_errors(log_warning=True)
+        if files:
+            ds = ds.ignore_errors()  # damage past the header: dropped here, reported by `check`
     else:
         ds = base.map(prepare, num_parallel_calls=autotune)
-        if isinstance(source, FileSource):
-            ds = ds.ignore_errors(log_warning=True)  # safety net for damage the header check can't see
+        if files:
+            ds = ds.ignore_errors()  # damage past the header: dropped here, reported by `check`
         if cache == "memory":
             ds = shuffled(ds.cache(), n)
         else:
             if cache_dir is None:
                 raise DataError("Expected a cache folder for cache='disk'. Received: None")
             ds = shuffled(ds.cache(_cache_file(source, idx, image_size, cache_dir)), min(n, _STREAM_SHUFFLE))
-    ds = ds.batch(batch_size).map(
-        lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)), num_parallel_calls=autotune
-    )
+    ds = ds.batch(batch_size)
+    if files and check is not None:
+        ds = ds.map(lambda x, y, pos: (tf.cast(x, tf.float32), check.track(pos, y)), num_parallel_calls=autotune)
+        ds = ds.concatenate(check.end_marker(ds.element_spec))
+    elif files:
+        ds = ds.map(lambda x, y, pos: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)), num_parallel_calls=autotune)
+    else:
+        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)), num_parallel_calls=autotune)
     return ds.prefetch(autotune)
