@@ -105,8 +105,6 @@ class Runner:
             self.report, self.class_names = data.report, list(data.class_names)
             for warning in getattr(data.report, "warnings", []):
                 self._message("warning", warning)
-            for level, text in data.notices:  # e.g. the data cache chosen and why
-                self._message(level, text)
             data.watch_skipped(lambda text: self._message("warning", text))  # bad files met in the first epoch
             self.timings["data_s"] = time.time() - t0
             t1 = time.time()
@@ -123,6 +121,8 @@ class Runner:
                 class_names=tuple(self.class_names), num_replicas=runtime.num_replicas,
                 resumed_from_epoch=resume.epochs_done if resume is not None else 0,
             ))
+            for level, text in data.notices:  # e.g. the data cache chosen and why
+                self._message(level, text)
             status = self._phases(assembled, data, runtime)
         return self._finish(status, t0)
 
