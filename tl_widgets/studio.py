@@ -338,8 +338,7 @@ class Studio(widgets.VBox):
         # replace() runs TrainConfig's checks, which rebuild every part: the result shares nothing with the panels.
         return dataclasses.replace(self._base, data=self.data.config, model=model, freeze=freeze,
                                    strategy=self.strategy.config, phases=self.train.phases(freeze),
-                                   tensorboard=bool(self.train.tensorboard.value),
-                                   calibrate=bool(self.train.calibrate.value))
+                                   **self.train.top_level())
 
     def show_code(self) -> str:
         """Shows (and returns) the Python and CLI equivalents of the current config."""

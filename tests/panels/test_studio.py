@@ -183,6 +183,8 @@ def test_stop_gives_stopped(tiny_config):
     studio.stop()
     assert studio.train.wait(120) == "stopped"
     assert studio.train.session.status == "stopped"
+    # The "Stopping after the current batch..." notice does not outlive the run.
+    assert studio.train.notice.text == f"Run {studio.train.run_id} stopped."
     studio.stop()
     assert "Nothing to stop" in studio.train.notice.text
 

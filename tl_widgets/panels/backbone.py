@@ -14,6 +14,7 @@ import traitlets
 from tl_widgets.core.config.checks import field_bounds
 from tl_widgets.core.config.schema import ModelConfig
 from tl_widgets.core.models.backbones import BackboneSpec, get_backbone, list_backbones
+from tl_widgets.panels.advanced import FieldGroup, advanced_box
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, resolve_under_roots
 from tl_widgets.panels.validation import data_roots as _data_roots
 
@@ -100,6 +101,8 @@ class BackbonePanel(widgets.VBox):
         self.size = widgets.BoundedIntText(48, min=MIN_SIZE, max=MAX_SIZE, description="input size")
         self.size.add_class("tlw-input-size")
         self.details = widgets.HTML()
+        self.head = FieldGroup(ModelConfig, ("pooling", "dropout", "hidden_units"), self.guard, "model")
+        self.advanced = advanced_box((None, self.head.widgets))
 
         self.filter.observe(lambda c: self._refilter(), names="value")
         self.guard.watch(self.select, lambda v: check_choice(v, "model.backbone", self.names), self._on_backbone)
@@ -109,7 +112,7 @@ class BackbonePanel(widgets.VBox):
         # The table is padded text in a Select: a monospace font keeps its columns aligned.
         header = widgets.HTML("<h3>Backbone</h3><style>.tlw-backbone select { font-family: monospace; }</style>")
         super().__init__([header, self.filter, self.select, self.details, self.size,
-                          self.weights, self.weights_file, self.weights_status, self.notice])
+                          self.weights, self.weights_file, self.weights_status, self.advanced, self.notice])
         self.add_class("tlw-backbone-panel")
         self._on_backbone(first)
         if config is not None:
@@ -205,6 +208,7 @@ class BackbonePanel(widgets.VBox):
             else:
                 self.guard.accept(self.weights, "file")
                 self.guard.accept(self.weights_file, path)
+            self.head.show(cfg)
         self._base = cfg
         self._on_weights()
 
@@ -227,7 +231,7 @@ class BackbonePanel(widgets.VBox):
             weights = "imagenet"
         else:
             weights = choice
-        return dataclasses.replace(self._base, backbone=name, weights=weights, input_size=size)
+        return dataclasses.replace(self._base, backbone=name, weights=weights, input_size=size, **self.head.values())
 
     @property
     def effective_size(self) -> int:

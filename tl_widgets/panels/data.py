@@ -15,6 +15,8 @@ import traitlets
 from tl_widgets.core.config.checks import field_bounds, field_choices
 from tl_widgets.core.config.schema import DataConfig
 from tl_widgets.core.data.preview import DataPreview, demo_preview, folder_preview, sub_folders
+from tl_widgets.core.i18n import _
+from tl_widgets.panels.advanced import FieldGroup, advanced_box
 from tl_widgets.panels.augment import AugmentPanel
 from tl_widgets.panels.validation import data_roots as _data_roots
 from tl_widgets.panels.validation import (
@@ -98,6 +100,11 @@ class DataPanel(widgets.VBox):
                                                     tooltip="Use at most this many training images per class (0: all)")
         self.max_per_class.add_class("tlw-max-per-class")
         self.augment = AugmentPanel(notice=self.notice)
+        self.more = FieldGroup(  # class weights, image cache, a separate validation folder
+            DataConfig, ("class_weights", "cache", "val_path"), self.guard, "data",
+            options={"val_path": [(_("(none: hold out the validation split)"), ""), *sub_folders(self.roots)]},
+            checks_={"val_path": lambda v: str(resolve_under_roots(v, self.roots, "validation folder"))})
+        self.advanced = advanced_box((None, self.more.widgets))
         self.summary = widgets.HTML()
         self.summary.add_class("tlw-data-summary")
         self.skipped = widgets.HTML()
@@ -121,7 +128,7 @@ class DataPanel(widgets.VBox):
         super().__init__([
             widgets.HTML("<h3>Data</h3>"), self.source_picker, self._where,
             widgets.HBox([self.validation_split, self.batch_size, self.max_per_class]), self.notice, self.summary,
-            widgets.HBox([self.counts_chart, self.samples_chart]), self.skipped, self.augment,
+            widgets.HBox([self.counts_chart, self.samples_chart]), self.skipped, self.augment, self.advanced,
         ])
         self.add_class("tlw-data-panel")
         self._show_where()
@@ -146,6 +153,7 @@ class DataPanel(widgets.VBox):
                 self.guard.set_options(self.folder, [*self.folder.options, (folder, folder)], self.folder.value)
         elif cfg.source == "zip":
             self._check_zip(cfg.path or "")
+        self.more.show(cfg)  # refuses a validation folder outside the data roots
         self._base = cfg
         with self.hold_sync():
             self.guard.accept(self.demo, cfg.demo)
@@ -164,8 +172,6 @@ class DataPanel(widgets.VBox):
     @property
     def config(self) -> DataConfig:
         """This panel's part of the config, re-checked; fields it does not show pass through.
-
-        ``val_path`` is kept only while the source and path are the ones it was given with.
 
         Raises:
             PanelError: A value is out of bounds or a path is outside the data roots.
@@ -186,10 +192,9 @@ class DataPanel(widgets.VBox):
         base = self._base
         return dataclasses.replace(
             base, source=source, path=path, demo=check_choice(self.demo.value, "data.demo", DEMOS),
-            val_path=base.val_path if source == base.source and path == base.path else None,
             validation_split=float(check_number(self.validation_split.value, "validation_split", split_lo, split_hi)),
             batch_size=check_number(self.batch_size.value, "batch_size", bs_lo, bs_hi, integer=True),
-            max_per_class=max_pc or None, augmentation=self.augment.validate(),
+            max_per_class=max_pc or None, augmentation=self.augment.validate(), **self.more.values(),
         )
 
     # -- checks -----------------------------------------------------------------

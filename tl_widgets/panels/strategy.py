@@ -11,6 +11,7 @@ import traitlets
 
 from tl_widgets.core.config.checks import field_bounds, field_choices
 from tl_widgets.core.config.schema import StrategyConfig
+from tl_widgets.panels.advanced import FieldGroup, advanced_box
 from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number
 
 __all__ = ["StrategyPanel"]
@@ -71,6 +72,7 @@ class StrategyPanel(widgets.VBox):
         self.xla.add_class("tlw-xla")
         self.global_batch = widgets.HTML()
         self.global_batch.add_class("tlw-global-batch")
+        self.more = FieldGroup(StrategyConfig, ("steps_per_execution", "lr_scaling"), self.guard, "strategy")
         self.guard.watch(self.picker, lambda v: check_choice(v, "strategy.kind", self.allowed), self._on_kind)
         self.guard.watch(self.logical_cpus, lambda v: check_number(v, "logical_cpus", lo, hi, integer=True),
                          lambda _: self._update_batch())
@@ -78,7 +80,8 @@ class StrategyPanel(widgets.VBox):
         self.guard.watch(self.xla, lambda v: check_choice(v, "jit_compile", list(XLA)))
         self.observe(lambda _: self._update_batch(), names="batch_size")
         super().__init__([widgets.HTML("<h3>Devices and strategy</h3>"), self.devices_html, self.picker,
-                          self.reasons, self.logical_cpus, self.precision, self.xla, self.global_batch, self.notice])
+                          self.reasons, self.logical_cpus, self.precision, self.xla, self.global_batch,
+                          advanced_box((None, self.more.widgets)), self.notice])
         self.add_class("tlw-strategy-panel")
         self._update_batch()
         if config is not None:
@@ -114,6 +117,7 @@ class StrategyPanel(widgets.VBox):
             self.guard.accept(self.logical_cpus, cfg.logical_cpus)
             self.guard.accept(self.precision, cfg.mixed_precision)
             self.guard.accept(self.xla, _xla_label(cfg.jit_compile))
+            self.more.show(cfg)
         self._base = cfg
         self._update_batch()
 
@@ -130,7 +134,7 @@ class StrategyPanel(widgets.VBox):
             self._base, kind=kind,
             logical_cpus=check_number(self.logical_cpus.value, "logical_cpus", lo, hi, integer=True),
             mixed_precision=check_choice(self.precision.value, "mixed_precision", PRECISIONS),
-            jit_compile=XLA[check_choice(self.xla.value, "jit_compile", list(XLA))])
+            jit_compile=XLA[check_choice(self.xla.value, "jit_compile", list(XLA))], **self.more.values())
 
     def describe(self) -> dict[str, Any]:
         """Devices and options as plain data (for tests and the code view)."""

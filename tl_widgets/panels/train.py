@@ -12,6 +12,8 @@ import traitlets
 
 from tl_widgets.core.config.checks import ConfigError, field_bounds, field_choices
 from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig, TrainConfig
+from tl_widgets.core.i18n import _
+from tl_widgets.panels.train_advanced import TrainAdvanced
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
 
 __all__ = ["TrainPanel", "TERMINAL"]
@@ -150,9 +152,11 @@ class TrainPanel(widgets.VBox):
         self.charts = LiveTrainingCharts()
         self.charts.observe(self._on_progress, names="progress")
         self._ft_box = widgets.HBox([*self.ft.widgets, self.ft_top])
+        self.advanced = TrainAdvanced(self.guard)  # schedules, warm-up, per-block rates, seed, early stopping, ...
+        self._run_notice = ""  # the "started"/"stopping" notice of the run, replaced when it ends
         super().__init__([
             widgets.HTML("<h3>Train</h3>"), widgets.HBox(self.head.widgets), self.fine_tune, self._ft_box,
-            widgets.HBox([self.tensorboard, self.calibrate]),
+            widgets.HBox([self.tensorboard, self.calibrate]), self.advanced.box,
             widgets.HBox([self.start_button, self.stop_button, self.progress_bar, self.progress_text]),
             widgets.HBox([widgets.HTML("status:&nbsp;"), self.status_line]), self.notice, self.charts,
         ])
@@ -162,6 +166,7 @@ class TrainPanel(widgets.VBox):
     # -- config -----------------------------------------------------------------
     def _show_ft(self) -> None:
         self._ft_box.layout.display = None if self.fine_tune.value else "none"
+        self.advanced.show_fine_tune(bool(self.fine_tune.value))
 
     def set_config(self, cfg: TrainConfig) -> None:
         """Shows the phases of ``cfg`` (the first is the head phase, the second the fine-tune)."""
@@ -176,6 +181,7 @@ class TrainPanel(widgets.VBox):
                 self.ft.show(ft)
                 if ft.freeze is not None and ft.freeze.mode == "top":
                     self.guard.accept(self.ft_top, ft.freeze.top_n)
+            self.advanced.show(cfg)
         self._show_ft()
 
     def _top_bounds(self) -> tuple[int, int]:
@@ -197,7 +203,7 @@ class TrainPanel(widgets.VBox):
             PanelError: A value failed its check.
         """
         base = self._base.phases
-        phases = [self.head.apply(base[0])]
+        phases = [self.advanced.apply_phase(0, self.head.apply(base[0]))]
         if self.fine_tune.value:
             template = base[1] if len(base) > 1 else PhaseConfig(name="fine_tune")
             top = check_number(self.ft_top.value, "top N", *self._top_bounds(), integer=True)
@@ -209,7 +215,7 @@ class TrainPanel(widgets.VBox):
                 plan = dataclasses.replace(old, top_n=top, overrides=dict(old.overrides))
             else:
                 plan = old  # a plan this panel does not show passes through
-            phases.append(self.ft.apply(template, freeze=plan))
+            phases.append(self.advanced.apply_phase(1, self.ft.apply(template, freeze=plan)))
             phases.extend(base[2:])
         return phases
 
@@ -222,8 +228,12 @@ class TrainPanel(widgets.VBox):
         """
         if self._source is not None:
             return self._source()
-        return dataclasses.replace(self._base, phases=self.phases(), tensorboard=bool(self.tensorboard.value),
-                                   calibrate=bool(self.calibrate.value))
+        return dataclasses.replace(self._base, phases=self.phases(), **self.top_level())
+
+    def top_level(self) -> dict[str, Any]:
+        """This panel's top-level fields (TensorBoard, calibration, seed, early stopping, ...); raises PanelError."""
+        return {"tensorboard": bool(self.tensorboard.value), "calibrate": bool(self.calibrate.value),
+                **self.advanced.top_level()}
 
     # -- running ----------------------------------------------------------------
     @property
@@ -321,7 +331,7 @@ class TrainPanel(widgets.VBox):
             return None
         # The status went out before the notice: a page that sees the new notice also sees "running".
         self.run_id = run_id
-        self.notice.show(f"Run {run_id} {verb}.", "info")
+        self._note_run(f"Run {run_id} {verb}.")
         return run_id
 
     def stop(self) -> None:
@@ -329,8 +339,13 @@ class TrainPanel(widgets.VBox):
         if not self.running:
             self.notice.show("Nothing to stop: no run is active.", "warning")
             return
+        self._note_run("Stopping after the current batch...")  # before stop(): the end's notice replaces it
         self.session.stop()
-        self.notice.show("Stopping after the current batch...", "info")
+
+    def _note_run(self, text: str) -> None:
+        """Shows a notice about the run that its end replaces (an error shown meanwhile stays)."""
+        self._run_notice = text
+        self.notice.show(text, "info")
 
     def wait(self, timeout: float = 300.0) -> str:
         """Blocks until the run ends and the status line shows it; returns the status (for tests and scripts)."""
@@ -372,6 +387,9 @@ class TrainPanel(widgets.VBox):
         elif p.status in TERMINAL:
             if p.status == "finished":
                 self.progress_bar.value = 1.0
-            self._set_status(p.status)
+            if self.notice.text == self._run_notice:  # not "Stopping after the current batch..." once stopped
+                done = _("Run {run_id} finished.") if p.status == "finished" else _("Run {run_id} stopped.")
+                self._note_run(done.format(run_id=self.session.run_id))
+            self._set_status(p.status)  # after the notice: whoever sees the status sees the notice too
         elif self.status != "running":
             self._set_status("running")
