@@ -249,7 +249,8 @@ def test_the_non_coders_whole_path(lang, launch, start_voila, artifacts_dir, tmp
                                f"{json.dumps(used)})", timeout=150_000)  # the kernel may still be loading Keras
         page.wait_for_function("document.querySelector('.tlw-data-summary').innerText.includes("
                                f"{json.dumps(str(total))})", timeout=60_000)
-        page.locator(".tlw-capture .tlw-camera-toggle").click()  # camera off before training
+        page.wait_for_function("!document.querySelector('.tlw-capture video.tlw-webcam-video').srcObject",
+                               timeout=10_000)  # done capturing: the camera is off
         shot(page, artifacts_dir, lang, 3, "data")
 
         # 3. Train (the run bar is on every step).

@@ -50,7 +50,9 @@ def test_two_classes_recorded_then_used(tmp_path):
     assert [t.layout.visibility for t in panel.thumbs[1:3]] == ["visible", "hidden"]
     assert panel.thumbs[1].value == (panel.store.root / "open hand" / "00002.jpg").read_bytes()
     assert not panel.use_button.disabled
+    panel.camera.value = True
     panel.use_button.click()
+    assert not panel.webcam.on and not panel.camera.value  # done capturing: the camera goes off
     assert used == [str(tmp_path / "home" / "captures" / "webcam")]
     assert sorted(p.name for p in (tmp_path / "home" / "captures" / "webcam").iterdir()) == ["open hand", "thumbs up"]
     # Delete asks first, then removes the folder.

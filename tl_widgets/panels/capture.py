@@ -144,12 +144,16 @@ class CapturePanel(widgets.VBox):
         return n
 
     def use_samples(self) -> str | None:
-        """Hands the folder to ``on_dataset`` when it has two usable classes; returns the folder or None."""
+        """Turns the camera off and hands the folder to ``on_dataset`` (when it has two usable classes).
+
+        Returns the folder, or None (the reason is in the notice).
+        """
         why = self.store.ready()
         if why is not None:
             self.notice.show(why, "error")
             return None
         folder = str(self.store.root)
+        self.camera.value = False  # done capturing: the camera light goes off
         self.on_dataset(folder)
         counts = self.store.counts()
         self.notice.show(_("Using {n} frames in {k} classes for training.").format(
