@@ -9,6 +9,7 @@ are returned by :meth:`TrainAdvanced.top_level`, which the Train panel's
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -37,7 +38,7 @@ class TrainAdvanced:
         self.phase_groups = [FieldGroup(PhaseConfig, PHASE_FIELDS, guard, "phases[0]", "head-"),
                              FieldGroup(PhaseConfig, PHASE_FIELDS, guard, "phases[1]", "ft-")]
         self.run = FieldGroup(TrainConfig, RUN_FIELDS, guard, "", "")
-        self._ft_section = widgets.VBox([widgets.HTML(f"<b>{_('Fine-tune phase')}</b>"),
+        self._ft_section = widgets.VBox([widgets.HTML("<b>" + html.escape(_("Fine-tune phase")) + "</b>"),
                                          *self.phase_groups[1].widgets])
         self.box = advanced_box((_("Head phase"), self.phase_groups[0].widgets), (None, [self._ft_section]),
                                 (_("The run"), self.run.widgets))

@@ -40,7 +40,7 @@ def config_diff_html(rows: Sequence[tuple[str, Any, Any]], name_a: str, name_b: 
     cell = "style='padding:2px 10px;border-bottom:1px solid #ddd;text-align:left'"
     body = "".join(f"<tr><td {cell}><code>{html.escape(path)}</code></td><td {cell}>{html.escape(format_value(x))}"
                    f"</td><td {cell}>{html.escape(format_value(y))}</td></tr>" for path, x, y in rows)
-    title = _("Settings that differ between the two newest runs picked")
+    title, setting = _("Settings that differ between the two newest runs picked"), _("setting")
     return (f"<b>{html.escape(title)}</b><table class='tlw-runs-diff-table' style='border-collapse:collapse'>"
-            f"<thead><tr><th {cell}>{html.escape(_('setting'))}</th><th {cell}>{a}</th><th {cell}>{b}</th></tr>"
+            f"<thead><tr><th {cell}>{html.escape(setting)}</th><th {cell}>{a}</th><th {cell}>{b}</th></tr>"
             f"</thead><tbody>{body}</tbody></table>")
