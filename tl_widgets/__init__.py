@@ -4,6 +4,7 @@ Public API (loaded lazily, so ``import tl_widgets.core`` never pulls in
 ipywidgets, plotly or IPython)::
 
     from tl_widgets import Studio, TrainConfig, train, list_backbones
+    from tl_widgets import set_language; set_language("zh-CN")   # then Studio() speaks 简体中文
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _LAZY = {
     "FreezePlan": "tl_widgets.core.models.freezing",
     "EventBus": "tl_widgets.core.events",
     "RunStore": "tl_widgets.core.runs.store",
+    "set_language": "tl_widgets.core.i18n",
+    "current_language": "tl_widgets.core.i18n",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

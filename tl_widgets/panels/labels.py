@@ -11,7 +11,8 @@ from typing import Any, Iterable
 
 from tl_widgets.core.i18n import N_, _
 
-__all__ = ["CHOICE_LABELS", "FIELD_LABELS", "choice_label", "choice_options", "field_label"]
+__all__ = ["CHOICE_LABELS", "FIELD_LABELS", "STATUS_LABELS", "choice_label", "choice_options", "field_label",
+           "status_label"]
 
 #: Config choice -> its English label (the msgid; English shows the value as before).
 CHOICE_LABELS: dict[str, str] = {
@@ -34,6 +35,22 @@ FIELD_LABELS: dict[str, str] = {
     "contrast": N_("contrast"), "brightness": N_("brightness"), "crop": N_("crop"), "hue": N_("hue"),
     "saturation": N_("saturation"), "color_jitter": N_("color_jitter"),
 }
+
+
+#: A run's status word -> the label the status line shows (the status itself stays English for code and tests).
+STATUS_LABELS: dict[str, str] = {
+    "idle": N_("idle"), "queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
+    "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted"),
+}
+
+
+def status_label(status: str) -> str:
+    """A run status as the user reads it (``"failed: why"`` keeps its reason)."""
+    word, sep, reason = status.partition(": ")
+    if sep and word == "failed":
+        return _("failed: {reason}").format(reason=reason)
+    text = STATUS_LABELS.get(status)
+    return _(text) if text else status
 
 
 def choice_label(value: Any) -> str:
