@@ -158,4 +158,4 @@ class FirstPassCheck:
         def never(x: Any, y: Any) -> Any:
             return tf.reshape(tf.py_function(closed, [], Tout=tf.bool), [])
 
-        return tf.data.Dataset.from_tensors(empty).filter(never)
+        return tf.data.Dataset.from_tensors(empty).filter(tf.autograph.experimental.do_not_convert(never))

@@ -138,26 +138,25 @@ def read_header(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
         gives) or a :class:`SkippedFile` for a wrong file type, an empty,
         unreadable, non-image or oversized file.
     """
-    p = Path(path)
+    name = os.fspath(path)
     max_pixels = effective_max_pixels(max_pixels)
-    if p.suffix.lower() not in IMAGE_EXTENSIONS:
-        return SkippedFile(str(p), "not an image file type")
+    if os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
+        return SkippedFile(name, "not an image file type")
     try:
-        with open(p, "rb") as fh:
+        with open(name, "rb") as fh:
             data = fh.read(HEAD_BYTES)
     except OSError as exc:
-        return SkippedFile(str(p), f"unreadable ({exc.strerror or exc})")
+        return SkippedFile(name, f"unreadable ({exc.strerror or exc})")
     if not data:
-        return SkippedFile(str(p), "0 bytes")
+        return SkippedFile(name, "0 bytes")
     if data[:3] == b"\xff\xd8\xff":
         found = _jpeg(data)
         if found is not None:
             width, height, mode, convert = found
-            return _too_large(str(p), width, height, max_pixels) or ImageInfo(
-                str(p), width, height, "JPEG", mode, convert)
+            return _too_large(name, width, height, max_pixels) or ImageInfo(name, width, height, "JPEG", mode, convert)
     elif data[:8] == b"\x89PNG\r\n\x1a\n":
         png = _png(data)
         if png is not None:
             width, height, mode = png
-            return _too_large(str(p), width, height, max_pixels) or ImageInfo(str(p), width, height, "PNG", mode)
-    return _pillow_header(p, max_pixels)
+            return _too_large(name, width, height, max_pixels) or ImageInfo(name, width, height, "PNG", mode)
+    return _pillow_header(Path(name), max_pixels)

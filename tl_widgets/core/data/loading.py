@@ -160,6 +160,17 @@ def _file_source(root: Path, min_size: int | None) -> tuple[DatasetReport, list[
     return report, list(valid), labels, infos
 
 
+def _relative_keys(root: Path, infos: list[ImageInfo], prefix: str = "") -> list[str]:
+    """``prefix`` + each file's path relative to ``root``, with ``/`` separators (string work: 100k files fast)."""
+    base = str(root).rstrip(os.sep) + os.sep
+    keys = []
+    for info in infos:
+        path = info.path
+        rel = path[len(base):] if path.startswith(base) else Path(path).relative_to(root).as_posix()
+        keys.append(prefix + rel.replace(os.sep, "/"))
+    return keys
+
+
 def _prepared_paths(infos: list[ImageInfo], image_size: int, work_dir: str | os.PathLike[str] | None):
     """File paths for TF (odd files converted once to PNG) and JPEG DCT ratios."""
     paths, ratios = [], []
@@ -229,7 +240,7 @@ def load_datasets(
                 raise DataError("Expected data.path when data.source='folder'. Received: None")
             root = Path(cfg.path)
         report, names, labels, infos = _file_source(root, min_size)
-        keys = [Path(i.path).relative_to(root).as_posix() for i in infos]
+        keys = _relative_keys(root, infos)
         paths, ratios = _prepared_paths(infos, image_size, work_dir)
         source = pipelines.FileSource(report, names, labels, paths, ratios)
 
@@ -336,5 +347,5 @@ def _val_folder(
     infos = [i for v in valid.values() for i in v]
     labels = np.concatenate([np.full(len(v), class_names.index(k), np.int32) for k, v in valid.items()])
     paths, ratios = _prepared_paths(infos, image_size, work_dir)
-    keys = [f"@val/{Path(i.path).relative_to(root).as_posix()}" for i in infos]
+    keys = _relative_keys(root, infos, "@val/")
     return pipelines.FileSource(val_report, class_names, labels, paths, ratios), keys

@@ -7,7 +7,10 @@ inside functions only. Every pipeline has the same shape:
              -> [shuffle] -> batch -> float32 -> prefetch
 
 Images stay ``uint8`` until after batching (4x less memory in caches and
-buffers); the cast to ``float32`` happens on whole batches.
+buffers); the cast to ``float32`` happens on whole batches. File elements carry
+their position: files the decoder fails on are dropped (``ignore_errors``) and a
+:class:`~tl_widgets.core.data.first_pass.FirstPassCheck` learns which, from the
+positions each batch holds (an empty marker after the last batch ends the pass).
 """
 
 from __future__ import annotations
@@ -298,12 +301,18 @@ def build_pipeline(
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
+    plain = tf.autograph.experimental.do_not_convert  # no Python control flow here: skip autograph's slow rewrite
     n = len(idx)
     if isinstance(source, FileSource):
         ratios = source.ratios[idx]
         decode = make_tf_decoder(image_size, int(ratios.min()) if len(ratios) else 1)
         positions = np.arange(n, dtype=np.int32)
-        base = tf.data.Dataset.from_tensor_slices((source.paths[idx].astype(str), source.labels[idx], positions))
+        if training and cache == "disk":
+            # A disk cache is read back in the order it was written, shuffled through a bounded buffer:
+            # write it in a seeded random order, so that classes are mixed (files are listed class by class).
+            positions = positions[np.random.default_rng([0 if seed is None else seed, 3]).permutation(n)]
+        base = tf.data.Dataset.from_tensor_slices((source.paths[idx][positions].astype(str),
+                                                   source.labels[idx][positions], positions))
         buffer = n  # elements are file names: a full shuffle is cheap
 
         def prepare(path: Any, y: Any, pos: Any) -> Any:
@@ -329,11 +338,11 @@ def build_pipeline(
 
     files = isinstance(source, FileSource)
     if cache == "none":
-        ds = shuffled(base, buffer).map(prepare, num_parallel_calls=autotune)
+        ds = shuffled(base, buffer).map(plain(prepare), num_parallel_calls=autotune)
         if files:
             ds = ds.ignore_errors()  # damage past the header: dropped here, reported by `check`
     else:
-        ds = base.map(prepare, num_parallel_calls=autotune)
+        ds = base.map(plain(prepare), num_parallel_calls=autotune)
         if files:
             ds = ds.ignore_errors()  # damage past the header: dropped here, reported by `check`
         if cache == "memory":
@@ -344,10 +353,10 @@ def build_pipeline(
             ds = shuffled(ds.cache(_cache_file(source, idx, image_size, cache_dir)), min(n, _STREAM_SHUFFLE))
     ds = ds.batch(batch_size)
     if files and check is not None:
-        ds = ds.map(lambda x, y, pos: (tf.cast(x, tf.float32), check.track(pos, y)), num_parallel_calls=autotune)
+        ds = ds.map(plain(lambda x, y, pos: (tf.cast(x, tf.float32), check.track(pos, y))), num_parallel_calls=autotune)
         ds = ds.concatenate(check.end_marker(ds.element_spec))
     elif files:
-        ds = ds.map(lambda x, y, pos: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)), num_parallel_calls=autotune)
+        ds = ds.map(plain(lambda x, y, pos: (tf.cast(x, tf.float32), tf.cast(y, tf.int32))), num_parallel_calls=autotune)
     else:
-        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)), num_parallel_calls=autotune)
+        ds = ds.map(plain(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32))), num_parallel_calls=autotune)
     return ds.prefetch(autotune)
