@@ -36,10 +36,12 @@ def test_no_runs_shows_an_empty_state_not_empty_axes(store):
     panel = RunsPanel(store)
     assert "No runs yet — press Start" in panel.empty.value
     assert panel.chart.layout.display == "none" and panel.picker.layout.display == "none"
+    assert panel.hint.layout.display == "none"
     assert panel.selected == () and panel.diff.value == ""
     _record(store, "20261130-000001-a", demo_config(), [0.5, 0.6])
     panel.refresh()  # the Studio refreshes when the tab opens
     assert panel.empty.value == "" and panel.chart.layout.display is None
+    assert "Ctrl or Shift" in panel.hint.value and panel.hint.layout.display is None  # how to pick several
     assert panel.selected == ("20261130-000001-a",) and panel.chart.n_traces == 1
 
 

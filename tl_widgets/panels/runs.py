@@ -10,6 +10,7 @@ parent's (:func:`tl_widgets.core.runs.lineage.compare_with_parent`, evaluated in
 
 from __future__ import annotations
 
+import html
 import sqlite3
 from typing import Any
 
@@ -78,8 +79,10 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         self.guard.watch(self.metric, lambda v: check_choice(v, "metric", METRICS), lambda _v: self.draw())
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.picker.tooltip = _("Pick runs to overlay their curves (Ctrl or Shift + click picks several)")
+        self.hint = widgets.HTML("<small style='color:#555'>" + html.escape(self.picker.tooltip) + "</small>")
+        self.hint.add_class("tlw-help")
         super().__init__([widgets.HTML("<h3>Runs</h3>"), widgets.HBox([self.refresh_button, self.metric]),
-                          self.empty, self.picker, self.notice, self.lineage, self.chart, self.diff])
+                          self.empty, self.hint, self.picker, self.notice, self.lineage, self.chart, self.diff])
         self.add_class("tlw-runs-panel")
         self.refresh()
 
@@ -106,7 +109,7 @@ class RunsPanel(BackgroundWork, widgets.VBox):
             self.guard.set_options(self.picker, [(_label(r), r["run_id"]) for r in self.runs], keep)
             self.empty.value = "" if self.runs else "<p style='font-size:1.1em'>" + _(
                 "No runs yet — press Start to train one; it shows here.") + "</p>"
-            for w in (self.picker, self.metric, self.chart):
+            for w in (self.hint, self.picker, self.metric, self.chart):
                 w.layout.display = None if self.runs else "none"
         self.draw()
 
@@ -172,10 +175,10 @@ class RunsPanel(BackgroundWork, widgets.VBox):
             except Exception:
                 self.lineage.value = ""  # the worker shows the error in the notice
                 raise
-            html = before_after_html(*found) if found else ""
-            self._compared[run_id] = html
+            table = before_after_html(*found) if found else ""
+            self._compared[run_id] = table
             if self._lineage_for == run_id:  # the pick may have changed meanwhile
-                self.lineage.value = html
+                self.lineage.value = table
 
         self._run_in_background(work, name="tlw-runs-lineage", buttons=[],
                                 failure=f"Cannot compare {run_id} with its parent: ")
