@@ -59,11 +59,25 @@ def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
     return out
 
 
+def _to_host(values: list[Any]) -> np.ndarray:
+    """Scalars (device arrays, tensors or numbers) read to the host together, as float64.
+
+    JAX: one ``jax.device_get`` of the whole list (its transfers are batched).
+    Elsewhere each value is converted on its own: the first waits for the
+    device, the rest are already there (stacking thousands of eager tensors
+    first costs more than it saves).
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        values = jax.device_get(values)
+    return np.asarray([float(v) for v in values], dtype="float64")
+
+
 def _columns(logs: Sequence[dict[str, Any] | None]) -> dict[str, np.ndarray]:
     """The logs of several steps read to the host in one go: ``{metric: values per step}``.
 
-    Each metric's per-step scalars are stacked on the device and transferred
-    once; a metric missing from a step is NaN there; non-scalar logs are left out.
+    A metric missing from a step is NaN there; non-scalar or non-numeric logs are left out.
     """
     names: dict[str, None] = {}
     for entry in logs:
@@ -73,10 +87,7 @@ def _columns(logs: Sequence[dict[str, Any] | None]) -> dict[str, np.ndarray]:
         values = [(entry or {}).get(name) for entry in logs]
         present = [v for v in values if v is not None]
         try:
-            if all(keras.ops.is_tensor(v) for v in present):
-                host = np.asarray(keras.ops.convert_to_numpy(keras.ops.stack(present)), dtype="float64")
-            else:
-                host = np.asarray([np.asarray(keras.ops.convert_to_numpy(v)) for v in present], dtype="float64")
+            host = _to_host(present)
         except (TypeError, ValueError):
             continue  # non-scalar or non-numeric logs are not charted
         if host.shape != (len(present),):

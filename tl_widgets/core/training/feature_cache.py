@@ -5,7 +5,9 @@ recomputes the same backbone outputs. Here they are computed once, stored on
 disk under ``$TL_WIDGETS_HOME/feature_cache`` keyed by everything that changes
 them (backbone, weights file hash, input size, preprocessing, pooling and a
 dataset fingerprint), and the head trains on them at tens of thousands of
-images per second. The head layers are shared with the full model, so the
+images per second. They are streamed to disk batch by batch and read back
+memory-mapped (:mod:`~tl_widgets.core.training.feature_store`), so a
+100k-image set never has to fit in memory. The head layers are shared with the full model, so the
 saved model is the same whole assembled model as without the cache.
 """
 
@@ -13,19 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
-from tl_widgets.core.fileio import atomic_save
 from tl_widgets.core.settings import default_home
+from tl_widgets.core.training.feature_store import FeatureBatches, FeatureWriter, open_entry
 
-__all__ = ["cache_applies", "feature_key", "FeatureSet", "compute_features", "load_or_compute", "head_model",
-           "HEAD_LAYER_NAMES", "cache_dir"]
+__all__ = ["cache_applies", "feature_key", "FeatureSet", "feature_batches", "compute_features", "load_or_compute",
+           "head_fit_args", "head_model", "HEAD_LAYER_NAMES", "cache_dir"]
 
 HEAD_LAYER_NAMES = ("head_dropout", "head_hidden", "head_hidden_dropout", "predictions")
 
@@ -108,14 +109,18 @@ def feature_key(cfg: TrainConfig, spec: Any, input_size: int, code_data: Any = N
     parts = {
         "backbone": spec.model_file and _sha256_file(spec.model_file) or spec.name,
         "weights": _weights_identity(cfg, spec), "input_size": input_size, "preprocess": spec.preprocess,
-        "pooling": cfg.model.pooling, "data": fp, "version": 1,
+        "pooling": cfg.model.pooling, "data": fp, "version": 2,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass
 class FeatureSet:
-    """Pooled backbone features and labels for the train and validation splits."""
+    """Pooled backbone features and labels for the train and validation splits.
+
+    The arrays are memory-mapped from the disk cache (read-only) when the run
+    has a cache key, in memory otherwise.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -123,6 +128,7 @@ class FeatureSet:
     y_val: np.ndarray | None
     from_cache: bool = False
     seconds: float = 0.0
+    on_disk: bool = False
 
 
 def _feature_model(model: Any) -> Any:
@@ -131,44 +137,68 @@ def _feature_model(model: Any) -> Any:
     return keras.Model(model.inputs, model.get_layer("pool").output, name="feature_extractor")
 
 
-def compute_features(model: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Runs the frozen part of ``model`` (up to pooling) over ``dataset`` once."""
+def feature_batches(model: Any, dataset: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Runs the frozen part of ``model`` (up to pooling) over ``dataset`` once, yielding one batch at a time."""
     import keras
 
     extractor = _feature_model(model)
-    feats, labels = [], []
     # One pass (the training set reshuffles on every pass, so images and labels are read together);
     # predict_on_batch runs the compiled predict function instead of eager calls.
     for x, y in dataset:
         out = extractor.predict_on_batch(np.asarray(x))  # numpy in: every backend accepts it
-        feats.append(np.asarray(keras.ops.convert_to_numpy(out), dtype="float32"))
-        labels.append(np.asarray(y))
+        yield np.asarray(keras.ops.convert_to_numpy(out), dtype="float32"), np.asarray(y)
+
+
+def compute_features(model: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of ``dataset`` in memory (the path for data with no cache key)."""
+    feats, labels = [], []
+    for f, y in feature_batches(model, dataset):
+        feats.append(f)
+        labels.append(y)
     if not feats:
         raise ValueError("Expected a non-empty dataset to compute features from. Received: 0 batches")
     return np.concatenate(feats), np.concatenate(labels).astype("int32")
 
 
 def load_or_compute(model: Any, data: Any, key: str | None) -> FeatureSet:
-    """Features from the disk cache under ``key``, or computed (and stored)."""
+    """Features from the disk cache under ``key``, or computed (streamed to disk under ``key``).
+
+    With a key, features go batch by batch into memory-mapped ``.npy`` files
+    in ``cache_dir()/key`` (published with one rename) and come back mapped
+    read-only: memory holds one batch, not the whole set. Without a key (data
+    with no identity) they are computed in memory.
+    """
     import time
 
     t0 = time.perf_counter()
-    path = cache_dir() / f"{key}.npz" if key else None
-    if path is not None and path.is_file():
-        with np.load(path) as z:
-            has_val = bool(z["has_val"])
-            return FeatureSet(z["x_train"], z["y_train"], z["x_val"] if has_val else None,
-                              z["y_val"] if has_val else None, True, time.perf_counter() - t0)
-    xt, yt = compute_features(model, data.train)
-    xv = yv = None
-    if data.val is not None:
-        xv, yv = compute_features(model, data.val)
-    if path is not None:
-        empty = np.zeros((0,), "float32")
-        atomic_save(path, lambda tmp: np.savez(
-            tmp, x_train=xt, y_train=yt, x_val=xv if xv is not None else empty,
-            y_val=yv if yv is not None else empty, has_val=np.array(xv is not None)))
-    return FeatureSet(xt, yt, xv, yv, False, time.perf_counter() - t0)
+    if key is None:
+        xt, yt = compute_features(model, data.train)
+        xv = yv = None
+        if data.val is not None:
+            xv, yv = compute_features(model, data.val)
+        return FeatureSet(xt, yt, xv, yv, False, time.perf_counter() - t0)
+    folder = cache_dir() / key
+    entry = open_entry(folder)
+    computed = entry is None
+    if computed:
+        writer = FeatureWriter(folder)
+        writer.write_split("train", feature_batches(model, data.train), rows=data.train_count)
+        if data.val is not None:
+            writer.write_split("val", feature_batches(model, data.val), rows=data.val_count)
+        writer.publish()
+        entry = open_entry(folder)
+        if entry is None:
+            raise RuntimeError(f"Expected the feature cache entry {str(folder)!r} after writing it. Received: none")
+    xt, yt = entry["train"]
+    xv, yv = entry.get("val", (None, None))
+    return FeatureSet(xt, yt, xv, yv, not computed, time.perf_counter() - t0, on_disk=True)
+
+
+def head_fit_args(feats: FeatureSet, batch_size: int, seed: int | None) -> dict[str, Any]:
+    """The ``fit`` arguments that train the head on ``feats``, batch by batch (shuffled each epoch by ``seed``)."""
+    val = FeatureBatches(feats.x_val, feats.y_val, batch_size) if feats.x_val is not None else None
+    return {"x": FeatureBatches(feats.x_train, feats.y_train, batch_size, shuffle=True, seed=seed),
+            "validation_data": val}
 
 
 def head_model(model: Any, features_dim: int) -> Any:

@@ -22,7 +22,13 @@ from tl_widgets.core.runs.folder import RunFolder
 from tl_widgets.core.training.callbacks import EventCallback, FitCallbacks, NonFiniteLossError, StopRequested
 from tl_widgets.core.training.checkpoints import Checkpointer
 from tl_widgets.core.training.control import RunControl, RunResult
-from tl_widgets.core.training.feature_cache import cache_applies, feature_key, head_model, load_or_compute
+from tl_widgets.core.training.feature_cache import (
+    cache_applies,
+    feature_key,
+    head_fit_args,
+    head_model,
+    load_or_compute,
+)
 from tl_widgets.core.training.optimizers import block_multipliers, make_optimizer
 
 __all__ = ["Runner"]
@@ -171,9 +177,7 @@ class Runner:
                     loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                     steps_per_execution=runtime.steps_per_execution,
                 )
-                val = (feats.x_val, feats.y_val) if feats.x_val is not None else None
-                fit_args = {"x": feats.x_train, "y": feats.y_train, "validation_data": val,
-                            "batch_size": data.batch_size, "shuffle": True}
+                fit_args = head_fit_args(feats, data.batch_size, cfg.seed)
             elif cfg.feature_cache and index == 0:
                 self._message("info", f"Feature cache not used: {why_not}")
             self._phase_last_epoch = epoch + phase.epochs - 1
