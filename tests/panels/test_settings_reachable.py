@@ -150,6 +150,12 @@ def test_advanced_settings_have_help_and_sit_closed_under_advanced(studio):
     boxes = [w for w in _walk(studio) if isinstance(w, widgets.Accordion) and "tlw-advanced" in w._dom_classes]
     assert len(boxes) >= 4 and all(b.selected_index is None for b in boxes)  # closed by default
     assert {id(e) for e in editors} <= {i for b in boxes for i in _tree(b)}
+    # The fine-tune phase's settings show only while there is a fine-tune phase.
+    section = studio.train.advanced._ft_section
+    studio.train.fine_tune.value = False
+    assert section.layout.display == "none"
+    studio.train.fine_tune.value = True
+    assert section.layout.display is None
 
 
 def _walk(root: widgets.Widget):
