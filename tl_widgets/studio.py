@@ -1,4 +1,12 @@
-"""`Studio`: every panel composed into one app, an editor for a :class:`TrainConfig`."""
+"""`Studio`: every panel composed into one guided app, an editor for a :class:`TrainConfig`.
+
+The steps (Data → Model → Train → Evaluate → Try it & export, and Runs) sit
+behind a :class:`~tl_widgets.panels.steps.StepHeader`; Start/Stop, status and
+progress live in a :class:`~tl_widgets.panels.steps.RunBar` above every step.
+In a kernel, the Data step is drawn before TensorFlow loads: the Model step
+and the panels that need the engine are built when it has loaded (see
+:mod:`tl_widgets.studio_engine`), and Start says "Loading TensorFlow…" until then.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +18,43 @@ from typing import Any, Sequence
 import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
-from tl_widgets.core.settings import MAX_UPLOAD_ENV, STUDIO_EPOCHS_ENV, STUDIO_MAX_PER_CLASS_ENV, default_home
-from tl_widgets.panels.backbone import BackbonePanel
-from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES, DataPanel
-from tl_widgets.panels.freeze import FreezePanel
-from tl_widgets.panels.resume import ResumePanel
-from tl_widgets.panels.job import JobPanel
-from tl_widgets.panels.lr_finder import LRFinderPanel
-from tl_widgets.panels.runs import RunsPanel
-from tl_widgets.panels.strategy import StrategyPanel
+from tl_widgets.core.i18n import N_, _
+from tl_widgets.core.settings import MAX_UPLOAD_ENV, STUDIO_EPOCHS_ENV, STUDIO_MAX_PER_CLASS_ENV, captures_home, \
+    default_home
+from tl_widgets.panels.data import DataPanel
+from tl_widgets.panels.steps import RunBar, StepHeader
 from tl_widgets.panels.train import TrainPanel
 from tl_widgets.panels.validation import Notice, PanelError
+from tl_widgets.panels.validation import data_roots as resolve_data_roots
+from tl_widgets.studio_results import ResultSteps, missing_steps
+from tl_widgets.studio_workshop import check_disk, check_limits, fit_to_workshop, upload_limit
+from tl_widgets.views.a11y import AccessibilityHelper
 
-__all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV", "TABS"]
+__all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV", "TABS", "STEPS"]
 
-TABS: dict[str, str] = {
-    "data": "Data",
-    "backbone": "Backbone",
-    "freeze": "Freeze",
-    "strategy": "Strategy",
-    "train": "Train",
-    "runs": "Runs",
-    "evaluate": "Evaluate & export",
+STEPS: dict[str, str] = {
+    "data": N_("Data"),
+    "model": N_("Model"),
+    "train": N_("Train"),
+    "evaluate": N_("Evaluate"),
+    "try": N_("Try it & export"),
 }
-"""The Studio's steps, in tab order: key -> tab title (use :meth:`Studio.show_tab` and :attr:`Studio.tab`)."""
+"""The guided flow's steps, in order: key -> title (shown translated)."""
+
+TABS: dict[str, str] = {**STEPS, "runs": N_("Runs")}
+"""Every page: the steps, then "Runs" (every run so far, reachable from any step, not a step of its own)."""
+
+_ALIASES = {"backbone": "model", "freeze": "model", "strategy": "model"}  # the tabs before the guided flow
+
+_HELP = {
+    "data": N_("The images to learn from: the demo digits are ready; or pick a folder, upload a zip, or "
+               "capture from your webcam."),
+    "model": N_("The pretrained network to start from, which of its layers keep learning, and the device."),
+    "train": N_("How long and how fast to learn; live charts while it trains."),
+    "evaluate": N_("How the trained model does on images it did not train on."),
+    "try": N_("Try the model on your own pictures, then download it."),
+    "runs": N_("Every run so far: compare them, resume one."),
+}
 
 
 def default_studio_config() -> TrainConfig:
@@ -67,25 +88,31 @@ def _env_int(name: str, text: str) -> int:
 
 
 class Studio(widgets.VBox):
-    """The transfer-learning studio: Data, Backbone, Freeze, Strategy, Train and Runs tabs.
+    """The transfer-learning studio: a guided flow from data to a model you can try and export.
 
     Example::
 
         from tl_widgets import Studio
         studio = Studio()            # the demo: digits and the bundled demo backbone
-        studio                       # shows it; press Start on the Train tab
+        studio                       # shows it; Start (above every step) trains the demo
         studio.config                # the TrainConfig the panels describe
+        studio.show_tab("model")     # one of TABS: data, model, train, evaluate, try, runs
 
     Args:
         config: A config to restore into the panels (None: the demo).
         data_roots: Folders the data and weights pickers may list (None:
-            ``$TL_WIDGETS_DATA_ROOTS``, ``os.pathsep``-separated).
+            ``$TL_WIDGETS_DATA_ROOTS``, ``os.pathsep``-separated); the webcam
+            captures folder is always added to the data picker's.
         max_upload_bytes: Largest zip accepted from the browser (None:
             ``$TL_WIDGETS_MAX_UPLOAD_BYTES``, else the workshop's, else 9 MiB).
-        store: The run store of the Runs tab (None: the default home store).
+        store: The run store of the Runs step (None: the default home store).
         workshop: A :class:`~tl_widgets.core.workshop.Workshop` whose limits
             the panels enforce (allowed backbones, epochs, batch size, data
             roots); None reads ``$TL_WIDGETS_WORKSHOP`` (set by ``tl-widgets serve --workshop``).
+        background: Build the engine-dependent steps after Keras loads in a
+            background thread (True), at once (False), or (None) in the
+            background only when an asyncio loop runs here (a kernel) and
+            Keras is not imported yet.
 
     Raises:
         PanelError: ``config`` names something the panels refuse (a folder
@@ -94,210 +121,205 @@ class Studio(widgets.VBox):
     """
 
     def __init__(self, config: TrainConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
-                 max_upload_bytes: int | None = None, store: Any = None, workshop: Any = None) -> None:
+                 max_upload_bytes: int | None = None, store: Any = None, workshop: Any = None,
+                 background: bool | None = None) -> None:
         from tl_widgets.core.room.seat import current_seat
         from tl_widgets.core.workshop import workshop_from_env
+        from tl_widgets.studio_engine import engine_loaded, running_loop
 
+        loop = running_loop()
+        if background is None:
+            background = loop is not None and not engine_loaded()
+        if background and loop is None:
+            raise RuntimeError("Expected a running asyncio loop for background=True. Received: none in this thread")
+        self.loading = bool(background)  # until the engine's steps are built (see studio_engine)
         self.seat = current_seat()  # served: this kernel's private home (runs, uploads, temp); else None
         if config is not None and not isinstance(config, TrainConfig):
             raise TypeError(f"Expected a TrainConfig or None. Received: {type(config).__name__}")
         self.workshop = ws = workshop if workshop is not None else workshop_from_env()
         self._base = config.copy() if config is not None else default_studio_config()
         cfg = self._base
-        lowered = self._fit_to_workshop(cfg) if ws is not None else []
+        self._lowered = fit_to_workshop(cfg, ws) if ws is not None else []
         if ws is not None and data_roots is None:
             data_roots = ws.data_roots
         if ws is not None:
             from tl_widgets.core.data.images import limit_pixels
 
             limit_pixels(ws.max_pixels)
-        self.backbone = BackbonePanel(cfg.model, data_roots=data_roots, allowed=ws.allowed_backbones if ws else None)
-        self.freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze)
-        self.data = DataPanel(cfg.data, data_roots=data_roots, max_upload_bytes=_upload_limit(max_upload_bytes, ws),
+        self._roots, self._store = data_roots, store
+        self.captures = captures_home()
+        self.captures.mkdir(parents=True, exist_ok=True)
+        picker_roots = [*(resolve_data_roots(data_roots)), self.captures]
+        self.backbone: Any = None
+        self.freeze: Any = None
+        self.strategy: Any = None
+        self.lr_finder: Any = None
+        self.runs: Any = None
+        self.notice = Notice()
+        # -- first paint: the Data step, the run bar and the Train panel (none of them imports Keras) --------
+        self.data = DataPanel(cfg.data, data_roots=picker_roots, max_upload_bytes=upload_limit(max_upload_bytes, ws),
                               max_batch_size=ws.max_batch_size if ws else None,
                               max_extract_bytes=ws.max_extract_bytes if ws else None,
                               max_files=ws.max_files if ws else None, space_check=self._check_disk)
-        self.strategy = StrategyPanel(cfg.strategy)
-        self.train = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=len(self.freeze.blocks),
+        self.train = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=0,
                                 max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
                                 store=store)
-        self.lr_finder = LRFinderPanel(config_source=lambda: self.config, train_panel=self.train)
-        self.job = JobPanel(config_source=lambda: self.config)
-        self.strategy_tab = widgets.VBox([self.strategy, widgets.Accordion([self.job], titles=("Export a job",))])
-        self.lr_finder_box = widgets.Accordion([self.lr_finder], titles=("Learning-rate finder",))
-        self.train_tab = widgets.VBox([self.train, self.lr_finder_box])
-        self.runs = RunsPanel(store)
-        self.resume = ResumePanel(self._resume, store=self.runs.store)
-        from tl_widgets.studio_sweep import attach_sweep
+        self.run_bar = RunBar(self.train)
+        from tl_widgets.panels.capture import CapturePanel
+        from tl_widgets.panels.health import HealthPanel
 
-        self.sweep = attach_sweep(self)  # the Train tab's "Hyperparameter sweep"; "Use best" restores the panels
-        self.notice = Notice()
-        self.show_code_button = widgets.Button(description="Show code", icon="code")
+        self.capture = CapturePanel(default_home(), on_dataset=self.use_captured)
+        self.health = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
+        self.data_tab = widgets.VBox([self.data,
+                                      widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),
+                                      widgets.Accordion([self.health], titles=(_("Data health check"),))])
+        self.model_tab = widgets.VBox([self._loading_text()])
+        self.model_tab.add_class("tlw-model-step")
+        self.train_tab = widgets.VBox([self.train])
+        self.results = ResultSteps(self)
+        self.evaluation, self.evaluate_button = self.results.evaluation, self.results.evaluate_button
+        self.runs_tab = widgets.VBox([self._loading_text()])
+        pages = {"data": self.data_tab, "model": self.model_tab, "train": self.train_tab,
+                 "evaluate": self.evaluation, "try": self.results.try_page, "runs": self.runs_tab}
+        self.tabs = widgets.Stack([pages[key] for key in TABS], selected_index=0)
+        self.tabs.add_class("tlw-pages")
+        self.steps = StepHeader({k: _(t) for k, t in STEPS.items()}, {"runs": _(TABS["runs"])},
+                                help={k: _(t) for k, t in _HELP.items()})
+        self.steps.observe(self._on_tab, names="current")
+        self.show_code_button = widgets.Button(description=_("Show code"), icon="code")
         self.show_code_button.add_class("tlw-show-code")
         self.code = widgets.HTML()
         self.code.add_class("tlw-code")
-        self.show_code_button.on_click(lambda _: self.show_code())
-        self.evaluate_button = widgets.Button(description="Evaluate the last run", icon="search",
-                                              layout={"width": "auto"})
-        self.evaluate_button.add_class("tlw-evaluate-last")
-        self.evaluate_button.on_click(lambda _: self.evaluate_last_run())
-        self.evaluation = widgets.VBox([self.evaluate_button])
-        from tl_widgets.panels.health import HealthPanel
-
-        self.health = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
-        self.data_tab = widgets.VBox([self.data, widgets.Accordion([self.health], titles=("Data health check",))])
-        pages = {"data": self.data_tab, "backbone": self.backbone, "freeze": self.freeze, "strategy": self.strategy_tab,
-                 "train": self.train_tab, "runs": self.runs, "evaluate": self.evaluation}
-        self.tabs = widgets.Tab(children=[pages[key] for key in TABS], titles=tuple(TABS.values()))
-        self.tabs.add_class("tlw-tabs")
-        self.tabs.observe(self._on_tab, names="selected_index")
-        self.backbone.observe(self._on_backbone, names=["backbone", "input_size"])
-        self.data.batch_size.observe(lambda c: setattr(self.strategy, "batch_size", int(self.data.batch_size.value)),
-                                     names="value")
-        self.strategy.batch_size = int(self.data.batch_size.value)
-        header = [widgets.HTML("<h2>Transfer-learning studio</h2>")]
+        self.show_code_button.on_click(lambda _b: self.show_code())
+        self.resume_slot = widgets.VBox()
+        header = [widgets.HTML(f"<h3 style='margin:4px 0'>{html.escape(_('Transfer-learning studio'))}</h3>")]
         if ws is not None:
             banner = widgets.HTML(f"<i>{html.escape(ws.summary())}</i>")
             banner.add_class("tlw-workshop")
             header.append(banner)
-        super().__init__([*header, self.resume, self.tabs, widgets.HBox([self.show_code_button]), self.notice,
-                          self.code])
+        super().__init__([*header, self.resume_slot, self.steps, self.run_bar, self.tabs, self.notice,
+                          widgets.HBox([self.show_code_button]), self.code, AccessibilityHelper()])
         self.add_class("tlw-studio")
-        if lowered:
-            self.notice.show("Lowered to the workshop's limits: " + "; ".join(lowered) + ".", "info")
-        if self.seat is not None:  # a served room: the fair training queue and the instructor's controls
-            from tl_widgets.studio_room import connect_room
+        self.data.observe(lambda _c: self._show_missing(), names="report")
+        self.train.observe(self._on_status, names="status")
+        # -- the engine-dependent part: now, or once Keras has loaded -----------------------------------------
+        self.engine_error: BaseException | None = None
+        self.ready_future: Any = None
+        if background:
+            from tl_widgets.studio_engine import load_engine
 
-            self.room_watcher = connect_room(self)
+            self.run_bar.set_loading(True)
+            self.ready_future = load_engine(loop, self._warm_engine, self._engine_loaded)
+        else:
+            self._build_engine_steps()
+        self._show_missing()
 
-    # -- workshop ---------------------------------------------------------------
-    def _fit_to_workshop(self, cfg: TrainConfig) -> list[str]:
-        """Lowers the starting config to the workshop's limits; returns what changed."""
-        ws = self.workshop
-        changed = []
-        if cfg.model.backbone not in ws.allowed_backbones:
-            first = "demo_cnn" if "demo_cnn" in ws.allowed_backbones else ws.allowed_backbones[0]
-            changed.append(f"backbone {cfg.model.backbone!r} -> {first!r}")
-            cfg.model.backbone, cfg.model.input_size = first, None
-            if cfg.model.weights not in ("pretrained", "none", "imagenet"):
-                cfg.model.weights = "pretrained"
-            from tl_widgets.core.config.schema import FreezeConfig
+    def _loading_text(self) -> widgets.HTML:
+        box = widgets.HTML(f"<i>{html.escape(_('Loading TensorFlow…'))}</i>")
+        box.add_class("tlw-loading")
+        return box
 
-            cfg.freeze = FreezeConfig()
-            for phase in cfg.phases:  # block names belong to the old backbone; a "top N" plan still makes sense
-                phase.freeze = None if phase.freeze is None or phase.freeze.mode != "top" else \
-                    dataclasses.replace(phase.freeze, block=None, overrides={})
-        for phase in cfg.phases:
-            if phase.epochs > ws.max_epochs:
-                changed.append(f"{phase.name} epochs {phase.epochs} -> {ws.max_epochs}")
-                phase.epochs = ws.max_epochs
-        if cfg.data.batch_size > ws.max_batch_size:
-            changed.append(f"batch size {cfg.data.batch_size} -> {ws.max_batch_size}")
-            cfg.data.batch_size = ws.max_batch_size
-        return changed
+    # -- engine-dependent steps -----------------------------------------------------
+    def _warm_engine(self) -> None:
+        """In the loading thread: builds the starting backbone's block list into its cache (no widgets)."""
+        from tl_widgets.core.models.freezing import block_names
 
+        block_names(self._base.model.backbone, self._base.model.input_size)
+
+    def _engine_loaded(self, error: BaseException | None) -> None:
+        """On the kernel's thread once Keras has loaded: builds the Model step and enables Start."""
+        from tl_widgets.studio_engine import engine_steps_loaded
+
+        engine_steps_loaded(self, error)
+
+    def _build_engine_steps(self) -> None:
+        """Builds Model (backbone, freeze, strategy, job export), the Train step's extras, Runs and Resume."""
+        from tl_widgets.studio_engine import build_engine_steps
+
+        build_engine_steps(self)
+
+    # -- limits -------------------------------------------------------------------
     def check_limits(self, cfg: TrainConfig) -> None:
         """Checks a whole config before Start or Resume: no sweep running, the seat's own data, the workshop's limits.
 
         Raises:
             PanelError: Naming the limit and the value.
         """
-        from tl_widgets.panels.validation import check_choice, check_number
-
-        lr_finder = getattr(self, "lr_finder", None)
-        if lr_finder is not None and lr_finder.busy:
-            raise PanelError("Expected no learning-rate sweep running. Received: one is running; wait for it to end")
-        if cfg.data.source == "zip":
-            self.data._check_zip(cfg.data.path or "")  # this seat's upload, or a zip under the data roots
-        ws = self.workshop
-        if ws is None:
-            return
-        self._check_disk(0)
-        if ws.max_input_size is not None and cfg.model.input_size is not None:
-            check_number(cfg.model.input_size, "input_size (workshop limit)", 32, ws.max_input_size, integer=True)
-        check_choice(cfg.model.backbone, "model.backbone (workshop)", ws.allowed_backbones)
-        for phase in cfg.phases:
-            check_number(phase.epochs, f"{phase.name} epochs (workshop limit)", 1, ws.max_epochs, integer=True)
-        check_number(cfg.data.batch_size, "batch_size (workshop limit)", 1, ws.max_batch_size, integer=True)
-        if cfg.data.source == "folder":
-            from tl_widgets.panels.validation import resolve_under_roots
-
-            resolve_under_roots(cfg.data.path or "", ws.data_roots, "data folder")
+        check_limits(self, cfg, extra_roots=[self.captures])
 
     def _check_disk(self, more_bytes: int) -> None:
         """Raises PanelError when this seat would go over the workshop's disk quota (no-op outside a seat)."""
-        seat, ws = getattr(self, "seat", None), self.workshop
-        if seat is None or ws is None:
-            return
-        used, limit = seat.disk_bytes() + int(more_bytes), int(ws.max_seat_disk_mb * 2**20)
-        if used > limit:
-            raise PanelError(f"Expected this seat to use at most {ws.max_seat_disk_mb:g} MiB of disk (workshop "
-                             f"limit). Received: {used / 2**20:.1f} MiB; delete runs in the Runs tab first")
+        check_disk(self, more_bytes)
 
     def _resume(self, run_dir: str) -> str | None:
         run_id = self.train.resume(run_dir)
         if run_id is None:
-            self.resume.notice.show(self.train.notice.text or "Cannot resume.")
+            self.resume.notice.show(self.train.notice.text or _("Cannot resume."))
         else:
             self.show_tab("train")
         return run_id
 
-    # -- wiring -----------------------------------------------------------------
+    # -- wiring -------------------------------------------------------------------
     def _on_backbone(self, change: dict[str, Any]) -> None:
         size = None if self.backbone._size_default else self.backbone.input_size
         self.freeze.set_backbone(self.backbone.backbone, size)
         self.train.n_blocks = len(self.freeze.blocks)
 
     @property
-    def tab(self) -> str | None:
-        """The key (see :data:`TABS`) of the tab shown, None when none is."""
-        index = self.tabs.selected_index
-        return None if index is None else list(TABS)[index]
+    def tab(self) -> str:
+        """The key (see :data:`TABS`) of the step shown."""
+        return self.steps.current
 
     def show_tab(self, key: str) -> None:
-        """Shows the tab ``key`` (one of :data:`TABS`).
+        """Shows the step ``key`` (one of :data:`TABS`; "backbone", "freeze" and "strategy" show "model").
 
         Raises:
-            KeyError: ``key`` is not a tab.
+            KeyError: ``key`` is not a step.
         """
+        key = _ALIASES.get(key, key)
         if key not in TABS:
             raise KeyError(f"Expected a tab in {list(TABS)}. Received: {key!r}")
-        self.tabs.selected_index = list(TABS).index(key)
+        self.steps.select(key)
 
     def _on_tab(self, change: dict[str, Any]) -> None:
-        if self.tab == "runs":
+        key = change["new"]
+        self.tabs.selected_index = list(TABS).index(key)
+        if key == "runs" and self.runs is not None:
             self.runs.refresh()
+        elif key in ("evaluate", "try") and not self.loading:
+            self.results.on_enter(key)
+            if key == "try" and getattr(self, "try_it", None) is not None:
+                self.try_it.refresh()
+
+    def _on_status(self, change: dict[str, Any]) -> None:
+        """The run's status changed (possibly in the training pump thread): hints only, widget values only."""
+        self.results.show_hints()
+        self._show_missing()
+
+    def _show_missing(self) -> None:
+        """Tells the step header what each step still needs (safe from the training pump thread)."""
+        self.steps.set_missing(missing_steps(self))
 
     def evaluate_last_run(self) -> bool:
-        """Shows the Evaluate and Export panels for the last finished or stopped run.
+        """Shows the evaluation of the last finished or stopped run (see :meth:`ResultSteps.evaluate_last_run`)."""
+        return self.results.evaluate_last_run()
 
-        Runs on the kernel's main thread (a button click), so the panels are
-        created there; returns False, with a message, when there is no run yet.
-        """
-        from tl_widgets.panels.evaluate import EvaluatePanel
-        from tl_widgets.panels.export import ExportPanel
-
-        session = self.train.session
-        result = session.result if session is not None else None
-        if result is None or result.status not in ("finished", "stopped") or result.run_dir is None:
-            self.notice.show("Expected a finished or stopped run to evaluate. Received: none yet — press Start "
-                             "on the Train tab first.")
-            return False
-        shown = [c for c in self.evaluation.children if isinstance(c, (EvaluatePanel, ExportPanel))]
-        if any(getattr(c, "busy", False) for c in shown):
-            self.notice.show("Busy: an evaluation is already running; wait for it to end.", "warning")
-            return False  # one evaluation at a time (each click would start another otherwise)
-        panel = EvaluatePanel(result, auto=True)
-        panel.on_retrain = self.retrain_with_fixes
-        self.evaluation.children = (self.evaluate_button, panel, ExportPanel(result))
-        return True
+    def use_captured(self, path: str) -> None:
+        """Switches the Data step to a folder of captured samples (the capture panel's "use these samples")."""
+        try:
+            self.data.set_config(dataclasses.replace(self.data.config, source="folder", path=str(path)))
+        except (PanelError, ConfigError) as exc:
+            self.notice.show(_("Cannot use the captured samples: {reason}").format(reason=exc))
+            return
+        self.data.refresh()
+        self.notice.show(_("The Data step now uses your captured samples."), "info")
 
     def _use_curation(self, path: str) -> None:
         """Switches ``data.curation`` on (the health check wrote decisions): the next run applies them."""
         try:
             self.data.set_config(dataclasses.replace(self.data.config, curation=path))
         except (PanelError, ConfigError) as exc:
-            self.notice.show(f"Cannot use the curation: {exc}")
+            self.notice.show(_("Cannot use the curation: {reason}").format(reason=exc))
 
     def retrain_with_fixes(self, run_dir: str, curation: str) -> str | None:
         """Starts a child run: ``run_dir``'s config with ``curation`` applied (``parent_run_id`` set), on Train.
@@ -310,14 +332,14 @@ class Studio(widgets.VBox):
         try:
             cfg = child_config(run_dir, curation)
         except (OSError, ValueError) as exc:
-            self.notice.show(f"Cannot retrain with fixes: {exc}")
+            self.notice.show(_("Cannot retrain with fixes: {reason}").format(reason=exc))
             return None
         run_id = self.train.start_with(cfg)
         if run_id is not None:
             self.show_tab("train")
         return run_id
 
-    # -- config -----------------------------------------------------------------
+    # -- config -------------------------------------------------------------------
     @property
     def config(self) -> TrainConfig:
         """The TrainConfig the panels describe, every value re-checked: the one place it is assembled.
@@ -327,9 +349,12 @@ class Studio(widgets.VBox):
         the config the Studio was given.
 
         Raises:
-            PanelError: A panel value failed its check.
+            PanelError: A panel value failed its check, or the engine is still loading.
             ConfigError: The assembled config is invalid.
         """
+        if self.backbone is None:
+            raise PanelError(_("Expected the Model step to be ready. Received: TensorFlow is still loading; "
+                               "wait until Start is enabled."))
         model = self.backbone.config
         if self.freeze.backbone != model.backbone:
             raise PanelError(f"Expected the freeze plan of {model.backbone!r}. Received: a plan for "
@@ -347,11 +372,11 @@ class Studio(widgets.VBox):
         try:
             cfg = self.config
         except (PanelError, ConfigError) as exc:
-            self.notice.show(f"Cannot show code: {exc}")
+            self.notice.show(_("Cannot show code: {reason}").format(reason=exc))
             return ""
         py, cli = python_code(cfg), cli_command(cfg)
         self.code.value = (f"<b>Python</b><pre class='tlw-code-python'>{html.escape(py)}</pre>"
-                           f"<b>Command line</b><pre class='tlw-code-cli'>{html.escape(cli)}</pre>")
+                           f"<b>{html.escape(_('Command line'))}</b><pre class='tlw-code-cli'>{html.escape(cli)}</pre>")
         return py + "\n" + cli
 
     # -- convenience --------------------------------------------------------------
@@ -368,14 +393,3 @@ class Studio(widgets.VBox):
         """The status line: ``idle``, ``running``, ``stopped``, ``finished`` or ``failed: <reason>``."""
         return self.train.status
 
-
-def _upload_limit(explicit: int | None, workshop: Any) -> int:
-    """The upload limit: the argument, else ``$TL_WIDGETS_MAX_UPLOAD_BYTES``, else the workshop's, else the default."""
-    if explicit is not None:
-        return int(explicit)
-    env = os.environ.get(MAX_UPLOAD_ENV, "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise PanelError(f"Expected {MAX_UPLOAD_ENV} to be a positive number of bytes. Received: {env!r}")
-        return int(env)
-    return workshop.max_upload_bytes if workshop is not None else DEFAULT_MAX_UPLOAD_BYTES

@@ -74,6 +74,6 @@ def test_the_studio_shows_it_and_uses_its_curation(tmp_path):
     from tl_widgets.studio import Studio
 
     studio = Studio()
-    assert studio.health in studio.data_tab.children[1].children
+    assert studio.health in studio.data_tab.children[2].children
     studio._use_curation(str(tmp_path / "c.jsonl"))
     assert studio.config.data.curation == str(tmp_path / "c.jsonl")

@@ -102,6 +102,6 @@ def test_studio_has_the_finder_in_the_train_tab():
     from tl_widgets.studio import Studio
 
     studio = Studio()
-    train_tab = studio.tabs.children[studio.tabs.titles.index("Train")]
+    train_tab = studio.train_tab
     assert studio.train in train_tab.children
     assert studio.lr_finder_box in train_tab.children and studio.lr_finder._train is studio.train

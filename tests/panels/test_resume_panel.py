@@ -56,7 +56,7 @@ def test_new_studio_offers_and_resumes_the_killed_run(killed_run):
 
     run_id = panel.resume()
     assert run_id == run_dir.name
-    assert studio.tabs.selected_index == 4
+    assert studio.tab == "train"
     assert studio.train.status == "running"
     assert studio.train.wait(240) == "finished", studio.train.notice.text
     assert studio.train.session.result.run_dir == run_dir

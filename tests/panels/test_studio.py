@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import traitlets
 
 from tl_widgets.core.config.schema import (
     AugmentConfig,
@@ -108,19 +109,53 @@ def test_choices_and_bounds_shown_come_from_the_schema(data_root):
     assert (studio.backbone.size.max) == field_bounds(ModelConfig, "input_size")[1]
 
 
-def test_tabs_have_names(data_root):
-    from tl_widgets.studio import TABS, Studio
+def test_steps_have_names_hints_and_back_next(data_root):
+    from tl_widgets.studio import STEPS, TABS, Studio
 
     studio = Studio(data_roots=[data_root])
-    assert studio.tab == "data" and tuple(studio.tabs.titles) == tuple(TABS.values())
+    assert list(STEPS) == ["data", "model", "train", "evaluate", "try"] and list(TABS) == [*STEPS, "runs"]
+    assert [b.description for b in studio.steps.buttons.values()] == [
+        "1. Data", "2. Model", "3. Train", "4. Evaluate", "5. Try it & export", "Runs"]
+    assert studio.tab == "data" and studio.tabs.children[studio.tabs.selected_index] is studio.data_tab
+    assert studio.steps.back.disabled and not studio.steps.next.disabled and "Step 1 of 5" in studio.steps.hint.value
+    # Evaluate and Try need a finished run; the demo data is there, so Data and Train need nothing.
+    assert studio.steps.missing == {"evaluate": "Train a model first: press Start.",
+                                    "try": "Train a model first: press Start."}
+    studio.data.report = {}  # nothing to train on: Data and Train say so
+    assert studio.steps.missing["data"] == studio.steps.missing["train"] == "Pick a dataset first."
     calls = []
     studio.runs.refresh = lambda: calls.append(1)
-    studio.show_tab("runs")
-    assert studio.tab == "runs" and studio.tabs.titles[studio.tabs.selected_index] == "Runs" and calls == [1]
-    studio.show_tab("train")
+    studio.steps.buttons["runs"].click()
+    assert studio.tab == "runs" and studio.tabs.children[studio.tabs.selected_index] is studio.runs_tab and calls == [1]
+    assert studio.steps.next.disabled
+    studio.steps.back.click()  # from Runs, Back goes to the last step
+    assert studio.tab == "try"
+    studio.show_tab("backbone")  # the keys of the tabs before the guided flow still work
+    assert studio.tab == "model" and studio.backbone in studio.tabs.children[studio.tabs.selected_index].children
+    assert "tlw-step-missing" in studio.steps.buttons["train"]._dom_classes  # marked while it lacks data
+    studio.steps.next.click()
     assert studio.tabs.children[studio.tabs.selected_index] is studio.train_tab and calls == [1]
     with pytest.raises(KeyError, match="Expected a tab"):
         studio.show_tab("settings")
+    with pytest.raises(traitlets.TraitError, match="Expected a step"):
+        studio.steps.current = "settings"  # the browser cannot pick a step that does not exist
+
+
+def test_run_bar_holds_start_stop_and_status_above_every_step(data_root):
+    from tl_widgets.studio import Studio
+
+    studio = Studio(data_roots=[data_root])
+    row = studio.run_bar.children[0].children
+    for widget in (studio.train.start_button, studio.train.stop_button, studio.train.progress_bar,
+                   studio.train.status_line):
+        assert widget in row and not _contains(studio.train, widget)  # shown once: in the bar, not in Train
+    assert studio.train.notice in studio.run_bar.children
+    assert studio.children.index(studio.run_bar) < studio.children.index(studio.tabs)
+    assert not studio.train.start_button.disabled and studio.train.start_button.description == "Start"
+
+
+def _contains(box, widget):
+    return any(c is widget or _contains(c, widget) for c in getattr(box, "children", ()))
 
 
 def test_default_round_trip_and_code():
@@ -168,7 +203,7 @@ def test_start_finishes_then_restart_with_new_freeze(tiny_config):
     assert second and second != first
     assert studio.train.wait(120) == "finished"
     assert studio.train.session.config.freeze.overrides == {"block4": True}
-    studio.tabs.selected_index = 5
+    studio.show_tab("runs")
     assert {first, second} <= {r["run_id"] for r in studio.runs.runs}
     studio.runs.picker.value = (first, second)
     assert studio.runs.chart.n_traces == 2
@@ -216,25 +251,37 @@ def test_failed_run_shows_reason(tiny_config, tmp_path):
     assert status.startswith("failed: ") and len(status) > len("failed: ")
 
 
-def test_evaluate_tab_needs_a_run_then_shows_panels(tiny_config):
+def test_evaluate_step_evaluates_the_last_run_on_entry_and_try_step_exports_it(tiny_config):
     from tl_widgets.panels.evaluate import EvaluatePanel
     from tl_widgets.panels.export import ExportPanel
     from tl_widgets.studio import Studio
 
     studio = Studio(config=tiny_config)
-    studio.evaluate_button.click()
+    assert studio.evaluate_last_run() is False
     assert "Expected a finished or stopped run" in studio.notice.value
-    assert len(studio.evaluation.children) == 1
+    studio.show_tab("evaluate")
+    assert "No trained model yet" in studio.results.evaluate_hint.value
+    assert not any(isinstance(c, EvaluatePanel) for c in studio.evaluation.children)
     studio.start()
     assert studio.train.wait(120) == "finished"
-    studio.evaluate_button.click()
-    kinds = [type(c) for c in studio.evaluation.children]
-    assert EvaluatePanel in kinds and ExportPanel in kinds
+    assert "evaluate" not in studio.steps.missing and studio.results.evaluate_hint.value == ""
+    studio.show_tab("train")
+    studio.show_tab("evaluate")  # entering Evaluate evaluates the new run once
     panel = next(c for c in studio.evaluation.children if isinstance(c, EvaluatePanel))
     panel.wait(120)
     assert panel.error is None and panel.report is not None
     assert panel.report.count > 0
     assert sum(map(sum, panel.report.confusion)) == panel.report.count
+    studio.show_tab("try")
+    assert any(isinstance(c, ExportPanel) for c in studio.results.export_box.children)
+    assert studio.try_it in studio.results.try_box.children
+    studio.show_tab("evaluate")
+    assert next(c for c in studio.evaluation.children if isinstance(c, EvaluatePanel)) is panel  # not again
+    assert studio.evaluate_button.layout.display == "none"  # the panel's own Evaluate re-runs this run
+    studio.evaluate_button.click()  # the browser can click a hidden button: it evaluates the last run again
+    again = next(c for c in studio.evaluation.children if isinstance(c, EvaluatePanel))
+    assert again is not panel
+    again.wait(120)
 
 
 def test_default_studio_config_reads_the_short_run_overrides(monkeypatch, tmp_path):

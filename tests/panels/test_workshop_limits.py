@@ -31,7 +31,7 @@ def studio(workshop_file, monkeypatch, tiny_config):
 def test_studio_reads_the_workshop_from_the_environment(studio, data_root):
     assert studio.workshop is not None and studio.workshop.max_epochs == 3
     assert [v for _, v in studio.backbone.select.options] == ["demo_cnn", "mobilenet_v2"]
-    assert studio.data.roots == [data_root.resolve()]
+    assert studio.data.roots == [data_root.resolve(), studio.captures.resolve()]  # + the webcam captures
     assert studio.data.max_upload_bytes == 2**20
     assert studio.train.head.epochs.value == 3
     assert "head epochs 5 -> 3" in studio.notice.text

@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = [
     "HOME_ENV", "DATA_ROOTS_ENV", "MAX_UPLOAD_ENV", "WORKSHOP_ENV", "COORDINATOR_ENV", "NUM_PROCESSES_ENV",
     "PROCESS_ID_ENV", "INIT_TIMEOUT_ENV", "HEARTBEAT_TIMEOUT_ENV", "SHUTDOWN_TIMEOUT_ENV", "STUDIO_EPOCHS_ENV",
-    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "default_home",
+    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "default_home", "captures_home",
 ]
 
 #: Folder for the run store, feature cache and per-user state (default ``~/.tl_widgets``).
@@ -47,3 +47,8 @@ def default_home() -> Path:
     """``$TL_WIDGETS_HOME`` when set, else ``~/.tl_widgets``."""
     env = os.environ.get(HOME_ENV)
     return Path(env).expanduser() if env else Path.home() / ".tl_widgets"
+
+
+def captures_home() -> Path:
+    """Where datasets captured from a webcam are written: ``<default home>/captures`` (a seat's own, when served)."""
+    return default_home() / "captures"

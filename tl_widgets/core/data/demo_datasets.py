@@ -50,6 +50,27 @@ def _check_size(size: int, name: str = "size") -> None:
         raise ValueError(f"Expected {name} to be an integer >= 8. Received: {name}={size!r}")
 
 
+def _digits_table() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits: ``(images [1797, 8, 8] in 0..16, targets [1797])``.
+
+    Read from the CSV scikit-learn ships, without importing scikit-learn (about
+    1 s of imports: the Studio's Data step shows the demo before anything heavy
+    loads); ``load_digits`` when that file is not where scikit-learn keeps it.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package folder without importing it
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            table = np.loadtxt(path, delimiter=",")
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images, digits.target
+
+
 def digits_arrays(split: str = "target", size: int = 32) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Handwritten digits as RGB images.
 
@@ -63,13 +84,11 @@ def digits_arrays(split: str = "target", size: int = 32) -> tuple[np.ndarray, np
     """
     index = _check_split(split)
     _check_size(size)
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
+    images, target = _digits_table()
     wanted = np.arange(5) + 5 * index
-    keep = np.isin(digits.target, wanted)
-    raw = digits.images[keep] / 16.0  # [N, 8, 8] in 0..1
-    labels = (digits.target[keep] - 5 * index).astype(np.int32)
+    keep = np.isin(target, wanted)
+    raw = images[keep] / 16.0  # [N, 8, 8] in 0..1
+    labels = (target[keep] - 5 * index).astype(np.int32)
     rng = np.random.default_rng(1234 + index)
     n = len(raw)
     fg = rng.uniform(150, 255, size=(n, 1, 1, 3))

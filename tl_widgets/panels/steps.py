@@ -1,0 +1,194 @@
+"""A guided flow's chrome: the step header (where you are, what is missing, Back/Next) and the run bar.
+
+:class:`StepHeader` shows numbered steps plus un-numbered extras (e.g. "Runs")
+as one row of buttons, the current one highlighted, and a line saying what the
+current step is for and what it still needs ("Pick a dataset first."). Its
+``current`` trait is the key shown; the owner swaps its pages when it changes.
+
+:class:`RunBar` takes a :class:`~tl_widgets.panels.train.TrainPanel`'s Start and
+Stop buttons, progress bar, progress text, status line and notice out of that
+panel and shows them in one row, so a run can be started, watched and stopped
+from every step (one launch path: the buttons stay the train panel's own).
+While the training engine loads, :meth:`RunBar.set_loading` disables Start and
+says so.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Mapping
+
+import ipywidgets as widgets
+import traitlets
+
+from tl_widgets.core.i18n import _
+
+__all__ = ["StepHeader", "RunBar"]
+
+
+class StepHeader(widgets.VBox):
+    """Step buttons, a hint line and Back/Next.
+
+    Args:
+        steps: Numbered steps in order: key -> title (already translated).
+        extras: Un-numbered entries after the steps (key -> title), reachable
+            by their button but skipped by Back/Next.
+        help: Key -> one sentence saying what the step is for.
+
+    Example::
+
+        header = StepHeader({"data": "Data", "train": "Train"}, {"runs": "Runs"})
+        header.observe(lambda c: print(c["new"]), names="current")
+        header.set_missing({"train": "Pick a dataset first."})
+    """
+
+    current = traitlets.Unicode(help="The key of the step shown.")
+
+    def __init__(self, steps: Mapping[str, str], extras: Mapping[str, str] | None = None,
+                 help: Mapping[str, str] | None = None) -> None:
+        if not steps:
+            raise ValueError("Expected at least one step. Received: none")
+        self.steps, self.extras = dict(steps), dict(extras or {})
+        self.order = [*self.steps, *self.extras]
+        self.help = dict(help or {})
+        self.missing: dict[str, str] = {}
+        self.buttons: dict[str, widgets.Button] = {}
+        for i, (key, title) in enumerate(self.steps.items()):
+            self.buttons[key] = self._button(key, f"{i + 1}. {title}")
+        for key, title in self.extras.items():
+            self.buttons[key] = self._button(key, title)
+            self.buttons[key].add_class("tlw-step-extra")
+        self.back = widgets.Button(description=_("Back"), icon="arrow-left", layout={"width": "auto"})
+        self.back.add_class("tlw-step-back")
+        self.next = widgets.Button(description=_("Next"), icon="arrow-right", layout={"width": "auto"})
+        self.next.add_class("tlw-step-next")
+        self.back.on_click(lambda _b: self.go(-1))
+        self.next.on_click(lambda _b: self.go(1))
+        self.hint = widgets.HTML(layout={"flex": "1 1 auto", "margin": "0 8px"})
+        self.hint.add_class("tlw-step-hint")
+        numbered = list(self.buttons.values())[:len(self.steps)]
+        extra = list(self.buttons.values())[len(self.steps):]
+        spacer = widgets.Box(layout={"flex": "1 1 auto"})
+        row = widgets.HBox([*numbered, spacer, *extra], layout={"flex_flow": "row wrap", "align_items": "center"})
+        row.add_class("tlw-step-buttons")
+        nav = widgets.HBox([self.back, self.hint, self.next], layout={"align_items": "center"})
+        nav.add_class("tlw-step-nav")
+        super().__init__([row, nav])
+        self.add_class("tlw-steps")
+        self.observe(self._on_current, names="current")
+        self.current = self.order[0]
+
+    def _button(self, key: str, label: str) -> widgets.Button:
+        button = widgets.Button(description=label, layout={"width": "auto"})
+        button.add_class("tlw-step")
+        button.add_class(f"tlw-step-{key}")
+        button.on_click(lambda _b, k=key: self.select(k))
+        return button
+
+    @traitlets.validate("current")
+    def _check_current(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"]
+        if value not in self.order:
+            raise traitlets.TraitError(f"Expected a step in {self.order}. Received: {value!r}")
+        return value
+
+    def select(self, key: str) -> None:
+        """Shows step ``key``.
+
+        Raises:
+            KeyError: ``key`` is not a step.
+        """
+        if key not in self.order:
+            raise KeyError(f"Expected a step in {self.order}. Received: {key!r}")
+        self.current = key
+
+    def go(self, delta: int) -> None:
+        """Moves ``delta`` numbered steps (Back: -1, Next: +1); from an extra, Back returns to the last step."""
+        order = list(self.steps)
+        if self.current not in order:
+            if delta < 0:
+                self.current = order[-1]
+            return
+        index = min(max(order.index(self.current) + delta, 0), len(order) - 1)
+        self.current = order[index]
+
+    def set_missing(self, missing: Mapping[str, str]) -> None:
+        """Says what each step still needs (key -> sentence); steps not named need nothing. Safe from any thread."""
+        self.missing = {k: v for k, v in missing.items() if k in self.buttons and v}
+        self._render()
+
+    def _on_current(self, change: dict[str, Any]) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        key = self.current
+        order = list(self.steps)
+        for k, button in self.buttons.items():
+            button.button_style = "primary" if k == key else ""
+            button.tooltip = self.missing.get(k, self.help.get(k, ""))
+            if k in self.missing and k != key:
+                button.add_class("tlw-step-missing")
+            else:
+                button.remove_class("tlw-step-missing")
+        if key in order:
+            i = order.index(key)
+            where = _("Step {n} of {total}: {title}.").format(n=i + 1, total=len(order), title=self.steps[key])
+            self.back.disabled = i == 0
+            self.next.disabled = i == len(order) - 1
+            following = order[i + 1] if i + 1 < len(order) else None
+            self.next.tooltip = (_("Next: {title}").format(title=self.steps[following]) if following else "")
+        else:
+            where = f"{self.extras[key]}."
+            self.back.disabled, self.next.disabled = False, True
+            self.next.tooltip = ""
+        text = f"<b>{html.escape(where)}</b> {html.escape(self.help.get(key, ''))}"
+        if key in self.missing:
+            text += (f" <span class='tlw-step-missing-text' style='color:#8a4b00;font-weight:600'>"
+                     f"{html.escape(self.missing[key])}</span>")
+        self.hint.value = text
+
+
+class RunBar(widgets.VBox):
+    """Start/Stop, progress and the run status of a train panel, in one row shown above every step.
+
+    Args:
+        train: A :class:`~tl_widgets.panels.train.TrainPanel`; its ``start_button``,
+            ``stop_button``, ``progress_bar``, ``progress_text``, ``status_line``
+            and ``notice`` move here (the rows that held them leave the panel).
+    """
+
+    def __init__(self, train: Any) -> None:
+        self.train = train
+        taken = [train.start_button, train.stop_button, train.progress_bar, train.progress_text, train.status_line,
+                 train.notice]
+        ids = {id(w) for w in taken}
+        train.children = tuple(c for c in train.children if id(c) not in ids
+                               and not any(id(w) in ids for w in getattr(c, "children", ())))
+        train.progress_bar.layout.width = "240px"
+        train.start_button.layout.width = "auto"  # "Loading TensorFlow…" fits
+        train.start_button.layout.min_width = "90px"
+        self.status_label = widgets.HTML(_("status:") + "&nbsp;", layout={"margin": "0 0 0 8px"})
+        row = widgets.HBox([train.start_button, train.stop_button, train.progress_bar, train.progress_text,
+                            self.status_label, train.status_line],
+                           layout={"align_items": "center", "flex_flow": "row wrap", "flex": "0 0 auto"})
+        row.add_class("tlw-run-row")
+        train.notice.add_class("tlw-run-notice")
+        super().__init__([row, train.notice], layout={"border": "1px solid #d0d7de", "padding": "4px 8px",
+                                                       "margin": "4px 0", "flex": "0 0 auto"})
+        self.add_class("tlw-run-controls")  # not "tlw-run-bar": the lab extension's CSS styles that as a 3px bar
+        self.loading = False
+
+    def set_loading(self, loading: bool, text: str | None = None) -> None:
+        """Disables Start and says why (``text``, e.g. "Loading TensorFlow…") while ``loading``; restores it after."""
+        start = self.train.start_button
+        self.loading = bool(loading)
+        if loading:
+            start.description = text or _("Loading TensorFlow…")
+            start.icon = "hourglass-half"
+            start.disabled = True
+            start.add_class("tlw-start-loading")
+        else:
+            start.description = _("Start")
+            start.icon = "play"
+            start.disabled = bool(self.train.running)
+            start.remove_class("tlw-start-loading")
