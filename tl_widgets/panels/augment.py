@@ -9,6 +9,7 @@ import numpy as np
 
 from tl_widgets.core.config.checks import field_bounds, field_choices, type_hints
 from tl_widgets.core.config.schema import AugmentConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number
 
 __all__ = ["AugmentPanel"]
@@ -46,7 +47,7 @@ class AugmentPanel(widgets.VBox):
             self.factors[name] = slider
         from tl_widgets.views.chart import PlotlyChart
 
-        self.preview = PlotlyChart(height=260)
+        self.preview = PlotlyChart(height=260, label=_("Augmentation preview: one image, augmented several ways"))
         self.preview.add_class("tlw-aug-preview")
         self.preview.layout.display = "none"
         super().__init__([widgets.HTML("<b>Augmentation</b> (training batches only)"), self.flip,

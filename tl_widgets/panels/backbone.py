@@ -14,6 +14,7 @@ import traitlets
 from tl_widgets.core.config.checks import field_bounds
 from tl_widgets.core.config.schema import ModelConfig
 from tl_widgets.core.models.backbones import BackboneSpec, get_backbone, list_backbones
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.advanced import FieldGroup, advanced_box
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, resolve_under_roots
 from tl_widgets.panels.validation import data_roots as _data_roots
@@ -87,7 +88,8 @@ class BackbonePanel(widgets.VBox):
         self.filter = widgets.Text(placeholder="filter: name or family", description="search")
         self.filter.add_class("tlw-backbone-filter")
         self.select = widgets.Select(options=self._options(""), value=first, rows=10,
-                                     layout={"width": "560px"})
+                                     layout={"width": "560px"},
+                                     tooltip=_("Backbone: the pretrained network to start from"))
         self.select.add_class("tlw-backbone")
         self.select.style.font_family = "monospace"  # type: ignore[attr-defined]
         self.weights = widgets.ToggleButtons(options=[("Pretrained", "pretrained"), ("None (random)", "none"),

@@ -113,7 +113,7 @@ class DataPanel(widgets.VBox):
 
         self.counts_chart = PlotlyChart(height=300)
         self.counts_chart.add_class("tlw-class-counts")
-        self.samples_chart = PlotlyChart(height=240)
+        self.samples_chart = PlotlyChart(height=240, label=_("Sample images, one per class"))
         self.samples_chart.add_class("tlw-samples")
 
         self.guard.watch(self.source_picker, lambda v: check_choice(v, "data.source", SOURCES), self._on_source)

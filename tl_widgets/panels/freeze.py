@@ -10,6 +10,7 @@ import traitlets
 
 from tl_widgets.core.config.checks import field_choices
 from tl_widgets.core.config.schema import FreezeConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
 
 __all__ = ["FreezePanel"]
@@ -70,9 +71,9 @@ class FreezePanel(widgets.VBox):
         self.totals.add_class("tlw-freeze-totals")
         from tl_widgets.views.chart import PlotlyChart
 
-        self.layer_map = PlotlyChart(height=260)
+        self.layer_map = PlotlyChart(height=260, label=_("Layer map: which layers of the backbone train"))
         self.layer_map.add_class("tlw-layer-map")
-        self.graph = PlotlyChart(height=360)
+        self.graph = PlotlyChart(height=360, label=_("Model graph: the backbone's blocks and the new head"))
         self.graph.add_class("tlw-model-graph")
         self.graph.on_click(self._on_graph_click)
         self._graph_at: dict[tuple[float, float], str] = {}

@@ -22,6 +22,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.checks import ConfigError, field_bounds
 from tl_widgets.core.config.schema import PhaseConfig, TrainConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_number
 from tl_widgets.panels.worker import BackgroundWork
 
@@ -90,7 +91,7 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
         self.use_button.add_class("tlw-lr-use")
         self.suggestion = widgets.HTML("suggested: --")
         self.suggestion.add_class("tlw-lr-suggested")
-        self.chart = PlotlyChart(None, height=320)
+        self.chart = PlotlyChart(None, height=320, label=_("Learning-rate finder: loss by learning rate"))
         self.chart.add_class("tlw-lr-chart")
         self.find_button.on_click(lambda _: self.start())
         self.use_button.on_click(lambda _: self.use_suggested())

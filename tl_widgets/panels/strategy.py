@@ -55,7 +55,7 @@ class StrategyPanel(widgets.VBox):
                                        value=StrategyConfig.kind, description="strategy", layout={"width": "460px"})
         self.picker.add_class("tlw-strategy")
         notes = "".join(
-            f"<li style='color:{'#333' if o.available else '#999'}'>{html.escape(o.label)}"
+            f"<li style='color:{'#333' if o.available else '#666'}'>{html.escape(o.label)}"
             f"{'' if o.available else ' (unavailable)'}{': ' + html.escape(o.reason) if o.reason else ''}</li>"
             for o in self.options)
         self.reasons = widgets.HTML(f"<ul>{notes}</ul>")

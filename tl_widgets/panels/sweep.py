@@ -24,6 +24,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.checks import ConfigError
 from tl_widgets.core.config.schema import TrainConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import Notice, PanelError, check_number
 from tl_widgets.panels.worker import BackgroundWork
 from tl_widgets.views.chart import PlotlyChart
@@ -106,7 +107,9 @@ class SweepPanel(BackgroundWork, widgets.VBox):
         self.status.add_class("tlw-sweep-status")
         self.table = widgets.HTML()
         self.table.add_class("tlw-sweep-table")
-        self.charts = {key: PlotlyChart(height=320) for key in ("history", "parallel", "importance")}
+        labels = {"history": _("Sweep: score of each trial"), "parallel": _("Sweep: settings of each trial"),
+                  "importance": _("Sweep: how much each setting mattered")}
+        self.charts = {key: PlotlyChart(height=320, label=text) for key, text in labels.items()}
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.best_button.on_click(lambda _: self.use_best())

@@ -81,6 +81,23 @@ function newViewId() {
   return Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
 }
 
+function plainText(title) {
+  const text = typeof title === "string" ? title : (title && title.text) || "";
+  return text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+}
+
+// A chart is one image to assistive technology, named by the widget's label, else its title and axis
+// titles; Plotly's own SVG and mouse tools (the mode bar) are hidden from it.
+function nameChart(box, label) {
+  const layout = box.layout || {};
+  const axes = [layout.yaxis, layout.xaxis].map((a) => plainText(a && a.title)).filter(Boolean).join(" / ");
+  const name = label || [plainText(layout.title), axes].filter(Boolean).join(": ");
+  box.setAttribute("role", "img");
+  if (name) box.setAttribute("aria-label", name);
+  else box.removeAttribute("aria-label");
+  for (const child of box.children) child.setAttribute("aria-hidden", "true");
+}
+
 function render({ model, el }) {
   const viewId = newViewId();
   const box = document.createElement("div");
@@ -118,6 +135,7 @@ function render({ model, el }) {
       default:
         break;
     }
+    nameChart(box, model.get("label"));
   };
   const enqueue = (step) => {
     chain = chain.then(step).catch((err) => console.warn("[tl_widgets] chart update failed:", err));
@@ -128,6 +146,7 @@ function render({ model, el }) {
     if (msg.view !== undefined && msg.view !== viewId) return;
     enqueue(() => apply(msg));
   });
+  model.on("change:label", () => nameChart(box, model.get("label")));
   model.on("change:height", () => {
     box.style.height = `${model.get("height")}px`;
     enqueue(() => alive && Plotly && Plotly.relayout(box, { height: model.get("height") }));
@@ -142,6 +161,7 @@ function render({ model, el }) {
     }
     if (!alive) return;
     await draw(model.get("_figure"));
+    nameChart(box, model.get("label"));
     // Clicks go to the kernel as plain values; Python checks them (PlotlyChart.on_click).
     box.on("plotly_click", (ev) => {
       const p = ev && ev.points && ev.points[0];

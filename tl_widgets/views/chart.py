@@ -91,6 +91,8 @@ class PlotlyChart(anywidget.AnyWidget):
     _figure = traitlets.Dict(help="Bounded figure snapshot, read by a view when it first renders.").tag(sync=True)
     _plotly_version = traitlets.Unicode(help="Version of the Plotly.js the kernel serves.").tag(sync=True)
     height = traitlets.Int(320, help="Height of the chart in pixels.").tag(sync=True)
+    label = traitlets.Unicode("", help="Accessible name (what a screen reader says for the chart); empty: the "
+                              "figure's title and axis titles.").tag(sync=True)
     max_points = traitlets.Int(10_000, help="Default bound on the points kept per trace.")
 
     def __init__(
