@@ -12,6 +12,10 @@ e. livelossplot's Keras callback on the same run (reference for streaming overhe
 f. memory: resident memory growth over consecutive runs in one process
 g. history memory: kernel RSS/PSS growth per 1,000 steps of one long run with the Studio's charts attached
    (history_memory.py; 100,000 steps, 10,000 with --quick)
+i. fit-loop overhead in a real kernel: plain model.fit vs TrainingSession vs the Studio, interleaved
+   (bench_fit_overhead.py; --quick: the head-only case, one short repeat; full size by hand, see PERFORMANCE.md)
+h. large folders: set-up, first/cached epoch and peak RSS vs image_dataset_from_directory
+   (bench_large_folders.py; 10,000 images, 2,000 with --quick; 100,000 by hand)
 
 Each pair runs interleaved, best of ``--repeats``, in this one process. Timings are never asserted.
 """
@@ -182,6 +186,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     hist_mem = history_memory.main(["--quick"] if args.quick else [])
     print("g. history memory:", json.dumps(hist_mem), flush=True)
+    import bench_fit_overhead
+
+    fit_overhead = bench_fit_overhead.main(["--quick"] if args.quick else ["--repeat-seconds", "10", "--repeats", "3"])
+    print("i. fit-loop overhead:", json.dumps(fit_overhead["ratios"]), flush=True)
+    import bench_large_folders
+
+    large = bench_large_folders.main(["--quick"] if args.quick else ["--sizes", "10000"])
+    large = next(iter(large.values()))["ours_over_keras"]
+    print("h. large folders:", json.dumps(large), flush=True)
 
     ratios = {
         "a_speedup_demo_cnn": frozen["demo_cnn"]["speedup"],
@@ -195,6 +208,10 @@ def main(argv: list[str] | None = None) -> dict:
         "e_livelossplot_over_plain_fit": ft["livelossplot_s"] / ft["plain_fit_s"],
         "f_rss_growth": mem["growth_after_first"],
         "g_history_rss_kb_per_1000_steps": hist_mem["rss_kb_per_1000_steps"],
+        **{f"i_{k}": v for k, v in fit_overhead["ratios"].items()},
+        "h_large_folder_first_epoch_ours_over_keras": large["first_epoch"],
+        "h_large_folder_first_epoch_with_setup_ours_over_keras": large["first_epoch_with_setup"],
+        "h_large_folder_peak_rss_ours_over_keras": large["peak_rss"],
     }
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in ratios.items()}))
     return ratios

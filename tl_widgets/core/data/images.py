@@ -262,7 +262,7 @@ def jpeg_ratio(info: ImageInfo, image_size: int) -> int:
     return ratio
 
 
-def make_tf_decoder(image_size: int, ratio: int = 1) -> Callable[[Any], Any]:
+def make_tf_decoder(image_size: int, ratio: int = 1, as_float: bool = False) -> Callable[[Any], Any]:
     """Returns ``decode(path) -> uint8 [image_size, image_size, 3]`` for ``Dataset.map``.
 
     Args:
@@ -272,6 +272,8 @@ def make_tf_decoder(image_size: int, ratio: int = 1) -> Callable[[Any], Any]:
             the minimum of :func:`jpeg_ratio` over the files, and 1 as soon as
             one file is not a JPEG. One fixed ratio keeps the graph free of
             per-element branches, which cost more than they save on small files.
+        as_float: Return the resized ``float32`` pixels (0..255, unrounded)
+            instead of ``uint8`` (for pipelines that cache nothing).
     """
     import tensorflow as tf
 
@@ -287,6 +289,8 @@ def make_tf_decoder(image_size: int, ratio: int = 1) -> Callable[[Any], Any]:
             img = tf.io.decode_image(data, channels=3, expand_animations=False)
         img.set_shape([None, None, 3])
         out = tf.image.resize(img, [size, size], method="bilinear")
+        if as_float:  # nothing is cached: skip the round trip through uint8
+            return out
         return tf.cast(tf.round(tf.clip_by_value(out, 0.0, 255.0)), tf.uint8)
 
     return decode

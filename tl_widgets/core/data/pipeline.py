@@ -305,7 +305,7 @@ def build_pipeline(
     n = len(idx)
     if isinstance(source, FileSource):
         ratios = source.ratios[idx]
-        decode = make_tf_decoder(image_size, int(ratios.min()) if len(ratios) else 1)
+        decode = make_tf_decoder(image_size, int(ratios.min()) if len(ratios) else 1, as_float=cache == "none")
         positions = np.arange(n, dtype=np.int32)
         if training and cache == "disk":
             # A disk cache is read back in the order it was written, shuffled through a bounded buffer:
