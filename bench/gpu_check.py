@@ -1,58 +1,43 @@
-"""Fine-tuning throughput on an accelerator: our event path vs plain ``model.fit``.
+"""Fine-tuning on an accelerator with ``KERAS_BACKEND=jax``: our fit loop vs plain ``model.fit``, images/s and MFU.
 
-Runs with ``KERAS_BACKEND=jax`` and no TensorFlow: the engine's data path
-(``TrainingSession``) builds ``tf.data`` pipelines, so it cannot run there.
-This script therefore measures what it can without TensorFlow: the model from
-``tl_widgets.core.models.assembly.build_model`` fine-tuned (backbone unfrozen) on
-synthetic numpy batches, with ``model.fit`` plain vs with the engine's
-``EventCallback`` attached (the per-batch events the Studio charts), for
-fp32 / ``mixed_bfloat16`` and XLA on / off. Prints images/s and the ratio.
+For MobileNetV2 and ResNet50 at 224 px (``weights=None``, synthetic data: the GPU machine has no network),
+with ``mixed_bfloat16`` and XLA, the model from ``tl_widgets.core.models.assembly.build_model`` fully
+fine-tuned, three arms interleaved over ``--repeats`` rounds, each timed over ``--steps`` steps after a
+compiled warm-up:
 
-Usage: ``python bench/gpu_check.py [--quick] [--steps N] [--batch B]``.
+* ``plain``: ``model.fit(verbose=0)``;
+* ``events``: the same fit with the engine's per-step path: :class:`FitCallbacks` + :class:`EventCallback`
+  publishing on a real bus to the run's :class:`HistoryRecorder` and a progress reducer (host reads at most
+  every 100 ms);
+* ``session``: ``TrainingSession`` on the same arrays (``source="code"``), its ``phase0_s`` compared: only
+  when TensorFlow is installed (the engine's data pipeline is ``tf.data``); skipped with a note otherwise.
+
+Model FLOP utilisation = training FLOPs per step (3x the forward pass's FLOPs from XLA's cost analysis of the
+compiled forward pass; a published per-image figure when the analysis gives none) x steps/s / peak. The peak
+defaults to the H200's dense bf16 figure (989 TFLOP/s; ``--peak-tflops``).
+
+    bash bench/gpu_check.sh                 # on the GPU machine
+    bash bench/gpu_check.sh --smoke         # a CPU smoke run: 32 px, batch 4, 3 steps
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 from types import SimpleNamespace
 from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-
-def _fit(model: Any, x: Any, y: Any, batch: int, steps: int, callbacks: list[Any]) -> float:
-    """Images/s of one epoch of ``steps`` batches, after a warm-up epoch (compilation)."""
-    n = batch * steps
-    model.fit(x[: batch * 2], y[: batch * 2], batch_size=batch, epochs=1, verbose=0, callbacks=callbacks)
-    t = time.perf_counter()
-    model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0, callbacks=callbacks, shuffle=False)
-    return n / (time.perf_counter() - t)
+# Forward GFLOPs per 224-px image (2 x multiply-adds), used when XLA's cost analysis gives no figure.
+PUBLISHED_FWD_GFLOPS = {"mobilenet_v2": 0.60, "resnet50": 8.2}
+H200_BF16_DENSE_TFLOPS = 989.0
 
 
-def _event_callback(batch: int, steps: int) -> tuple[Any, list[Any]]:
-    """The engine's callback wired to a real bus and the session's history recorder (no run folder)."""
-    from tl_widgets.core.events import BatchEnd, EventBus
-    from tl_widgets.core.training.callbacks import EventCallback
-    from tl_widgets.core.training.control import RunControl
-    from tl_widgets.core.training.history import HistoryRecorder
-
-    bus = EventBus()
-    history = HistoryRecorder()
-    history.begin("bench")
-    bus.subscribe(history)
-    seen: list[Any] = []
-    bus.subscribe(lambda e: seen.append(e) if isinstance(e, BatchEnd) else None)
-    control = RunControl(run_id="bench", bus=bus, history=history)
-    data = SimpleNamespace(batch_size=batch, steps_per_epoch=steps)
-    return EventCallback(control, 0, data, {"global_step": 0}, 1), seen
-
-
-def run_case(backbone: str, size: int, policy: str, xla: bool, batch: int, steps: int, classes: int = 10) -> dict:
-    """One measurement: plain fit vs fit with our callback (same model, same data)."""
+def _build(backbone: str, size: int, classes: int, policy: str) -> Any:
     import keras
-    import numpy as np
 
     from tl_widgets.core.config.schema import ModelConfig
     from tl_widgets.core.models.assembly import build_model
@@ -63,46 +48,166 @@ def run_case(backbone: str, size: int, policy: str, xla: bool, batch: int, steps
     finally:
         keras.config.set_dtype_policy("float32")
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=xla)
+                  metrics=["accuracy"], jit_compile=True)
+    return model
+
+
+def forward_flops(model: Any, batch: int, size: int, backbone: str) -> tuple[float, str]:
+    """FLOPs of one forward pass of ``batch`` images: XLA's cost analysis, else the published figure."""
+    try:
+        import jax
+        import numpy as np
+
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        x = np.zeros((batch, size, size, 3), "float32")
+        compiled = jax.jit(lambda a, b, c: model.stateless_call(a, b, c, training=True)[0]).lower(tv, ntv, x).compile()
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        flops = float(cost.get("flops", 0.0)) if cost else 0.0
+        if flops > 0:
+            return flops, "XLA cost analysis"
+    except Exception as exc:  # the analysis is best effort: report which figure was used
+        print(f"  (cost analysis unavailable: {type(exc).__name__}: {exc})")
+    per_image = PUBLISHED_FWD_GFLOPS.get(backbone, float("nan")) * 1e9 * (size / 224) ** 2
+    return per_image * batch, "published per-image figure"
+
+
+def _event_path(batch: int, steps: int) -> tuple[Any, Any, Any]:
+    """The engine's per-step path: event callback -> bus -> history recorder + progress reducer."""
+    from tl_widgets.core.events import EventBus
+    from tl_widgets.core.progress import ProgressTracker
+    from tl_widgets.core.training.callbacks import EventCallback
+    from tl_widgets.core.training.control import RunControl
+    from tl_widgets.core.training.history import HistoryRecorder
+
+    bus = EventBus()
+    history = HistoryRecorder()
+    history.begin("gpu-check")
+    bus.subscribe(history)
+    bus.subscribe(ProgressTracker())
+    control = RunControl(run_id="gpu-check", bus=bus, history=history)
+    cb = EventCallback(control, 0, SimpleNamespace(batch_size=batch, steps_per_epoch=steps), {"global_step": 0}, 1)
+    return cb, control, history
+
+
+def _timed_fit(model: Any, x: Any, y: Any, batch: int, with_events: bool) -> tuple[float, Any]:
+    from tl_widgets.core.training.callbacks import FitCallbacks
+
+    steps = len(x) // batch
+    callbacks: Any = []
+    history = None
+    if with_events:
+        cb, _, history = _event_path(batch, steps)
+        callbacks = FitCallbacks([cb], model, epochs=1, steps=steps)
+    t = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, callbacks=callbacks, shuffle=False)
+    seconds = time.perf_counter() - t
+    if history is not None and len(history.batch["loss"]) != steps:
+        raise RuntimeError(f"Expected {steps} recorded batches. Received: {len(history.batch['loss'])}")
+    return seconds, history
+
+
+def _session_seconds(backbone: str, size: int, x: Any, y: Any, batch: int, out: str) -> float | None:
+    """``TrainingSession``'s second epoch on the same arrays (the first compiles), or None without TensorFlow."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return None
+    from tl_widgets.core.config.schema import (
+        DataConfig, FreezeConfig, ModelConfig, PhaseConfig, StrategyConfig, TrainConfig,
+    )
+    from tl_widgets.core.training.session import TrainingSession
+
+    cfg = TrainConfig(
+        data=DataConfig(source="code", batch_size=batch, validation_split=0.0),
+        model=ModelConfig(backbone=backbone, weights="none", input_size=size),
+        freeze=FreezeConfig(mode="none"), phases=[PhaseConfig(name="ft", epochs=2, learning_rate=1e-4)],
+        strategy=StrategyConfig(mixed_precision="mixed_bfloat16", jit_compile=True),
+        output_dir=out, feature_cache=False, seed=0, calibrate=False,
+    )
+    session = TrainingSession(cfg, data=(x, y), record=False)
+    durations: list[float] = []
+    session.bus.subscribe(lambda e: durations.append(e.duration) if e.kind == "epoch_end" else None)
+    session.start()
+    result = session.wait()
+    if result is None or result.status != "finished" or len(durations) != 2:
+        raise RuntimeError(f"Expected a finished two-epoch session. Received: {result and result.status}: "
+                           f"{result and result.error}; epochs {len(durations)}")
+    return durations[-1]
+
+
+def run_backbone(backbone: str, size: int, batch: int, steps: int, repeats: int, peak_tflops: float,
+                 out: str, classes: int = 10) -> dict[str, Any]:
+    """Interleaved arms on one backbone; returns medians, ratios, images/s and MFU."""
+    import numpy as np
+
+    model = _build(backbone, size, classes, "mixed_bfloat16")
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(batch * steps, size, size, 3)).astype("float32")
     y = rng.integers(0, classes, size=(batch * steps,)).astype("int32")
-    plain = _fit(model, x, y, batch, steps, [])
-    callback, seen = _event_callback(batch, steps)
-    ours = _fit(model, x, y, batch, steps, [callback])
-    if len(seen) != steps + 2:
-        raise RuntimeError(f"Expected {steps + 2} BatchEnd events from the callback. Received: {len(seen)}")
-    losses = [e.metrics.get("loss", float("nan")) for e in seen]
-    if not all(np.isfinite(losses)):
-        raise RuntimeError(f"Expected finite losses. Received: {losses}")
-    return {"backbone": backbone, "size": size, "policy": policy, "xla": xla, "plain": plain, "ours": ours,
-            "ratio": ours / plain}
+    model.fit(x[: batch * 2], y[: batch * 2], batch_size=batch, epochs=1, verbose=0)  # compile
+    times: dict[str, list[float]] = {"plain": [], "events": [], "session": []}
+    for r in range(repeats):
+        order = ["plain", "events", "session"]
+        for arm in order[r % 3:] + order[: r % 3]:
+            if arm == "session":
+                s = _session_seconds(backbone, size, x, y, batch, out)
+                if s is not None:
+                    times[arm].append(s)
+            else:
+                times[arm].append(_timed_fit(model, x, y, batch, arm == "events")[0])
+    flops, source = forward_flops(model, batch, size, backbone)
+    train_flops = 3.0 * flops
+    med = {arm: statistics.median(v) for arm, v in times.items() if v}
+    steps_per_s = steps / med["plain"]
+    return {
+        "backbone": backbone, "size": size, "batch": batch, "steps": steps,
+        "plain_s": med["plain"], "events_s": med["events"], "session_s": med.get("session"),
+        "events_over_plain": med["events"] / med["plain"],
+        "session_over_plain": med["session"] / med["plain"] if "session" in med else None,
+        "images_per_s": steps_per_s * batch, "train_tflop_per_step": train_flops / 1e12, "flops_source": source,
+        "mfu": train_flops * steps_per_s / (peak_tflops * 1e12),
+        "spread": {arm: (min(v), max(v)) for arm, v in times.items() if v},
+    }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes for a CPU smoke run")
-    p.add_argument("--steps", type=int, help="timed steps per case (default 50; quick: 3)")
-    p.add_argument("--batch", type=int, help="batch size (default 64; quick: 4)")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes for a CPU smoke run")
+    p.add_argument("--steps", type=int, help="timed steps per arm (default 50; smoke 3)")
+    p.add_argument("--batch", type=int, help="batch size (default 128; smoke 4)")
+    p.add_argument("--repeats", type=int, help="interleaved rounds (default 3; smoke 1)")
+    p.add_argument("--backbones", nargs="+", help="default: mobilenet_v2 resnet50 (smoke: mobilenet_v2)")
+    p.add_argument("--peak-tflops", type=float, default=H200_BF16_DENSE_TFLOPS, help="accelerator peak, bf16 dense")
     a = p.parse_args(argv)
+    import tempfile
+
     import jax
     import keras
 
-    steps = a.steps or (3 if a.quick else 50)
-    batch = a.batch or (4 if a.quick else 64)
-    size = 32 if a.quick else 224
-    print(f"backend={keras.backend.backend()} devices={[str(d) for d in jax.devices()]} batch={batch} "
-          f"steps={steps} size={size}; our path = model.fit + EventCallback (TrainingSession needs tf.data: "
-          "not measurable without TensorFlow)")
-    policies = ["float32", "mixed_bfloat16"]
-    backbones = ["mobilenet_v2"] if a.quick else ["mobilenet_v2", "efficientnet_b0"]
-    rows = [run_case(b, size, pol, xla, batch, steps) for b in backbones for pol in policies for xla in (True, False)]
-    print(f"{'backbone':<16}{'policy':<16}{'xla':<6}{'plain img/s':>12}{'ours img/s':>12}{'ours/plain':>12}")
+    steps = a.steps or (3 if a.smoke else 50)
+    batch = a.batch or (4 if a.smoke else 128)
+    repeats = a.repeats or (1 if a.smoke else 3)
+    size = 32 if a.smoke else 224
+    backbones = a.backbones or (["mobilenet_v2"] if a.smoke else ["mobilenet_v2", "resnet50"])
+    print(f"backend={keras.backend.backend()} devices={[str(d) for d in jax.devices()]} batch={batch} steps={steps} "
+          f"size={size} repeats={repeats} policy=mixed_bfloat16 xla=on peak={a.peak_tflops:g} TFLOP/s", flush=True)
+    out = tempfile.mkdtemp(prefix="tlw-gpu-check-")
+    rows = [run_backbone(b, size, batch, steps, repeats, a.peak_tflops, out) for b in backbones]
+    print(f"{'backbone':<14}{'plain s':>9}{'events s':>10}{'session s':>11}{'events/plain':>14}{'session/plain':>15}"
+          f"{'img/s':>10}{'TFLOP/step':>12}{'MFU':>8}")
     for r in rows:
-        print(f"{r['backbone']:<16}{r['policy']:<16}{str(r['xla']):<6}{r['plain']:>12.1f}{r['ours']:>12.1f}"
-              f"{r['ratio']:>12.3f}")
-    return 0
+        sess = f"{r['session_s']:>11.3f}" if r["session_s"] is not None else f"{'n/a':>11}"
+        sess_ratio = f"{r['session_over_plain']:>15.3f}" if r["session_over_plain"] is not None else f"{'n/a':>15}"
+        print(f"{r['backbone']:<14}{r['plain_s']:>9.3f}{r['events_s']:>10.3f}{sess}{r['events_over_plain']:>14.3f}"
+              f"{sess_ratio}{r['images_per_s']:>10.1f}{r['train_tflop_per_step']:>12.4f}{r['mfu'] * 100:>7.3g}%")
+        print(f"  spread (min, max s): {r['spread']}; FLOPs from {r['flops_source']}")
+    if any(r["session_s"] is None for r in rows):
+        print("session: n/a - TensorFlow is not installed here (the engine's data pipeline is tf.data); "
+              "'events' is the engine's per-step path on the same fit")
+    return rows
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(0 if main() else 1)

@@ -199,3 +199,13 @@ def test_pump_draws_at_most_five_times_a_second_off_the_training_thread(comm_log
     assert len(history.batch["global_step"]) == 3000
     with pytest.raises(ValueError, match="interval > 0"):
         LiveTrainingCharts(interval=0)
+
+
+def test_pump_waits_longer_when_a_draw_costs_more_than_its_share():
+    from tl_widgets.core.events import EventBus
+    from tl_widgets.views.live import DRAW_CPU_SHARE, MAX_PAUSE_S, EventPump
+
+    pump = EventPump(EventBus().listen(), LiveTrainingCharts(), interval=0.2)
+    assert pump.pause_after(0.0) == 0.2
+    assert pump.pause_after(0.005) == pytest.approx(0.005 / DRAW_CPU_SHARE)
+    assert pump.pause_after(10.0) == MAX_PAUSE_S

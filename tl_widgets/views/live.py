@@ -190,8 +190,19 @@ class LiveTrainingCharts(widgets.VBox):
             self._history = history
 
 
+DRAW_CPU_SHARE = 0.01
+"""Drawing may take at most this share of one core's time while training (the pump waits longer otherwise)."""
+MAX_PAUSE_S = 2.0
+"""The longest the pump waits between two draws, however costly they are."""
+
+
 class EventPump:
     """Drains a subscription in its own thread and draws at a bounded rate.
+
+    Draws are at least ``interval`` apart, and further apart when one draw's
+    CPU time is more than :data:`DRAW_CPU_SHARE` of the pause (so the charts
+    never take a measurable share of the CPU from training); no event is
+    dropped, a later draw takes every event queued since.
 
     Args:
         subscription: From ``bus.listen()``.
@@ -236,8 +247,18 @@ class EventPump:
                 events = [first, *self._subscription.drain()]
                 self._draw(events)
                 return
+            cpu = time.thread_time()
             self._draw([first, *self._subscription.drain()])
-            next_draw = time.monotonic() + self.interval
+            next_draw = time.monotonic() + self.pause_after(time.thread_time() - cpu)
+
+    def pause_after(self, draw_cpu_s: float) -> float:
+        """Seconds until the next draw: ``interval``, longer when a draw costs more than its share of a core.
+
+        Time-based and lossless: events keep queueing and the next draw takes
+        them all; only how often the browser is updated changes (at most
+        :data:`MAX_PAUSE_S` apart).
+        """
+        return min(max(self.interval, draw_cpu_s / DRAW_CPU_SHARE), max(self.interval, MAX_PAUSE_S))
 
     def _draw(self, events: list[Event]) -> None:
         try:
