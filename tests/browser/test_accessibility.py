@@ -87,14 +87,15 @@ def _steps(page: Any) -> list[tuple[str, Any]]:
     return [(tabs.nth(i).inner_text().strip().lower().split()[0], tabs.nth(i)) for i in range(tabs.count())]
 
 
-def _open_accordions(page: Any) -> None:
+def _open_accordions(page: Any, open_: bool = True) -> None:
+    """Opens (or closes) every visible accordion section of the Studio, by keyboard: Enter on its header."""
+    state = ":not(.jupyter-widget-Collapse-open)" if open_ else ".jupyter-widget-Collapse-open"
     for _ in range(2):  # nested accordions appear once their parent opens
-        closed = page.locator(".tlw-studio .jupyter-widget-Collapse:not(.jupyter-widget-Collapse-open)"
-                              " > .jupyter-widget-Collapse-header:visible")
-        for i in range(closed.count()):
-            closed.first.focus()  # by keyboard, as everywhere in this module: Enter opens a header
+        headers = page.locator(f".tlw-studio .jupyter-widget-Collapse{state} > .jupyter-widget-Collapse-header:visible")
+        for i in range(headers.count()):
+            headers.last.focus()  # innermost first when closing
             page.keyboard.press("Enter")
-            page.wait_for_timeout(250)
+            page.wait_for_timeout(150)
 
 
 def _show(page: Any, key: str) -> None:
@@ -102,7 +103,7 @@ def _show(page: Any, key: str) -> None:
         if k == key:
             clickable.focus()
             page.keyboard.press("Enter")
-            page.wait_for_timeout(700)
+            page.wait_for_timeout(400)
             return
     raise AssertionError(f"Expected a step {key!r}. Received: {[k for k, _ in _steps(page)]}")
 
@@ -230,7 +231,7 @@ def test_accessible_names(studio, artifacts_dir):
         if key == "evaluate":
             page.wait_for_selector(".tlw-evaluate .tlw-confusion", timeout=60_000)
         _open_accordions(page)
-        page.wait_for_timeout(800)  # the helper names what just appeared (it batches changes)
+        page.wait_for_timeout(300)  # the helper names what just appeared (it batches changes for 50 ms)
         page.screenshot(path=str(artifacts_dir / f"a11y_{key}.png"), full_page=True)
         nodes = _ax_controls(cdp)
         checked[key] = len(nodes)
@@ -256,9 +257,11 @@ def test_contrast(studio, artifacts_dir):
     texts = 0
     for key, _ in _steps(page):
         _show(page, key)
-        found = page.evaluate(CONTRAST_JS)  # closed accordion headers have their own colours
+        _open_accordions(page, open_=False)  # closed accordion headers have their own colours
+        page.wait_for_timeout(200)
+        found = page.evaluate(CONTRAST_JS)
         _open_accordions(page)
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(200)
         found += page.evaluate(CONTRAST_JS)
         texts += len(found)
         for item in found:
