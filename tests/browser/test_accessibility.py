@@ -3,8 +3,8 @@
 One Voilà page serves the whole module (fixture ``studio``), in this order:
 
 - ``test_keyboard``: from the top of the page, Tab reaches the step buttons in order, then
-  Start, then the first step's controls; Enter on Next and Space on Back change the step;
-  an accordion header is reached by Tab and opened with Enter.
+  Start, then the first step's controls, each with a visible focus ring; Enter on Next and
+  Space on Back change the step; an accordion header is reached by Tab and opened with Enter.
 - ``test_accessible_names``: walks every step (accordions opened; one short demo run trained
   so Evaluate and Try it have content), reads the page's accessibility tree with the Chrome
   DevTools Protocol (``Accessibility.getFullAXTree``) and fails on any control (button,
@@ -186,6 +186,9 @@ def test_keyboard(studio, artifacts_dir):
     assert -1 not in positions and positions == sorted(positions), f"step buttons by Tab: {order}"
     assert positions[-1] < start < control, f"Expected steps, then Start, then the Data step's controls: {order}"
     studio["report"]["tab_order"] = order
+    ring = page.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
+                         " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
+    assert ring[0] != "none" and ring[1] >= 2, f"Expected a visible focus ring (2px outline). Received: {ring}"
 
     # Enter on Next moves to step 2; Space on Back moves back.
     next_button = page.locator("button.tlw-step-next")
