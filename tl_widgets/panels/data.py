@@ -15,9 +15,10 @@ import traitlets
 from tl_widgets.core.config.checks import field_bounds, field_choices
 from tl_widgets.core.config.schema import DataConfig
 from tl_widgets.core.data.preview import DataPreview, demo_preview, folder_preview, sub_folders
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.panels.advanced import FieldGroup, advanced_box
 from tl_widgets.panels.augment import AugmentPanel
+from tl_widgets.panels.labels import choice_options
 from tl_widgets.panels.validation import data_roots as _data_roots
 from tl_widgets.panels.validation import (
     Guard,
@@ -34,7 +35,7 @@ __all__ = ["DataPanel", "DEFAULT_MAX_UPLOAD_BYTES"]
 DEFAULT_MAX_UPLOAD_BYTES = 9 * 1024 * 1024
 SOURCES = tuple(s for s in field_choices(DataConfig, "source") if s != "code")
 """The sources the Studio offers: data "from code" need ``TrainingSession(config, data=...)``."""
-SOURCE_LABELS = {"demo": "Demo", "folder": "Folder", "zip": "Upload zip"}
+SOURCE_LABELS = {"demo": N_("Demo"), "folder": N_("Folder"), "zip": N_("Upload zip")}
 """Button labels of the sources (a source added to the schema shows under its own name)."""
 DEMOS = field_choices(DataConfig, "demo")
 
@@ -79,25 +80,26 @@ class DataPanel(widgets.VBox):
         self._base = DataConfig()
 
         self.source_picker = widgets.ToggleButtons(
-            options=[(SOURCE_LABELS.get(v, v), v) for v in SOURCES], value=DataConfig.source)
+            options=[(_(SOURCE_LABELS[v]) if v in SOURCE_LABELS else v, v) for v in SOURCES], value=DataConfig.source)
         self.source_picker.add_class("tlw-source")
-        self.demo = widgets.Dropdown(options=list(DEMOS), value=DataConfig.demo, description="demo")
+        self.demo = widgets.Dropdown(options=choice_options(DEMOS), value=DataConfig.demo, description=_("demo"))
         self.demo.add_class("tlw-demo")
-        self.folder = widgets.Dropdown(options=sub_folders(self.roots) or [("(no data roots)", "")],
-                                       description="folder", layout={"width": "420px"})
+        self.folder = widgets.Dropdown(options=sub_folders(self.roots) or [(_("(no data roots)"), "")],
+                                       description=_("folder"), layout={"width": "420px"})
         self.folder.add_class("tlw-folder")
-        self.upload = widgets.FileUpload(accept=".zip", multiple=False, description="Upload zip")
+        self.upload = widgets.FileUpload(accept=".zip", multiple=False, description=_("Upload zip"))
         self.upload.add_class("tlw-upload")
         lo, hi = field_bounds(DataConfig, "validation_split")
-        self.validation_split = widgets.FloatSlider(0.2, min=lo, max=hi, step=0.05, description="validation",
+        self.validation_split = widgets.FloatSlider(0.2, min=lo, max=hi, step=0.05, description=_("validation"),
                                                     continuous_update=False)
         self.validation_split.add_class("tlw-validation-split")
         # The widget's own max stays loose: a value above the limit reaches the guard, which says why it is refused.
         self.batch_size = widgets.BoundedIntText(min(DataConfig.batch_size, self.batch_bounds[1] or 32), min=bs_lo,
-                                                 max=bs_hi, description="batch size")
+                                                 max=bs_hi, description=_("batch size"))
         self.batch_size.add_class("tlw-batch-size")
-        self.max_per_class = widgets.BoundedIntText(0, min=0, max=10**7, description="max/class",
-                                                    tooltip="Use at most this many training images per class (0: all)")
+        self.max_per_class = widgets.BoundedIntText(
+            0, min=0, max=10**7, description=_("max/class"),
+            tooltip=_("Use at most this many training images per class (0: all)"))
         self.max_per_class.add_class("tlw-max-per-class")
         self.augment = AugmentPanel(notice=self.notice)
         self.more = FieldGroup(  # class weights, image cache, a separate validation folder
@@ -126,7 +128,7 @@ class DataPanel(widgets.VBox):
 
         self._where = widgets.VBox()
         super().__init__([
-            widgets.HTML("<h3>Data</h3>"), self.source_picker, self._where,
+            widgets.HTML(_("<h3>Data</h3>")), self.source_picker, self._where,
             widgets.HBox([self.validation_split, self.batch_size, self.max_per_class]), self.notice, self.summary,
             widgets.HBox([self.counts_chart, self.samples_chart]), self.skipped, self.augment, self.advanced,
         ])
@@ -229,15 +231,15 @@ class DataPanel(widgets.VBox):
         item = files[0]
         content = item.get("content") if isinstance(item, dict) else None
         if content is None:
-            self.notice.show(f"Refused: expected an uploaded file with content. Received: {type(item).__name__}")
+            self.notice.show(_("Refused: expected an uploaded file with content. Received: {kind}").format(
+                kind=type(item).__name__))
             return
         size = len(content)
         name = str(item.get("name", "upload.zip"))[:120]
         if size > self.max_upload_bytes:
             self.guard.refusals += 1
-            self.notice.show(
-                f"Refused: expected a zip of at most {self.max_upload_bytes / 2**20:.1f} MiB. "
-                f"Received: {name!r} ({size / 2**20:.1f} MiB)")
+            self.notice.show(_("Refused: expected a zip of at most {limit:.1f} MiB. Received: {name} ({size:.1f} MiB)")
+                             .format(limit=self.max_upload_bytes / 2**20, name=repr(name), size=size / 2**20))
             return
         self.take_zip_bytes(bytes(content), name)
 
@@ -251,8 +253,8 @@ class DataPanel(widgets.VBox):
         from tl_widgets.core.data.zipsafe import safe_extract_zip
 
         if len(content) > self.max_upload_bytes:
-            self.notice.show(f"Refused: expected a zip of at most {self.max_upload_bytes} bytes. "
-                             f"Received: {name!r} ({len(content)} bytes)")
+            self.notice.show(_("Refused: expected a zip of at most {limit} bytes. Received: {name} ({size} bytes)")
+                             .format(limit=self.max_upload_bytes, name=repr(name), size=len(content)))
             return None
         try:
             if self._space_check is not None:
@@ -261,7 +263,7 @@ class DataPanel(widgets.VBox):
                 self._upload_dir = Path(tempfile.mkdtemp(prefix="tlw-uploads-"))
         except (PanelError, OSError) as exc:
             self.guard.refusals += 1
-            self.notice.show(f"Refused {name!r}: {exc}")
+            self.notice.show(_("Refused {name}: {reason}").format(name=repr(name), reason=exc))
             return None
         n = len(self._uploads) + 1
         zip_path = (self._upload_dir / f"upload-{n}.zip").resolve()
@@ -275,11 +277,12 @@ class DataPanel(widgets.VBox):
 
             shutil.rmtree(target, ignore_errors=True)
             self.guard.refusals += 1
-            self.notice.show(f"Refused {name!r}: {exc}")
+            self.notice.show(_("Refused {name}: {reason}").format(name=repr(name), reason=exc))
             return None
         self._uploads[str(zip_path)] = root
         self.path = str(zip_path)
-        self.notice.show(f"Uploaded {name!r} ({len(content) / 1024:.0f} KiB).", "info")
+        self.notice.show(_("Uploaded {name} ({size:.0f} KiB).").format(name=repr(name), size=len(content) / 1024),
+                         "info")
         self.guard.accept(self.source_picker, "zip")
         self.source = "zip"
         self._show_where()
@@ -302,7 +305,7 @@ class DataPanel(widgets.VBox):
         visible = None if report["counts"] else "none"
         self.counts_chart.layout.display = self.samples_chart.layout.display = visible
         if not report["counts"]:
-            self.summary.value = "Upload a zip with one folder of images per class."
+            self.summary.value = _("Upload a zip with one folder of images per class.")
             self.skipped.value = ""
             return
         from tl_widgets.views.figures import class_counts_figure, image_grid_figure
@@ -312,12 +315,13 @@ class DataPanel(widgets.VBox):
             self.samples_chart.set_figure(image_grid_figure(samples, titles=titles, cols=min(6, len(samples))))
             self.augment.set_image(samples[0])
         warn = "".join(f"<li>{html.escape(w)}</li>" for w in report.get("warnings", []))
-        self.summary.value = (f"<b>{sum(report['counts'].values()):,}</b> images in "
-                              f"<b>{len(report['counts'])}</b> classes" + (f"<ul>{warn}</ul>" if warn else ""))
+        self.summary.value = (_("<b>{images:,}</b> images in <b>{classes}</b> classes").format(
+            images=sum(report["counts"].values()), classes=len(report["counts"])) + (f"<ul>{warn}</ul>" if warn else ""))
         skipped = report.get("skipped", [])
         rows = "".join(f"<tr><td>{html.escape(Path(s['path']).name)}</td><td>{html.escape(s['reason'])}</td></tr>"
                        for s in skipped[:50])
-        self.skipped.value = (f"<details><summary>{len(skipped)} skipped files</summary><table>{rows}</table></details>"
+        title = _("{n} skipped files").format(n=len(skipped))
+        self.skipped.value = (f"<details><summary>{title}</summary><table>{rows}</table></details>"
                               if skipped else "")
 
     def _scan(self) -> tuple[dict[str, Any], Any, list[str]]:
@@ -326,7 +330,7 @@ class DataPanel(widgets.VBox):
             preview = demo_preview(self.demo.value)
         elif source == "folder":
             if not self.folder.value:
-                raise PanelError("No data folder: configure data roots and pick a folder.")
+                raise PanelError(_("No data folder: configure data roots and pick a folder."))
             preview = folder_preview(self._check_folder(self.folder.value), self.max_per_class.value or None)
         elif not self.path:
             preview = DataPreview.empty()

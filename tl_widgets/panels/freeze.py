@@ -10,13 +10,14 @@ import traitlets
 
 from tl_widgets.core.config.checks import field_choices
 from tl_widgets.core.config.schema import FreezeConfig
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
 
 __all__ = ["FreezePanel"]
 
 MODES = field_choices(FreezeConfig, "mode")
-MODE_LABELS = {"all": "Head only", "up_to": "Freeze up to block", "top": "Unfreeze top N", "none": "Train all"}
+MODE_LABELS = {"all": N_("Head only"), "up_to": N_("Freeze up to block"), "top": N_("Unfreeze top N"),
+               "none": N_("Train all")}
 """Button labels of the modes (a mode added to the schema shows under its own name)."""
 
 
@@ -55,15 +56,15 @@ class FreezePanel(widgets.VBox):
         self.backbone, self.size = backbone, input_size
         self._layer_overrides: dict[str, bool] = {}
         self._base = FreezeConfig()
-        self.mode_picker = widgets.ToggleButtons(options=[(MODE_LABELS.get(m, m), m) for m in MODES],
+        self.mode_picker = widgets.ToggleButtons(options=[(_(MODE_LABELS[m]) if m in MODE_LABELS else m, m) for m in MODES],
                                                  value=FreezeConfig.mode)
         self.mode_picker.add_class("tlw-freeze-mode")
-        self.block_slider = widgets.SelectionSlider(options=["-"], description="freeze up to", continuous_update=False,
+        self.block_slider = widgets.SelectionSlider(options=["-"], description=_("freeze up to"), continuous_update=False,
                                                     layout={"width": "520px"})
         self.block_slider.add_class("tlw-freeze-block")
-        self.top_n = widgets.IntSlider(1, min=0, max=1, description="top N train", continuous_update=False)
+        self.top_n = widgets.IntSlider(1, min=0, max=1, description=_("top N train"), continuous_update=False)
         self.top_n.add_class("tlw-freeze-top")
-        self.train_bn = widgets.Checkbox(False, description="train BatchNorm layers", indent=False)
+        self.train_bn = widgets.Checkbox(False, description=_("train BatchNorm layers"), indent=False)
         self.train_bn.add_class("tlw-train-bn")
         self.toggles_box = widgets.HBox(layout={"flex_flow": "row wrap"})
         self.toggles: dict[str, widgets.Checkbox] = {}
@@ -77,7 +78,7 @@ class FreezePanel(widgets.VBox):
         self.graph.add_class("tlw-model-graph")
         self.graph.on_click(self._on_graph_click)
         self._graph_at: dict[tuple[float, float], str] = {}
-        self.graph_expand = widgets.Dropdown(options=[("(blocks only)", "")], value="", description="show layers of",
+        self.graph_expand = widgets.Dropdown(options=[(_("(blocks only)"), "")], value="", description=_("show layers of"),
                                              style={"description_width": "initial"})
         self.graph_expand.add_class("tlw-graph-expand")
         self.guard.watch(self.mode_picker, lambda v: check_choice(v, "freeze.mode", MODES), self._on_mode)
@@ -89,10 +90,10 @@ class FreezePanel(widgets.VBox):
                          lambda _: self.refresh())
         self.guard.watch(self.graph_expand, lambda v: check_choice(v, "graph block", ["", *self.blocks]),
                          lambda _: self.refresh())
-        super().__init__([widgets.HTML("<h3>Freeze</h3>"), self.mode_picker, self.block_slider, self.top_n,
-                          widgets.HTML("Blocks that train (a toggle overrides the mode):"), self.toggles_box,
+        super().__init__([widgets.HTML(_("<h3>Freeze</h3>")), self.mode_picker, self.block_slider, self.top_n,
+                          widgets.HTML(_("Blocks that train (a toggle overrides the mode):")), self.toggles_box,
                           self.train_bn, self.totals, self.notice, self.layer_map,
-                          widgets.HTML("<b>Model graph</b>: click a block to toggle whether it trains"),
+                          widgets.HTML(_("<b>Model graph</b>: click a block to toggle whether it trains")),
                           self.graph_expand, self.graph])
         self.add_class("tlw-freeze-panel")
         self.set_backbone(backbone, input_size)
@@ -113,7 +114,7 @@ class FreezePanel(widgets.VBox):
         with self.hold_sync():
             self.overrides = {k: v for k, v in self.overrides.items() if k in names}
             self.guard.set_options(self.block_slider, names, names[max(0, len(names) - 2)])
-            self.guard.set_options(self.graph_expand, [("(blocks only)", ""), *[(n, n) for n in names]], "")
+            self.guard.set_options(self.graph_expand, [(_("(blocks only)"), ""), *[(n, n) for n in names]], "")
             self.top_n.max = len(names)
             self.guard.accept(self.top_n, min(self.top_n.value, len(names)))
             self.toggles = {}
@@ -174,8 +175,8 @@ class FreezePanel(widgets.VBox):
                 if block.name in self.toggles:
                     self.guard.accept(self.toggles[block.name], block.trainable is not False)
             self.trainable_params, self.frozen_params = report.trainable_params, report.frozen_params
-            self.totals.value = (f"<b>{report.trainable_params:,}</b> trainable, "
-                                 f"<b>{report.frozen_params:,}</b> frozen backbone parameters")
+            self.totals.value = _("<b>{trainable:,}</b> trainable, <b>{frozen:,}</b> frozen backbone parameters").format(
+                trainable=report.trainable_params, frozen=report.frozen_params)
         self.layer_map.set_figure(layer_map_figure([b.to_dict() for b in report.blocks]))
         self._draw_graph()
 

@@ -72,24 +72,24 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
         self.result: Any = None
         self.notice = Notice()
         self.guard = Guard(self.notice)
-        self.steps = widgets.BoundedIntText(steps, min=STEPS_BOUNDS[0], max=STEPS_BOUNDS[1], description="steps",
+        self.steps = widgets.BoundedIntText(steps, min=STEPS_BOUNDS[0], max=STEPS_BOUNDS[1], description=_("steps"),
                                             layout={"width": "180px"})
         self.steps.add_class("tlw-lr-steps")
         self.min_lr = widgets.BoundedFloatText(min_lr, min=LR_BOUNDS[0], max=LR_BOUNDS[1], step=1e-6,
-                                               description="from lr", layout={"width": "220px"})
+                                               description=_("from lr"), layout={"width": "220px"})
         self.min_lr.add_class("tlw-lr-min")
         self.max_lr = widgets.BoundedFloatText(max_lr, min=LR_BOUNDS[0], max=LR_BOUNDS[1], step=0.1,
-                                               description="to lr", layout={"width": "220px"})
+                                               description=_("to lr"), layout={"width": "220px"})
         self.max_lr.add_class("tlw-lr-max")
         self.guard.watch(self.steps, lambda v: check_number(v, "steps", *STEPS_BOUNDS, integer=True))
         self.guard.watch(self.min_lr, lambda v: float(check_number(v, "min_lr", *LR_BOUNDS)))
         self.guard.watch(self.max_lr, lambda v: float(check_number(v, "max_lr", *LR_BOUNDS)))
-        self.find_button = widgets.Button(description="Find learning rate", icon="search", button_style="primary",
+        self.find_button = widgets.Button(description=_("Find learning rate"), icon="search", button_style="primary",
                                           layout={"width": "auto"})
         self.find_button.add_class("tlw-lr-find")
-        self.use_button = widgets.Button(description="Use suggested", icon="check", disabled=True)
+        self.use_button = widgets.Button(description=_("Use suggested"), icon="check", disabled=True)
         self.use_button.add_class("tlw-lr-use")
-        self.suggestion = widgets.HTML("suggested: --")
+        self.suggestion = widgets.HTML(_("suggested: --"))
         self.suggestion.add_class("tlw-lr-suggested")
         self.chart = PlotlyChart(None, height=320, label=_("Learning-rate finder: loss by learning rate"))
         self.chart.add_class("tlw-lr-chart")
@@ -127,11 +127,12 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
 
         if self._train is not None and self._train.running:
             run_id = getattr(self._train.session, "run_id", None)
-            self.notice.show(f"Refused: a training run is active ({run_id}); the learning-rate finder needs the "
-                             "machine to itself. Wait for the run to end or press Stop, then try again.")
+            self.notice.show(_("Refused: a training run is active ({run_id}); the learning-rate finder needs the "
+                               "machine to itself. Wait for the run to end or press Stop, then try again.").format(
+                                   run_id=run_id))
             return False
         if self.busy:
-            self.notice.show("Busy: a learning-rate sweep is already running; wait for it to end.", "warning")
+            self.notice.show(_("Busy: a learning-rate sweep is already running; wait for it to end."), "warning")
             return False
         # Re-checked here, not only by the guard: the browser can set any value.
         try:
@@ -139,16 +140,16 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
             min_lr, max_lr = self._check_range(self.min_lr.value, self.max_lr.value)
             cfg = self._source()
         except (PanelError, ConfigError) as exc:
-            self.notice.show(f"Cannot find a learning rate: {exc}")
+            self.notice.show(_("Cannot find a learning rate: {reason}").format(reason=exc))
             return False
         if not isinstance(cfg, TrainConfig):
-            self.notice.show(f"Cannot find a learning rate: expected the config source to return a TrainConfig. "
-                             f"Received: {type(cfg).__name__}")
+            self.notice.show(_("Cannot find a learning rate: expected the config source to return a TrainConfig. "
+                               "Received: {kind}").format(kind=type(cfg).__name__))
             return False
         data = self._data
         self.use_button.disabled = True  # enabled again by _show once there is a suggestion
-        self.notice.show(f"Sweeping the learning rate from {min_lr:.1e} to {max_lr:.1e} over {steps} batches…",
-                         "info")
+        self.notice.show(_("Sweeping the learning rate from {lo:.1e} to {hi:.1e} over {steps} batches…").format(
+            lo=min_lr, hi=max_lr, steps=steps), "info")
 
         def work() -> None:
             """Worker thread: computes, then sets widget values only."""
@@ -156,27 +157,27 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
             self._show(self.result)
 
         self._run_in_background(work, name="tlw-lr-finder", buttons=[self.find_button],
-                                failure="The learning-rate sweep failed: ")
+                                failure=_("The learning-rate sweep failed: "))
         return True
 
     def _show(self, result: Any) -> None:
         from tl_widgets.views.figures import lr_finder_figure
 
         if not result.lrs:
-            self.suggestion.value = "suggested: --"
-            self.notice.show("The sweep recorded no finite loss (it diverged at once): lower the first learning "
-                             "rate of the sweep.", "warning")
+            self.suggestion.value = _("suggested: --")
+            self.notice.show(_("The sweep recorded no finite loss (it diverged at once): lower the first learning "
+                               "rate of the sweep."), "warning")
             return
         self.chart.set_figure(lr_finder_figure(result.lrs, result.losses, result.suggested_lr))
         if result.suggested_lr is None:
-            self.suggestion.value = "suggested: --"
-            self.notice.show(f"Only {len(result.lrs)} points before the loss diverged: too few for a suggestion. "
-                             "Sweep more steps or a narrower range.", "warning")
+            self.suggestion.value = _("suggested: --")
+            self.notice.show(_("Only {n} points before the loss diverged: too few for a suggestion. "
+                               "Sweep more steps or a narrower range.").format(n=len(result.lrs)), "warning")
             return
-        self.suggestion.value = f"suggested: <b>{html.escape(f'{result.suggested_lr:.2e}')}</b>"
+        self.suggestion.value = _("suggested: {lr}").format(lr=f"<b>{html.escape(f'{result.suggested_lr:.2e}')}</b>")
         self.use_button.disabled = False
-        self.notice.show(f"Swept {len(result.lrs)} batches; the loss falls fastest near "
-                         f"{result.suggested_lr:.2e}.", "info")
+        self.notice.show(_("Swept {n} batches; the loss falls fastest near {lr:.2e}.").format(
+            n=len(result.lrs), lr=result.suggested_lr), "info")
 
     def use_suggested(self) -> float | None:
         """Sets the Train panel's first-phase learning rate to the suggestion.
@@ -186,28 +187,28 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
         """
         lr = self.suggested_lr
         if lr is None:  # the browser can click a disabled button
-            self.notice.show("Expected a suggested learning rate. Received: none yet — press "
-                             "\"Find learning rate\" first.", "warning")
+            self.notice.show(_("Expected a suggested learning rate. Received: none yet — press "
+                               "\"Find learning rate\" first."), "warning")
             return None
         lo, hi = field_bounds(PhaseConfig, "learning_rate")
         try:
             lr = float(check_number(lr, "learning_rate", lo, hi))
         except PanelError as exc:
-            self.notice.show(f"Cannot use the suggestion: {exc}")
+            self.notice.show(_("Cannot use the suggestion: {reason}").format(reason=exc))
             return None
         if not math.isfinite(lr):
-            self.notice.show(f"Cannot use the suggestion: expected a finite learning rate. Received: {lr!r}")
+            self.notice.show(_("Cannot use the suggestion: expected a finite learning rate. Received: {lr}").format(lr=repr(lr)))
             return None
         if self._train is None:
-            self.notice.show(f"Suggested learning rate: {lr:.2e} (no Train panel to set it in).", "info")
+            self.notice.show(_("Suggested learning rate: {lr:.2e} (no Train panel to set it in).").format(lr=lr), "info")
             return lr
         if self._train.running:
-            self.notice.show("Refused: a training run is active; its learning rate cannot change now. "
-                             "Use the suggestion after the run ends.")
+            self.notice.show(_("Refused: a training run is active; its learning rate cannot change now. "
+                               "Use the suggestion after the run ends."))
             return None
         self._train.head.lr.value = lr  # the Train panel's guard checks it again
         if self._train.head.lr.value != lr:
-            self.notice.show(f"The Train panel refused learning rate {lr:.2e}; see its message.")
+            self.notice.show(_("The Train panel refused learning rate {lr:.2e}; see its message.").format(lr=lr))
             return None
-        self.notice.show(f"The first phase's learning rate is now {lr:.2e}.", "info")
+        self.notice.show(_("The first phase's learning rate is now {lr:.2e}.").format(lr=lr), "info")
         return lr

@@ -11,7 +11,9 @@ import traitlets
 
 from tl_widgets.core.config.checks import field_bounds, field_choices
 from tl_widgets.core.config.schema import StrategyConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.advanced import FieldGroup, advanced_box
+from tl_widgets.panels.labels import choice_options
 from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number
 
 __all__ = ["StrategyPanel"]
@@ -49,25 +51,27 @@ class StrategyPanel(widgets.VBox):
         dev_rows = "".join(f"<li>{html.escape(d.kind.upper())}: {html.escape(d.name)}"
                            + (f" ({d.memory_bytes / 2**30:.1f} GiB)" if d.memory_bytes else "") + "</li>"
                            for d in self.devices)
-        self.devices_html = widgets.HTML(f"Keras backend <b>{html.escape(backend())}</b>; devices:<ul>{dev_rows}</ul>")
+        self.devices_html = widgets.HTML(_("Keras backend <b>{backend}</b>; devices:").format(
+            backend=html.escape(backend())) + f"<ul>{dev_rows}</ul>")
         self.devices_html.add_class("tlw-devices")
         self.picker = widgets.Dropdown(options=[(o.label, o.kind) for o in self.options if o.available],
-                                       value=StrategyConfig.kind, description="strategy", layout={"width": "460px"})
+                                       value=StrategyConfig.kind, description=_("strategy"), layout={"width": "460px"})
         self.picker.add_class("tlw-strategy")
+        unavailable = _(" (unavailable)")
         notes = "".join(
             f"<li style='color:{'#333' if o.available else '#666'}'>{html.escape(o.label)}"
-            f"{'' if o.available else ' (unavailable)'}{': ' + html.escape(o.reason) if o.reason else ''}</li>"
+            f"{'' if o.available else unavailable}{': ' + html.escape(o.reason) if o.reason else ''}</li>"
             for o in self.options)
         self.reasons = widgets.HTML(f"<ul>{notes}</ul>")
         self.reasons.add_class("tlw-strategy-reasons")
         lo, hi = field_bounds(StrategyConfig, "logical_cpus")
-        self.logical_cpus = widgets.BoundedIntText(0, min=lo, max=hi, description="logical CPUs",
-                                                   tooltip="Split the CPU into N devices to try 'mirrored' without GPUs")
+        self.logical_cpus = widgets.BoundedIntText(0, min=lo, max=hi, description=_("logical CPUs"),
+                                                   tooltip=_("Split the CPU into N devices to try 'mirrored' without GPUs"))
         self.logical_cpus.add_class("tlw-logical-cpus")
-        self.precision = widgets.Dropdown(options=list(PRECISIONS), value=StrategyConfig.mixed_precision,
-                                          description="precision")
+        self.precision = widgets.Dropdown(options=choice_options(PRECISIONS), value=StrategyConfig.mixed_precision,
+                                          description=_("precision"))
         self.precision.add_class("tlw-precision")
-        self.xla = widgets.ToggleButtons(options=list(XLA), value=_xla_label(StrategyConfig.jit_compile),
+        self.xla = widgets.ToggleButtons(options=choice_options(XLA), value=_xla_label(StrategyConfig.jit_compile),
                                          description="XLA")
         self.xla.add_class("tlw-xla")
         self.global_batch = widgets.HTML()
@@ -79,7 +83,7 @@ class StrategyPanel(widgets.VBox):
         self.guard.watch(self.precision, lambda v: check_choice(v, "mixed_precision", PRECISIONS))
         self.guard.watch(self.xla, lambda v: check_choice(v, "jit_compile", list(XLA)))
         self.observe(lambda _: self._update_batch(), names="batch_size")
-        super().__init__([widgets.HTML("<h3>Devices and strategy</h3>"), self.devices_html, self.picker,
+        super().__init__([widgets.HTML(_("<h3>Devices and strategy</h3>")), self.devices_html, self.picker,
                           self.reasons, self.logical_cpus, self.precision, self.xla, self.global_batch,
                           advanced_box((None, self.more.widgets)), self.notice])
         self.add_class("tlw-strategy-panel")
@@ -101,8 +105,9 @@ class StrategyPanel(widgets.VBox):
         else:
             replicas = 1
         self.replicas = replicas
-        self.global_batch.value = (f"batch per replica <b>{self.batch_size}</b> x {replicas} replica(s) = "
-                                   f"global batch <b>{self.batch_size * replicas}</b>")
+        self.global_batch.value = _("batch per replica <b>{batch}</b> x {replicas} replica(s) = global batch "
+                                    "<b>{total}</b>").format(batch=self.batch_size, replicas=replicas,
+                                                             total=self.batch_size * replicas)
 
     def set_config(self, cfg: StrategyConfig) -> None:
         """Shows ``cfg``.

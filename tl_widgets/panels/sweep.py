@@ -24,7 +24,8 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.checks import ConfigError
 from tl_widgets.core.config.schema import TrainConfig
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _, ngettext
+from tl_widgets.panels.labels import choice_options
 from tl_widgets.panels.validation import Notice, PanelError, check_number
 from tl_widgets.panels.worker import BackgroundWork
 from tl_widgets.views.chart import PlotlyChart
@@ -33,12 +34,12 @@ __all__ = ["SweepPanel", "FIELDS", "TRIALS_BOUNDS"]
 
 # path: (label, kind, default low, default high, log, searched by default)
 FIELDS: dict[str, tuple[str, str, float, float, bool, bool]] = {
-    "phases[0].learning_rate": ("Head learning rate", "float", 1e-4, 3e-2, True, True),
-    "phases[1].learning_rate": ("Fine-tune learning rate", "float", 1e-5, 1e-3, True, False),
-    "phases[1].freeze.top_n": ("Fine-tune: top blocks", "int", 0, 3, False, False),
-    "model.dropout": ("Dropout", "float", 0.0, 0.5, False, True),
-    "model.hidden_units": ("Hidden units", "int", 0, 128, False, False),
-    "data.augmentation.rotation": ("Rotation", "float", 0.0, 0.2, False, False),
+    "phases[0].learning_rate": (N_("Head learning rate"), "float", 1e-4, 3e-2, True, True),
+    "phases[1].learning_rate": (N_("Fine-tune learning rate"), "float", 1e-5, 1e-3, True, False),
+    "phases[1].freeze.top_n": (N_("Fine-tune: top blocks"), "int", 0, 3, False, False),
+    "model.dropout": (N_("Dropout"), "float", 0.0, 0.5, False, True),
+    "model.hidden_units": (N_("Hidden units"), "int", 0, 128, False, False),
+    "data.augmentation.rotation": (N_("Rotation"), "float", 0.0, 0.2, False, False),
 }
 """The fields the panel offers, with their starting ranges."""
 TRIALS_BOUNDS = (1, 500)
@@ -51,10 +52,10 @@ class _Row:
     def __init__(self, path: str, label: str, kind: str, low: float, high: float, log: bool, on: bool) -> None:
         self.path, self.kind = path, kind
         text = widgets.IntText if kind == "int" else widgets.FloatText
-        self.on = widgets.Checkbox(value=on, description=label, indent=False, layout={"width": "220px"})
-        self.low = text(value=low, description="from", layout={"width": "170px"})
-        self.high = text(value=high, description="to", layout={"width": "170px"})
-        self.log = widgets.Checkbox(value=log, description="log scale", indent=False, disabled=kind == "int",
+        self.on = widgets.Checkbox(value=on, description=_(label), indent=False, layout={"width": "220px"})
+        self.low = text(value=low, description=_("from"), layout={"width": "170px"})
+        self.high = text(value=high, description=_("to"), layout={"width": "170px"})
+        self.log = widgets.Checkbox(value=log, description=_("log scale"), indent=False, disabled=kind == "int",
                                     layout={"width": "110px"})
         for w, name in ((self.on, "on"), (self.low, "low"), (self.high, "high"), (self.log, "log")):
             w.add_class(f"tlw-sweep-{name}")
@@ -93,17 +94,17 @@ class SweepPanel(BackgroundWork, widgets.VBox):
         self.storage = storage
         self.notice = Notice()
         self.rows = {path: _Row(path, *spec) for path, spec in FIELDS.items()}
-        self.trials = widgets.BoundedIntText(value=8, min=TRIALS_BOUNDS[0], max=TRIALS_BOUNDS[1], description="trials",
+        self.trials = widgets.BoundedIntText(value=8, min=TRIALS_BOUNDS[0], max=TRIALS_BOUNDS[1], description=_("trials"),
                                              layout={"width": "160px"})
         self.trials.add_class("tlw-sweep-trials")
-        self.pruner = widgets.Dropdown(options=PRUNERS, value="median", description="pruner", layout={"width": "260px"})
-        self.start_button = widgets.Button(description="Start sweep", icon="play", button_style="primary")
+        self.pruner = widgets.Dropdown(options=choice_options(PRUNERS), value="median", description=_("pruner"), layout={"width": "260px"})
+        self.start_button = widgets.Button(description=_("Start sweep"), icon="play", button_style="primary")
         self.start_button.add_class("tlw-sweep-start")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self.stop_button = widgets.Button(description=_("Stop"), icon="stop", disabled=True)
         self.stop_button.add_class("tlw-sweep-stop")
-        self.best_button = widgets.Button(description="Use best", icon="check", disabled=True)
+        self.best_button = widgets.Button(description=_("Use best"), icon="check", disabled=True)
         self.best_button.add_class("tlw-sweep-best")
-        self.status = widgets.HTML("Tick the fields to search, set their ranges, press Start sweep.")
+        self.status = widgets.HTML(_("Tick the fields to search, set their ranges, press Start sweep."))
         self.status.add_class("tlw-sweep-status")
         self.table = widgets.HTML()
         self.table.add_class("tlw-sweep-table")
@@ -118,14 +119,14 @@ class SweepPanel(BackgroundWork, widgets.VBox):
         self.study: Any = None
         self.outcomes: list[Any] = []
         super().__init__([
-            widgets.HTML("<b>Search hyperparameters with Optuna</b>: every trial is a normal run (Runs tab); "
-                         "weak trials are stopped early by the pruner."),
+            widgets.HTML(_("<b>Search hyperparameters with Optuna</b>: every trial is a normal run (Runs tab); "
+                           "weak trials are stopped early by the pruner.")),
             *[r.box for r in self.rows.values()],
             widgets.HBox([self.trials, self.pruner]),
             widgets.HBox([self.start_button, self.stop_button, self.best_button]),
             self.status, self.notice, self.table,
             widgets.Tab(children=list(self.charts.values()),
-                        titles=("Optimisation history", "Parallel coordinates", "Parameter importances")),
+                        titles=(_("Optimisation history"), _("Parallel coordinates"), _("Parameter importances"))),
         ])
         self.add_class("tlw-sweep")
 
@@ -156,15 +157,15 @@ class SweepPanel(BackgroundWork, widgets.VBox):
             self.notice.show(self.refusal)
             return False
         if self.busy:
-            self.notice.show("A sweep is already running: stop it first.")
+            self.notice.show(_("A sweep is already running: stop it first."))
             return False
         if self.other_busy():
-            self.notice.show("A run is training: wait for it or stop it before starting a sweep.")
+            self.notice.show(_("A run is training: wait for it or stop it before starting a sweep."))
             return False
         try:
             spec = self.sweep_spec()
         except (PanelError, ConfigError) as exc:
-            self.notice.show(f"Cannot start the sweep: {exc}")
+            self.notice.show(_("Cannot start the sweep: {reason}").format(reason=exc))
             return False
         self.notice.clear()
         self.outcomes = []
@@ -172,10 +173,10 @@ class SweepPanel(BackgroundWork, widgets.VBox):
         self.best_button.disabled = True
         self.runner = SweepRunner(spec, storage=self.storage, store=self.store, source="studio",
                                   on_trial=self._on_trial, on_event=self._on_event)
-        self.status.value = f"Sweep {html.escape(spec.study_name)}: starting {spec.trials} trials…"
+        self.status.value = _("Sweep {name}: starting {n} trials…").format(name=html.escape(spec.study_name), n=spec.trials)
         self.stop_button.disabled = False
         self._run_in_background(self._work, name="tl-widgets-sweep", buttons=[self.start_button],
-                                failure="The sweep failed: ")
+                                failure=_("The sweep failed: "))
         return True
 
     def _work(self) -> None:
@@ -189,8 +190,9 @@ class SweepPanel(BackgroundWork, widgets.VBox):
             self.stop_button.disabled = True
         done = len(self.outcomes)
         stopped = self.runner.stop_event.is_set()
-        self.status.value = (f"Sweep {html.escape(self.runner.spec.study_name)} {'stopped' if stopped else 'done'}: "
-                             f"{done} trial{'s' if done != 1 else ''}. " + self._best_line())
+        text = (ngettext("Sweep {name} stopped: {n} trial.", "Sweep {name} stopped: {n} trials.", done) if stopped
+                else ngettext("Sweep {name} done: {n} trial.", "Sweep {name} done: {n} trials.", done))
+        self.status.value = text.format(name=html.escape(self.runner.spec.study_name), n=done) + " " + self._best_line()
 
     def stop(self) -> None:
         """Presses Stop: the trial under way ends after its current batch; no other starts."""
@@ -200,8 +202,8 @@ class SweepPanel(BackgroundWork, widgets.VBox):
     def _on_event(self, event: Any) -> None:
         if event.kind == "epoch_end":
             metrics = ", ".join(f"{k} {v:.3f}" for k, v in event.metrics.items() if k in ("accuracy", "val_accuracy"))
-            self.status.value = (f"Trial {len(self.outcomes)} of {self.runner.spec.trials}: epoch {event.epoch + 1} "
-                                 f"({html.escape(metrics)})")
+            self.status.value = _("Trial {i} of {n}: epoch {epoch} ({metrics})").format(
+                i=len(self.outcomes), n=self.runner.spec.trials, epoch=event.epoch + 1, metrics=html.escape(metrics))
 
     def _on_trial(self, outcome: Any) -> None:
         self.outcomes.append(outcome)
@@ -222,9 +224,10 @@ class SweepPanel(BackgroundWork, widgets.VBox):
     def _best_line(self) -> str:
         complete = [o for o in self.outcomes if o.state == "complete"]
         if not complete:
-            return "No complete trial."
+            return _("No complete trial.")
         best = max(complete, key=lambda o: o.value)
-        return f"Best: trial {best.number}, {self.runner.spec.metric} {best.value:.4f}."
+        return _("Best: trial {number}, {metric} {value:.4f}.").format(
+            number=best.number, metric=self.runner.spec.metric, value=best.value)
 
     def best_config(self) -> TrainConfig:
         """The best trial's config.
@@ -248,9 +251,9 @@ class SweepPanel(BackgroundWork, widgets.VBox):
             if self.on_use_best is not None:
                 self.on_use_best(cfg)
         except (PanelError, ConfigError) as exc:
-            self.notice.show(f"Cannot use the best trial: {exc}")
+            self.notice.show(_("Cannot use the best trial: {reason}").format(reason=exc))
             return None
-        self.notice.show("The best trial's config is now in the panels.", "info")
+        self.notice.show(_("The best trial's config is now in the panels."), "info")
         return cfg
 
 
@@ -264,7 +267,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     names = sorted({k for r in rows for k in r["params"]})
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in ["trial", "state", "value", "epochs", *names])
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in [_("trial"), _("state"), _("value"), _("epochs"), *names])
     body = "".join(
         f"<tr class='tlw-sweep-trial tlw-sweep-{html.escape(r['state'])}'><td>{r['number']}</td>"
         f"<td>{html.escape(r['state'])}</td><td>{_fmt(r['value']) if r['value'] is not None else '-'}</td>"
