@@ -103,8 +103,9 @@ def test_choices_and_bounds_shown_come_from_the_schema(data_root):
     assert tuple(studio.train.head.optimizer.options) == field_choices(PhaseConfig, "optimizer")
     assert studio.train.head.epochs.max == field_bounds(PhaseConfig, "epochs")[1]
     assert tuple(studio.freeze.mode_picker.options[i][1] for i in range(4)) == field_choices(FreezeConfig, "mode")
-    assert tuple(studio.strategy.precision.options) == field_choices(StrategyConfig, "mixed_precision")
-    assert tuple(studio.data.augment.flip.options) == field_choices(AugmentConfig, "flip")
+    # (label, value) pairs: the label in the user's language, the value the schema's
+    assert tuple(v for _, v in studio.strategy.precision.options) == field_choices(StrategyConfig, "mixed_precision")
+    assert tuple(v for _, v in studio.data.augment.flip.options) == field_choices(AugmentConfig, "flip")
     assert (studio.data.batch_size.min, studio.data.batch_size.max) == field_bounds(DataConfig, "batch_size")
     assert (studio.backbone.size.max) == field_bounds(ModelConfig, "input_size")[1]
 
