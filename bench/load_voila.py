@@ -50,7 +50,7 @@ STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '').tri
 PROGRESS_JS = "((document.querySelector('.tlw-progress-text') || {}).innerText || '')"
 SUMMARY_JS = "((document.querySelector('.tlw-data-summary') || {}).innerText || '')"
 DATA_NOTICE_JS = "((document.querySelector('.tlw-data-panel .tlw-message') || {}).innerText || '')"
-NOTICE_JS = "((document.querySelector('.tlw-train-panel .tlw-message') || {}).innerText || '')"
+NOTICE_JS = "((document.querySelector('.tlw-run-notice') || {}).innerText || '')"
 RUN_OPTIONS_JS = "Array.from(document.querySelectorAll('.tlw-runs select option')).map(o => o.value)"
 
 
@@ -295,8 +295,9 @@ def _step(s: dict[str, Any], t0: float) -> None:
             chooser.value.set_files(str(s["zip"]))
             s["state"] = "uploading"
     elif s["state"] == "uploading":
-        if "images in" in page.evaluate(SUMMARY_JS):
-            page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+        if "images in" in page.evaluate(SUMMARY_JS) and \
+                page.evaluate("!document.querySelector('button.tlw-start').disabled"):  # TensorFlow loaded
+            page.locator("button.tlw-step-train").click()
             page.locator("button.tlw-start").click()
             s.update(state="started", t_start=time.monotonic())
         elif "Refused" in page.evaluate(DATA_NOTICE_JS):
@@ -313,7 +314,7 @@ def _step(s: dict[str, Any], t0: float) -> None:
         status = page.evaluate(STATUS_JS)
         if status in ("finished", "stopped") or status.startswith("failed"):
             s.update(status=status, notice=page.evaluate(NOTICE_JS), t_end=time.monotonic(), state="listing")
-            page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Runs").first.click()
+            page.locator("button.tlw-step-runs").click()
     elif s["state"] == "listing":
         ids = page.evaluate(RUN_OPTIONS_JS)
         if ids:

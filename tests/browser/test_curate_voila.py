@@ -47,12 +47,11 @@ def test_fix_the_data_loop_in_voila(chromium, start_voila, artifacts_dir, tmp_pa
     try:
         page.goto(server.ready_url, timeout=120_000)
         page.wait_for_selector(".tlw-studio", timeout=120_000)
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
-        page.locator("button.tlw-start").click()
+        page.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=180_000)
+        page.locator("button.tlw-start").click()  # the run bar, from the first step
         page.wait_for_function(f"{STATUS_JS} === 'finished'", timeout=180_000)
 
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Evaluate & export").first.click()
-        page.locator("button.tlw-evaluate-last").click()
+        page.locator("button.tlw-step-evaluate").click()  # entering Evaluate evaluates the last run
         page.wait_for_function(f"/Evaluated \\d+ validation images/.test({EVAL_NOTICE_JS})", timeout=120_000)
         page.wait_for_function(f"{CELL_JS} !== null", timeout=60_000)
         cell = page.evaluate(CELL_JS)
@@ -101,14 +100,14 @@ def test_fix_the_data_loop_in_voila(chromium, start_voila, artifacts_dir, tmp_pa
                                timeout=60_000)
         page.screenshot(path=str(artifacts_dir / "curate-decided.png"), full_page=True)
 
-        # Retrain with fixes: a child run on the Train tab, then listed under Runs with its parent.
-        train_notice = "((document.querySelector('.tlw-train-panel .tlw-message') || {}).innerText || '')"
+        # Retrain with fixes: a child run on the Train step, then listed under Runs with its parent.
+        train_notice = "((document.querySelector('.tlw-run-notice') || {}).innerText || '')"
         before = page.evaluate(train_notice)
         page.locator("button.tlw-retrain").click()
         page.wait_for_function(f"{train_notice} !== {json.dumps(before)} && /started/.test({train_notice})",
                                timeout=60_000)
         page.wait_for_function(f"{STATUS_JS} === 'finished'", timeout=180_000)
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Runs").first.click()
+        page.locator("button.tlw-step-runs").click()
         page.wait_for_function("Array.from(document.querySelectorAll('.tlw-runs option'))"
                                ".some(o => o.text.replace(/\\u00a0/g, ' ').includes('retrained from'))", timeout=30_000)
         texts = [t.replace("\xa0", " ") for t in page.locator(".tlw-runs option").all_inner_texts()]
@@ -124,8 +123,7 @@ def test_fix_the_data_loop_in_voila(chromium, start_voila, artifacts_dir, tmp_pa
         page.screenshot(path=str(artifacts_dir / "curate-runs.png"), full_page=True)
 
         # Evaluating the child shows per-class numbers before (parent) and after (child).
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Evaluate & export").first.click()
-        page.locator("button.tlw-evaluate-last").click()
+        page.locator("button.tlw-step-evaluate").click()  # the child is the last run: evaluated on entry
         page.wait_for_selector(".tlw-evaluate .tlw-before-after", timeout=120_000)
         table = page.locator(".tlw-evaluate .tlw-before-after").inner_text()
         assert parent_id in table and "F1 before" in table, table

@@ -1,7 +1,8 @@
-"""The Studio's "Evaluate & export" tab in a real Voilà, driven by Chromium.
+"""The Studio's Evaluate and "Try it & export" steps in a real Voilà, driven by Chromium.
 
-Trains a tiny run to ``finished``, evaluates it (confusion matrix and per-class
-figures drawn by Plotly in the page) and exports it to TFLite (its verification
+Trains a tiny run to ``finished`` while the Evaluate step is open, evaluates it
+(confusion matrix and per-class figures drawn by Plotly in the page), then on
+the "Try it & export" step exports it to TFLite (its verification
 row reads ``ok``), then to tflite-int8 and onnx-web (run by onnxruntime-web in a
 second Chromium the kernel starts) and compares each with Keras in the
 deployment preview. Screenshots go to ``test-artifacts/evaluate-*.png``.
@@ -53,19 +54,19 @@ def test_evaluate_and_export_in_voila(chromium, start_voila, artifacts_dir, tmp_
         page.goto(server.ready_url, timeout=120_000)
         page.wait_for_selector(".tlw-studio", timeout=120_000)
 
-        # Evaluating before any run is refused with a message, not an error.
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Evaluate & export").first.click()
-        page.locator("button.tlw-evaluate-last").click()
-        page.wait_for_function("document.querySelector('.tlw-studio > .tlw-message').innerText"
-                               ".includes('Expected a finished or stopped run')", timeout=30_000)
+        # Before any run, Evaluate says what is missing (no button to press).
+        page.locator("button.tlw-step-evaluate").click()
+        page.wait_for_function("document.querySelector('.tlw-step-hint').innerText.includes('Train a model first')",
+                               timeout=30_000)
+        assert "No trained model yet" in page.locator(".tlw-evaluate-hint").inner_text()
+        assert not page.locator("button.tlw-evaluate-last").is_visible()
 
-        # A tiny run to "finished".
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+        # A tiny run to "finished", started from the run bar while Evaluate stays open.
+        page.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=180_000)
         page.locator("button.tlw-start").click()
         page.wait_for_function(f"{STATUS_JS} === 'finished'", timeout=180_000)
 
-        # Evaluate the last run: the panel evaluates at once and draws its figures.
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Evaluate & export").first.click()
+        # The run finished while this step was open: "Evaluate the last run" appears; it evaluates at once.
         page.locator("button.tlw-evaluate-last").click()
         page.wait_for_function(f"/Evaluated \\d+ validation images/.test({EVAL_NOTICE_JS})", timeout=120_000)
         count = int(re.search(r"Evaluated (\d+) validation images", page.evaluate(EVAL_NOTICE_JS)).group(1))
@@ -80,7 +81,9 @@ def test_evaluate_and_export_in_voila(chromium, start_voila, artifacts_dir, tmp_
         assert "accuracy" in page.locator(".tlw-evaluate").inner_text()
         page.screenshot(path=str(artifacts_dir / "evaluate-figures.png"), full_page=True)
 
-        # Export to TFLite and see the verification row.
+        # Export to TFLite on the "Try it & export" step and see the verification row.
+        page.locator("button.tlw-step-try").click()
+        page.wait_for_selector(".tlw-export", timeout=60_000)
         assert page.locator(".tlw-export-format select").input_value() == "tflite"
         page.locator("button.tlw-export-run").click()
         page.wait_for_function(f"/tflite: /.test({EXPORT_NOTICE_JS})", timeout=180_000)

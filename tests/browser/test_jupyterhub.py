@@ -72,7 +72,8 @@ def test_two_users_each_train_in_their_own_studio(chromium, free_port, start_ser
         for user, page in pages.items():
             page.goto(f"{base}/user/{user}/voila/render/studio.ipynb", timeout=240_000)
             page.wait_for_selector(".tlw-studio", timeout=240_000)
-            page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+            page.locator("button.tlw-step-train").click()
+            page.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=240_000)  # TensorFlow loaded
             page.locator("button.tlw-start").click()
         for user, page in pages.items():
             page.wait_for_function(f"{STATUS_JS} === 'finished'", timeout=300_000)

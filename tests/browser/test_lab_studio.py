@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 CELL = "from tl_widgets import Studio; Studio()"
 STUDIO = ".jp-NotebookPanel .jp-OutputArea-output .tlw-studio"
 STATUS_JS = f"((document.querySelector('{STUDIO} .tlw-status') || {{}}).innerText || '').trim()"
-TRAIN_NOTICE_JS = f"((document.querySelector('{STUDIO} .tlw-train-panel .tlw-message') || {{}}).innerText || '')"
+TRAIN_NOTICE_JS = f"((document.querySelector('{STUDIO} .tlw-run-notice') || {{}}).innerText || '')"
 LOSS_POINTS_JS = (f"(() => {{ const gd = document.querySelector("
                   f"'{STUDIO} .tlw-live-charts .tlw-plotly-chart.js-plotly-plot');"
                   " return gd && gd.data ? gd.data.reduce((n, t) => n + Array.from(t.x || []).length, 0) : 0; })()")
@@ -64,8 +64,9 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory,
     yield f"{url}/lab/workspaces/studio/tree/studio.ipynb?reset&token={token}", home
 
 
-def _tab(page: Any, title: str) -> None:
-    page.locator(f"{STUDIO} .tlw-tabs .lm-TabBar-tab", has_text=title).first.click()
+def _tab(page: Any, key: str) -> None:
+    """Shows the Studio's step ``key`` (data, model, train, evaluate, try, runs)."""
+    page.locator(f"{STUDIO} button.tlw-step-{key}").click()
 
 
 def _fill(page: Any, selector: str, value: int) -> None:
@@ -78,6 +79,8 @@ def _fill(page: Any, selector: str, value: int) -> None:
 def _start(page: Any) -> None:
     """Presses Start and waits for the new run's notice (so "running" is the new run's status)."""
     before = page.evaluate(TRAIN_NOTICE_JS)
+    # In a notebook, Keras loads in the background: Start says "Loading TensorFlow…" until it has.
+    page.wait_for_function(f"!document.querySelector('{STUDIO} button.tlw-start').disabled", timeout=180_000)
     page.locator(f"{STUDIO} button.tlw-start").click()
     new_run = f"(() => {{ const t = {TRAIN_NOTICE_JS}; return t !== {before!r} && t.startsWith('Run '); }})()"
     page.wait_for_function(new_run, timeout=60_000)
@@ -116,7 +119,7 @@ def test_studio_trains_in_a_lab_notebook(chromium: Any, lab_url: tuple[str, Path
 
         # Keep the run tiny through the page's widgets: 30 images per class, one head phase.
         _fill(page, ".tlw-max-per-class", 30)
-        _tab(page, "Train")
+        _tab(page, "train")
         fine_tune = page.locator(f"{STUDIO} .tlw-fine-tune input").first
         if fine_tune.is_checked():
             fine_tune.uncheck()

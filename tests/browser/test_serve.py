@@ -26,7 +26,7 @@ serve.register(sub)
 args = parser.parse_args(sys.argv[1:])
 sys.exit(args.func(args))
 """
-TRAIN_NOTICE_JS = "((document.querySelector('.tlw-train-panel .tlw-message') || {}).innerText || '')"
+TRAIN_NOTICE_JS = "((document.querySelector('.tlw-run-notice') || {}).innerText || '')"
 DATA_NOTICE_JS = "((document.querySelector('.tlw-data-panel .tlw-message') || {}).innerText || '')"
 STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '')"
 PROGRESS_JS = "((document.querySelector('.tlw-progress-text') || {}).innerText || '')"
@@ -90,12 +90,12 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
         assert "Studio(config" not in page.content()
 
         # 3. Typed values above the workshop's limits: refused in Python, with the reason, and reset.
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+        page.locator("button.tlw-step-train").click()
         _type(page, ".tlw-epochs", 50)
         page.wait_for_function(f"{TRAIN_NOTICE_JS}.includes('Received: epochs=50')", timeout=30_000)
         assert "Expected epochs between 0 and 3" in page.evaluate(TRAIN_NOTICE_JS)
         page.wait_for_function("document.querySelector('.tlw-epochs input').value === '1'", timeout=30_000)
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Data").first.click()
+        page.locator("button.tlw-step-data").click()
         _type(page, ".tlw-batch-size", 64)
         page.wait_for_function(f"{DATA_NOTICE_JS}.includes('Received: batch_size=64')", timeout=30_000)
         page.screenshot(path=str(artifacts_dir / "serve_refused.png"), full_page=True)
@@ -120,11 +120,13 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
         teacher.goto(teacher_url, timeout=120_000)
         teacher.wait_for_function("(document.querySelector('.tlw-room-table') || {innerText: ''})"
                                   ".innerText.includes('2 seats open')", timeout=180_000)
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+        page.locator("button.tlw-step-train").click()
         _type(page, ".tlw-epochs", 2)
+        page.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=180_000)  # TensorFlow loaded
         page.locator("button.tlw-start").click()
         page.wait_for_function(f"{STATUS_JS}.trim() === 'running'", timeout=60_000)
-        page_b.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+        page_b.locator("button.tlw-step-train").click()
+        page_b.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=180_000)
         page_b.locator("button.tlw-start").click()
         page_b.wait_for_function(f"{PROGRESS_JS}.includes('queued: 1 ahead of you')", timeout=60_000)
         page_b.wait_for_function(f"{STATUS_JS}.trim() === 'queued'", timeout=30_000)
@@ -144,7 +146,7 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
         # 5. Each seat's Runs tab lists only its own run; each seat is a private folder.
         ids = []
         for pg in (page, page_b):
-            pg.locator(".tlw-tabs .lm-TabBar-tab", has_text="Runs").first.click()
+            pg.locator("button.tlw-step-runs").click()
             pg.wait_for_function(f"{RUN_OPTIONS_JS}.length > 0", timeout=30_000)
             ids.append(pg.evaluate(RUN_OPTIONS_JS))
         assert len(ids[0]) == 1 and ids[1] and not set(ids[0]) & set(ids[1]), ids  # B: its stopped run too

@@ -30,7 +30,8 @@ def test_sweep_of_eight_trials_in_voila_and_use_best(chromium, start_voila, arti
     try:
         page.goto(server.ready_url, timeout=120_000)
         page.wait_for_selector(".tlw-studio", timeout=120_000)
-        page.locator(".tlw-tabs .lm-TabBar-tab", has_text="Train").first.click()
+        page.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=180_000)  # TF loaded
+        page.locator("button.tlw-step-train").click()
         page.locator(".tlw-studio").get_by_text("Hyperparameter sweep (Optuna)").first.click()
         page.wait_for_selector(".tlw-sweep-start", state="visible", timeout=30_000)
         trials = page.locator(".tlw-sweep-trials input").first
