@@ -21,7 +21,7 @@ from tl_widgets.core.i18n import _
 __all__ = ["CacheChoice", "choose_cache", "memory_budget", "decoded_bytes", "BUDGET_FRACTION"]
 
 BUDGET_FRACTION = 0.5  # of the memory still available: the model, activations and the kernel need the rest
-_OVERHEAD = 1.05  # per-element bookkeeping of tf.data's cache on top of the pixels
+_OVERHEAD = 1.25  # tf.data's cache on top of the pixels: measured 1.23x (100,000 images at 96 px, peak RSS)
 
 
 @dataclass(frozen=True)
