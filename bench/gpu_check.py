@@ -196,12 +196,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     out = tempfile.mkdtemp(prefix="tlw-gpu-check-")
     rows = [run_backbone(b, size, batch, steps, repeats, a.peak_tflops, out) for b in backbones]
     print(f"{'backbone':<14}{'plain s':>9}{'events s':>10}{'session s':>11}{'events/plain':>14}{'session/plain':>15}"
-          f"{'img/s':>10}{'TFLOP/step':>12}{'MFU':>8}")
+          f"{'img/s':>10}{'TFLOP/step':>12}{'MFU %':>10}")
     for r in rows:
         sess = f"{r['session_s']:>11.3f}" if r["session_s"] is not None else f"{'n/a':>11}"
         sess_ratio = f"{r['session_over_plain']:>15.3f}" if r["session_over_plain"] is not None else f"{'n/a':>15}"
         print(f"{r['backbone']:<14}{r['plain_s']:>9.3f}{r['events_s']:>10.3f}{sess}{r['events_over_plain']:>14.3f}"
-              f"{sess_ratio}{r['images_per_s']:>10.1f}{r['train_tflop_per_step']:>12.4f}{r['mfu'] * 100:>7.3g}%")
+              f"{sess_ratio}{r['images_per_s']:>10.1f}{r['train_tflop_per_step']:>12.4g}{r['mfu'] * 100:>10.3g}")
         print(f"  spread (min, max s): {r['spread']}; FLOPs from {r['flops_source']}")
     if any(r["session_s"] is None for r in rows):
         print("session: n/a - TensorFlow is not installed here (the engine's data pipeline is tf.data); "
