@@ -15,7 +15,7 @@ includes its checkpoints, in the others): set-up (data, model) is the same code 
 Two cases: ``finetune`` (the demo backbone fully fine-tuned, batch 16) and ``head`` (a head-only phase on the
 frozen backbone with batch 8 and ``feature_cache=False``, so every step runs the backbone: the case where
 per-batch overhead shows most). Repeats are interleaved with the arm order rotated, and each repeat lasts
-about ``--repeat-seconds`` (epochs are set from a timed warm-up epoch of the plain arm). Reported per arm:
+about ``--repeat-seconds`` (epochs are set from the second epoch of a timed warm-up of the plain arm). Reported per arm:
 median, min and max seconds, the ratio of medians to ``plain`` and the median of the per-repeat paired ratios,
 and the final validation accuracy (the same work must land on about the same accuracy).
 
@@ -63,8 +63,11 @@ def case_config(case: str, epochs: int, out: str) -> Any:
     )
 
 
-def plain_arm(case: str, epochs: int, out: str) -> dict[str, Any]:
-    """``model.fit(verbose=0)`` on the engine's datasets and model: the work the other arms do, without us."""
+def plain_arm(case: str, epochs: int, out: str, time_epochs: bool = False) -> dict[str, Any]:
+    """``model.fit(verbose=0)`` on the engine's datasets and model: the work the other arms do, without us.
+
+    ``time_epochs`` (the warm-up only) also returns each epoch's seconds (``epoch_s``).
+    """
     import keras
 
     from tl_widgets.core.data.loading import load_datasets
@@ -81,12 +84,15 @@ def plain_arm(case: str, epochs: int, out: str) -> dict[str, Any]:
     FreezePlan(cfg.freeze).apply(am.backbone, spec.blocks(am.backbone))
     am.model.compile(optimizer=make_optimizer(cfg.phases[0], data.steps_per_epoch),
                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    marks: list[float] = []
+    callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: marks.append(time.perf_counter()),
+                                                on_epoch_end=lambda e, logs: marks.append(time.perf_counter()))]
     t = time.perf_counter()
     hist = am.model.fit(data.train, validation_data=data.val, epochs=epochs, verbose=0, shuffle=False,
-                        class_weight=data.class_weight)
+                        class_weight=data.class_weight, callbacks=callbacks if time_epochs else None)
     fit_s = time.perf_counter() - t
     return {"fit_s": fit_s, "val_accuracy": float(hist.history["val_accuracy"][-1]),
-            "steps": epochs * data.steps_per_epoch}
+            "steps": epochs * data.steps_per_epoch, "epoch_s": [b - a for a, b in zip(marks[::2], marks[1::2])]}
 
 
 def _result(session: Any) -> dict[str, Any]:
@@ -191,8 +197,9 @@ def _arm_code(arm: str, case: str, epochs: int) -> str:
 
 def run_case(kernel: Kernel, case: str, repeats: int, repeat_seconds: float) -> dict[str, Any]:
     """Interleaved repeats of the three arms on ``case``; returns the statistics."""
-    warm = kernel.result(_arm_code("plain", case, 1))  # compiles, loads the demo; times one epoch
-    epochs = max(1, round(repeat_seconds / max(warm["fit_s"], 1e-3)))
+    # Two timed epochs: the first traces and compiles, the second sets how many epochs fill a repeat.
+    warm = kernel.result(f"print('RESULT ' + json.dumps(b.plain_arm({case!r}, 2, OUT, time_epochs=True)))")
+    epochs = max(1, round(repeat_seconds / max(warm["epoch_s"][-1], 1e-3)))
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in ARMS}
     for r in range(repeats):
         for arm in ARMS[r % 3:] + ARMS[:r % 3]:
