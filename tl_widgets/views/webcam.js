@@ -78,7 +78,11 @@ function render({ model, el }) {
 
   function stopStream() {
     stopBurst();
-    if (stream) stream.getTracks().forEach((t) => t.stop());
+    if (stream) {
+      stream.getTracks().forEach((t) => t.stop());
+      model.set("live", false);
+      model.save_changes();
+    }
     stream = null;
     video.srcObject = null;
     paint();
