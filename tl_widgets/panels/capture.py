@@ -91,7 +91,8 @@ class CapturePanel(widgets.VBox):
         self.use_button = widgets.Button(description=_("Use these samples"), icon="check", button_style="primary",
                                          layout={"width": "auto"})
         self.use_button.add_class("tlw-capture-use")
-        self.where = widgets.HTML(f"<small>{html.escape(_('Saved in {folder}').format(folder=self.store.root))}</small>")
+        saved_in = _("Saved in {folder}").format(folder=self.store.root)
+        self.where = widgets.HTML("<small>" + html.escape(saved_in) + "</small>")
         self._burst: tuple[int, int] = (-1, 0)  # (burst id, frames accepted in it)
         self.add_button.on_click(lambda _b: self.create_class(self.class_name.value))
         self.delete_button.on_click(lambda _b: self._ask_delete())
@@ -103,7 +104,7 @@ class CapturePanel(widgets.VBox):
         help_text = _("Turn the camera on, add a class, pick it, then press and hold the red button to record "
                       "frames (a click records one). Add at least two classes, then press 'Use these samples'.")
         super().__init__([
-            widgets.HTML(f"<b>{html.escape(_('Capture samples with the webcam'))}</b><br>"
+            widgets.HTML("<b>" + html.escape(_("Capture samples with the webcam")) + "</b><br>"
                          f"<small>{html.escape(help_text)}</small>"),
             widgets.HBox([self.camera]),
             widgets.HBox([self.webcam, widgets.VBox([self.counts, self.thumb_box])]),
@@ -207,7 +208,7 @@ class CapturePanel(widgets.VBox):
         rows = "".join(
             f"<tr class='{'tlw-capture-current' if n == name else ''}'><td>{html.escape(n)}</td>"
             f"<td style='text-align:right'>{c}</td></tr>" for n, c in counts.items())
-        head = f"<tr><th>{html.escape(_('Class'))}</th><th>{html.escape(_('Frames'))}</th></tr>"
+        head = "<tr><th>" + html.escape(_("Class")) + "</th><th>" + html.escape(_("Frames")) + "</th></tr>"
         self.counts.value = f"<table>{head}{rows}</table>" if counts else html.escape(_("No classes yet."))
         paths = self.store.last_frames(str(name), N_THUMBS) if name else []
         data = [p.read_bytes() for p in paths]
