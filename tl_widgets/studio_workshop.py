@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import MAX_UPLOAD_ENV
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
 from tl_widgets.panels.validation import PanelError
@@ -24,7 +25,7 @@ def fit_to_workshop(cfg: TrainConfig, ws: Any) -> list[str]:
     changed = []
     if cfg.model.backbone not in ws.allowed_backbones:
         first = "demo_cnn" if "demo_cnn" in ws.allowed_backbones else ws.allowed_backbones[0]
-        changed.append(f"backbone {cfg.model.backbone!r} -> {first!r}")
+        changed.append(_("backbone {old} -> {new}").format(old=repr(cfg.model.backbone), new=repr(first)))
         cfg.model.backbone, cfg.model.input_size = first, None
         if cfg.model.weights not in ("pretrained", "none", "imagenet"):
             cfg.model.weights = "pretrained"
@@ -34,10 +35,10 @@ def fit_to_workshop(cfg: TrainConfig, ws: Any) -> list[str]:
                 dataclasses.replace(phase.freeze, block=None, overrides={})
     for phase in cfg.phases:
         if phase.epochs > ws.max_epochs:
-            changed.append(f"{phase.name} epochs {phase.epochs} -> {ws.max_epochs}")
+            changed.append(_("{phase} epochs {old} -> {new}").format(phase=phase.name, old=phase.epochs, new=ws.max_epochs))
             phase.epochs = ws.max_epochs
     if cfg.data.batch_size > ws.max_batch_size:
-        changed.append(f"batch size {cfg.data.batch_size} -> {ws.max_batch_size}")
+        changed.append(_("batch size {old} -> {new}").format(old=cfg.data.batch_size, new=ws.max_batch_size))
         cfg.data.batch_size = ws.max_batch_size
     return changed
 

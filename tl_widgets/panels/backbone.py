@@ -13,8 +13,8 @@ import traitlets
 
 from tl_widgets.core.config.checks import field_bounds
 from tl_widgets.core.config.schema import ModelConfig
-from tl_widgets.core.models.backbones import BackboneSpec, get_backbone, list_backbones
 from tl_widgets.core.i18n import _
+from tl_widgets.core.models.backbones import BackboneSpec, get_backbone, list_backbones
 from tl_widgets.panels.advanced import FieldGroup, advanced_box
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, resolve_under_roots
 from tl_widgets.panels.validation import data_roots as _data_roots
@@ -30,7 +30,8 @@ MIN_SIZE, MAX_SIZE = field_bounds(ModelConfig, "input_size")
 def _label(spec: BackboneSpec) -> str:
     row = spec.as_row()
     top1 = f"{row['top1']:.1f}%" if row["top1"] is not None else "n/a"
-    return f"{row['name']:<22} {row['params_m']:>6.1f}M params  top-1 {top1:>6}  {row['default_size']}px"
+    return _("{name:<22} {params:>6.1f}M params  top-1 {top1:>6}  {size}px").format(
+        name=row["name"], params=row["params_m"], top1=top1, size=row["default_size"])
 
 
 def _weight_files(roots: Sequence[Path]) -> list[tuple[str, str]]:
@@ -85,22 +86,22 @@ class BackbonePanel(widgets.VBox):
         self._base = ModelConfig()
         self._size_default = True  # None in the config: the backbone's default size
 
-        self.filter = widgets.Text(placeholder="filter: name or family", description="search")
+        self.filter = widgets.Text(placeholder=_("filter: name or family"), description=_("search"))
         self.filter.add_class("tlw-backbone-filter")
         self.select = widgets.Select(options=self._options(""), value=first, rows=10,
                                      layout={"width": "560px"},
                                      tooltip=_("Backbone: the pretrained network to start from"))
         self.select.add_class("tlw-backbone")
         self.select.style.font_family = "monospace"  # type: ignore[attr-defined]
-        self.weights = widgets.ToggleButtons(options=[("Pretrained", "pretrained"), ("None (random)", "none"),
-                                                      ("File", "file")], value="pretrained")
+        self.weights = widgets.ToggleButtons(options=[(_("Pretrained"), "pretrained"), (_("None (random)"), "none"),
+                                                      (_("File"), "file")], value="pretrained")
         self.weights.add_class("tlw-weights")
-        self.weights_file = widgets.Dropdown(options=_weight_files(self.roots) or [("(no weight files)", "")],
-                                             description="file", layout={"width": "420px", "display": "none"})
+        self.weights_file = widgets.Dropdown(options=_weight_files(self.roots) or [(_("(no weight files)"), "")],
+                                             description=_("file"), layout={"width": "420px", "display": "none"})
         self.weights_file.add_class("tlw-weights-file")
         self.weights_status = widgets.HTML()
         self.weights_status.add_class("tlw-weights-status")
-        self.size = widgets.BoundedIntText(48, min=MIN_SIZE, max=MAX_SIZE, description="input size")
+        self.size = widgets.BoundedIntText(48, min=MIN_SIZE, max=MAX_SIZE, description=_("input size"))
         self.size.add_class("tlw-input-size")
         self.details = widgets.HTML()
         self.head = FieldGroup(ModelConfig, ("pooling", "dropout", "hidden_units"), self.guard, "model")
@@ -112,7 +113,8 @@ class BackbonePanel(widgets.VBox):
         self.guard.watch(self.weights_file, self._check_weights_file, lambda _: self._on_weights())
         self.guard.watch(self.size, self._check_size, self._on_size)
         # The table is padded text in a Select: a monospace font keeps its columns aligned.
-        header = widgets.HTML("<h3>Backbone</h3><style>.tlw-backbone select { font-family: monospace; }</style>")
+        header = widgets.HTML("<h3>" + _("Backbone") + "</h3>"
+                              "<style>.tlw-backbone select { font-family: monospace; }</style>")
         super().__init__([header, self.filter, self.select, self.details, self.size,
                           self.weights, self.weights_file, self.weights_status, self.advanced, self.notice])
         self.add_class("tlw-backbone-panel")
@@ -148,8 +150,9 @@ class BackbonePanel(widgets.VBox):
     def _on_backbone(self, name: str) -> None:
         spec = self.specs[name]
         row = spec.as_row()
-        self.details.value = (f"<b>{html.escape(name)}</b> ({html.escape(row['family'])}): "
-                              f"{html.escape(row['description'])}; min input {spec.min_size}px")
+        self.details.value = _("{name} ({family}): {description}; min input {size}px").format(
+            name=f"<b>{html.escape(name)}</b>", family=html.escape(row["family"]),
+            description=html.escape(_(row["description"]) if row["description"] else ""), size=spec.min_size)
         self.size.min = spec.min_size
         self.guard.accept(self.size, spec.default_size)
         self._size_default = True
@@ -167,22 +170,23 @@ class BackbonePanel(widgets.VBox):
         self.weights_file.layout.display = None if choice == "file" else "none"
         spec = self.specs[self.select.value]
         if choice == "none":
-            text = "random initialisation (no pretrained weights)"
+            text = _("random initialisation (no pretrained weights)")
         elif choice == "file":
-            text = f"weights from {self.weights_file.value}" if self.weights_file.value else "pick a weights file"
+            text = (_("weights from {file}").format(file=self.weights_file.value) if self.weights_file.value
+                    else _("pick a weights file"))
         elif spec.pretrained != "imagenet":
-            text = "bundled weights (always available)"
+            text = _("bundled weights (always available)")
         else:
             from tl_widgets.core.models.weights import weights_file
 
             try:
                 cached = weights_file(spec.name, self.size.value).is_cached()
             except (ValueError, RuntimeError) as exc:
-                text = f"cache status unknown: {exc}"
+                text = _("cache status unknown: {reason}").format(reason=exc)
             else:
-                text = ("ImageNet weights cached" if cached else
-                        "ImageNet weights not cached: downloaded at the first run (needs network; "
-                        "or `tl-widgets weights prefetch`)")
+                text = (_("ImageNet weights cached") if cached else
+                        _("ImageNet weights not cached: downloaded at the first run (needs network; "
+                          "or `tl-widgets weights prefetch`)"))
         self.weights_status.value = html.escape(text)
 
     # -- config -----------------------------------------------------------------

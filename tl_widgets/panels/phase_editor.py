@@ -9,6 +9,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.checks import field_bounds, field_choices
 from tl_widgets.core.config.schema import PhaseConfig
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.validation import Guard, check_choice, check_number
 
 __all__ = ["PhaseEditor"]
@@ -25,14 +26,14 @@ class PhaseEditor:
         self.optimizers = field_choices(PhaseConfig, "optimizer")
         # The widget's own max stays the schema's: a value above a workshop's limit reaches the guard, which says
         # why it is refused.
-        self.epochs = widgets.BoundedIntText(min(epochs, limit or epochs), min=e_lo, max=e_hi, description="epochs",
+        self.epochs = widgets.BoundedIntText(min(epochs, limit or epochs), min=e_lo, max=e_hi, description=_("epochs"),
                                              layout={"width": "200px"})
         self.epochs.add_class(f"tlw-{prefix}epochs")
-        self.lr = widgets.BoundedFloatText(lr, min=l_lo, max=l_hi, step=1e-4, description="learning rate",
+        self.lr = widgets.BoundedFloatText(lr, min=l_lo, max=l_hi, step=1e-4, description=_("learning rate"),
                                            layout={"width": "260px"}, style={"description_width": "initial"})
         self.lr.add_class(f"tlw-{prefix}lr")
         self.optimizer = widgets.Dropdown(options=list(self.optimizers), value=PhaseConfig.optimizer,
-                                          description="optimizer", layout={"width": "220px"})
+                                          description=_("optimizer"), layout={"width": "220px"})
         self.optimizer.add_class(f"tlw-{prefix}optimizer")
         guard.watch(self.epochs, lambda v: check_number(v, "epochs", e_lo, limit, integer=True))
         guard.watch(self.lr, lambda v: float(check_number(v, "learning_rate", l_lo, l_hi)))

@@ -18,6 +18,7 @@ import ipywidgets as widgets
 import traitlets
 
 from tl_widgets.core.i18n import _
+from tl_widgets.panels.labels import status_label
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
 from tl_widgets.panels.worker import BackgroundWork
 
@@ -33,8 +34,8 @@ def _label(run: dict[str, Any]) -> str:
     acc = metrics.get("val_accuracy") if isinstance(metrics, dict) else None
     shown = f"  val_acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
     parent = run.get("parent_run_id")
-    child = f"  ← retrained from {parent}" if parent else ""
-    return f"{run['run_id']}  [{run.get('status', '?')}]{shown}{child}"
+    child = "  " + _("← retrained from {parent}").format(parent=parent) if parent else ""
+    return f"{run['run_id']}  [{status_label(str(run.get('status', '?')))}]{shown}{child}"
 
 
 class RunsPanel(BackgroundWork, widgets.VBox):
@@ -60,9 +61,9 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         self.runs: list[dict[str, Any]] = []
         self.picker = widgets.SelectMultiple(options=[], rows=8, layout={"width": "560px"})
         self.picker.add_class("tlw-runs")
-        self.metric = widgets.Dropdown(options=list(METRICS), value="val_accuracy", description="metric")
+        self.metric = widgets.Dropdown(options=list(METRICS), value="val_accuracy", description=_("metric"))
         self.metric.add_class("tlw-runs-metric")
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.refresh_button = widgets.Button(description=_("Refresh"), icon="refresh")
         self.refresh_button.add_class("tlw-runs-refresh")
         self.chart = PlotlyChart(height=340)
         self.chart.add_class("tlw-runs-chart")
@@ -81,7 +82,7 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         self.picker.tooltip = _("Pick runs to overlay their curves (Ctrl or Shift + click picks several)")
         self.hint = widgets.HTML("<small style='color:#555'>" + html.escape(self.picker.tooltip) + "</small>")
         self.hint.add_class("tlw-help")
-        super().__init__([widgets.HTML("<h3>Runs</h3>"), widgets.HBox([self.refresh_button, self.metric]),
+        super().__init__([widgets.HTML("<h3>" + _("Runs") + "</h3>"), widgets.HBox([self.refresh_button, self.metric]),
                           self.empty, self.hint, self.picker, self.notice, self.lineage, self.chart, self.diff])
         self.add_class("tlw-runs-panel")
         self.refresh()
@@ -101,7 +102,7 @@ class RunsPanel(BackgroundWork, widgets.VBox):
             self.runs = self.store.list_runs(limit=200)
         except (OSError, sqlite3.DatabaseError) as exc:
             self.runs = []
-            self.notice.show(f"Cannot read the run store: {exc}", "warning")
+            self.notice.show(_("Cannot read the run store: {error}").format(error=exc), "warning")
         keep = tuple(r for r in self.picker.value if r in {x["run_id"] for x in self.runs})
         if self.auto_pick or not keep:
             keep = tuple(r["run_id"] for r in self.runs[:NEWEST_SHOWN])
@@ -167,7 +168,8 @@ class RunsPanel(BackgroundWork, widgets.VBox):
             self.lineage.value = self._compared[run_id]
             return
         run_dir = by_id[run_id]["run_dir"]
-        self.lineage.value = f"<i>Comparing {run_id} with its parent, class by class…</i>"
+        comparing = _("Comparing {run_id} with its parent, class by class…").format(run_id=run_id)
+        self.lineage.value = f"<i>{comparing}</i>"
 
         def work() -> None:
             try:
@@ -181,4 +183,4 @@ class RunsPanel(BackgroundWork, widgets.VBox):
                 self.lineage.value = table
 
         self._run_in_background(work, name="tlw-runs-lineage", buttons=[],
-                                failure=f"Cannot compare {run_id} with its parent: ")
+                                failure=_("Cannot compare {run_id} with its parent: ").format(run_id=run_id))

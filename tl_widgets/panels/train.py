@@ -14,6 +14,7 @@ from tl_widgets.core.config.checks import ConfigError, field_bounds
 from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig, TrainConfig
 from tl_widgets.core.i18n import _
 from tl_widgets.panels.phase_editor import PhaseEditor
+from tl_widgets.panels.labels import status_label
 from tl_widgets.panels.train_advanced import TrainAdvanced
 from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
 
@@ -24,9 +25,9 @@ TERMINAL = ("stopped", "finished")
 
 def _eta(seconds: float | None) -> str:
     if seconds is None:
-        return "ETA --"
+        return _("ETA --")
     seconds = int(round(seconds))
-    return f"ETA {seconds // 60}:{seconds % 60:02d}"
+    return _("ETA {minutes}:{seconds:02d}").format(minutes=seconds // 60, seconds=seconds % 60)
 
 
 class TrainPanel(widgets.VBox):
@@ -61,31 +62,31 @@ class TrainPanel(widgets.VBox):
         self.store = store
         self.session: Any = None
         self.head = PhaseEditor(self.guard, "", 5, 1e-3, max_epochs)
-        self.fine_tune = widgets.Checkbox(False, description="then fine-tune the top blocks", indent=False)
+        self.fine_tune = widgets.Checkbox(False, description=_("then fine-tune the top blocks"), indent=False)
         self.fine_tune.add_class("tlw-fine-tune")
         self.ft = PhaseEditor(self.guard, "ft-", 3, 1e-4, max_epochs)
         top_lo, top_hi = field_bounds(FreezeConfig, "top_n")
-        self.ft_top = widgets.BoundedIntText(2, min=top_lo, max=top_hi, description="top N blocks",
+        self.ft_top = widgets.BoundedIntText(2, min=top_lo, max=top_hi, description=_("top N blocks"),
                                              layout={"width": "200px"})
         self.ft_top.add_class("tlw-ft-top")
         self.guard.watch(self.fine_tune, lambda v: check_choice(v, "fine_tune", (True, False)),
                          lambda _: self._show_ft())
         self.guard.watch(self.ft_top, lambda v: check_number(v, "top N", *self._top_bounds(), integer=True))
-        self.tensorboard = widgets.Checkbox(False, description="log to TensorBoard (run folder's tensorboard/)",
+        self.tensorboard = widgets.Checkbox(False, description=_("log to TensorBoard (run folder's tensorboard/)"),
                                             indent=False, layout={"width": "auto"})
         self.tensorboard.add_class("tlw-tensorboard")
-        self.tensorboard.tooltip = "Scalars per batch and epoch, the learning rate and the model graph; " \
-                                   "view with `tl-widgets runs tensorboard RUN`"
+        self.tensorboard.tooltip = _("Scalars per batch and epoch, the learning rate and the model graph; "
+                                     "view with `tl-widgets runs tensorboard RUN`")
         self.guard.watch(self.tensorboard, lambda v: check_choice(v, "tensorboard", (True, False)))
-        self.calibrate = widgets.Checkbox(True, description="calibrate probabilities (temperature on validation)",
+        self.calibrate = widgets.Checkbox(True, description=_("calibrate probabilities (temperature on validation)"),
                                           indent=False, layout={"width": "auto"})
         self.calibrate.add_class("tlw-calibrate")
-        self.calibrate.tooltip = "After training, fit one temperature on the validation split so the model's " \
-                                 "confidence matches its accuracy; the top-1 class never changes"
+        self.calibrate.tooltip = _("After training, fit one temperature on the validation split so the model's "
+                                   "confidence matches its accuracy; the top-1 class never changes")
         self.guard.watch(self.calibrate, lambda v: check_choice(v, "calibrate", (True, False)))
-        self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
+        self.start_button = widgets.Button(description=_("Start"), button_style="success", icon="play")
         self.start_button.add_class("tlw-start")
-        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.stop_button = widgets.Button(description=_("Stop"), button_style="danger", icon="stop", disabled=True)
         self.stop_button.add_class("tlw-stop")
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
@@ -93,7 +94,7 @@ class TrainPanel(widgets.VBox):
         self.progress_bar.add_class("tlw-progress")
         self.progress_text = widgets.HTML()
         self.progress_text.add_class("tlw-progress-text")
-        self.status_line = widgets.HTML("idle")
+        self.status_line = widgets.HTML(status_label("idle"))
         self.status_line.add_class("tlw-status")
         self.charts = LiveTrainingCharts()
         self.charts.observe(self._on_progress, names="progress")
@@ -101,10 +102,10 @@ class TrainPanel(widgets.VBox):
         self.advanced = TrainAdvanced(self.guard)  # schedules, warm-up, per-block rates, seed, early stopping, ...
         self._run_notice = ""  # the "started"/"stopping" notice of the run, replaced when it ends
         super().__init__([
-            widgets.HTML("<h3>Train</h3>"), widgets.HBox(self.head.widgets), self.fine_tune, self._ft_box,
+            widgets.HTML("<h3>" + _("Train") + "</h3>"), widgets.HBox(self.head.widgets), self.fine_tune, self._ft_box,
             widgets.HBox([self.tensorboard, self.calibrate]), self.advanced.box,
             widgets.HBox([self.start_button, self.stop_button, self.progress_bar, self.progress_text]),
-            widgets.HBox([widgets.HTML("status:&nbsp;"), self.status_line]), self.notice, self.charts,
+            widgets.HBox([widgets.HTML(_("status:") + "&nbsp;"), self.status_line]), self.notice, self.charts,
         ])
         self.add_class("tlw-train-panel")
         self.set_config(self._base)
@@ -198,7 +199,7 @@ class TrainPanel(widgets.VBox):
         try:
             cfg = self._run_config()
         except (PanelError, ConfigError) as exc:
-            self.notice.show(f"Cannot start: {exc}")
+            self.notice.show(_("Cannot start: {reason}").format(reason=exc))
             return None
         return self.start_with(cfg)
 
@@ -216,7 +217,7 @@ class TrainPanel(widgets.VBox):
             if self._check is not None:
                 self._check(cfg)
         except (PanelError, ConfigError) as exc:
-            self.notice.show(f"Cannot start: {exc}")
+            self.notice.show(_("Cannot start: {reason}").format(reason=exc))
             return None
         return self._launch(lambda bus: TrainingSession(cfg, bus=bus, source="studio", store=self.store), "started")
 
@@ -245,7 +246,8 @@ class TrainPanel(widgets.VBox):
     def _refuse_if_running(self) -> bool:
         if self.running:
             self.guard.refusals += 1
-            self.notice.show(f"Refused: a run is already active ({self.session.run_id}); press Stop first.")
+            self.notice.show(_("Refused: a run is already active ({run_id}); press Stop first.").format(
+                run_id=self.session.run_id))
             return True
         return False
 
@@ -273,19 +275,21 @@ class TrainPanel(widgets.VBox):
             self.charts.detach()
             self.session = previous[0]
             self._set_status(previous[1])
-            self.notice.show(f"Cannot {'start' if verb == 'started' else 'resume'}: {exc}")
+            why = _("Cannot start: {reason}") if verb == "started" else _("Cannot resume: {reason}")
+            self.notice.show(why.format(reason=exc))
             return None
         # The status went out before the notice: a page that sees the new notice also sees "running".
         self.run_id = run_id
-        self._note_run(f"Run {run_id} {verb}.")
+        note = _("Run {run_id} started.") if verb == "started" else _("Run {run_id} resumed.")
+        self._note_run(note.format(run_id=run_id))
         return run_id
 
     def stop(self) -> None:
         """Asks the active run to stop after the current batch."""
         if not self.running:
-            self.notice.show("Nothing to stop: no run is active.", "warning")
+            self.notice.show(_("Nothing to stop: no run is active."), "warning")
             return
-        self._note_run("Stopping after the current batch...")  # before stop(): the end's notice replaces it
+        self._note_run(_("Stopping after the current batch..."))  # before stop(): the end's notice replaces it
         self.session.stop()
 
     def _note_run(self, text: str) -> None:
@@ -305,7 +309,7 @@ class TrainPanel(widgets.VBox):
 
     def _set_status(self, text: str) -> None:
         self.status = text
-        self.status_line.value = html.escape(text)
+        self.status_line.value = html.escape(status_label(text))
         running = text == "running"
         self.start_button.disabled = running
         self.stop_button.disabled = not running
@@ -315,21 +319,21 @@ class TrainPanel(widgets.VBox):
         p = change["new"]
         if p.status == "idle" and p.message and self.session is not None and self.status == "running":
             self.progress_text.value = html.escape(p.message)  # before the run starts: its place in a room's queue
-            self.status_line.value = "queued"
+            self.status_line.value = status_label("queued")
             return
         if p.status == "idle" or self.session is None or (p.run_id and p.run_id != self.session.run_id):
             return
-        if self.status_line.value == "queued":
-            self.status_line.value = html.escape(self.status)
+        if self.status_line.value == status_label("queued"):
+            self.status_line.value = html.escape(status_label(self.status))
         frac = p.fraction
         if frac is not None:
             self.progress_bar.value = frac
-        speed = f"{p.images_per_sec:,.0f} images/s" if p.images_per_sec else ""
-        self.progress_text.value = html.escape(
-            f"epoch {p.epoch}/{p.total_epochs or '?'}  step {p.step}/{p.steps_per_epoch or '?'}  {speed}  "
-            f"{_eta(p.eta_seconds)}")
+        speed = _("{n:,.0f} images/s").format(n=p.images_per_sec) if p.images_per_sec else ""
+        self.progress_text.value = html.escape(_("epoch {epoch}/{epochs}  step {step}/{steps}").format(
+            epoch=p.epoch, epochs=p.total_epochs or "?", step=p.step, steps=p.steps_per_epoch or "?")
+            + f"  {speed}  {_eta(p.eta_seconds)}")
         if p.status == "failed":
-            self._set_status(f"failed: {p.message or 'unknown error'}")
+            self._set_status("failed: " + (p.message or _("unknown error")))
         elif p.status in TERMINAL:
             if p.status == "finished":
                 self.progress_bar.value = 1.0

@@ -93,7 +93,7 @@ class TryItPanel(BackgroundWork, widgets.VBox):
             "Pick a trained model, then upload photos or take a snapshot: each one gets the model's top "
             "guesses, a heatmap of where it looked (Grad-CAM) and the time the prediction took.")) + "</p>")
         super().__init__([
-            widgets.HTML(f"<h3>{html.escape(_('Try it'))}</h3>"), hint,
+            widgets.HTML("<h3>" + html.escape(_("Try it")) + "</h3>"), hint,
             widgets.HBox([self.run_picker, self.refresh_button]), self.run_info,
             widgets.HBox([self.upload]), self.camera_box, self.notice, self.messages, self.summary, self.results,
         ], **kwargs)

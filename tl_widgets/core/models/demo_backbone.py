@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tl_widgets.core.i18n import N_
 from tl_widgets.core.models.backbone_spec import BackboneSpec
 from tl_widgets.core.models.blocks import BlockRule
 
@@ -81,7 +82,7 @@ backbone_presets: dict[str, BackboneSpec] = {
         top1=None,
         preprocess="tf",
         pretrained=str(DEMO_WEIGHTS),
-        description="small CNN bundled with tl_widgets, pretrained on the demo's source classes",
+        description=N_("small CNN bundled with tl_widgets, pretrained on the demo's source classes"),
         block_rule=DEMO_BLOCK_RULE,
     ),
 }
