@@ -135,3 +135,23 @@ def test_snapshot_reaches_the_real_try_panel(tmp_path):
                for w in getattr(b, "children", ()))
     _from_page(cam, {"type": "frame", "burst": 1, "seq": 1}, [_jpeg(1)])
     assert "Expected a trained model to try" in panel.notice.text  # no run yet: said, not a blank box
+
+
+def test_disk_quota_is_asked_once_per_hold(tmp_path):
+    from tl_widgets.panels.validation import PanelError
+
+    asked: list[int] = []
+
+    def quota(more: int) -> None:
+        asked.append(more)
+        if len(asked) > 1:
+            raise PanelError("Expected this seat to use at most 1 MiB of disk (workshop limit). Received: 1.2 MiB")
+
+    panel = CapturePanel(tmp_path, lambda folder: None, space_check=quota)
+    panel.create_class("a")
+    frame = _jpeg()
+    for seq in range(1, 4):
+        _from_page(panel.webcam, {"type": "frame", "burst": 1, "seq": seq}, [frame])
+    assert asked == [len(frame) * 20] and panel.store.counts() == {"a": 3}
+    _from_page(panel.webcam, {"type": "frame", "burst": 2, "seq": 1}, [frame])
+    assert panel.store.counts() == {"a": 3} and "at most 1 MiB" in panel.notice.text

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.data.capture import MIN_PER_CLASS, CaptureError, CaptureStore
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.validation import Notice
+from tl_widgets.panels.validation import Notice, PanelError
 from tl_widgets.views.webcam import Webcam, default_labels
 
 __all__ = ["CapturePanel", "CameraToggle", "attach_camera"]
@@ -57,11 +57,14 @@ class CapturePanel(widgets.VBox):
         on_dataset: Called with the dataset folder (a str) by "Use these samples".
         name: The dataset folder's name under ``home/captures``.
         store: The capture store (None: one at ``home/captures/<name>`` with the default caps).
+        space_check: ``space_check(more_bytes)`` raises (e.g. ``PanelError``) when that much more disk would
+            exceed a quota (a workshop seat's); asked once per recording, for the whole hold's frames.
     """
 
     def __init__(self, home: str | Path, on_dataset: Callable[[str], None], name: str = "webcam",
-                 store: CaptureStore | None = None) -> None:
+                 store: CaptureStore | None = None, space_check: Callable[[int], None] | None = None) -> None:
         self.store = store if store is not None else CaptureStore(Path(home) / "captures" / name)
+        self.space_check = space_check
         self.on_dataset = on_dataset
         self.notice = Notice()
         self.notice.add_class("tlw-capture-notice")
@@ -175,8 +178,10 @@ class CapturePanel(widgets.VBox):
             self.webcam.stop_recording()
             return
         try:
+            if n == 0 and self.space_check is not None:  # once per hold: a disk walk per frame would cost too much
+                self.space_check(len(jpeg) * int(self.webcam.max_frames))
             self.store.add_frame(str(name), jpeg)
-        except CaptureError as exc:
+        except (CaptureError, PanelError) as exc:
             self.notice.show(str(exc), "error")
             self.webcam.stop_recording()
             return
