@@ -155,6 +155,7 @@ class Studio(widgets.VBox):
         self.strategy: Any = None
         self.lr_finder: Any = None
         self.runs: Any = None
+        self.try_it: Any = None  # these wait for the engine (studio_engine.build_model_step / build_extras)
         self.notice = Notice()
         # -- first paint: the Data step, the run bar and the Train panel (none of them imports Keras) --------
         self.data = DataPanel(cfg.data, data_roots=picker_roots, max_upload_bytes=upload_limit(max_upload_bytes, ws),
@@ -170,9 +171,9 @@ class Studio(widgets.VBox):
 
         self.capture = CapturePanel(default_home(), on_dataset=self.use_captured)
         self.health = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
-        self.data_tab = widgets.VBox([self.data,
-                                      widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),
-                                      widgets.Accordion([self.health], titles=(_("Data health check"),))])
+        # The webcam first (one closed line): found before the demo's long report and augmentation settings.
+        self.data_tab = widgets.VBox([widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),
+                                      self.data, widgets.Accordion([self.health], titles=(_("Data health check"),))])
         self.model_tab = widgets.VBox([self._loading_text()])
         self.model_tab.add_class("tlw-model-step")
         self.train_tab = widgets.VBox([self.train])
@@ -288,7 +289,7 @@ class Studio(widgets.VBox):
             self.runs.refresh()
         elif key in ("evaluate", "try") and not self.loading:
             self.results.on_enter(key)
-            if key == "try" and getattr(self, "try_it", None) is not None:
+            if key == "try" and self.try_it is not None:
                 self.try_it.refresh()
 
     def _on_status(self, change: dict[str, Any]) -> None:

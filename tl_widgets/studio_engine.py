@@ -21,7 +21,8 @@ import ipywidgets as widgets
 
 from tl_widgets.core.i18n import _
 
-__all__ = ["engine_loaded", "running_loop", "load_engine", "build_engine_steps", "engine_steps_loaded"]
+__all__ = ["engine_loaded", "running_loop", "load_engine", "build_engine_steps", "build_model_step",
+           "build_extras", "engine_steps_loaded"]
 
 
 def engine_loaded() -> bool:
@@ -58,12 +59,15 @@ def load_engine(loop: asyncio.AbstractEventLoop, warm: Callable[[], None],
     """
     finished: asyncio.Future[None] = loop.create_future()
 
+    def complete() -> None:
+        if not finished.done():
+            finished.set_result(None)
+
     def finish(error: BaseException | None) -> None:
         try:
             done(error)
         finally:
-            if not finished.done():
-                finished.set_result(None)
+            loop.call_soon(complete)  # after whatever ``done`` scheduled on the loop
 
     def work() -> None:
         error: BaseException | None = None
@@ -83,7 +87,7 @@ def engine_steps_loaded(studio: Any, error: BaseException | None) -> None:
     """On the kernel's thread once Keras has loaded (or failed to): builds the engine's steps and enables Start."""
     if error is None:
         try:
-            build_engine_steps(studio)
+            build_model_step(studio)
         except Exception as exc:  # shown on the page: nobody else would see it
             error = exc
     studio.loading = False
@@ -92,23 +96,31 @@ def engine_steps_loaded(studio: Any, error: BaseException | None) -> None:
         studio.run_bar.set_loading(True, _("TensorFlow did not load"))
         studio.notice.show(_("Cannot load the training engine: {reason}").format(reason=error))
     else:
-        studio.run_bar.set_loading(False)
+        studio.run_bar.set_loading(False)  # sent to the page before the panels below are built
+        asyncio.get_running_loop().call_soon(_build_extras_shown, studio)
     studio._show_missing()
 
 
+def _build_extras_shown(studio: Any) -> None:
+    try:
+        build_extras(studio)
+    except Exception as exc:  # shown on the page: nobody else would see it
+        studio.notice.show(_("Cannot build the Runs and Try-it panels: {reason}").format(reason=exc))
+
+
 def build_engine_steps(studio: Any) -> None:
-    """Builds a Studio's Model step (backbone, freeze, strategy, job export), the Train step's extras
-    (learning-rate finder, sweep), Runs, Resume and Try it, and wires them; on the kernel's thread."""
+    """Builds everything that waited for the engine, at once: :func:`build_model_step`, then :func:`build_extras`."""
+    build_model_step(studio)
+    build_extras(studio)
+
+
+def build_model_step(studio: Any) -> None:
+    """Builds a Studio's Model step (backbone, freeze, strategy, job export) and what Start needs (the room's
+    queue); on the kernel's thread. After it, ``studio.config`` works and Start may be enabled."""
     from tl_widgets.panels.backbone import BackbonePanel
     from tl_widgets.panels.freeze import FreezePanel
     from tl_widgets.panels.job import JobPanel
-    from tl_widgets.panels.lr_finder import LRFinderPanel
-    from tl_widgets.panels.resume import ResumePanel
-    from tl_widgets.panels.runs import RunsPanel
     from tl_widgets.panels.strategy import StrategyPanel
-    from tl_widgets.panels.try_it import TryItPanel
-    from tl_widgets.studio_results import last_result
-    from tl_widgets.studio_sweep import attach_sweep
 
     cfg, ws = studio._base, studio.workshop
     studio.backbone = BackbonePanel(cfg.model, data_roots=studio._roots, allowed=ws.allowed_backbones if ws else None)
@@ -118,16 +130,6 @@ def build_engine_steps(studio: Any) -> None:
     studio.job = JobPanel(config_source=lambda: studio.config)
     studio.model_tab.children = (studio.backbone, studio.freeze, studio.strategy,
                                  widgets.Accordion([studio.job], titles=(_("Export a job"),)))
-    studio.lr_finder = LRFinderPanel(config_source=lambda: studio.config, train_panel=studio.train)
-    studio.lr_finder_box = widgets.Accordion([studio.lr_finder], titles=(_("Learning-rate finder"),))
-    studio.train_tab.children = (studio.train, studio.lr_finder_box)
-    studio.runs = RunsPanel(studio._store)
-    studio.runs_tab.children = (studio.runs,)
-    studio.resume = ResumePanel(studio._resume, store=studio.runs.store)
-    studio.resume_slot.children = (studio.resume,)
-    studio.sweep = attach_sweep(studio)  # the Train step's "Hyperparameter sweep"; "Use best" restores the panels
-    studio.try_it = TryItPanel(store=studio.runs.store, result_source=lambda: last_result(studio))
-    studio.results.try_box.children = (studio.try_it,)
     studio.backbone.observe(studio._on_backbone, names=["backbone", "input_size"])
     studio.data.batch_size.observe(
         lambda c: setattr(studio.strategy, "batch_size", int(studio.data.batch_size.value)), names="value")
@@ -139,5 +141,26 @@ def build_engine_steps(studio: Any) -> None:
         from tl_widgets.studio_room import connect_room
 
         studio.room_watcher = connect_room(studio)
+
+
+def build_extras(studio: Any) -> None:
+    """Builds the Train step's learning-rate finder and sweep, Runs, Resume and Try it; on the kernel's thread."""
+    from tl_widgets.panels.lr_finder import LRFinderPanel
+    from tl_widgets.panels.resume import ResumePanel
+    from tl_widgets.panels.runs import RunsPanel
+    from tl_widgets.panels.try_it import TryItPanel
+    from tl_widgets.studio_results import last_result
+    from tl_widgets.studio_sweep import attach_sweep
+
+    studio.lr_finder = LRFinderPanel(config_source=lambda: studio.config, train_panel=studio.train)
+    studio.lr_finder_box = widgets.Accordion([studio.lr_finder], titles=(_("Learning-rate finder"),))
+    studio.train_tab.children = (studio.train, studio.lr_finder_box)
+    studio.runs = RunsPanel(studio._store)
+    studio.runs_tab.children = (studio.runs,)
+    studio.resume = ResumePanel(studio._resume, store=studio.runs.store)
+    studio.resume_slot.children = (studio.resume,)
+    studio.sweep = attach_sweep(studio)  # the Train step's "Hyperparameter sweep"; "Use best" restores the panels
+    studio.try_it = TryItPanel(store=studio.runs.store, result_source=lambda: last_result(studio))
+    studio.results.try_box.children = (studio.try_it,)
     if studio.tab in ("runs", "evaluate", "try"):
         studio._on_tab({"new": studio.tab})

@@ -64,7 +64,7 @@ def test_studio_in_voila(chromium, start_voila, artifacts_dir, tmp_path):
            "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "40"}
     server = start_voila(NOTEBOOK, tmp_path, env=env, name="studio-voila")
     zip_path = _small_zip(tmp_path)
-    page = chromium.new_page(viewport={"width": 1300, "height": 1000})
+    page = chromium.new_page(viewport={"width": 1300, "height": 2000})  # tall: Voilà's body scrolls, not the page
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:

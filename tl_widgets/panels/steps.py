@@ -165,8 +165,9 @@ class RunBar(widgets.VBox):
         train.children = tuple(c for c in train.children if id(c) not in ids
                                and not any(id(w) in ids for w in getattr(c, "children", ())))
         train.progress_bar.layout.width = "240px"
-        train.start_button.layout.width = "auto"  # "Loading TensorFlow…" fits
+        train.start_button.layout.width = "max-content"  # "Loading TensorFlow…" fits, in any language
         train.start_button.layout.min_width = "90px"
+        train.start_button.layout.flex = "0 0 auto"
         self.status_label = widgets.HTML(_("status:") + "&nbsp;", layout={"margin": "0 0 0 8px"})
         row = widgets.HBox([train.start_button, train.stop_button, train.progress_bar, train.progress_text,
                             self.status_label, train.status_line],
