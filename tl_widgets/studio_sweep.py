@@ -1,4 +1,4 @@
-"""The Studio's sweep: the :class:`~tl_widgets.panels.sweep.SweepPanel` in the Train tab, and config restore.
+"""The Studio's sweep: the :class:`~tl_widgets.panels.sweep.SweepPanel` in the Train step, and config restore.
 
 Kept out of :mod:`tl_widgets.studio` (which assembles the config) so that
 module stays one screenful per job. :func:`restore_config` puts a whole
@@ -41,7 +41,7 @@ def restore_config(studio: Any, cfg: TrainConfig) -> None:
 
 
 def attach_sweep(studio: Any) -> SweepPanel:
-    """Adds a sweep panel (in an accordion) to the Studio's Train tab; "Use best" restores into the Studio."""
+    """Adds a sweep panel (in an accordion) to the Studio's Train step; "Use best" restores into the Studio."""
     panel = SweepPanel(config_source=lambda: studio.config, on_use_best=lambda cfg: restore_config(studio, cfg),
                        store=studio.runs.store, busy=lambda: studio.train.running)
     if studio.workshop is not None or getattr(studio, "seat", None) is not None:

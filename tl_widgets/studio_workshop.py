@@ -83,7 +83,7 @@ def check_disk(studio: Any, more_bytes: int) -> None:
     used, limit = seat.disk_bytes() + int(more_bytes), int(ws.max_seat_disk_mb * 2**20)
     if used > limit:
         raise PanelError(f"Expected this seat to use at most {ws.max_seat_disk_mb:g} MiB of disk (workshop "
-                         f"limit). Received: {used / 2**20:.1f} MiB; delete runs in the Runs tab first")
+                         f"limit). Received: {used / 2**20:.1f} MiB; delete runs in the Runs step first")
 
 
 def upload_limit(explicit: int | None, workshop: Any) -> int:
