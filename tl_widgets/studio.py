@@ -185,7 +185,7 @@ class Studio(widgets.VBox):
         self.tabs = widgets.Stack([pages[key] for key in TABS], selected_index=0)
         self.tabs.add_class("tlw-pages")
         self.steps = StepHeader({k: _(t) for k, t in STEPS.items()}, {"runs": _(TABS["runs"])},
-                                help={k: _(t) for k, t in _HELP.items()})
+                                help={k: _(t) for k, t in _HELP.items()}, title=_("Transfer-learning studio"))
         self.steps.observe(self._on_tab, names="current")
         self.show_code_button = widgets.Button(description=_("Show code"), icon="code")
         self.show_code_button.add_class("tlw-show-code")
@@ -193,7 +193,7 @@ class Studio(widgets.VBox):
         self.code.add_class("tlw-code")
         self.show_code_button.on_click(lambda _b: self.show_code())
         self.resume_slot = widgets.VBox()
-        header = [widgets.HTML(f"<h3 style='margin:4px 0'>{html.escape(_('Transfer-learning studio'))}</h3>")]
+        header: list[widgets.Widget] = []
         if ws is not None:
             banner = widgets.HTML(f"<i>{html.escape(ws.summary())}</i>")
             banner.add_class("tlw-workshop")

@@ -118,6 +118,7 @@ def test_steps_have_names_hints_and_back_next(data_root):
     assert [b.description for b in studio.steps.buttons.values()] == [
         "1. Data", "2. Model", "3. Train", "4. Evaluate", "5. Try it & export", "Runs"]
     assert studio.tab == "data" and studio.tabs.children[studio.tabs.selected_index] is studio.data_tab
+    assert "Transfer-learning studio" in studio.steps.children[0].children[0].value  # the title heads the row
     assert studio.steps.back.disabled and not studio.steps.next.disabled and "Step 1 of 5" in studio.steps.hint.value
     # Evaluate and Try need a finished run; the demo data is there, so Data and Train need nothing.
     assert studio.steps.missing == {"evaluate": "Train a model first: press Start.",

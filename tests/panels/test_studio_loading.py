@@ -52,7 +52,7 @@ def test_loading_state_then_ready_with_a_running_loop(tmp_path, monkeypatch):
         studio = Studio(background=True)
         assert studio.loading and studio.backbone is None and studio.freeze is None
         start = studio.train.start_button
-        assert start.disabled and start.description == "Loading TensorFlow…"
+        assert start.disabled and start.description == "Loading TensorFlow…" and start.layout.width == "220px"
         assert studio.steps.missing["model"] == "Loading TensorFlow…"
         assert studio.start() is None and "TensorFlow is still loading" in studio.train.notice.text
         assert [c for c in studio.model_tab.children if "tlw-loading" in c._dom_classes]

@@ -34,6 +34,7 @@ class StepHeader(widgets.VBox):
         extras: Un-numbered entries after the steps (key -> title), reachable
             by their button but skipped by Back/Next.
         help: Key -> one sentence saying what the step is for.
+        title: Shown first in the row of step buttons (one row less than a heading of its own).
 
     Example::
 
@@ -45,7 +46,7 @@ class StepHeader(widgets.VBox):
     current = traitlets.Unicode(help="The key of the step shown.")
 
     def __init__(self, steps: Mapping[str, str], extras: Mapping[str, str] | None = None,
-                 help: Mapping[str, str] | None = None) -> None:
+                 help: Mapping[str, str] | None = None, title: str = "") -> None:
         if not steps:
             raise ValueError("Expected at least one step. Received: none")
         self.steps, self.extras = dict(steps), dict(extras or {})
@@ -53,10 +54,10 @@ class StepHeader(widgets.VBox):
         self.help = dict(help or {})
         self.missing: dict[str, str] = {}
         self.buttons: dict[str, widgets.Button] = {}
-        for i, (key, title) in enumerate(self.steps.items()):
-            self.buttons[key] = self._button(key, f"{i + 1}. {title}")
-        for key, title in self.extras.items():
-            self.buttons[key] = self._button(key, title)
+        for i, (key, label) in enumerate(self.steps.items()):
+            self.buttons[key] = self._button(key, f"{i + 1}. {label}")
+        for key, label in self.extras.items():
+            self.buttons[key] = self._button(key, label)
             self.buttons[key].add_class("tlw-step-extra")
         self.back = widgets.Button(description=_("Back"), icon="arrow-left", layout={"width": "auto"})
         self.back.add_class("tlw-step-back")
@@ -69,7 +70,10 @@ class StepHeader(widgets.VBox):
         numbered = list(self.buttons.values())[:len(self.steps)]
         extra = list(self.buttons.values())[len(self.steps):]
         spacer = widgets.Box(layout={"flex": "1 1 auto"})
-        row = widgets.HBox([*numbered, spacer, *extra], layout={"flex_flow": "row wrap", "align_items": "center"})
+        heading = [widgets.HTML(f"<b style='font-size:1.15em;margin-right:12px'>{html.escape(title)}</b>")] \
+            if title else []
+        row = widgets.HBox([*heading, *numbered, spacer, *extra],
+                           layout={"flex_flow": "row wrap", "align_items": "center"})
         row.add_class("tlw-step-buttons")
         nav = widgets.HBox([self.back, self.hint, self.next], layout={"align_items": "center"})
         nav.add_class("tlw-step-nav")
@@ -165,7 +169,6 @@ class RunBar(widgets.VBox):
         train.children = tuple(c for c in train.children if id(c) not in ids
                                and not any(id(w) in ids for w in getattr(c, "children", ())))
         train.progress_bar.layout.width = "240px"
-        train.start_button.layout.width = "max-content"  # "Loading TensorFlow…" fits, in any language
         train.start_button.layout.min_width = "90px"
         train.start_button.layout.flex = "0 0 auto"
         self.status_label = widgets.HTML(_("status:") + "&nbsp;", layout={"margin": "0 0 0 8px"})
@@ -185,11 +188,15 @@ class RunBar(widgets.VBox):
         self.loading = bool(loading)
         if loading:
             start.description = text or _("Loading TensorFlow…")
+            start.tooltip = start.description
+            start.layout.width = "220px"  # the whole text, not "Loading TensorFl…"
             start.icon = "hourglass-half"
             start.disabled = True
             start.add_class("tlw-start-loading")
         else:
             start.description = _("Start")
+            start.tooltip = _("Start")
+            start.layout.width = None
             start.icon = "play"
             start.disabled = bool(self.train.running)
             start.remove_class("tlw-start-loading")
