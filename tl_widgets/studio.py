@@ -216,7 +216,7 @@ class Studio(widgets.VBox):
         self._show_missing()
 
     def _loading_text(self) -> widgets.HTML:
-        box = widgets.HTML(f"<i>{html.escape(_('Loading TensorFlow…'))}</i>")
+        box = widgets.HTML("<i>" + html.escape(_("Loading TensorFlow…")) + "</i>")
         box.add_class("tlw-loading")
         return box
 
@@ -377,7 +377,8 @@ class Studio(widgets.VBox):
             return ""
         py, cli = python_code(cfg), cli_command(cfg)
         self.code.value = (f"<b>Python</b><pre class='tlw-code-python'>{html.escape(py)}</pre>"
-                           f"<b>{html.escape(_('Command line'))}</b><pre class='tlw-code-cli'>{html.escape(cli)}</pre>")
+                           + "<b>" + html.escape(_("Command line")) + "</b>"
+                           + f"<pre class='tlw-code-cli'>{html.escape(cli)}</pre>")
         return py + "\n" + cli
 
     # -- convenience --------------------------------------------------------------

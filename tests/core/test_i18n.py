@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import io
+import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -136,3 +139,27 @@ def test_catalogs_hold_every_message_in_the_code():
                 if m.id and (m.fuzzy or not all(m.string if isinstance(m.string, (list, tuple)) else [m.string]))
             )
             assert not untranslated, f"zh_CN leaves {len(untranslated)} message(s) untranslated: {untranslated[:20]}"
+
+
+def test_no_message_hides_in_an_f_string():
+    """``f"{_('Hello')}"`` works but pybabel cannot see it (Python < 3.12): the message would stay untranslated."""
+    hidden = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                for call in ast.walk(node):
+                    if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                            and call.func.id in ("_", "N_", "ngettext")):
+                        hidden.append(f"{path.relative_to(PACKAGE.parent)}:{call.lineno}")
+    assert hidden == [], "move these _() calls out of their f-strings: " + ", ".join(hidden)
+
+
+def test_compiled_catalogs_ship_in_the_wheel():
+    """Hatch puts every file of the package that git does not ignore into the wheel: the .mo files are such files."""
+    mo_files = sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/tl_widgets.mo"))
+    assert {p.parts[-3] for p in mo_files} >= {"en", "zh_CN"}
+    assert all(p.is_relative_to(PACKAGE) for p in mo_files)
+    if shutil.which("git") and (PACKAGE.parent / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", *map(str, mo_files)], cwd=PACKAGE.parent,
+                                 capture_output=True, text=True)
+        assert ignored.stdout.strip() == "", f"git ignores {ignored.stdout.strip()}: the wheel would lack them"
