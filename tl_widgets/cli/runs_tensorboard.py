@@ -36,7 +36,7 @@ def _tensorboard(args: argparse.Namespace) -> int:
 
     try:
         dirs = log_dirs_for(args.runs, args.home)
-        url, _ = launch(dirs, host=args.host, port=args.port)
+        url, _server = launch(dirs, host=args.host, port=args.port)
     except (ValueError, TensorBoardMissingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -60,7 +60,7 @@ def trial_done(mlflow_uri: str | None, outcome: Any) -> None:
 
     record = {"sweep_id": outcome.sweep_id, "trial": outcome.number}
     try:
-        mid, _ = log_run_folder(outcome.run_dir, run_record=record,
+        mid, _url = log_run_folder(outcome.run_dir, run_record=record,
                                 tracking_uri=mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI") or None)
     except Exception as exc:  # the sweep goes on; the trial's run can be sent later with `runs export-mlflow`
         print(f"tl-widgets: warning: trial {outcome.number} not sent to MLflow: {type(exc).__name__}: {exc}",

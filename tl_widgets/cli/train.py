@@ -130,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
         from tl_widgets.core.tracking.mlflow_tracking import log_run_folder
 
         try:
-            mid, _ = log_run_folder(result.run_dir, tracking_uri=args.mlflow or os.environ.get("MLFLOW_TRACKING_URI"))
+            mid, _url = log_run_folder(result.run_dir, tracking_uri=args.mlflow or os.environ.get("MLFLOW_TRACKING_URI"))
         except USER_ERRORS as exc:
             return fail(f"the run finished but was not sent to MLflow: {exc}")
         print(f"sent to MLflow as run {mid}")
