@@ -105,7 +105,9 @@ def test_ngettext_and_unknown_msgid(clean_env):
     i18n.set_language("zh_CN")
     assert i18n._("no such message in any catalog") == "no such message in any catalog"
     assert i18n.ngettext("{n} file", "{n} files", 1) == "{n} file"
+    assert i18n.pgettext("state of the camera", "Camera off") != i18n._("Camera off")  # one text, two meanings
     i18n.set_language("en")
+    assert i18n.pgettext("state of the camera", "Camera off") == "Camera off"
     assert i18n.ngettext("{n} file", "{n} files", 2) == "{n} files"
 
 
@@ -122,16 +124,17 @@ def test_each_mo_is_a_fresh_compile_of_its_po(po):
 def test_catalogs_hold_every_message_in_the_code():
     """Every _()/N_()/ngettext() string in tl_widgets/ is in each .po (else: `make i18n`), and zh_CN translates it."""
     in_code = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(PACKAGE), method_map=[("**.py", "python")], keywords={"_": None, "N_": None, "ngettext": (1, 2)},
+    for _file, _line, message, _comments, context in extract_from_dir(
+        str(PACKAGE), method_map=[("**.py", "python")],
+        keywords={"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)},
     ):
-        in_code.add(message if isinstance(message, str) else message[0])
+        in_code.add((message if isinstance(message, str) else message[0], context))
     assert in_code, "no marked message found in the package"
     assert {"en", "zh_CN"} <= {po.parts[-3] for po in PO_FILES}
     for po in PO_FILES:
         with po.open("rb") as fh:
             catalog = read_po(fh)
-        missing = sorted(m for m in in_code if m not in catalog)
+        missing = sorted(m for m, context in in_code if catalog.get(m, context) is None)
         assert not missing, f"{po} lacks {len(missing)} message(s) (run `make i18n`): {missing[:20]}"
         if po.parts[-3] == "zh_CN":
             untranslated = sorted(
@@ -149,7 +152,7 @@ def test_no_message_hides_in_an_f_string():
             if isinstance(node, ast.JoinedStr):
                 for call in ast.walk(node):
                     if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-                            and call.func.id in ("_", "N_", "ngettext")):
+                            and call.func.id in ("_", "N_", "ngettext", "pgettext")):
                         hidden.append(f"{path.relative_to(PACKAGE.parent)}:{call.lineno}")
     assert hidden == [], "move these _() calls out of their f-strings: " + ", ".join(hidden)
 

@@ -27,7 +27,7 @@ from babel.core import Locale, UnknownLocaleError, default_locale
 from tl_widgets.core.settings import LANG_ENV
 
 __all__ = [
-    "DOMAIN", "LOCALE_DIR", "LANGUAGES", "DEFAULT_LANGUAGE", "_", "N_", "ngettext", "set_language",
+    "DOMAIN", "LOCALE_DIR", "LANGUAGES", "DEFAULT_LANGUAGE", "_", "N_", "ngettext", "pgettext", "set_language",
     "current_language", "resolve_language", "reset_language",
 ]
 
@@ -148,6 +148,11 @@ def _(msgid: str) -> str:
 def N_(msgid: str) -> str:
     """Mark ``msgid`` for extraction without translating it now (translate where it is shown)."""
     return msgid
+
+
+def pgettext(context: str, msgid: str) -> str:
+    """``msgid`` as meant in ``context`` (one English text, two meanings: e.g. a button and a state)."""
+    return _catalog().pgettext(context, msgid)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

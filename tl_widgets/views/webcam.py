@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 import anywidget
 import traitlets
 
-from tl_widgets.core.i18n import N_, _
+from tl_widgets.core.i18n import _, N_, pgettext
 
 __all__ = ["Webcam", "camera_error_message", "MAX_MESSAGE_BYTES"]
 
@@ -69,7 +69,7 @@ def default_labels() -> dict[str, str]:
     return {
         "video": _("Camera preview"),
         "starting": _("Starting the camera…"),
-        "off": _("Camera off"),
+        "off": pgettext("state of the camera", "Camera off"),
         "failed": _("No camera picture"),
         "shutter": _("Capture"),
         "recording": _("Recording…"),
