@@ -98,3 +98,21 @@ def test_background_needs_a_running_loop(tmp_path, monkeypatch):
 
     with pytest.raises(RuntimeError, match="Expected a running asyncio loop"):
         Studio(background=True)
+
+
+def test_captured_samples_become_the_data_folder(tmp_path, monkeypatch):
+    """The capture panel's "use these samples" switches the Data step to the captured folder (inside the data roots)."""
+    monkeypatch.setenv("TL_WIDGETS_HOME", str(tmp_path))
+    monkeypatch.delenv("TL_WIDGETS_DATA_ROOTS", raising=False)
+    from tl_widgets.core.data.demo_datasets import write_demo_data
+    from tl_widgets.core.settings import captures_home
+    from tl_widgets.studio import Studio
+
+    studio = Studio(background=False)
+    assert studio.captures == captures_home() and studio.captures.resolve() in studio.data.roots
+    folder = write_demo_data(studio.captures / "webcam", "shapes", "target", size=16)
+    studio.use_captured(str(folder))
+    assert studio.data.config.source == "folder" and studio.data.config.path == str(folder.resolve())
+    assert sum(studio.data.report["counts"].values()) > 0 and "captured samples" in studio.notice.text
+    studio.use_captured(str(tmp_path))  # a folder outside the roots is refused with the reason
+    assert "Cannot use the captured samples" in studio.notice.text and studio.data.config.path == str(folder.resolve())
