@@ -27,6 +27,7 @@ from tl_widgets.core.events import (
     RunStopped,
     Subscription,
 )
+from tl_widgets.core.i18n import _
 from tl_widgets.core.progress import ProgressTracker
 
 __all__ = ["follow"]
@@ -56,16 +57,18 @@ class _Follower(EventHandler):
         self.task = self.bar.add_task("train", total=self.tracker.progress.total_steps, phase="starting", epoch="-",
                                       ips=0.0)
         if not self.quiet:
-            self.console.print(f"run {event.run_id} -> {event.run_dir}  classes: {', '.join(event.class_names)}")
+            self.console.print(_("run {run_id} -> {folder}  classes: {classes}").format(
+                run_id=event.run_id, folder=event.run_dir, classes=", ".join(event.class_names)))
 
     def on_phase_started(self, event: PhaseStarted) -> None:
         if self.task is None:
             return
         self.bar.update(self.task, phase=self.tracker.progress.phase_name)
         if not self.quiet:
-            self.console.print(f"phase {event.phase + 1} '{event.name}': {event.epochs} epochs, "
-                               f"lr {event.learning_rate:g}, {event.trainable_params:,} trainable / "
-                               f"{event.frozen_params:,} frozen parameters")
+            self.console.print(_("phase {n} '{name}': {epochs} epochs, lr {lr:g}, {trainable:,} trainable / "
+                                 "{frozen:,} frozen parameters").format(
+                n=event.phase + 1, name=event.name, epochs=event.epochs, lr=event.learning_rate,
+                trainable=event.trainable_params, frozen=event.frozen_params))
 
     def on_batch_end(self, event: BatchEnd) -> None:
         if self.task is None:
@@ -75,15 +78,18 @@ class _Follower(EventHandler):
 
     def on_epoch_end(self, event: EpochEnd) -> None:
         if not self.quiet:
-            self.console.print(f"epoch {event.epoch + 1}: {_fmt(event.metrics)}  ({event.duration:.1f}s)")
+            self.console.print(_("epoch {n}: {metrics}  ({seconds:.1f}s)").format(
+                n=event.epoch + 1, metrics=_fmt(event.metrics), seconds=event.duration))
 
     def on_message(self, event: Message) -> None:
         if not self.quiet or event.level == "warning":
-            self.console.print(f"[yellow]{event.level}:[/] {event.text}")
+            level = _(event.level)  # "warning", "info": msgids of the catalog
+            self.console.print(f"[yellow]{level}:[/] {event.text}")
 
     def on_run_finished(self, event: RunFinished | RunStopped) -> None:
         if not self.quiet:
-            self.console.print(f"{event.status}: {_fmt(event.metrics)}")
+            status = _(event.status)  # "finished", "stopped": msgids of the catalog
+            self.console.print(f"{status}: {_fmt(event.metrics)}")
         self.done = event
 
     on_run_stopped = on_run_finished
@@ -96,8 +102,8 @@ def follow(sub: Subscription, console: Console | None = None, quiet: bool = Fals
     """Shows progress until a terminal event arrives; returns that event."""
     console = console or Console(stderr=True)
     progress = Progress(
-        TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(), TextColumn("epoch {task.fields[epoch]}"),
-        TextColumn("{task.fields[ips]:.0f} img/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(), TextColumn(_("epoch") + " {task.fields[epoch]}"),
+        TextColumn("{task.fields[ips]:.0f} " + _("img/s")), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=quiet, transient=False,
     )
     follower = _Follower(progress, console, quiet)
