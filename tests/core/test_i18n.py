@@ -166,3 +166,27 @@ def test_compiled_catalogs_ship_in_the_wheel():
         ignored = subprocess.run(["git", "check-ignore", *map(str, mo_files)], cwd=PACKAGE.parent,
                                  capture_output=True, text=True)
         assert ignored.stdout.strip() == "", f"git ignores {ignored.stdout.strip()}: the wheel would lack them"
+
+
+def _assigns_and_calls_underscore(fn: ast.AST) -> bool:
+    """True when ``fn``'s own scope both assigns ``_`` and calls ``_()``: the call then raises UnboundLocalError."""
+    assigns = calls = False
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
+                             ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue  # their own scopes
+        assigns |= isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)
+        calls |= isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_"
+        stack.extend(ast.iter_child_nodes(node))
+    return assigns and calls
+
+
+def test_no_function_shadows_the_translation_function():
+    """``x, _ = f()`` in a function that also calls ``_("...")`` makes ``_`` local there: the call would fail."""
+    bad = [f"{path.relative_to(PACKAGE.parent)}:{fn.lineno} {fn.name}"
+           for path in sorted(PACKAGE.rglob("*.py"))
+           for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+           if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and _assigns_and_calls_underscore(fn)]
+    assert bad == [], "rename the throwaway variable `_` (e.g. `_unused`) in: " + ", ".join(bad)

@@ -44,7 +44,7 @@ def _check(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
-    print(f"{report.root}: {sum(report.counts.values())} images ({counts})")
+    print(_("{root}: {n} images ({counts})").format(root=report.root, n=sum(report.counts.values()), counts=counts))
     if not report.findings:
         print(_("no problems found"))
     for f in report.findings:
@@ -55,5 +55,5 @@ def _check(args: argparse.Namespace) -> int:
             print("    " + _("... and {n} more (--json lists all)").format(n=len(f.files) - 5))
         print(f"    -> {f.action}")
     times = " ".join(f"{k}={v:.2f}s" for k, v in report.seconds.items())
-    print(f"time: {times}")
+    print(_("time: {times}").format(times=times))
     return 0

@@ -43,10 +43,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         if reliability is not None:
             figures.append(reliability)
         out = Path(args.out) if args.out else RunFolder(Path(args.run_dir)).eval_report_html
-        atomic_write_text(out, report_html(report.to_dict(), figures, title=f"Evaluation of {Path(args.run_dir).name}"))
+        atomic_write_text(out, report_html(report.to_dict(), figures, title=_("Evaluation of {run}").format(run=Path(args.run_dir).name)))
     except USER_ERRORS as exc:
         return fail(str(exc))
     top = " ".join(f"{k}={v:.4f}" for k, v in report.top_k.items())
-    print(f"evaluated {report.count} images: accuracy={report.accuracy:.4f} {top} macro_f1={report.macro_f1:.4f}")
-    print(f"report: {RunFolder(Path(args.run_dir)).eval_report_file}  html: {out}")
+    print(_("evaluated {n} images: {metrics}").format(
+        n=report.count, metrics=f"accuracy={report.accuracy:.4f} {top} macro_f1={report.macro_f1:.4f}"))
+    print(_("report: {report}  html: {html}").format(report=RunFolder(Path(args.run_dir)).eval_report_file, html=out))
     return 0

@@ -37,15 +37,16 @@ def _export(args: argparse.Namespace) -> int:
     except USER_ERRORS as exc:
         return fail(str(exc))
     v = report.verification
-    print(
-        f"{report.format}: {report.path} ({report.file_size / 1e6:.2f} MB, {report.conversion_seconds:.1f} s); "
-        f"max diff {v.get('max_abs_diff', float('nan')):.3g}, top-1 agreement {v.get('top1_agreement', 0):.2%}, "
-        f"accuracy drop {v.get('accuracy_drop', 0):+.2%} on {v.get('count', 0)} images"
-    )
+    print(_("{format}: {path} ({size:.2f} MB, {seconds:.1f} s); max diff {diff:.3g}, top-1 agreement "
+            "{agreement:.2%}, accuracy drop {drop:+.2%} on {n} images").format(
+        format=report.format, path=report.path, size=report.file_size / 1e6, seconds=report.conversion_seconds,
+        diff=v.get("max_abs_diff", float("nan")), agreement=v.get("top1_agreement", 0),
+        drop=v.get("accuracy_drop", 0), n=v.get("count", 0)))
     if v.get("runtime"):  # onnx-web: run in headless Chromium, not in Python
-        print(f"ran in Chromium with {v['runtime']}: {v.get('browser_ms_per_image', float('nan')):.2f} ms per image")
+        print(_("ran in Chromium with {runtime}: {ms:.2f} ms per image").format(
+            runtime=v["runtime"], ms=v.get("browser_ms_per_image", float("nan"))))
     if script is not None:
-        print(f"script: {script.script}  command: {script.command}")
+        print(_("script: {script}  command: {command}").format(script=script.script, command=script.command))
     if not report.ok:
         return fail(_("export verification failed: ") + " ".join(report.warnings))
     return 0

@@ -87,12 +87,12 @@ def _run(args: argparse.Namespace) -> int:
             from tl_widgets.core.tracking.mlflow_tracking import prepare_store
 
             prepare_store(args.mlflow or os.environ.get("MLFLOW_TRACKING_URI") or None)
-        print(f"sweep {spec.study_name}: {spec.trials} trials, maximising {spec.metric}, pruner {spec.pruner}",
-              flush=True)
+        print(_("sweep {name}: {n} trials, maximising {metric}, pruner {pruner}").format(
+            name=spec.study_name, n=spec.trials, metric=spec.metric, pruner=spec.pruner), flush=True)
         if args.workers > 1:
             codes = run_workers(spec, args.workers, storage=args.storage, on_trial=on_trial)
             if any(codes):
-                return fail(f"a sweep worker failed (exit codes {codes})")
+                return fail(_("a sweep worker failed (exit codes {codes})").format(codes=codes))
         else:
             SweepRunner(spec, storage=args.storage, source="cli", on_trial=on_trial).run()
         study = open_study(spec, args.storage)
@@ -101,10 +101,11 @@ def _run(args: argparse.Namespace) -> int:
     rows = trial_rows(study)
     complete = [r for r in rows if r["state"] == "complete"]
     states = ", ".join(f"{n} {s}" for s, n in sorted(_count(r["state"] for r in rows).items()))
-    print(f"{len(rows)} trials ({states})")
+    print(_("{n} trials ({states})").format(n=len(rows), states=states))
     if complete:
         best = max(complete, key=lambda r: r["value"])
-        print(f"best: trial {best['number']} {spec.metric}={best['value']:.4f} run {best['run_id']}")
+        print(_("best: trial {number} {metric}={value:.4f} run {run_id}").format(
+            number=best["number"], metric=spec.metric, value=best["value"], run_id=best["run_id"]))
         print("  " + ", ".join(f"{k}={v}" for k, v in best["params"].items()))
     return 0
 
