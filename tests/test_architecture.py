@@ -5,8 +5,7 @@
 - the server never imports the CLI (the server raises, the CLI prints);
 - environment-variable names are written once (tl_widgets/core/settings.py);
 - no file in tl_widgets/ is over 400 lines;
-- docs/ARCHITECTURE.md names every module;
-- no function that translates with `_()` also binds `_` (which would make `_` local: UnboundLocalError).
+- docs/ARCHITECTURE.md names every module.
 """
 
 from __future__ import annotations
@@ -147,31 +146,3 @@ def test_architecture_doc_names_every_module():
     missing = [n for n in names if f"`{n}`" not in doc]
     assert missing == [], "docs/ARCHITECTURE.md lacks a line for: " + ", ".join(missing)
 
-
-def _binds_underscore(fn: ast.AST) -> bool:
-    """True when ``fn``'s own scope (not its comprehensions or nested functions) assigns to ``_``."""
-    stack = list(ast.iter_child_nodes(fn))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
-                             ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            continue
-        if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store):
-            return True
-        stack.extend(ast.iter_child_nodes(node))
-    return False
-
-
-def test_translation_function_is_never_shadowed():
-    """`url, _ = launch(...)` in a function that also calls `_("...")` fails at run time, not import time."""
-    bad = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        if not any(isinstance(n, ast.ImportFrom) and any(a.name == "_" and a.asname in (None, "_") for a in n.names)
-                   for n in ast.walk(tree)):
-            continue
-        for fn in ast.walk(tree):
-            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and _binds_underscore(fn) and any(
-                    isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_" for n in ast.walk(fn)):
-                bad.append(f"{path.relative_to(ROOT)}:{fn.lineno} {fn.name}")
-    assert bad == [], "these functions bind `_` and also call _(): rename the throwaway name: " + ", ".join(bad)
