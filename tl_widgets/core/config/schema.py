@@ -87,9 +87,8 @@ class DataConfig:
         val_path: Optional separate validation folder.
         validation_split: Fraction held out when there is no ``val_path``.
         batch_size: Batch size per replica.
-        cache: ``"memory"`` (memory if the decoded images fit half of the
-            available memory, else disk; the run's messages say which),
-            ``"disk"`` or ``"none"`` for the decoded images.
+        cache: ``"memory"`` (if the decoded images fit half of the available
+            memory, else disk; the run says which), ``"disk"`` or ``"none"``.
         class_weights: Weight the loss by inverse class frequency.
         max_per_class: Use at most this many training images per class.
         curation: A curation file (JSON Lines of relabel/exclude/ambiguous
