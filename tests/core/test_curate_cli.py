@@ -21,7 +21,9 @@ def parent(tmp_path_factory):
     cfg = TrainConfig(
         data=DataConfig(source="folder", path=str(inj.train), val_path=str(inj.val), batch_size=16),
         model=ModelConfig(backbone="demo_cnn", weights="pretrained", input_size=32),
-        phases=[PhaseConfig(name="head", epochs=6, learning_rate=1e-2)],
+        # 12 epochs on cached features: 3-4 of the 4 mislabels ranked in the top 8 for every seed tried (0-3, 42);
+        # at 6 epochs one seed in five found only 2.
+        phases=[PhaseConfig(name="head", epochs=12, learning_rate=1e-2)],
         output_dir=str(tmp / "runs"), run_name="parent",
     )
     result = train(cfg)
