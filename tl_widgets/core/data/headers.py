@@ -17,16 +17,17 @@ import os
 import struct
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from tl_widgets.core.data.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
+    PIL_READ_ERRORS,
     ImageInfo,
     SkippedFile,
-    _has_magic,
     _needs_conversion,
     effective_max_pixels,
+    skipped_for,
 )
 
 __all__ = ["read_header", "HEAD_BYTES"]
@@ -116,14 +117,8 @@ def _pillow_header(p: Path, max_pixels: int) -> ImageInfo | SkippedFile:
             width, height = im.size
             return _too_large(str(p), width, height, max_pixels) or ImageInfo(
                 str(p), width, height, im.format or "", im.mode, _needs_conversion(im))
-    except PermissionError as exc:
-        return SkippedFile(str(p), f"unreadable ({exc.strerror or exc})")
-    except Image.DecompressionBombError:
-        return SkippedFile(str(p), f"too large (over Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels)")
-    except UnidentifiedImageError:
-        return SkippedFile(str(p), "corrupt or truncated" if _has_magic(p) else "not an image")
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
-        return SkippedFile(str(p), "corrupt or truncated")
+    except PIL_READ_ERRORS as exc:
+        return skipped_for(p, exc)
 
 
 def read_header(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo | SkippedFile:

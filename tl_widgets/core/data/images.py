@@ -177,16 +177,24 @@ def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
                 _jpeg_complete(fh, size, im)
             else:
                 im.load()
-    except PermissionError as exc:
-        return SkippedFile(str(p), f"unreadable ({exc.strerror or exc})")
-    except Image.DecompressionBombError:
-        return SkippedFile(str(p), f"too large (over Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels)")
-    except UnidentifiedImageError:
-        return SkippedFile(str(p), "corrupt or truncated" if _has_magic(p) else "not an image")
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
-        # Pillow reports broken data with all of these, depending on the format.
-        return SkippedFile(str(p), "corrupt or truncated")
+    except PIL_READ_ERRORS as exc:
+        return skipped_for(p, exc)
     return info
+
+
+PIL_READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, Image.DecompressionBombError)
+"""What Pillow raises on an unreadable, broken or oversized file, depending on the format."""
+
+
+def skipped_for(p: Path, exc: BaseException) -> SkippedFile:
+    """The :class:`SkippedFile` (with the reason users see) for one of :data:`PIL_READ_ERRORS` raised reading ``p``."""
+    if isinstance(exc, PermissionError):
+        return SkippedFile(str(p), f"unreadable ({exc.strerror or exc})")
+    if isinstance(exc, Image.DecompressionBombError):
+        return SkippedFile(str(p), f"too large (over Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels)")
+    if isinstance(exc, UnidentifiedImageError):
+        return SkippedFile(str(p), "corrupt or truncated" if _has_magic(p) else "not an image")
+    return SkippedFile(str(p), "corrupt or truncated")
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:
