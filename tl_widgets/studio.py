@@ -169,7 +169,7 @@ class Studio(widgets.VBox):
         from tl_widgets.panels.capture import CapturePanel
         from tl_widgets.panels.health import HealthPanel
 
-        self.capture = CapturePanel(default_home(), on_dataset=self.use_captured)
+        self.capture = CapturePanel(default_home(), on_dataset=self.use_captured, space_check=self._check_disk)
         self.health = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
         # The webcam first (one closed line): found before the demo's long report and augmentation settings.
         self.data_tab = widgets.VBox([widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),

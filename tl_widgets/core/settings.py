@@ -49,6 +49,10 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".tl_widgets"
 
 
-def captures_home() -> Path:
-    """Where datasets captured from a webcam are written: ``<default home>/captures`` (a seat's own, when served)."""
-    return default_home() / "captures"
+def captures_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """Where datasets captured from a webcam are written: ``<home>/captures``.
+
+    Args:
+        home: A data home (None: the default home, a seat's own when served).
+    """
+    return (Path(home) if home is not None else default_home()) / "captures"

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.data.capture import MIN_PER_CLASS, CaptureError, CaptureStore
 from tl_widgets.core.i18n import _
+from tl_widgets.core.settings import captures_home
 from tl_widgets.panels.validation import Notice, PanelError
 from tl_widgets.views.webcam import Webcam, default_labels
 
@@ -63,7 +64,7 @@ class CapturePanel(widgets.VBox):
 
     def __init__(self, home: str | Path, on_dataset: Callable[[str], None], name: str = "webcam",
                  store: CaptureStore | None = None, space_check: Callable[[int], None] | None = None) -> None:
-        self.store = store if store is not None else CaptureStore(Path(home) / "captures" / name)
+        self.store = store if store is not None else CaptureStore(captures_home(home) / name)
         self.space_check = space_check
         self.on_dataset = on_dataset
         self.notice = Notice()
