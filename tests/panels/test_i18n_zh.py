@@ -136,7 +136,8 @@ def language():
     i18n.set_language("en")
 
 
-def test_the_studio_in_chinese_has_no_untranslated_string(language, data_root):
+def test_the_studio_in_chinese_has_no_untranslated_string(language, data_root, trained_demo_result):
+    """With a finished run in the store, so the run lists (Runs, Try it, Resume) have entries to check."""
     from tl_widgets.studio import Studio
 
     assert language("zh-CN") == "zh_CN"
@@ -219,3 +220,16 @@ def test_an_unknown_lang_says_so_and_uses_english():
     finally:
         os.environ[LANG_ENV] = env_before or "en"
         i18n.set_language("en")
+
+
+def test_run_labels_show_the_status_in_the_users_language(language):
+    """A run without metrics has only its id and status in the Runs and Try-it lists: the status is translated."""
+    from tl_widgets.panels.labels import status_label
+    from tl_widgets.panels.runs import _label
+    from tl_widgets.panels.try_it import _store_label
+
+    language("zh-CN")
+    run = {"run_id": "20261130-114339-bad-fd3af680f0b2", "status": "finished"}
+    assert CJK.search(status_label("finished"))
+    for text in (_label(run), _store_label(run)):
+        assert f"[{status_label('finished')}]" in text and "finished" not in text, text

@@ -22,6 +22,7 @@ from tl_widgets.core.evaluation.try_images import MAX_TRY_IMAGES
 from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import RunFolder
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
+from tl_widgets.panels.labels import status_label
 from tl_widgets.panels.validation import Guard, Notice, check_choice
 from tl_widgets.panels.worker import BackgroundWork
 
@@ -40,7 +41,7 @@ def _store_label(run: dict[str, Any]) -> str:
     metrics = run.get("metrics") or run.get("final_metrics") or {}
     acc = metrics.get("val_accuracy") if isinstance(metrics, dict) else None
     shown = "  " + _("val accuracy {acc:.3f}").format(acc=acc) if isinstance(acc, (int, float)) else ""
-    return f"{run['run_id']}  [{run.get('status', '?')}]{shown}"
+    return f"{run['run_id']}  [{status_label(str(run.get('status', '?')))}]{shown}"
 
 
 class TryItPanel(BackgroundWork, widgets.VBox):
