@@ -33,7 +33,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import plotly.graph_objects as go  # noqa: E402
 
 from tl_widgets.core.events import BatchEnd, RunStarted  # noqa: E402
-from tl_widgets.views.chart import PlotlyChart  # noqa: E402
+from tl_widgets.views.widgets.chart import PlotlyChart  # noqa: E402
 from tl_widgets.views.plotly_bundle import plotly_js_payload  # noqa: E402
 from tl_widgets.views.live import LiveTrainingCharts  # noqa: E402
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_files import bad_folder, image_bytes, make_16bit_png, make_image, snapshot, zip_with  # noqa: E402
 
 from tl_widgets.core.config.schema import ConfigError, DataConfig, ModelConfig, PhaseConfig, TrainConfig  # noqa: E402
-from tl_widgets.panels.validation import PanelError  # noqa: E402
+from tl_widgets.panels.kit.validation import PanelError  # noqa: E402
 
 BAD_CONFIGS = {
     "negative_batch.json": ('{"data": {"batch_size": -3}}', r"data.batch_size.*Received: batch_size=-3"),
@@ -104,7 +104,7 @@ def test_weights_file_outside_the_roots_is_refused(tmp_path, roots):
 
 def test_serve_refuses_roots_that_do_not_exist(tmp_path, capsys):
     from tl_widgets.cli import serve
-    from tl_widgets.core.workshop import WorkshopError
+    from tl_widgets.core.room.workshop import WorkshopError
 
     parser = argparse.ArgumentParser()
     serve.register(parser.add_subparsers())

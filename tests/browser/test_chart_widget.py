@@ -30,7 +30,7 @@ NOTEBOOK_CODE = """\
 import threading, time, math
 import plotly.graph_objects as go
 from IPython.display import display
-from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.views.widgets.chart import PlotlyChart
 
 chart = PlotlyChart(go.Figure(go.Scatter(x=[], y=[], mode="lines", name="live")), height=300)
 other = PlotlyChart(go.Figure(go.Bar(x=["a", "b"], y=[1, 2])), height=220)

@@ -146,7 +146,7 @@ def test_training_calibrates_and_records_it(trained_demo_run):
 def test_evaluation_shows_calibration(trained_demo_run, tmp_path):
     """evaluate_run carries ECE and the training-time fit; the CLI's HTML report holds the reliability diagram."""
     from tl_widgets.cli import main
-    from tl_widgets.views.calibration_figures import reliability_figure_of
+    from tl_widgets.views.figures.calibration import reliability_figure_of
 
     out = tmp_path / "report.html"
     assert main(["evaluate", str(trained_demo_run), "--out", str(out)]) == 0

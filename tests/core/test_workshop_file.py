@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tl_widgets.core.workshop import Workshop, WorkshopError, load_workshop, workshop_from_dict, workshop_from_env
+from tl_widgets.core.room.workshop import Workshop, WorkshopError, load_workshop, workshop_from_dict, workshop_from_env
 
 GOOD = """\
 name: Friday class
@@ -99,7 +99,7 @@ def test_env_variable(tmp_path, monkeypatch):
 
 
 def test_workshop_module_imports_no_ui():
-    code = ("import sys, tl_widgets.core.workshop; "
+    code = ("import sys, tl_widgets.core.room.workshop; "
             "bad = [m for m in ('ipywidgets', 'plotly', 'IPython') if m in sys.modules]; print(bad); assert not bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 

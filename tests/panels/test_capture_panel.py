@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tl_widgets.panels.capture import CapturePanel, attach_camera
-from tl_widgets.views.webcam import Webcam, camera_error_message
+from tl_widgets.views.widgets.webcam import Webcam, camera_error_message
 
 
 def _jpeg(seed: int = 0) -> bytes:
@@ -138,7 +138,7 @@ def test_snapshot_reaches_the_real_try_panel(tmp_path):
 
 
 def test_disk_quota_is_asked_once_per_hold(tmp_path):
-    from tl_widgets.panels.validation import PanelError
+    from tl_widgets.panels.kit.validation import PanelError
 
     asked: list[int] = []
 

@@ -204,7 +204,7 @@ def test_every_advanced_widget_edits_the_config_and_a_restore_shows_it(data_root
     The widgets are found in the Studio's widget tree (a new one is covered without editing this test); the value
     set is derived from the field's type and bounds like the round trip's, other than what the Studio shows.
     """
-    from tl_widgets.panels.advanced import find_editors
+    from tl_widgets.panels.kit.field_editor import find_editors
     from tl_widgets.studio import Studio
 
     studio = Studio(data_roots=[data_root])

@@ -8,7 +8,7 @@ import pytest
 from tl_widgets.core.data.curation import default_curation_path, read_decisions
 from tl_widgets.panels.curate import PAGE_SIZE, CuratePanel
 from tl_widgets.panels.evaluate import EvaluatePanel
-from tl_widgets.panels.validation import PanelError
+from tl_widgets.panels.kit.validation import PanelError
 
 
 def _click(chart, x, y, trace=0):

@@ -7,7 +7,7 @@ from traitlets import TraitError
 
 from tl_widgets.panels.evaluate import EvaluatePanel
 from tl_widgets.panels.export import ExportPanel
-from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.views.widgets.chart import PlotlyChart
 
 
 @pytest.fixture(scope="module")

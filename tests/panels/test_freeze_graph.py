@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tl_widgets.core.config.schema import FreezeConfig
 from tl_widgets.panels.freeze import FreezePanel
-from tl_widgets.views.graph_view import GRAPH_COLORS
+from tl_widgets.views.figures.graph import GRAPH_COLORS
 
 
 def _nodes(panel):

@@ -13,7 +13,7 @@ from health_data import make_noisy_dataset  # noqa: E402
 from tl_widgets.core.config.schema import DataConfig  # noqa: E402
 from tl_widgets.core.data.curation import read_decisions  # noqa: E402
 from tl_widgets.panels.health import HealthPanel  # noqa: E402
-from tl_widgets.panels.validation import PanelError  # noqa: E402
+from tl_widgets.panels.kit.validation import PanelError  # noqa: E402
 
 
 def test_check_show_and_exclude_the_leaks(tmp_path):

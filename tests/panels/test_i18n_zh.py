@@ -224,7 +224,7 @@ def test_an_unknown_lang_says_so_and_uses_english():
 
 def test_run_labels_show_the_status_in_the_users_language(language):
     """A run without metrics has only its id and status in the Runs and Try-it lists: the status is translated."""
-    from tl_widgets.panels.labels import status_label
+    from tl_widgets.panels.kit.labels import status_label
     from tl_widgets.panels.runs import _label
     from tl_widgets.panels.try_it import _store_label
 

@@ -9,7 +9,7 @@ import pytest
 
 from tl_widgets.panels.lr_finder import LRFinderPanel
 from tl_widgets.panels.train import TrainPanel
-from tl_widgets.panels.validation import PanelError
+from tl_widgets.panels.kit.validation import PanelError
 
 
 def _values(v):

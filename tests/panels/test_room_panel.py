@@ -59,9 +59,9 @@ def test_room_panel_lists_seats_stops_one_and_pushes_a_config(seat, tmp_path):
 def test_a_seat_studio_applies_a_pushed_config_within_the_workshop(tmp_path, monkeypatch):
     from tl_widgets.core.room import seat as seat_module
     from tl_widgets.core.settings import SEATS_ENV
-    from tl_widgets.core.workshop import workshop_from_dict
+    from tl_widgets.core.room.workshop import workshop_from_dict
     from tl_widgets.studio import Studio
-    from tl_widgets.studio_room import apply_config
+    from tl_widgets.studio.room import apply_config
 
     (tmp_path / "data").mkdir()
     ws = workshop_from_dict({"data_roots": [str(tmp_path / "data")], "allowed_backbones": ["demo_cnn"],
@@ -81,7 +81,7 @@ def test_a_seat_studio_applies_a_pushed_config_within_the_workshop(tmp_path, mon
         apply_config(studio, cfg)
         assert studio.config.phases[0].epochs == 2 and studio.config.output_dir.startswith(str(seat.home))
         cfg.phases[0].epochs = 9
-        from tl_widgets.panels.validation import PanelError
+        from tl_widgets.panels.kit.validation import PanelError
 
         with pytest.raises(PanelError, match="workshop limit"):
             apply_config(studio, cfg)

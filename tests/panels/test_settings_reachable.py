@@ -137,7 +137,7 @@ def test_every_widget_listed_is_in_the_studio(studio):
 
 
 def test_advanced_settings_have_help_and_sit_closed_under_advanced(studio):
-    from tl_widgets.panels.advanced import find_editors
+    from tl_widgets.panels.kit.field_editor import find_editors
 
     editors = find_editors(studio)
     paths = {e.path for e in editors}

@@ -175,7 +175,7 @@ def test_default_round_trip_and_code():
 
 
 def test_restore_refuses_folder_outside_roots(tmp_path, data_root):
-    from tl_widgets.panels.validation import PanelError
+    from tl_widgets.panels.kit.validation import PanelError
     from tl_widgets.studio import Studio
 
     (tmp_path / "elsewhere" / "a").mkdir(parents=True)

@@ -70,7 +70,7 @@ def test_a_second_evaluate_click_while_one_runs_is_refused(quiet_env, trained_de
 
 
 def test_the_seat_disk_quota_refuses_an_upload_and_names_the_limit(quiet_env, tmp_path):
-    from tl_widgets.core.workshop import workshop_from_dict
+    from tl_widgets.core.room.workshop import workshop_from_dict
     from tl_widgets.studio import Studio
 
     (tmp_path / "data").mkdir()

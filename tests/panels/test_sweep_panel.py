@@ -8,7 +8,7 @@ pytest.importorskip("optuna")
 
 from tl_widgets.core.config.schema import DataConfig, FreezeConfig, ModelConfig, PhaseConfig, TrainConfig  # noqa: E402
 from tl_widgets.core.runs.store import RunStore  # noqa: E402
-from tl_widgets.panels.validation import PanelError  # noqa: E402
+from tl_widgets.panels.kit.validation import PanelError  # noqa: E402
 from tl_widgets.studio import Studio  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def test_a_sweep_runs_trials_live_and_use_best_restores_the_panels(studio):
 
 
 def test_sweeps_are_off_in_a_workshop_whatever_the_browser_sends(tmp_path, data_root):
-    from tl_widgets.core.workshop import load_workshop
+    from tl_widgets.core.room.workshop import load_workshop
 
     path = tmp_path / "workshop.yaml"
     path.write_text(f"name: Class\ndata_roots: [{str(data_root)!r}]\nallowed_backbones: [demo_cnn]\nmax_epochs: 3\n"

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from tl_widgets.panels.validation import PanelError, check_number, resolve_under_roots
+from tl_widgets.panels.kit.validation import PanelError, check_number, resolve_under_roots
 
 
 def test_check_number_bounds_and_types():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import traitlets
 
-from tl_widgets.core.workshop import load_workshop
-from tl_widgets.panels.validation import PanelError
+from tl_widgets.core.room.workshop import load_workshop
+from tl_widgets.panels.kit.validation import PanelError
 
 
 @pytest.fixture

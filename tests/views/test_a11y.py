@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tl_widgets.core.i18n import current_language, set_language
-from tl_widgets.views.a11y import AccessibilityHelper
-from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.views.widgets.a11y import AccessibilityHelper
+from tl_widgets.views.widgets.chart import PlotlyChart
 
 
 def test_helper_is_invisible_and_ships_its_browser_side():

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import pytest
 import traitlets
 
-from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.views.widgets.chart import PlotlyChart
 from tl_widgets.views.plotly_bundle import plotly_js_version
 
 PLOTLY_JS = pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -199,7 +199,7 @@ def test_views_never_import_keras_or_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, tl_widgets.views, tl_widgets.views.figures; "
+    code = ("import sys, tl_widgets.views, tl_widgets.views.figures.basic; "
             "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))")
     root = pathlib.Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
@@ -212,7 +212,7 @@ def test_numpy_xy_survive_plotly_typed_array_encoding():
     import numpy as np
     import plotly.graph_objects as go
 
-    from tl_widgets.views.chart import PlotlyChart
+    from tl_widgets.views.widgets.chart import PlotlyChart
 
     xs = np.logspace(-5, 0, 7)
     ys = np.arange(7, dtype="float32") * 0.5

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from tl_widgets.views import figures
+from tl_widgets.views.figures import basic as figures
 
 BLOCKS = [
     {"name": "stem", "trainable": False, "trainable_params": 0, "frozen_params": 928, "n_layers": 3},
@@ -117,7 +117,7 @@ def test_runs_overlay_names_every_run_and_says_when_nothing_is_drawn():
 
 def test_config_diff_table_escapes_and_shows_missing_fields():
     from tl_widgets.core.runs.config_diff import MISSING
-    from tl_widgets.views.run_diff import config_diff_html
+    from tl_widgets.views.figures.run_diff import config_diff_html
 
     html = config_diff_html([("model.dropout", 0.2, 0.5), ("phases[1].epochs", 4, MISSING),
                              ("data.path", None, "<b>x</b>")], "run-a", "run-b")

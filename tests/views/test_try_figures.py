@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tl_widgets.views.try_figures import top_k_figure
+from tl_widgets.views.figures.try_it import top_k_figure
 
 
 def test_top_k_bars_most_probable_on_top():

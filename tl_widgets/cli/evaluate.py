@@ -28,8 +28,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tl_widgets.core.evaluation.evaluate import evaluate_run
     from tl_widgets.core.fileio import atomic_write_text
     from tl_widgets.core.runs.folder import RunFolder
-    from tl_widgets.views.calibration_figures import reliability_figure_of
-    from tl_widgets.views.eval_figures import confusion_figure, per_class_figure, report_html, top_losses_figure
+    from tl_widgets.views.figures.calibration import reliability_figure_of
+    from tl_widgets.views.figures.evaluation import confusion_figure, per_class_figure, report_html, top_losses_figure
 
     try:
         report = evaluate_run(args.run_dir)

@@ -68,7 +68,7 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
         ValueError: An argument or the workshop file is invalid, or weights are missing.
     """
     from tl_widgets.cli.studio import resolve_data_roots, resolve_token
-    from tl_widgets.core.workshop import load_workshop
+    from tl_widgets.core.room.workshop import load_workshop
 
     if not 0 <= args.port < 65536:
         raise ValueError(f"Expected --port between 0 and 65535. Received: {args.port}")

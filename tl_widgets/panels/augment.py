@@ -10,8 +10,8 @@ import numpy as np
 from tl_widgets.core.config.checks import field_bounds, field_choices, type_hints
 from tl_widgets.core.config.schema import AugmentConfig
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.labels import choice_options, field_label
-from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number
+from tl_widgets.panels.kit.labels import choice_options, field_label
+from tl_widgets.panels.kit.validation import Guard, Notice, check_choice, check_number
 
 __all__ = ["AugmentPanel"]
 
@@ -46,7 +46,7 @@ class AugmentPanel(widgets.VBox):
             self.guard.watch(slider, lambda v, n=name, a=lo, b=hi: float(check_number(v, n, a, b)),
                              lambda _: self.refresh())
             self.factors[name] = slider
-        from tl_widgets.views.chart import PlotlyChart
+        from tl_widgets.views.widgets.chart import PlotlyChart
 
         self.preview = PlotlyChart(height=260, label=_("Augmentation preview: one image, augmented several ways"))
         self.preview.add_class("tlw-aug-preview")
@@ -94,7 +94,7 @@ class AugmentPanel(widgets.VBox):
             self.preview.layout.display = "none"
             return
         from tl_widgets.core.data.augment import preview_augmentations
-        from tl_widgets.views.figures import image_grid_figure
+        from tl_widgets.views.figures.basic import image_grid_figure
 
         images = preview_augmentations(self._image, cfg, n=8, seed=0)
         self.preview.set_figure(image_grid_figure(images, cols=8))

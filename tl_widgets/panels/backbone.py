@@ -15,9 +15,9 @@ from tl_widgets.core.config.checks import field_bounds
 from tl_widgets.core.config.schema import ModelConfig
 from tl_widgets.core.i18n import _
 from tl_widgets.core.models.backbones import BackboneSpec, get_backbone, list_backbones
-from tl_widgets.panels.advanced import FieldGroup, advanced_box
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number, resolve_under_roots
-from tl_widgets.panels.validation import data_roots as _data_roots
+from tl_widgets.panels.kit.field_editor import FieldGroup, advanced_box
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice, check_number, resolve_under_roots
+from tl_widgets.panels.kit.validation import data_roots as _data_roots
 
 __all__ = ["BackbonePanel"]
 

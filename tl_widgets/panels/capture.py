@@ -17,8 +17,8 @@ import ipywidgets as widgets
 from tl_widgets.core.data.capture import MIN_PER_CLASS, CaptureError, CaptureStore
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import captures_home
-from tl_widgets.panels.validation import Notice, PanelError
-from tl_widgets.views.webcam import Webcam, default_labels
+from tl_widgets.panels.kit.validation import Notice, PanelError
+from tl_widgets.views.widgets.webcam import Webcam, default_labels
 
 __all__ = ["CapturePanel", "CameraToggle", "attach_camera"]
 

@@ -22,8 +22,8 @@ import ipywidgets as widgets
 
 from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.settings import default_home
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, data_roots, resolve_under_roots
-from tl_widgets.panels.worker import BackgroundWork
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice, data_roots, resolve_under_roots
+from tl_widgets.panels.kit.worker import BackgroundWork
 
 __all__ = ["CuratePanel", "PAGE_SIZE"]
 
@@ -225,7 +225,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
     def show(self, value: str) -> None:
         """Fills the grid with the images of a filter value, each with its decision read from the curation file."""
         from tl_widgets.core.data.curation import read_decisions
-        from tl_widgets.views.curate_grid import png_bytes, prediction_bars_html
+        from tl_widgets.views.figures.curate_grid import png_bytes, prediction_bars_html
 
         if self.review is None or not value:
             return
@@ -289,7 +289,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         def work() -> None:
             from tl_widgets.core.evaluation.evaluate import load_run
             from tl_widgets.core.evaluation.gradcam import gradcam
-            from tl_widgets.views.curate_grid import png_bytes
+            from tl_widgets.views.figures.curate_grid import png_bytes
 
             if self._model is None:
                 self._model = load_run(self.run_dir).model

@@ -16,11 +16,11 @@ from tl_widgets.core.config.checks import field_bounds, field_choices
 from tl_widgets.core.config.schema import DataConfig
 from tl_widgets.core.data.preview import DataPreview, demo_preview, folder_preview, sub_folders
 from tl_widgets.core.i18n import N_, _
-from tl_widgets.panels.advanced import FieldGroup, advanced_box
+from tl_widgets.panels.kit.field_editor import FieldGroup, advanced_box
 from tl_widgets.panels.augment import AugmentPanel
-from tl_widgets.panels.labels import choice_options
-from tl_widgets.panels.validation import data_roots as _data_roots
-from tl_widgets.panels.validation import (
+from tl_widgets.panels.kit.labels import choice_options
+from tl_widgets.panels.kit.validation import data_roots as _data_roots
+from tl_widgets.panels.kit.validation import (
     Guard,
     Notice,
     PanelError,
@@ -111,7 +111,7 @@ class DataPanel(widgets.VBox):
         self.summary.add_class("tlw-data-summary")
         self.skipped = widgets.HTML()
         self.skipped.add_class("tlw-skipped")
-        from tl_widgets.views.chart import PlotlyChart
+        from tl_widgets.views.widgets.chart import PlotlyChart
 
         self.counts_chart = PlotlyChart(height=300)
         self.counts_chart.add_class("tlw-class-counts")
@@ -308,7 +308,7 @@ class DataPanel(widgets.VBox):
             self.summary.value = _("Upload a zip with one folder of images per class.")
             self.skipped.value = ""
             return
-        from tl_widgets.views.figures import class_counts_figure, image_grid_figure
+        from tl_widgets.views.figures.basic import class_counts_figure, image_grid_figure
 
         self.counts_chart.set_figure(class_counts_figure(report["counts"]))
         if len(samples):

@@ -14,9 +14,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from tl_widgets.core.i18n import N_, _
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
-from tl_widgets.panels.worker import BackgroundWork
-from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice
+from tl_widgets.panels.kit.worker import BackgroundWork
+from tl_widgets.views.widgets.chart import PlotlyChart
 
 __all__ = ["EvaluatePanel", "run_dir_of"]
 
@@ -116,7 +116,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         def work() -> None:
             from tl_widgets.core.evaluation.evaluate import load_run
             from tl_widgets.core.evaluation.gradcam import gradcam
-            from tl_widgets.views.eval_figures import gradcam_figure
+            from tl_widgets.views.figures.evaluation import gradcam_figure
 
             self.gradcam_result = gradcam(load_run(self.run_dir).model, self.report.top_loss_images)
             names = self.report.class_names
@@ -135,7 +135,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
     def _show_lineage(self) -> None:
         """For a child run (retrained with fixes): per-class F1 and support next to the parent's."""
         from tl_widgets.core.runs.lineage import parent_report, per_class_before_after
-        from tl_widgets.views.curate_grid import before_after_html
+        from tl_widgets.views.figures.curate_grid import before_after_html
 
         parent = parent_report(self.run_dir)
         if parent is not None:
@@ -173,8 +173,8 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         self.curate._set_filters(selection)
 
     def _show(self) -> None:
-        from tl_widgets.views.calibration_figures import reliability_figure_of
-        from tl_widgets.views.eval_figures import confusion_figure, per_class_figure, top_losses_figure
+        from tl_widgets.views.figures.calibration import reliability_figure_of
+        from tl_widgets.views.figures.evaluation import confusion_figure, per_class_figure, top_losses_figure
 
         r = self.report
         if r is None:

@@ -16,8 +16,8 @@ from tl_widgets.core.export.formats import FORMATS
 from tl_widgets.core.i18n import _
 from tl_widgets.panels.evaluate import run_dir_of
 from tl_widgets.panels.preview import DeploymentPreview
-from tl_widgets.panels.validation import Guard, Notice, check_choice
-from tl_widgets.panels.worker import BackgroundWork
+from tl_widgets.panels.kit.validation import Guard, Notice, check_choice
+from tl_widgets.panels.kit.worker import BackgroundWork
 
 __all__ = ["ExportPanel"]
 

@@ -11,7 +11,7 @@ import traitlets
 from tl_widgets.core.config.checks import field_choices
 from tl_widgets.core.config.schema import FreezeConfig
 from tl_widgets.core.i18n import N_, _
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice, check_number
 
 __all__ = ["FreezePanel"]
 
@@ -70,7 +70,7 @@ class FreezePanel(widgets.VBox):
         self.toggles: dict[str, widgets.Checkbox] = {}
         self.totals = widgets.HTML()
         self.totals.add_class("tlw-freeze-totals")
-        from tl_widgets.views.chart import PlotlyChart
+        from tl_widgets.views.widgets.chart import PlotlyChart
 
         self.layer_map = PlotlyChart(height=260, label=_("Layer map: which layers of the backbone train"))
         self.layer_map.add_class("tlw-layer-map")
@@ -160,7 +160,7 @@ class FreezePanel(widgets.VBox):
     def refresh(self) -> None:
         """Recomputes the report; redraws the layer map, toggles and totals."""
         from tl_widgets.core.models.freezing import FreezeError, describe_freeze
-        from tl_widgets.views.figures import layer_map_figure
+        from tl_widgets.views.figures.basic import layer_map_figure
 
         mode = self.mode_picker.value
         self.block_slider.layout.display = None if mode == "up_to" else "none"
@@ -183,7 +183,7 @@ class FreezePanel(widgets.VBox):
     def _draw_graph(self) -> None:
         """Redraws the model graph under the plan (blocks, one of them expanded when chosen)."""
         from tl_widgets.core.models.graph import describe_graph
-        from tl_widgets.views.graph_view import graph_figure, graph_positions
+        from tl_widgets.views.figures.graph import graph_figure, graph_positions
 
         graph, blocks = describe_graph(self.backbone, self.size, self._plan())
         expand = [self.graph_expand.value] if self.graph_expand.value in self.blocks else []

@@ -20,9 +20,9 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from tl_widgets.core.i18n import N_, _
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
-from tl_widgets.panels.worker import BackgroundWork
-from tl_widgets.views.health_html import kind_label
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice
+from tl_widgets.panels.kit.worker import BackgroundWork
+from tl_widgets.views.figures.health import kind_label
 
 __all__ = ["HealthPanel", "ACTIONS"]
 
@@ -108,7 +108,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
 
     def show(self) -> None:
         """Draws the findings of the last check and offers their actions (only sets widget values)."""
-        from tl_widgets.views.health_html import findings_html
+        from tl_widgets.views.figures.health import findings_html
 
         findings = self.report.findings if self.report is not None else []
         self.findings.value = findings_html([f.__dict__ for f in findings])

@@ -19,7 +19,7 @@ from tl_widgets.core.config.checks import field_bounds
 from tl_widgets.core.config.schema import StrategyConfig, TrainConfig
 from tl_widgets.core.i18n import _
 from tl_widgets.core.training.job_export import JobSpec, export_job
-from tl_widgets.panels.validation import Guard, Notice, check_number
+from tl_widgets.panels.kit.validation import Guard, Notice, check_number
 
 __all__ = ["JobPanel"]
 

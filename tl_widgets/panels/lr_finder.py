@@ -23,8 +23,8 @@ import ipywidgets as widgets
 from tl_widgets.core.config.checks import ConfigError, field_bounds
 from tl_widgets.core.config.schema import PhaseConfig, TrainConfig
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_number
-from tl_widgets.panels.worker import BackgroundWork
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_number
+from tl_widgets.panels.kit.worker import BackgroundWork
 
 __all__ = ["LRFinderPanel", "STEPS_BOUNDS", "LR_BOUNDS"]
 
@@ -59,7 +59,7 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
 
     def __init__(self, config_source: Callable[[], TrainConfig], train_panel: Any = None, *, steps: int = 60,
                  min_lr: float = 1e-6, max_lr: float = 1.0, data: Any = None) -> None:
-        from tl_widgets.views.chart import PlotlyChart
+        from tl_widgets.views.widgets.chart import PlotlyChart
 
         if not callable(config_source):
             raise TypeError(f"Expected config_source to be a callable returning a TrainConfig. "
@@ -161,7 +161,7 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
         return True
 
     def _show(self, result: Any) -> None:
-        from tl_widgets.views.figures import lr_finder_figure
+        from tl_widgets.views.figures.basic import lr_finder_figure
 
         if not result.lrs:
             self.suggestion.value = _("suggested: --")

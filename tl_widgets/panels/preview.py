@@ -16,8 +16,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.validation import Guard, Notice, check_choice
-from tl_widgets.panels.worker import BackgroundWork
+from tl_widgets.panels.kit.validation import Guard, Notice, check_choice
+from tl_widgets.panels.kit.worker import BackgroundWork
 
 __all__ = ["DeploymentPreview", "preview_table_html"]
 

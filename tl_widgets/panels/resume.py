@@ -12,7 +12,7 @@ import traitlets
 
 from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import resumable_runs
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice
 
 __all__ = ["ResumePanel"]
 

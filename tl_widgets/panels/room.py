@@ -17,7 +17,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.validation import Notice, PanelError, check_choice
+from tl_widgets.panels.kit.validation import Notice, PanelError, check_choice
 
 __all__ = ["RoomPanel"]
 

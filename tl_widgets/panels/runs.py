@@ -18,9 +18,9 @@ import ipywidgets as widgets
 import traitlets
 
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.labels import status_label
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice
-from tl_widgets.panels.worker import BackgroundWork
+from tl_widgets.panels.kit.labels import status_label
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice
+from tl_widgets.panels.kit.worker import BackgroundWork
 
 __all__ = ["RunsPanel"]
 
@@ -49,7 +49,7 @@ class RunsPanel(BackgroundWork, widgets.VBox):
 
     def __init__(self, store: Any = None) -> None:
         from tl_widgets.core.runs.store import RunStore
-        from tl_widgets.views.chart import PlotlyChart
+        from tl_widgets.views.widgets.chart import PlotlyChart
 
         self.notice = Notice()
         self.store_error = ""
@@ -121,7 +121,7 @@ class RunsPanel(BackgroundWork, widgets.VBox):
 
     def draw(self) -> None:
         """Overlays the selected runs' per-epoch ``metric``."""
-        from tl_widgets.views.figures import runs_overlay_figure
+        from tl_widgets.views.figures.basic import runs_overlay_figure
 
         ids = list(self.picker.value)
         self.selected = tuple(ids)
@@ -134,7 +134,7 @@ class RunsPanel(BackgroundWork, widgets.VBox):
     def _show_diff(self, ids: list[str]) -> None:
         """The settings that differ between the two newest picked runs (nothing with fewer than two)."""
         from tl_widgets.core.runs.config_diff import run_config_diff
-        from tl_widgets.views.run_diff import config_diff_html
+        from tl_widgets.views.figures.run_diff import config_diff_html
 
         order = [r["run_id"] for r in self.runs]
         newest = sorted((i for i in ids if i in order), key=order.index)[:2]
@@ -155,7 +155,7 @@ class RunsPanel(BackgroundWork, widgets.VBox):
     def _show_lineage(self, ids: list[str]) -> None:
         """Per-class before/after for the last picked child run (evaluated in a worker if not yet)."""
         from tl_widgets.core.runs.lineage import compare_with_parent
-        from tl_widgets.views.curate_grid import before_after_html
+        from tl_widgets.views.figures.curate_grid import before_after_html
 
         by_id = {r["run_id"]: r for r in self.runs}
         children = [i for i in ids if by_id.get(i, {}).get("parent_run_id") and by_id[i].get("run_dir")]

@@ -12,9 +12,9 @@ import traitlets
 from tl_widgets.core.config.checks import field_bounds, field_choices
 from tl_widgets.core.config.schema import StrategyConfig
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.advanced import FieldGroup, advanced_box
-from tl_widgets.panels.labels import choice_options
-from tl_widgets.panels.validation import Guard, Notice, check_choice, check_number
+from tl_widgets.panels.kit.field_editor import FieldGroup, advanced_box
+from tl_widgets.panels.kit.labels import choice_options
+from tl_widgets.panels.kit.validation import Guard, Notice, check_choice, check_number
 
 __all__ = ["StrategyPanel"]
 

@@ -25,10 +25,10 @@ import ipywidgets as widgets
 from tl_widgets.core.config.checks import ConfigError
 from tl_widgets.core.config.schema import TrainConfig
 from tl_widgets.core.i18n import N_, _, ngettext
-from tl_widgets.panels.labels import choice_options
-from tl_widgets.panels.validation import Notice, PanelError, check_number
-from tl_widgets.panels.worker import BackgroundWork
-from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.panels.kit.labels import choice_options
+from tl_widgets.panels.kit.validation import Notice, PanelError, check_number
+from tl_widgets.panels.kit.worker import BackgroundWork
+from tl_widgets.views.widgets.chart import PlotlyChart
 
 __all__ = ["SweepPanel", "FIELDS", "TRIALS_BOUNDS"]
 
@@ -211,7 +211,7 @@ class SweepPanel(BackgroundWork, widgets.VBox):
 
     def _refresh(self) -> None:
         from tl_widgets.core.sweeps.runner import trial_rows
-        from tl_widgets.views.sweep_figures import sweep_figures
+        from tl_widgets.views.figures.sweep import sweep_figures
 
         if self.study is None:
             return

@@ -13,10 +13,10 @@ import traitlets
 from tl_widgets.core.config.checks import ConfigError, field_bounds
 from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig, TrainConfig
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.phase_editor import PhaseEditor
-from tl_widgets.panels.labels import status_label
+from tl_widgets.panels.kit.phase_editor import PhaseEditor
+from tl_widgets.panels.kit.labels import status_label
 from tl_widgets.panels.train_advanced import TrainAdvanced
-from tl_widgets.panels.validation import Guard, Notice, PanelError, check_choice, check_number
+from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice, check_number
 
 __all__ = ["TrainPanel", "TERMINAL"]
 

@@ -16,8 +16,8 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import PhaseConfig, TrainConfig
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.advanced import FieldGroup, advanced_box
-from tl_widgets.panels.validation import Guard
+from tl_widgets.panels.kit.field_editor import FieldGroup, advanced_box
+from tl_widgets.panels.kit.validation import Guard
 
 __all__ = ["TrainAdvanced", "PHASE_FIELDS", "RUN_FIELDS"]
 

@@ -22,9 +22,9 @@ from tl_widgets.core.evaluation.try_images import MAX_TRY_IMAGES
 from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import RunFolder
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
-from tl_widgets.panels.labels import status_label
-from tl_widgets.panels.validation import Guard, Notice, check_choice
-from tl_widgets.panels.worker import BackgroundWork
+from tl_widgets.panels.kit.labels import status_label
+from tl_widgets.panels.kit.validation import Guard, Notice, check_choice
+from tl_widgets.panels.kit.worker import BackgroundWork
 
 __all__ = ["TryItPanel"]
 
@@ -264,8 +264,8 @@ class TryItPanel(BackgroundWork, widgets.VBox):
     def _card(self, result: Any) -> widgets.Widget:
         """One image: what the model sees, the Grad-CAM overlay, the top-k bars and its time."""
         from tl_widgets.core.evaluation.try_images import png_bytes
-        from tl_widgets.views.chart import PlotlyChart
-        from tl_widgets.views.try_figures import top_k_figure
+        from tl_widgets.views.widgets.chart import PlotlyChart
+        from tl_widgets.views.figures.try_it import top_k_figure
 
         def picture(image: Any, caption: str, alt: str, css: str) -> widgets.Widget:
             """An inline PNG with alternative text (a screen reader names it) and a caption."""

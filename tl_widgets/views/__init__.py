@@ -6,9 +6,9 @@ of :mod:`tl_widgets.core.events`.
 
 from __future__ import annotations
 
-from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.views.widgets.chart import PlotlyChart
 from tl_widgets.views.decimate import decimate_minmax
-from tl_widgets.views.graph_view import model_graph
+from tl_widgets.views.figures.graph import model_graph
 from tl_widgets.views.live import EventPump, LiveTrainingCharts, TrainingProgress
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Figures as plain JSON for the chart widget: values, whole figures and layout updates.
 
-:class:`~tl_widgets.views.chart.PlotlyChart` keeps its figure as plain dicts
+:class:`~tl_widgets.views.widgets.chart.PlotlyChart` keeps its figure as plain dicts
 and lists and sends only JSON to the browser. These helpers turn a
 ``go.Figure`` or dict into that form (decoding Plotly's typed-array encoding of
 numpy data), turn a 1-D sequence into a JSON list (NaN and inf become None),

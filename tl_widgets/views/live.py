@@ -1,7 +1,7 @@
 """Live training charts fed by engine events, drawn from a pump thread.
 
 :class:`LiveTrainingCharts` turns ``BatchEnd`` / ``EpochEnd`` / ``PhaseStarted``
-... events into three :class:`~tl_widgets.views.chart.PlotlyChart` charts (loss,
+... events into three :class:`~tl_widgets.views.widgets.chart.PlotlyChart` charts (loss,
 other metrics, learning rate) and a :class:`~tl_widgets.core.progress.TrainingProgress`
 summary (from the one reducer in core). The charts keep only what they show:
 per-batch series are min/max-decimated into a bounded display and the browser

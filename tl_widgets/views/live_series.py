@@ -12,7 +12,7 @@ import math
 from typing import Any, Mapping
 
 from tl_widgets.core.i18n import N_, _
-from tl_widgets.views.chart import PlotlyChart
+from tl_widgets.views.widgets.chart import PlotlyChart
 from tl_widgets.views.decimate import StreamDecimator
 
 __all__ = ["ChartSeries"]

@@ -1,6 +1,6 @@
 """Plotly.js for the chart widget: the bundle shipped with the ``plotly`` package and its version.
 
-:class:`~tl_widgets.views.chart.PlotlyChart` serves ``plotly.min.js`` to the
+:class:`~tl_widgets.views.widgets.chart.PlotlyChart` serves ``plotly.min.js`` to the
 browser once per page, gzipped (about 1.5 MB instead of 4.8 MB), and tags it
 with the Plotly.js version so every chart on the page reuses the same copy.
 Both values are read from disk once per process.

@@ -1,6 +1,6 @@
 """The Studio's sweep: the :class:`~tl_widgets.panels.sweep.SweepPanel` in the Train step, and config restore.
 
-Kept out of :mod:`tl_widgets.studio` (which assembles the config) so that
+Kept out of :mod:`tl_widgets.studio.app` (which assembles the config) so that
 module stays one screenful per job. :func:`restore_config` puts a whole
 :class:`TrainConfig` back into the Studio's panels: "Use best" calls it with
 the best trial's config, so ``studio.config`` then equals that config.

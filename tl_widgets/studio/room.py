@@ -1,6 +1,6 @@
 """A Studio's link to its room (``tl-widgets serve``): the fair queue and the instructor's controls.
 
-:func:`connect_room` is called by a :class:`~tl_widgets.studio.Studio` built
+:func:`connect_room` is called by a :class:`~tl_widgets.studio.app.Studio` built
 in a served kernel (one with a seat). Every Start then waits its turn in the
 room's queue, and a :class:`~tl_widgets.core.room.control.SeatWatcher`
 carries out the instructor's requests: stop this seat's run, or show a
@@ -17,7 +17,7 @@ from typing import Any
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.validation import PanelError
+from tl_widgets.panels.kit.validation import PanelError
 
 __all__ = ["connect_room", "apply_config"]
 

@@ -1,6 +1,6 @@
 """The Studio's last two steps: Evaluate (the confusion matrix of the last run) and Try it & export.
 
-Kept out of :mod:`tl_widgets.studio`. Entering Evaluate evaluates this
+Kept out of :mod:`tl_widgets.studio.app`. Entering Evaluate evaluates this
 kernel's last finished (or stopped) run once; "Evaluate again" re-runs it.
 Entering Try it & export shows the export panel for that run; the Try-it
 panel asks :func:`last_result` itself.

@@ -1,4 +1,4 @@
-// Browser side of tl_widgets.views.chart.PlotlyChart (an anywidget ES module).
+// Browser side of tl_widgets.views.widgets.chart.PlotlyChart (an anywidget ES module).
 //
 // Plotly.js is not part of this module: the first view on a page asks its
 // kernel for the gzipped plotly.min.js bundled with the Python plotly package,

@@ -1,6 +1,6 @@
 """A Studio's limits: a workshop's (allowed backbones, epochs, batch size, data roots) and a seat's disk quota.
 
-Kept out of :mod:`tl_widgets.studio` (the layout and the config assembler);
+Kept out of :mod:`tl_widgets.studio.app` (the layout and the config assembler);
 the Studio's ``check_limits`` and ``_check_disk`` call these.
 """
 
@@ -15,7 +15,7 @@ from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import MAX_UPLOAD_ENV
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
-from tl_widgets.panels.validation import PanelError
+from tl_widgets.panels.kit.validation import PanelError
 
 __all__ = ["fit_to_workshop", "check_limits", "check_disk", "upload_limit"]
 
@@ -54,7 +54,7 @@ def check_limits(studio: Any, cfg: TrainConfig, extra_roots: Sequence[Path] = ()
     Raises:
         PanelError: Naming the limit and the value.
     """
-    from tl_widgets.panels.validation import check_choice, check_number, resolve_under_roots
+    from tl_widgets.panels.kit.validation import check_choice, check_number, resolve_under_roots
 
     lr_finder = getattr(studio, "lr_finder", None)
     if lr_finder is not None and lr_finder.busy:

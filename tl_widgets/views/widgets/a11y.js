@@ -1,4 +1,4 @@
-// Browser side of tl_widgets.views.a11y.AccessibilityHelper (an anywidget ES module).
+// Browser side of tl_widgets.views.widgets.a11y.AccessibilityHelper (an anywidget ES module).
 //
 // The helper sits, invisible, inside a widget box (the Studio). It watches that
 // box and fills the gaps ipywidgets 8 leaves for assistive technology:

@@ -10,7 +10,7 @@ import ipywidgets as widgets
 from tl_widgets.core.config.checks import field_bounds, field_choices
 from tl_widgets.core.config.schema import PhaseConfig
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.validation import Guard, check_choice, check_number
+from tl_widgets.panels.kit.validation import Guard, check_choice, check_number
 
 __all__ = ["PhaseEditor"]
 

@@ -23,8 +23,8 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config import checks
 from tl_widgets.core.i18n import N_, _
-from tl_widgets.panels.labels import choice_options
-from tl_widgets.panels.validation import Guard, PanelError
+from tl_widgets.panels.kit.labels import choice_options
+from tl_widgets.panels.kit.validation import Guard, PanelError
 
 __all__ = ["HELP", "FieldEditor", "FieldGroup", "advanced_box", "find_editors"]
 

@@ -1,11 +1,11 @@
 """`Studio`: every panel composed into one guided app, an editor for a :class:`TrainConfig`.
 
 The steps (Data → Model → Train → Evaluate → Try it & export, and Runs) sit
-behind a :class:`~tl_widgets.panels.steps.StepHeader`; Start/Stop, status and
-progress live in a :class:`~tl_widgets.panels.steps.RunBar` above every step.
+behind a :class:`~tl_widgets.studio.chrome.StepHeader`; Start/Stop, status and
+progress live in a :class:`~tl_widgets.studio.chrome.RunBar` above every step.
 In a kernel, the Data step is drawn before TensorFlow loads: the Model step
 and the panels that need the engine are built when it has loaded (see
-:mod:`tl_widgets.studio_engine`), and Start says "Loading TensorFlow…" until then.
+:mod:`tl_widgets.studio.loading`), and Start says "Loading TensorFlow…" until then.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.settings import MAX_UPLOAD_ENV, STUDIO_EPOCHS_ENV, STUDIO_MAX_PER_CLASS_ENV, captures_home, \
     default_home
 from tl_widgets.panels.data import DataPanel
-from tl_widgets.panels.steps import RunBar, StepHeader
+from tl_widgets.studio.chrome import RunBar, StepHeader
 from tl_widgets.panels.train import TrainPanel
-from tl_widgets.panels.validation import Notice, PanelError
-from tl_widgets.panels.validation import data_roots as resolve_data_roots
-from tl_widgets.studio_results import ResultSteps, missing_steps
-from tl_widgets.studio_workshop import check_disk, check_limits, fit_to_workshop, upload_limit
-from tl_widgets.views.a11y import AccessibilityHelper
+from tl_widgets.panels.kit.validation import Notice, PanelError
+from tl_widgets.panels.kit.validation import data_roots as resolve_data_roots
+from tl_widgets.studio.results import ResultSteps, missing_steps
+from tl_widgets.studio.limits import check_disk, check_limits, fit_to_workshop, upload_limit
+from tl_widgets.views.widgets.a11y import AccessibilityHelper
 
 __all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV", "TABS", "STEPS"]
 
@@ -106,7 +106,7 @@ class Studio(widgets.VBox):
         max_upload_bytes: Largest zip accepted from the browser (None:
             ``$TL_WIDGETS_MAX_UPLOAD_BYTES``, else the workshop's, else 9 MiB).
         store: The run store of the Runs step (None: the default home store).
-        workshop: A :class:`~tl_widgets.core.workshop.Workshop` whose limits
+        workshop: A :class:`~tl_widgets.core.room.workshop.Workshop` whose limits
             the panels enforce (allowed backbones, epochs, batch size, data
             roots); None reads ``$TL_WIDGETS_WORKSHOP`` (set by ``tl-widgets serve --workshop``).
         background: Build the engine-dependent steps after Keras loads in a
@@ -124,8 +124,8 @@ class Studio(widgets.VBox):
                  max_upload_bytes: int | None = None, store: Any = None, workshop: Any = None,
                  background: bool | None = None) -> None:
         from tl_widgets.core.room.seat import current_seat
-        from tl_widgets.core.workshop import workshop_from_env
-        from tl_widgets.studio_engine import engine_loaded, running_loop
+        from tl_widgets.core.room.workshop import workshop_from_env
+        from tl_widgets.studio.loading import engine_loaded, running_loop
 
         loop = running_loop()
         if background is None:
@@ -207,7 +207,7 @@ class Studio(widgets.VBox):
         self.engine_error: BaseException | None = None
         self.ready_future: Any = None
         if background:
-            from tl_widgets.studio_engine import load_engine
+            from tl_widgets.studio.loading import load_engine
 
             self.run_bar.set_loading(True)
             self.ready_future = load_engine(loop, self._warm_engine, self._engine_loaded)
@@ -229,13 +229,13 @@ class Studio(widgets.VBox):
 
     def _engine_loaded(self, error: BaseException | None) -> None:
         """On the kernel's thread once Keras has loaded: builds the Model step and enables Start."""
-        from tl_widgets.studio_engine import engine_steps_loaded
+        from tl_widgets.studio.loading import engine_steps_loaded
 
         engine_steps_loaded(self, error)
 
     def _build_engine_steps(self) -> None:
         """Builds Model (backbone, freeze, strategy, job export), the Train step's extras, Runs and Resume."""
-        from tl_widgets.studio_engine import build_engine_steps
+        from tl_widgets.studio.loading import build_engine_steps
 
         build_engine_steps(self)
 

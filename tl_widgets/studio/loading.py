@@ -138,7 +138,7 @@ def build_model_step(studio: Any) -> None:
         studio.notice.show(_("Lowered to the workshop's limits: {changes}.").format(
             changes="; ".join(studio._lowered)), "info")
     if studio.seat is not None:  # a served room: the fair training queue and the instructor's controls
-        from tl_widgets.studio_room import connect_room
+        from tl_widgets.studio.room import connect_room
 
         studio.room_watcher = connect_room(studio)
 
@@ -149,8 +149,8 @@ def build_extras(studio: Any) -> None:
     from tl_widgets.panels.resume import ResumePanel
     from tl_widgets.panels.runs import RunsPanel
     from tl_widgets.panels.try_it import TryItPanel
-    from tl_widgets.studio_results import last_result
-    from tl_widgets.studio_sweep import attach_sweep
+    from tl_widgets.studio.results import last_result
+    from tl_widgets.studio.sweep import attach_sweep
 
     studio.lr_finder = LRFinderPanel(config_source=lambda: studio.config, train_panel=studio.train)
     studio.lr_finder_box = widgets.Accordion([studio.lr_finder], titles=(_("Learning-rate finder"),))

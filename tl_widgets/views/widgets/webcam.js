@@ -1,4 +1,4 @@
-// Browser side of tl_widgets.views.webcam.Webcam (an anywidget ES module).
+// Browser side of tl_widgets.views.widgets.webcam.Webcam (an anywidget ES module).
 //
 // The camera runs in the page (getUserMedia) only while the model's `on` is true. The shutter button
 // sends frames to the kernel as JPEG bytes: a click sends one frame; with `hold` true, pressing and
