@@ -180,6 +180,36 @@ def test_studio_round_trips_every_field(every_field_config, data_root):
     assert studio.config == cfg
 
 
+def test_set_config_is_the_inverse_of_config(every_field_config, data_root):
+    """``s.set_config(cfg); s.config == cfg`` for the schema-generated config, from a Studio showing the demo."""
+    from tl_widgets.studio import Studio
+
+    studio = Studio(data_roots=[data_root])
+    demo = studio.config
+    studio.set_config(every_field_config)
+    assert studio.config == every_field_config
+    studio.set_config(demo)  # and back: nothing of the first config is left in the panels
+    assert studio.config == demo
+
+
+def test_a_refused_set_config_leaves_the_panels_as_they_were(every_field_config, data_root, tmp_path):
+    """A value one panel refuses (a data folder outside the roots) changes no panel, also those set before it."""
+    from tl_widgets.panels.kit.validation import PanelError
+    from tl_widgets.studio import Studio
+
+    studio = Studio(data_roots=[data_root])
+    before = studio.config
+    outside = tmp_path / "outside"
+    (outside / "a").mkdir(parents=True)
+    bad = dataclasses.replace(every_field_config, data=dataclasses.replace(every_field_config.data,
+                                                                            path=str(outside)))
+    with pytest.raises(PanelError, match="data folder"):
+        studio.set_config(bad)
+    assert studio.config == before
+    with pytest.raises(TypeError, match="Expected a TrainConfig"):
+        studio.set_config(bad.to_dict())  # type: ignore[arg-type]
+
+
 def test_generator_fails_on_a_field_left_at_default(every_field_config):
     """The check above can fail: a config with one field at its default is caught."""
     cfg = dataclasses.replace(every_field_config, rollback=True)

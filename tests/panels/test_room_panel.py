@@ -61,7 +61,7 @@ def test_a_seat_studio_applies_a_pushed_config_within_the_workshop(tmp_path, mon
     from tl_widgets.core.settings import SEATS_ENV
     from tl_widgets.core.room.workshop import workshop_from_dict
     from tl_widgets.studio import Studio
-    from tl_widgets.studio.room import apply_config
+    from tl_widgets.studio.room import pushed_config
 
     (tmp_path / "data").mkdir()
     ws = workshop_from_dict({"data_roots": [str(tmp_path / "data")], "allowed_backbones": ["demo_cnn"],
@@ -78,14 +78,19 @@ def test_a_seat_studio_applies_a_pushed_config_within_the_workshop(tmp_path, mon
         cfg = studio.config
         cfg.phases[0].epochs = 2
         cfg.output_dir = "/somewhere/else"
-        apply_config(studio, cfg)
+        own = studio.config.output_dir
+        studio.set_config(pushed_config(cfg.to_dict(), own))  # the instructor's push: the seat keeps its folder
         assert studio.config.phases[0].epochs == 2 and studio.config.output_dir.startswith(str(seat.home))
         cfg.phases[0].epochs = 9
         from tl_widgets.panels.kit.validation import PanelError
 
         with pytest.raises(PanelError, match="workshop limit"):
-            apply_config(studio, cfg)
+            studio.set_config(pushed_config(cfg.to_dict(), own))
         assert studio.config.phases[0].epochs == 2  # nothing changed
+        zipped = cfg.to_dict()
+        zipped["data"].update(source="zip", path=str(tmp_path / "other-seat.zip"))
+        with pytest.raises(PanelError, match="a seat's uploads are its own"):
+            pushed_config(zipped, own)
 
         import threading
 

@@ -137,7 +137,7 @@ def test_steps_have_names_hints_and_back_next(data_root):
     assert "tlw-step-missing" in studio.steps.buttons["train"]._dom_classes  # marked while it lacks data
     studio.steps.next.click()
     assert studio.tabs.children[studio.tabs.selected_index] is studio.train_tab and calls == [1]
-    with pytest.raises(KeyError, match="Expected a tab"):
+    with pytest.raises(KeyError, match="Expected a step"):
         studio.show_tab("settings")
     with pytest.raises(traitlets.TraitError, match="Expected a step"):
         studio.steps.current = "settings"  # the browser cannot pick a step that does not exist

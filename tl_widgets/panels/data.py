@@ -154,7 +154,7 @@ class DataPanel(widgets.VBox):
             if folder not in [v for _, v in self.folder.options]:
                 self.guard.set_options(self.folder, [*self.folder.options, (folder, folder)], self.folder.value)
         elif cfg.source == "zip":
-            self._check_zip(cfg.path or "")
+            self.check_zip(cfg.path or "")
         self.more.show(cfg)  # refuses a validation folder outside the data roots
         self._base = cfg
         with self.hold_sync():
@@ -187,7 +187,7 @@ class DataPanel(widgets.VBox):
         elif source == "zip":
             if not self.path:
                 raise PanelError("Expected an uploaded zip of class folders. Received: nothing uploaded yet")
-            path = str(self._check_zip(self.path))
+            path = str(self.check_zip(self.path))
         split_lo, split_hi = field_bounds(DataConfig, "validation_split")
         bs_lo, bs_hi = self.batch_bounds
         max_pc = check_number(self.max_per_class.value, "max_per_class", 0, None, integer=True)
@@ -205,7 +205,8 @@ class DataPanel(widgets.VBox):
             return value
         return str(resolve_under_roots(value, self.roots, "data folder"))
 
-    def _check_zip(self, value: str) -> Path:
+    def check_zip(self, value: str) -> Path:
+        """The zip ``value`` names when it is this panel's upload or a .zip under the data roots; raises PanelError."""
         resolved = Path(value).resolve() if value else None
         if resolved is not None and str(resolved) in self._uploads:
             return resolved
@@ -335,7 +336,7 @@ class DataPanel(widgets.VBox):
         elif not self.path:
             preview = DataPreview.empty()
         else:
-            zip_path = self._check_zip(self.path)
+            zip_path = self.check_zip(self.path)
             root = self._uploads.get(str(zip_path))
             if root is None:
                 raise PanelError(f"Zip {str(zip_path)!r} is selected; it is extracted when training starts.")

@@ -1,11 +1,9 @@
 """`Studio`: every panel composed into one guided app, an editor for a :class:`TrainConfig`.
 
-The steps (Data → Model → Train → Evaluate → Try it & export, and Runs) sit
-behind a :class:`~tl_widgets.studio.chrome.StepHeader`; Start/Stop, status and
-progress live in a :class:`~tl_widgets.studio.chrome.RunBar` above every step.
-In a kernel, the Data step is drawn before TensorFlow loads: the Model step
-and the panels that need the engine are built when it has loaded (see
-:mod:`tl_widgets.studio.loading`), and Start says "Loading TensorFlow…" until then.
+Steps behind a :class:`~tl_widgets.studio.chrome.StepHeader`, a :class:`~tl_widgets.studio.chrome.RunBar` above
+every step; the engine-dependent steps are built once it has loaded (:mod:`tl_widgets.studio.loading`).
+``Studio.config`` is the one place a :class:`TrainConfig` is assembled from the panels; ``Studio.set_config`` is
+its one inverse (the sweep's "Use best", the instructor's push and resume call it).
 """
 
 from __future__ import annotations
@@ -13,78 +11,43 @@ from __future__ import annotations
 import dataclasses
 import html
 import os
-from typing import Any, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 import ipywidgets as widgets
 
-from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
-from tl_widgets.core.i18n import N_, _
-from tl_widgets.core.settings import MAX_UPLOAD_ENV, STUDIO_EPOCHS_ENV, STUDIO_MAX_PER_CLASS_ENV, captures_home, \
-    default_home
+from tl_widgets.core.config.schema import ConfigError, TrainConfig
+from tl_widgets.core.i18n import _
+from tl_widgets.core.settings import MAX_UPLOAD_ENV, captures_home, default_home
 from tl_widgets.panels.data import DataPanel
-from tl_widgets.studio.chrome import RunBar, StepHeader
-from tl_widgets.panels.train import TrainPanel
 from tl_widgets.panels.kit.validation import Notice, PanelError
 from tl_widgets.panels.kit.validation import data_roots as resolve_data_roots
-from tl_widgets.studio.results import ResultSteps, missing_steps
+from tl_widgets.panels.train import TrainPanel
+from tl_widgets.studio.chrome import CodeView, RunBar, StepHeader, loading_text
+from tl_widgets.studio.defaults import ALIASES, HELP, STEPS, TABS, default_studio_config
 from tl_widgets.studio.limits import check_disk, check_limits, fit_to_workshop, upload_limit
+from tl_widgets.studio.loading import StepLoader, build_extra_parts, build_model_parts
+from tl_widgets.studio.results import ResultSteps, last_result, missing_steps
+from tl_widgets.studio.room import connect_room
 from tl_widgets.views.widgets.a11y import AccessibilityHelper
 
+if TYPE_CHECKING:
+    from tl_widgets.core.room.control import SeatWatcher
+    from tl_widgets.core.room.seat import Seat
+    from tl_widgets.core.room.workshop import Workshop
+    from tl_widgets.panels.backbone import BackbonePanel
+    from tl_widgets.panels.capture import CapturePanel
+    from tl_widgets.panels.freeze import FreezePanel
+    from tl_widgets.panels.health import HealthPanel
+    from tl_widgets.panels.job import JobPanel
+    from tl_widgets.panels.lr_finder import LRFinderPanel
+    from tl_widgets.panels.resume import ResumePanel
+    from tl_widgets.panels.runs import RunsPanel
+    from tl_widgets.panels.strategy import StrategyPanel
+    from tl_widgets.panels.sweep import SweepPanel
+    from tl_widgets.panels.try_it import TryItPanel
+
 __all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV", "TABS", "STEPS"]
-
-STEPS: dict[str, str] = {
-    "data": N_("Data"),
-    "model": N_("Model"),
-    "train": N_("Train"),
-    "evaluate": N_("Evaluate"),
-    "try": N_("Try it & export"),
-}
-"""The guided flow's steps, in order: key -> title (shown translated)."""
-
-TABS: dict[str, str] = {**STEPS, "runs": N_("Runs")}
-"""Every page: the steps, then "Runs" (every run so far, reachable from any step, not a step of its own)."""
-
-_ALIASES = {"backbone": "model", "freeze": "model", "strategy": "model"}  # the tabs before the guided flow
-
-_HELP = {
-    "data": N_("The images to learn from: the demo digits are ready; or pick a folder, upload a zip, or "
-               "capture from your webcam."),
-    "model": N_("The pretrained network to start from, which of its layers keep learning, and the device."),
-    "train": N_("How long and how fast to learn; live charts while it trains."),
-    "evaluate": N_("How the trained model does on images it did not train on."),
-    "try": N_("Try the model on your own pictures, then download it."),
-    "runs": N_("Every run so far: compare them, resume one."),
-}
-
-
-def default_studio_config() -> TrainConfig:
-    """The demo config, writing runs under the run-store home (not the kernel's working folder).
-
-    ``$TL_WIDGETS_STUDIO_EPOCHS`` keeps only the head phase with that many epochs and
-    ``$TL_WIDGETS_STUDIO_MAX_PER_CLASS`` caps the training images per class (short runs for tests and demos).
-
-    Raises:
-        ConfigError: One of those variables is not a valid value for its field.
-    """
-    from tl_widgets.core.room.seat import current_seat
-
-    current_seat()  # a served kernel's private home (no-op outside `tl-widgets serve`)
-    cfg = demo_config()
-    cfg.output_dir = str(default_home() / "runs")
-    epochs = os.environ.get(STUDIO_EPOCHS_ENV, "").strip()
-    if epochs:
-        cfg.phases = [dataclasses.replace(cfg.phases[0], epochs=_env_int(STUDIO_EPOCHS_ENV, epochs))]
-    per_class = os.environ.get(STUDIO_MAX_PER_CLASS_ENV, "").strip()
-    if per_class:
-        cfg.data = dataclasses.replace(cfg.data, max_per_class=_env_int(STUDIO_MAX_PER_CLASS_ENV, per_class))
-    return TrainConfig.from_dict(cfg.to_dict())
-
-
-def _env_int(name: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(name, f"Expected an integer. Received: {name}={text!r}") from None
 
 
 class Studio(widgets.VBox):
@@ -96,6 +59,7 @@ class Studio(widgets.VBox):
         studio = Studio()            # the demo: digits and the bundled demo backbone
         studio                       # shows it; Start (above every step) trains the demo
         studio.config                # the TrainConfig the panels describe
+        studio.set_config(cfg)       # shows another config in every panel
         studio.show_tab("model")     # one of TABS: data, model, train, evaluate, try, runs
 
     Args:
@@ -121,77 +85,75 @@ class Studio(widgets.VBox):
     """
 
     def __init__(self, config: TrainConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
-                 max_upload_bytes: int | None = None, store: Any = None, workshop: Any = None,
+                 max_upload_bytes: int | None = None, store: Any = None, workshop: Workshop | None = None,
                  background: bool | None = None) -> None:
         from tl_widgets.core.room.seat import current_seat
         from tl_widgets.core.room.workshop import workshop_from_env
-        from tl_widgets.studio.loading import engine_loaded, running_loop
-
-        loop = running_loop()
-        if background is None:
-            background = loop is not None and not engine_loaded()
-        if background and loop is None:
-            raise RuntimeError("Expected a running asyncio loop for background=True. Received: none in this thread")
-        self.loading = bool(background)  # until the engine's steps are built (see studio_engine)
-        self.seat = current_seat()  # served: this kernel's private home (runs, uploads, temp); else None
+        from tl_widgets.panels.capture import CapturePanel
+        from tl_widgets.panels.health import HealthPanel
         if config is not None and not isinstance(config, TrainConfig):
             raise TypeError(f"Expected a TrainConfig or None. Received: {type(config).__name__}")
-        self.workshop = ws = workshop if workshop is not None else workshop_from_env()
-        self._base = config.copy() if config is not None else default_studio_config()
-        cfg = self._base
-        self._lowered = fit_to_workshop(cfg, ws) if ws is not None else []
-        if ws is not None and data_roots is None:
-            data_roots = ws.data_roots
+        # -- the parts, declared: those that wait for the engine are None until it has loaded --------------
+        self.loader = StepLoader(background)  # raises without a running loop for background=True
+        self.seat: Seat | None = current_seat()  # served: this kernel's private home (runs, uploads, temp)
+        self.workshop: Workshop | None = workshop if workshop is not None else workshop_from_env()
+        ws = self.workshop
+        self._base: TrainConfig = config.copy() if config is not None else default_studio_config()
+        self._lowered: list[str] = fit_to_workshop(self._base, ws) if ws is not None else []
         if ws is not None:
             from tl_widgets.core.data.images import limit_pixels
 
             limit_pixels(ws.max_pixels)
-        self._roots, self._store = data_roots, store
-        self.captures = captures_home()
+            data_roots = ws.data_roots if data_roots is None else data_roots
+        self._roots: Sequence[str | os.PathLike[str]] | None = data_roots
+        self._store: Any = store
+        self.captures: Path = captures_home()
         self.captures.mkdir(parents=True, exist_ok=True)
-        picker_roots = [*(resolve_data_roots(data_roots)), self.captures]
-        self.backbone: Any = None
-        self.freeze: Any = None
-        self.strategy: Any = None
-        self.lr_finder: Any = None
-        self.runs: Any = None
-        self.try_it: Any = None  # these wait for the engine (studio_engine.build_model_step / build_extras)
-        self.notice = Notice()
+        self.notice: Notice = Notice()
+        self.backbone: BackbonePanel | None = None
+        self.freeze: FreezePanel | None = None
+        self.strategy: StrategyPanel | None = None
+        self.job: JobPanel | None = None
+        self.lr_finder: LRFinderPanel | None = None
+        self.lr_finder_box: widgets.Accordion | None = None
+        self.sweep: SweepPanel | None = None
+        self.runs: RunsPanel | None = None
+        self.resume: ResumePanel | None = None
+        self.try_it: TryItPanel | None = None
+        self.room_watcher: SeatWatcher | None = None
         # -- first paint: the Data step, the run bar and the Train panel (none of them imports Keras) --------
-        self.data = DataPanel(cfg.data, data_roots=picker_roots, max_upload_bytes=upload_limit(max_upload_bytes, ws),
-                              max_batch_size=ws.max_batch_size if ws else None,
-                              max_extract_bytes=ws.max_extract_bytes if ws else None,
-                              max_files=ws.max_files if ws else None, space_check=self._check_disk)
-        self.train = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=0,
-                                max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
-                                store=store)
-        self.run_bar = RunBar(self.train)
-        from tl_widgets.panels.capture import CapturePanel
-        from tl_widgets.panels.health import HealthPanel
-
-        self.capture = CapturePanel(default_home(), on_dataset=self.use_captured, space_check=self._check_disk)
-        self.health = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
+        cfg = self._base
+        self.data: DataPanel = DataPanel(
+            cfg.data, data_roots=[*resolve_data_roots(data_roots), self.captures],
+            max_upload_bytes=upload_limit(max_upload_bytes, ws), max_batch_size=ws.max_batch_size if ws else None,
+            max_extract_bytes=ws.max_extract_bytes if ws else None, max_files=ws.max_files if ws else None,
+            space_check=self._check_disk)
+        self.train: TrainPanel = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=0,
+                                            max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
+                                            store=store)
+        self.run_bar: RunBar = RunBar(self.train)
+        self.capture: CapturePanel = CapturePanel(default_home(), on_dataset=self.use_captured,
+                                                  space_check=self._check_disk)
+        self.health: HealthPanel = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
         # The webcam first (one closed line): found before the demo's long report and augmentation settings.
         self.data_tab = widgets.VBox([widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),
                                       self.data, widgets.Accordion([self.health], titles=(_("Data health check"),))])
-        self.model_tab = widgets.VBox([self._loading_text()])
+        self.model_tab = widgets.VBox([loading_text()])
         self.model_tab.add_class("tlw-model-step")
         self.train_tab = widgets.VBox([self.train])
-        self.results = ResultSteps(self)
+        self.results: ResultSteps = ResultSteps(self.train, self.notice, on_started=lambda: self.show_tab("train"))
         self.evaluation, self.evaluate_button = self.results.evaluation, self.results.evaluate_button
-        self.runs_tab = widgets.VBox([self._loading_text()])
+        self.runs_tab = widgets.VBox([loading_text()])
         pages = {"data": self.data_tab, "model": self.model_tab, "train": self.train_tab,
                  "evaluate": self.evaluation, "try": self.results.try_page, "runs": self.runs_tab}
         self.tabs = widgets.Stack([pages[key] for key in TABS], selected_index=0)
         self.tabs.add_class("tlw-pages")
-        self.steps = StepHeader({k: _(t) for k, t in STEPS.items()}, {"runs": _(TABS["runs"])},
-                                help={k: _(t) for k, t in _HELP.items()}, title=_("Transfer-learning studio"))
+        self.steps: StepHeader = StepHeader({k: _(t) for k, t in STEPS.items()}, {"runs": _(TABS["runs"])},
+                                            help={k: _(t) for k, t in HELP.items()},
+                                            title=_("Transfer-learning studio"))
         self.steps.observe(self._on_tab, names="current")
-        self.show_code_button = widgets.Button(description=_("Show code"), icon="code")
-        self.show_code_button.add_class("tlw-show-code")
-        self.code = widgets.HTML()
-        self.code.add_class("tlw-code")
-        self.show_code_button.on_click(lambda _b: self.show_code())
+        self.code_view = CodeView(lambda: self.config, self.notice)
+        self.show_code_button, self.code = self.code_view.button, self.code_view.code
         self.resume_slot = widgets.VBox()
         header: list[widgets.Widget] = []
         if ws is not None:
@@ -199,69 +161,91 @@ class Studio(widgets.VBox):
             banner.add_class("tlw-workshop")
             header.append(banner)
         super().__init__([*header, self.resume_slot, self.steps, self.run_bar, self.tabs, self.notice,
-                          widgets.HBox([self.show_code_button]), self.code, AccessibilityHelper()])
+                          self.code_view, AccessibilityHelper()])
         self.add_class("tlw-studio")
         self.data.observe(lambda _c: self._show_missing(), names="report")
         self.train.observe(self._on_status, names="status")
         # -- the engine-dependent part: now, or once Keras has loaded -----------------------------------------
-        self.engine_error: BaseException | None = None
-        self.ready_future: Any = None
-        if background:
-            from tl_widgets.studio.loading import load_engine
+        self.loader.start(warm=self._warm_engine, build_first=self._build_model_step, build_rest=self._build_extras,
+                          run_bar=self.run_bar, notice=self.notice, changed=self._show_missing)
 
-            self.run_bar.set_loading(True)
-            self.ready_future = load_engine(loop, self._warm_engine, self._engine_loaded)
-        else:
-            self._build_engine_steps()
-        self._show_missing()
-
-    def _loading_text(self) -> widgets.HTML:
-        box = widgets.HTML("<i>" + html.escape(_("Loading TensorFlow…")) + "</i>")
-        box.add_class("tlw-loading")
-        return box
+    loading = property(lambda self: self.loader.loading, doc="True until the engine's steps are built.")
+    engine_error = property(lambda self: self.loader.error, doc="Why the engine did not load, or None.")
+    ready_future = property(lambda self: self.loader.ready_future,
+                            doc="An asyncio future, done once the engine's steps are built (None: built at once).")
 
     # -- engine-dependent steps -----------------------------------------------------
     def _warm_engine(self) -> None:
-        """In the loading thread: builds the starting backbone's block list into its cache (no widgets)."""
+        """In the loading thread: imports Keras and builds the starting backbone's block list (no widgets)."""
+        import keras  # noqa: F401  (the backend comes with it)
+
         from tl_widgets.core.models.freezing import block_names
 
         block_names(self._base.model.backbone, self._base.model.input_size)
 
-    def _engine_loaded(self, error: BaseException | None) -> None:
-        """On the kernel's thread once Keras has loaded: builds the Model step and enables Start."""
-        from tl_widgets.studio.loading import engine_steps_loaded
+    def _build_model_step(self) -> None:
+        """Builds the Model step and what Start needs (a served room's queue); after it ``config`` works."""
+        ws = self.workshop
+        parts = build_model_parts(self._base, data_roots=self._roots, allowed=ws.allowed_backbones if ws else None,
+                                  config_source=lambda: self.config)
+        self.backbone, self.freeze, self.strategy, self.job = parts.backbone, parts.freeze, parts.strategy, parts.job
+        self.model_tab.children = parts.page
+        self.train.n_blocks = len(parts.freeze.blocks)
+        parts.backbone.observe(self._on_backbone, names=["backbone", "input_size"])
+        batch = self.data.batch_size
+        batch.observe(lambda c: setattr(parts.strategy, "batch_size", int(batch.value)), names="value")
+        parts.strategy.batch_size = int(batch.value)
+        if self._lowered:
+            self.notice.show(_("Lowered to the workshop's limits: {changes}.").format(
+                changes="; ".join(self._lowered)), "info")
+        if self.seat is not None:  # a served room: the fair training queue and the instructor's controls
+            self.room_watcher = connect_room(self.seat, ws, self.train, self.notice, lambda: self._base.output_dir,
+                                             self.set_config)
 
-        engine_steps_loaded(self, error)
-
-    def _build_engine_steps(self) -> None:
-        """Builds Model (backbone, freeze, strategy, job export), the Train step's extras, Runs and Resume."""
-        from tl_widgets.studio.loading import build_engine_steps
-
-        build_engine_steps(self)
+    def _build_extras(self) -> None:
+        """Builds the Train step's LR finder and sweep, Runs, Resume and Try it."""
+        refused = (_("Sweeps are off in a workshop or served room: their trials would bypass the room's training "
+                     "queue and limits.") if self.workshop is not None or self.seat is not None else None)
+        parts = build_extra_parts(store=self._store, config_source=lambda: self.config, train_panel=self.train,
+                                  on_resume=self._resume, on_use_best=self.set_config,
+                                  result_source=lambda: last_result(self.train), sweeps_refused=refused)
+        self.lr_finder, self.lr_finder_box, self.sweep = parts.lr_finder, parts.lr_finder_box, parts.sweep
+        self.runs, self.resume, self.try_it = parts.runs, parts.resume, parts.try_it
+        self.train_tab.children = (self.train, parts.lr_finder_box, parts.sweep_box)
+        self.runs_tab.children = (parts.runs,)
+        self.resume_slot.children = (parts.resume,)
+        self.results.try_box.children = (parts.try_it,)
+        if self.tab in ("runs", "evaluate", "try"):
+            self._on_tab({"new": self.tab})
 
     # -- limits -------------------------------------------------------------------
     def check_limits(self, cfg: TrainConfig) -> None:
-        """Checks a whole config before Start or Resume: no sweep running, the seat's own data, the workshop's limits.
+        """Checks a whole config before Start, Resume or a restore: no LR sweep running, the seat's own data, the
+        workshop's limits.
 
         Raises:
             PanelError: Naming the limit and the value.
         """
-        check_limits(self, cfg, extra_roots=[self.captures])
+        check_limits(cfg, workshop=self.workshop, seat=self.seat, check_zip=self.data.check_zip,
+                     lr_busy=self.lr_finder is not None and self.lr_finder.busy, extra_roots=[self.captures])
 
     def _check_disk(self, more_bytes: int) -> None:
         """Raises PanelError when this seat would go over the workshop's disk quota (no-op outside a seat)."""
-        check_disk(self, more_bytes)
+        check_disk(self.seat, self.workshop, more_bytes)
 
     def _resume(self, run_dir: str) -> str | None:
         run_id = self.train.resume(run_dir)
         if run_id is None:
+            assert self.resume is not None
             self.resume.notice.show(self.train.notice.text or _("Cannot resume."))
-        else:
-            self.show_tab("train")
+            return None
+        self._show_config(self.train.session.config)  # the panels show the run that now trains
+        self.show_tab("train")
         return run_id
 
     # -- wiring -------------------------------------------------------------------
     def _on_backbone(self, change: dict[str, Any]) -> None:
+        assert self.backbone is not None and self.freeze is not None
         size = None if self.backbone._size_default else self.backbone.input_size
         self.freeze.set_backbone(self.backbone.backbone, size)
         self.train.n_blocks = len(self.freeze.blocks)
@@ -277,10 +261,7 @@ class Studio(widgets.VBox):
         Raises:
             KeyError: ``key`` is not a step.
         """
-        key = _ALIASES.get(key, key)
-        if key not in TABS:
-            raise KeyError(f"Expected a tab in {list(TABS)}. Received: {key!r}")
-        self.steps.select(key)
+        self.steps.select(ALIASES.get(key, key))
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         key = change["new"]
@@ -299,7 +280,7 @@ class Studio(widgets.VBox):
 
     def _show_missing(self) -> None:
         """Tells the step header what each step still needs (safe from the training pump thread)."""
-        self.steps.set_missing(missing_steps(self))
+        self.steps.set_missing(missing_steps(self.data.report, self.loading, self.train))
 
     def evaluate_last_run(self) -> bool:
         """Shows the evaluation of the last finished or stopped run (see :meth:`ResultSteps.evaluate_last_run`)."""
@@ -323,22 +304,8 @@ class Studio(widgets.VBox):
             self.notice.show(_("Cannot use the curation: {reason}").format(reason=exc))
 
     def retrain_with_fixes(self, run_dir: str, curation: str) -> str | None:
-        """Starts a child run: ``run_dir``'s config with ``curation`` applied (``parent_run_id`` set), on Train.
-
-        Returns:
-            The child's run id, or None when refused (the reason is shown).
-        """
-        from tl_widgets.core.runs.lineage import child_config
-
-        try:
-            cfg = child_config(run_dir, curation)
-        except (OSError, ValueError) as exc:
-            self.notice.show(_("Cannot retrain with fixes: {reason}").format(reason=exc))
-            return None
-        run_id = self.train.start_with(cfg)
-        if run_id is not None:
-            self.show_tab("train")
-        return run_id
+        """Starts a child run of ``run_dir`` with ``curation`` applied, on Train (see :meth:`ResultSteps.retrain`)."""
+        return self.results.retrain(run_dir, curation)
 
     # -- config -------------------------------------------------------------------
     @property
@@ -347,13 +314,13 @@ class Studio(widgets.VBox):
 
         Each panel returns its own part (its sub-config, with the fields it
         does not show passed through); the fields no panel shows come from
-        the config the Studio was given.
+        the config the Studio was given (or last set).
 
         Raises:
             PanelError: A panel value failed its check, or the engine is still loading.
             ConfigError: The assembled config is invalid.
         """
-        if self.backbone is None:
+        if self.backbone is None or self.freeze is None or self.strategy is None:
             raise PanelError(_("Expected the Model step to be ready. Received: TensorFlow is still loading; "
                                "wait until Start is enabled."))
         model = self.backbone.config
@@ -366,20 +333,43 @@ class Studio(widgets.VBox):
                                    strategy=self.strategy.config, phases=self.train.phases(freeze),
                                    **self.train.top_level())
 
+    def set_config(self, cfg: TrainConfig) -> None:
+        """Shows ``cfg`` in every panel: the one inverse of :attr:`config` (afterwards ``config == cfg``).
+
+        Fields no panel shows are kept from ``cfg`` too. The config is checked
+        like a Start (the workshop's limits, the data roots); when a panel
+        refuses a value, the panels show what they showed before.
+
+        Raises:
+            TypeError: ``cfg`` is not a TrainConfig.
+            PanelError: A limit or a panel refuses a value (nothing changed then), or the engine is still loading.
+        """
+        if not isinstance(cfg, TrainConfig):
+            raise TypeError(f"Expected a TrainConfig. Received: {type(cfg).__name__}")
+        before = self.config  # also raises while the engine loads
+        self.check_limits(cfg)
+        try:
+            self._show_config(cfg)
+        except (PanelError, ConfigError):
+            self._show_config(before)
+            raise
+
+    def _show_config(self, cfg: TrainConfig) -> None:
+        assert self.backbone is not None and self.freeze is not None and self.strategy is not None
+        with self.hold_sync():
+            self.backbone.set_config(cfg.model)  # the observer moves the freeze panel to this backbone
+            if self.freeze.backbone != cfg.model.backbone:
+                self.freeze.set_backbone(cfg.model.backbone, cfg.model.input_size)
+            self.freeze.set_config(cfg.freeze)
+            self.train.n_blocks = len(self.freeze.blocks)
+            self.data.set_config(cfg.data)
+            self.strategy.set_config(cfg.strategy)
+            self.train.set_config(cfg)
+            self._base = cfg.copy()
+
     def show_code(self) -> str:
         """Shows (and returns) the Python and CLI equivalents of the current config."""
-        from tl_widgets.core.config.codegen import cli_command, python_code
-
-        try:
-            cfg = self.config
-        except (PanelError, ConfigError) as exc:
-            self.notice.show(_("Cannot show code: {reason}").format(reason=exc))
-            return ""
-        py, cli = python_code(cfg), cli_command(cfg)
-        self.code.value = (f"<b>Python</b><pre class='tlw-code-python'>{html.escape(py)}</pre>"
-                           + "<b>" + html.escape(_("Command line")) + "</b>"
-                           + f"<pre class='tlw-code-cli'>{html.escape(cli)}</pre>")
-        return py + "\n" + cli
+        return self.code_view.show()
 
     # -- convenience --------------------------------------------------------------
     def start(self) -> str | None:

@@ -16,14 +16,14 @@ says so.
 from __future__ import annotations
 
 import html
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import ipywidgets as widgets
 import traitlets
 
 from tl_widgets.core.i18n import _
 
-__all__ = ["StepHeader", "RunBar"]
+__all__ = ["StepHeader", "RunBar", "CodeView", "loading_text"]
 
 
 class StepHeader(widgets.VBox):
@@ -200,3 +200,45 @@ class RunBar(widgets.VBox):
             start.icon = "play"
             start.disabled = bool(self.train.running)
             start.remove_class("tlw-start-loading")
+
+
+class CodeView(widgets.VBox):
+    """"Show code": the Python and CLI equivalents of the config a ``config_source`` assembles.
+
+    Args:
+        config_source: The Studio's assembler (raises PanelError or ConfigError on a bad value).
+        notice: Where a refusal is shown.
+    """
+
+    def __init__(self, config_source: Callable[[], Any], notice: Any) -> None:
+        self._source, self._notice = config_source, notice
+        self.button = widgets.Button(description=_("Show code"), icon="code")
+        self.button.add_class("tlw-show-code")
+        self.code = widgets.HTML()
+        self.code.add_class("tlw-code")
+        self.button.on_click(lambda _b: self.show())
+        super().__init__([widgets.HBox([self.button]), self.code])
+
+    def show(self) -> str:
+        """Shows (and returns) the code; "" with the reason in the notice when the config is refused."""
+        from tl_widgets.core.config.codegen import cli_command, python_code
+        from tl_widgets.core.config.schema import ConfigError
+        from tl_widgets.panels.kit.validation import PanelError
+
+        try:
+            cfg = self._source()
+        except (PanelError, ConfigError) as exc:
+            self._notice.show(_("Cannot show code: {reason}").format(reason=exc))
+            return ""
+        py, cli = python_code(cfg), cli_command(cfg)
+        self.code.value = (f"<b>Python</b><pre class='tlw-code-python'>{html.escape(py)}</pre>"
+                           + "<b>" + html.escape(_("Command line")) + "</b>"
+                           + f"<pre class='tlw-code-cli'>{html.escape(cli)}</pre>")
+        return py + "\n" + cli
+
+
+def loading_text() -> widgets.HTML:
+    """The placeholder of a step that waits for the engine: "Loading TensorFlow…"."""
+    box = widgets.HTML("<i>" + html.escape(_("Loading TensorFlow…")) + "</i>")
+    box.add_class("tlw-loading")
+    return box

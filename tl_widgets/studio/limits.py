@@ -1,7 +1,6 @@
 """A Studio's limits: a workshop's (allowed backbones, epochs, batch size, data roots) and a seat's disk quota.
 
-Kept out of :mod:`tl_widgets.studio.app` (the layout and the config assembler);
-the Studio's ``check_limits`` and ``_check_disk`` call these.
+The Studio's ``check_limits`` and its disk check call these with the parts they need.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
 from tl_widgets.core.i18n import _
@@ -43,12 +42,17 @@ def fit_to_workshop(cfg: TrainConfig, ws: Any) -> list[str]:
     return changed
 
 
-def check_limits(studio: Any, cfg: TrainConfig, extra_roots: Sequence[Path] = ()) -> None:
-    """Checks a whole config before Start or Resume: no LR sweep running, the seat's own data, the workshop's limits.
+def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Callable[[str], Any],
+                 lr_busy: bool = False, extra_roots: Sequence[Path] = ()) -> None:
+    """Checks a whole config before Start, Resume or a restore: no LR sweep running, the seat's own data, the
+    workshop's limits.
 
     Args:
-        studio: The Studio (its ``lr_finder``, ``data`` panel and ``workshop``).
         cfg: The config to check.
+        workshop: The workshop whose limits apply (None: only the data checks).
+        seat: The served seat (its disk quota), or None.
+        check_zip: The Data panel's check of a zip path (this seat's upload, or a zip under the data roots).
+        lr_busy: True while a learning-rate sweep runs.
         extra_roots: Folders a data folder may also lie in (the Studio's captures home).
 
     Raises:
@@ -56,15 +60,14 @@ def check_limits(studio: Any, cfg: TrainConfig, extra_roots: Sequence[Path] = ()
     """
     from tl_widgets.panels.kit.validation import check_choice, check_number, resolve_under_roots
 
-    lr_finder = getattr(studio, "lr_finder", None)
-    if lr_finder is not None and lr_finder.busy:
+    if lr_busy:
         raise PanelError("Expected no learning-rate sweep running. Received: one is running; wait for it to end")
     if cfg.data.source == "zip":
-        studio.data._check_zip(cfg.data.path or "")  # this seat's upload, or a zip under the data roots
-    ws = studio.workshop
-    if ws is None:
+        check_zip(cfg.data.path or "")
+    if workshop is None:
         return
-    check_disk(studio, 0)
+    check_disk(seat, workshop, 0)
+    ws = workshop
     if ws.max_input_size is not None and cfg.model.input_size is not None:
         check_number(cfg.model.input_size, "input_size (workshop limit)", 32, ws.max_input_size, integer=True)
     check_choice(cfg.model.backbone, "model.backbone (workshop)", ws.allowed_backbones)
@@ -75,14 +78,13 @@ def check_limits(studio: Any, cfg: TrainConfig, extra_roots: Sequence[Path] = ()
         resolve_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], "data folder")
 
 
-def check_disk(studio: Any, more_bytes: int) -> None:
-    """Raises PanelError when the Studio's seat would go over the workshop's disk quota (no-op outside a seat)."""
-    seat, ws = getattr(studio, "seat", None), studio.workshop
-    if seat is None or ws is None:
+def check_disk(seat: Any, workshop: Any, more_bytes: int) -> None:
+    """Raises PanelError when ``seat`` would go over the workshop's disk quota (no-op outside a seat)."""
+    if seat is None or workshop is None:
         return
-    used, limit = seat.disk_bytes() + int(more_bytes), int(ws.max_seat_disk_mb * 2**20)
+    used, limit = seat.disk_bytes() + int(more_bytes), int(workshop.max_seat_disk_mb * 2**20)
     if used > limit:
-        raise PanelError(f"Expected this seat to use at most {ws.max_seat_disk_mb:g} MiB of disk (workshop "
+        raise PanelError(f"Expected this seat to use at most {workshop.max_seat_disk_mb:g} MiB of disk (workshop "
                          f"limit). Received: {used / 2**20:.1f} MiB; delete runs in the Runs step first")
 
 

@@ -1,4 +1,4 @@
-"""Loading the training engine (Keras and its backend) after the Studio's first screen is drawn.
+"""Building the Studio's engine-dependent parts, after the first screen is drawn.
 
 Importing TensorFlow takes seconds; the Studio's Data step needs none of it.
 When the Studio is built inside a running asyncio loop (a Jupyter or Voilà
@@ -7,7 +7,10 @@ imported yet, :func:`load_engine` imports it in a background thread, warms the
 caches the engine-dependent panels read (the backbone's block list), and then
 calls back on the loop's thread (the kernel's main thread, where widgets are
 made). Anywhere else (plain Python, pytest, Keras already loaded) the Studio
-builds everything at once, as before.
+builds everything at once.
+
+:func:`build_model_parts` and :func:`build_extra_parts` make the panels and
+return them; the Studio assigns and wires them (they never receive the Studio).
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from typing import Any, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import ipywidgets as widgets
 
+from tl_widgets.core.config.schema import TrainConfig
 from tl_widgets.core.i18n import _
 
-__all__ = ["engine_loaded", "running_loop", "load_engine", "build_engine_steps", "build_model_step",
-           "build_extras", "engine_steps_loaded"]
+__all__ = ["engine_loaded", "running_loop", "load_engine", "StepLoader", "ModelParts", "build_model_parts", "ExtraParts",
+           "build_extra_parts"]
 
 
 def engine_loaded() -> bool:
@@ -40,7 +46,7 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 
 def load_engine(loop: asyncio.AbstractEventLoop, warm: Callable[[], None],
                 done: Callable[[BaseException | None], None]) -> asyncio.Future[None]:
-    """Imports Keras (then runs ``warm``) in a thread started once ``loop`` next runs; ``done`` runs on ``loop``.
+    """Runs ``warm`` (which loads the engine) in a thread started once ``loop`` next runs; ``done`` runs on ``loop``.
 
     The thread starts from the loop, not here: the kernel first finishes the
     cell that built the Studio, so the first screen is sent before TensorFlow
@@ -48,10 +54,10 @@ def load_engine(loop: asyncio.AbstractEventLoop, warm: Callable[[], None],
 
     Args:
         loop: The running loop to call back on (the kernel's).
-        warm: Work for the thread after the import (e.g. build a backbone's
-            block list into its cache); must not touch widgets.
+        warm: Work for the thread (e.g. import Keras and build a backbone's block
+            list into its cache); must not touch widgets.
         done: Called on ``loop``'s thread with None, or the exception that
-            stopped the import or ``warm``.
+            stopped ``warm``.
 
     Returns:
         A future on ``loop`` that completes after ``done`` has run (its result
@@ -72,8 +78,6 @@ def load_engine(loop: asyncio.AbstractEventLoop, warm: Callable[[], None],
     def work() -> None:
         error: BaseException | None = None
         try:
-            import keras  # noqa: F401  (the backend comes with it)
-
             warm()
         except BaseException as exc:  # reported on the loop: a thread has nobody else to tell
             error = exc
@@ -83,84 +87,148 @@ def load_engine(loop: asyncio.AbstractEventLoop, warm: Callable[[], None],
     return finished
 
 
-def engine_steps_loaded(studio: Any, error: BaseException | None) -> None:
-    """On the kernel's thread once Keras has loaded (or failed to): builds the engine's steps and enables Start."""
-    if error is None:
-        try:
-            build_model_step(studio)
-        except Exception as exc:  # shown on the page: nobody else would see it
-            error = exc
-    studio.loading = False
-    if error is not None:
-        studio.engine_error = error
-        studio.run_bar.set_loading(True, _("TensorFlow did not load"))
-        studio.notice.show(_("Cannot load the training engine: {reason}").format(reason=error))
-    else:
-        studio.run_bar.set_loading(False)  # sent to the page before the panels below are built
-        asyncio.get_running_loop().call_soon(_build_extras_shown, studio)
-    studio._show_missing()
+class StepLoader:
+    """Builds a Studio's engine-dependent steps at once, or in two turns once the engine has loaded.
+
+    Args:
+        background: Load in a background thread (True), build at once (False), or (None) in the background
+            only when an asyncio loop runs here (a kernel) and Keras is not imported yet.
+
+    Raises:
+        RuntimeError: ``background=True`` without a running asyncio loop in this thread.
+    """
+
+    def __init__(self, background: bool | None) -> None:
+        self._loop = running_loop()
+        if background is None:
+            background = self._loop is not None and not engine_loaded()
+        if background and self._loop is None:
+            raise RuntimeError("Expected a running asyncio loop for background=True. Received: none in this thread")
+        self.background = bool(background)
+        self.loading = self.background
+        self.error: BaseException | None = None
+        self.ready_future: asyncio.Future[None] | None = None
+
+    def start(self, *, warm: Callable[[], None], build_first: Callable[[], None], build_rest: Callable[[], None],
+              run_bar: Any, notice: Any, changed: Callable[[], None]) -> None:
+        """Builds now (``build_first`` then ``build_rest``), or: ``warm`` in a thread, then ``build_first`` on the
+        loop and Start enabled, then ``build_rest`` on the loop's next turn (so Start reaches the page first).
+
+        A failure of ``warm`` or ``build_first`` is shown in ``notice`` and leaves Start off with the reason;
+        ``changed`` is called once the steps are built, or are loading, and again when loading ends.
+        """
+        if not self.background:
+            build_first()
+            build_rest()
+            changed()
+            return
+
+        def rest() -> None:
+            try:
+                build_rest()
+            except Exception as exc:  # shown on the page: nobody else would see it
+                notice.show(_("Cannot build the Runs and Try-it panels: {reason}").format(reason=exc))
+
+        def done(error: BaseException | None) -> None:
+            if error is None:
+                try:
+                    build_first()
+                except Exception as exc:  # shown on the page: nobody else would see it
+                    error = exc
+            self.loading = False
+            if error is not None:
+                self.error = error
+                run_bar.set_loading(True, _("TensorFlow did not load"))
+                notice.show(_("Cannot load the training engine: {reason}").format(reason=error))
+            else:
+                run_bar.set_loading(False)  # sent to the page before the panels below are built
+                asyncio.get_running_loop().call_soon(rest)
+            changed()
+
+        run_bar.set_loading(True)
+        assert self._loop is not None
+        self.ready_future = load_engine(self._loop, warm, done)
+        changed()
 
 
-def _build_extras_shown(studio: Any) -> None:
-    try:
-        build_extras(studio)
-    except Exception as exc:  # shown on the page: nobody else would see it
-        studio.notice.show(_("Cannot build the Runs and Try-it panels: {reason}").format(reason=exc))
+@dataclass
+class ModelParts:
+    """The Model step's panels (see :func:`build_model_parts`)."""
+
+    backbone: Any
+    freeze: Any
+    strategy: Any
+    job: Any
+    page: tuple[widgets.Widget, ...]
 
 
-def build_engine_steps(studio: Any) -> None:
-    """Builds everything that waited for the engine, at once: :func:`build_model_step`, then :func:`build_extras`."""
-    build_model_step(studio)
-    build_extras(studio)
+def build_model_parts(cfg: TrainConfig, *, data_roots: Sequence[str | Path] | None, allowed: Sequence[str] | None,
+                      config_source: Callable[[], TrainConfig]) -> ModelParts:
+    """Makes the Model step (backbone, freeze, strategy, job export) for ``cfg``; on the kernel's thread.
 
-
-def build_model_step(studio: Any) -> None:
-    """Builds a Studio's Model step (backbone, freeze, strategy, job export) and what Start needs (the room's
-    queue); on the kernel's thread. After it, ``studio.config`` works and Start may be enabled."""
+    Args:
+        cfg: The starting config.
+        data_roots: Where the backbone panel may find weights files.
+        allowed: The backbones offered (a workshop's; None: all).
+        config_source: The Studio's assembler, for the job export.
+    """
     from tl_widgets.panels.backbone import BackbonePanel
     from tl_widgets.panels.freeze import FreezePanel
     from tl_widgets.panels.job import JobPanel
     from tl_widgets.panels.strategy import StrategyPanel
 
-    cfg, ws = studio._base, studio.workshop
-    studio.backbone = BackbonePanel(cfg.model, data_roots=studio._roots, allowed=ws.allowed_backbones if ws else None)
-    studio.freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze)
-    studio.strategy = StrategyPanel(cfg.strategy)
-    studio.train.n_blocks = len(studio.freeze.blocks)
-    studio.job = JobPanel(config_source=lambda: studio.config)
-    studio.model_tab.children = (studio.backbone, studio.freeze, studio.strategy,
-                                 widgets.Accordion([studio.job], titles=(_("Export a job"),)))
-    studio.backbone.observe(studio._on_backbone, names=["backbone", "input_size"])
-    studio.data.batch_size.observe(
-        lambda c: setattr(studio.strategy, "batch_size", int(studio.data.batch_size.value)), names="value")
-    studio.strategy.batch_size = int(studio.data.batch_size.value)
-    if studio._lowered:
-        studio.notice.show(_("Lowered to the workshop's limits: {changes}.").format(
-            changes="; ".join(studio._lowered)), "info")
-    if studio.seat is not None:  # a served room: the fair training queue and the instructor's controls
-        from tl_widgets.studio.room import connect_room
-
-        studio.room_watcher = connect_room(studio)
+    backbone = BackbonePanel(cfg.model, data_roots=data_roots, allowed=allowed)
+    freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze)
+    strategy = StrategyPanel(cfg.strategy)
+    job = JobPanel(config_source=config_source)
+    page = (backbone, freeze, strategy, widgets.Accordion([job], titles=(_("Export a job"),)))
+    return ModelParts(backbone, freeze, strategy, job, page)
 
 
-def build_extras(studio: Any) -> None:
-    """Builds the Train step's learning-rate finder and sweep, Runs, Resume and Try it; on the kernel's thread."""
+@dataclass
+class ExtraParts:
+    """The parts built after the Model step: the LR finder and sweep (Train step), Runs, Resume and Try it."""
+
+    lr_finder: Any
+    lr_finder_box: widgets.Accordion
+    sweep: Any
+    sweep_box: widgets.Accordion
+    runs: Any
+    resume: Any
+    try_it: Any
+
+
+def build_extra_parts(*, store: Any, config_source: Callable[[], TrainConfig], train_panel: Any,
+                      on_resume: Callable[[str], str | None], on_use_best: Callable[[TrainConfig], None],
+                      result_source: Callable[[], Any], sweeps_refused: str | None) -> ExtraParts:
+    """Makes the LR finder, the sweep, Runs, Resume and Try it; on the kernel's thread.
+
+    Args:
+        store: The run store (None: the default home store).
+        config_source: The Studio's assembler.
+        train_panel: The Train panel (the LR finder hands it its suggestion).
+        on_resume: Resumes an interrupted run folder; returns the run id or None.
+        on_use_best: Shows the best trial's config ("Use best").
+        result_source: This Studio's last finished run (for Try it).
+        sweeps_refused: Why sweeps are off here (a served room), or None.
+    """
     from tl_widgets.panels.lr_finder import LRFinderPanel
     from tl_widgets.panels.resume import ResumePanel
     from tl_widgets.panels.runs import RunsPanel
+    from tl_widgets.panels.sweep import SweepPanel
     from tl_widgets.panels.try_it import TryItPanel
-    from tl_widgets.studio.results import last_result
-    from tl_widgets.studio.sweep import attach_sweep
 
-    studio.lr_finder = LRFinderPanel(config_source=lambda: studio.config, train_panel=studio.train)
-    studio.lr_finder_box = widgets.Accordion([studio.lr_finder], titles=(_("Learning-rate finder"),))
-    studio.train_tab.children = (studio.train, studio.lr_finder_box)
-    studio.runs = RunsPanel(studio._store)
-    studio.runs_tab.children = (studio.runs,)
-    studio.resume = ResumePanel(studio._resume, store=studio.runs.store)
-    studio.resume_slot.children = (studio.resume,)
-    studio.sweep = attach_sweep(studio)  # the Train step's "Hyperparameter sweep"; "Use best" restores the panels
-    studio.try_it = TryItPanel(store=studio.runs.store, result_source=lambda: last_result(studio))
-    studio.results.try_box.children = (studio.try_it,)
-    if studio.tab in ("runs", "evaluate", "try"):
-        studio._on_tab({"new": studio.tab})
+    lr_finder = LRFinderPanel(config_source=config_source, train_panel=train_panel)
+    lr_box = widgets.Accordion([lr_finder], titles=(_("Learning-rate finder"),))
+    runs = RunsPanel(store)
+    resume = ResumePanel(on_resume, store=runs.store)
+    sweep = SweepPanel(config_source=config_source, on_use_best=on_use_best, store=runs.store,
+                       busy=lambda: train_panel.running)
+    if sweeps_refused:
+        sweep.refusal = sweeps_refused
+        sweep.start_button.disabled = True
+        sweep.status.value = sweeps_refused
+    sweep_box = widgets.Accordion([sweep], titles=(_("Hyperparameter sweep (Optuna)"),))
+    sweep_box.add_class("tlw-sweep-box")
+    try_it = TryItPanel(store=runs.store, result_source=result_source)
+    return ExtraParts(lr_finder, lr_box, sweep, sweep_box, runs, resume, try_it)

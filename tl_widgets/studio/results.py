@@ -1,6 +1,6 @@
 """The Studio's last two steps: Evaluate (the confusion matrix of the last run) and Try it & export.
 
-Kept out of :mod:`tl_widgets.studio.app`. Entering Evaluate evaluates this
+Entering Evaluate evaluates this
 kernel's last finished (or stopped) run once; "Evaluate again" re-runs it.
 Entering Try it & export shows the export panel for that run; the Try-it
 panel asks :func:`last_result` itself.
@@ -8,7 +8,7 @@ panel asks :func:`last_result` itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import ipywidgets as widgets
 
@@ -17,25 +17,31 @@ from tl_widgets.core.i18n import _
 __all__ = ["last_result", "missing_steps", "ResultSteps"]
 
 
-def last_result(studio: Any) -> Any:
-    """This kernel's last finished or stopped run (a RunResult with a run folder), else None."""
-    session = studio.train.session
+def last_result(train: Any) -> Any:
+    """The last finished or stopped run of a Train panel (a RunResult with a run folder), else None."""
+    session = train.session
     result = session.result if session is not None else None
     if result is None or result.status not in ("finished", "stopped") or result.run_dir is None:
         return None
     return result
 
 
-def missing_steps(studio: Any) -> dict[str, str]:
-    """What each of a Studio's steps still needs: step key -> one sentence (steps that need nothing are left out)."""
+def missing_steps(data_report: dict[str, Any] | None, loading: bool, train: Any) -> dict[str, str]:
+    """What each step still needs: step key -> one sentence (steps that need nothing are left out).
+
+    Args:
+        data_report: The Data panel's report (its ``counts`` say a dataset is picked).
+        loading: True while the engine loads.
+        train: The Train panel (its last run, and whether one trains).
+    """
     missing: dict[str, str] = {}
-    if not (studio.data.report or {}).get("counts"):
+    if not (data_report or {}).get("counts"):
         missing["data"] = missing["train"] = _("Pick a dataset first.")
-    if studio.loading:
+    if loading:
         missing["model"] = _("Loading TensorFlow…")
         missing.setdefault("train", _("Loading TensorFlow…"))
-    if last_result(studio) is None:
-        missing["evaluate"] = missing["try"] = (_("Training: wait for the run to finish.") if studio.train.running
+    if last_result(train) is None:
+        missing["evaluate"] = missing["try"] = (_("Training: wait for the run to finish.") if train.running
                                                 else _("Train a model first: press Start."))
     return missing
 
@@ -44,11 +50,13 @@ class ResultSteps:
     """The Evaluate and Try-it & export pages of a Studio, filled from its last run when they are shown.
 
     Args:
-        studio: The Studio (its ``train`` panel, ``notice`` and ``retrain_with_fixes``).
+        train: The Train panel (its last run is the one shown).
+        notice: Where refusals are shown.
+        on_started: Called after "Retrain with fixes" started a child run (the Studio shows the Train step).
     """
 
-    def __init__(self, studio: Any) -> None:
-        self.studio = studio
+    def __init__(self, train: Any, notice: Any, on_started: Callable[[], None]) -> None:
+        self.train, self.notice, self.on_started = train, notice, on_started
         # Shown only when the run on screen is not the last one (it finished while this step was open); the
         # evaluation panel's own "Evaluate" re-runs the one shown.
         self.evaluate_button = widgets.Button(description=_("Evaluate the last run"), icon="search",
@@ -72,7 +80,7 @@ class ResultSteps:
 
     def show_hints(self) -> None:
         """Says on both pages whether there is a run to look at (safe from any thread)."""
-        result = last_result(self.studio)
+        result = last_result(self.train)
         none = _("No trained model yet: press Start (above) and wait for the run to finish.")
         self.evaluate_hint.value = "" if result is not None else f"<i>{none}</i>"
         new_run = result is not None and result.run_id != self.evaluated_run
@@ -82,7 +90,7 @@ class ResultSteps:
     def on_enter(self, key: str) -> None:
         """The step ``key`` was shown: evaluate a new last run once, or show its export panel."""
         self.show_hints()
-        result = last_result(self.studio)
+        result = last_result(self.train)
         if result is None:
             return
         if key == "evaluate" and result.run_id != self.evaluated_run:
@@ -102,18 +110,36 @@ class ResultSteps:
         """
         from tl_widgets.panels.evaluate import EvaluatePanel
 
-        result = last_result(self.studio)
+        result = last_result(self.train)
         if result is None:
-            self.studio.notice.show(_("Expected a finished or stopped run to evaluate. Received: none yet — "
+            self.notice.show(_("Expected a finished or stopped run to evaluate. Received: none yet — "
                                       "press Start first."))
             return False
         shown = [c for c in self.evaluation.children if isinstance(c, EvaluatePanel)]
         if any(getattr(c, "busy", False) for c in shown):
-            self.studio.notice.show(_("Busy: an evaluation is already running; wait for it to end."), "warning")
+            self.notice.show(_("Busy: an evaluation is already running; wait for it to end."), "warning")
             return False  # one evaluation at a time (each click would start another otherwise)
         panel = EvaluatePanel(result, auto=True)
-        panel.on_retrain = self.studio.retrain_with_fixes
+        panel.on_retrain = self.retrain
         self.evaluation.children = (*self.evaluation.children[:2], panel)
         self.evaluated_run = result.run_id
         self.show_hints()
         return True
+
+    def retrain(self, run_dir: str, curation: str) -> str | None:
+        """Starts a child run: ``run_dir``'s config with ``curation`` applied (``parent_run_id`` set).
+
+        Returns:
+            The child's run id, or None when refused (the reason is shown).
+        """
+        from tl_widgets.core.runs.lineage import child_config
+
+        try:
+            cfg = child_config(run_dir, curation)
+        except (OSError, ValueError) as exc:
+            self.notice.show(_("Cannot retrain with fixes: {reason}").format(reason=exc))
+            return None
+        run_id = self.train.start_with(cfg)
+        if run_id is not None:
+            self.on_started()
+        return run_id

@@ -1,73 +1,79 @@
-"""A Studio's link to its room (``tl-widgets serve``): the fair queue and the instructor's controls.
+"""A served Studio's link to its room (``tl-widgets serve``): the fair queue and the instructor's controls.
 
-:func:`connect_room` is called by a :class:`~tl_widgets.studio.app.Studio` built
+:func:`connect_room` is called by a :class:`~tl_widgets.studio.Studio` built
 in a served kernel (one with a seat). Every Start then waits its turn in the
 room's queue, and a :class:`~tl_widgets.core.room.control.SeatWatcher`
 carries out the instructor's requests: stop this seat's run, or show a
-pushed config in the panels (checked against the workshop like anything
-from a browser; never while a run trains; the seat's own output folder is
-kept).
+pushed config through the Studio's one config setter (checked against the
+workshop like anything from a browser; never while a run trains; the seat's
+own output folder is kept).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Callable
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig
 from tl_widgets.core.i18n import _
 from tl_widgets.panels.kit.validation import PanelError
 
-__all__ = ["connect_room", "apply_config"]
+__all__ = ["connect_room", "pushed_config"]
 
 
-def connect_room(studio: Any) -> Any:
-    """Queues the Studio's runs in its room and starts watching the instructor's controls; returns the watcher."""
+def pushed_config(data: Any, output_dir: str) -> TrainConfig:
+    """The instructor's pushed config as a seat may show it: its own output folder, demo or folder data only.
+
+    Raises:
+        ConfigError: ``data`` is not a valid config.
+        PanelError: It names data a seat may not be pointed at (an upload is each seat's own).
+    """
+    cfg = dataclasses.replace(TrainConfig.from_dict(data), output_dir=output_dir)
+    if cfg.data.source not in ("demo", "folder"):
+        raise PanelError(f"Expected a pushed config with demo or folder data. Received: data.source="
+                         f"{cfg.data.source!r} (a seat's uploads are its own)")
+    return cfg
+
+
+def connect_room(seat: Any, workshop: Any, train: Any, notice: Any, output_dir: Callable[[], str],
+                 set_config: Callable[[TrainConfig], None]) -> Any:
+    """Queues this kernel's runs in the seat's room and starts watching the instructor's controls.
+
+    Args:
+        seat: The served seat (its room is the seat folder's parent).
+        workshop: The workshop (its training slots), or None.
+        train: The Train panel (running, stop).
+        notice: Where the seat is told what the instructor did.
+        output_dir: The seat's own output folder (kept whatever a pushed config says).
+        set_config: The Studio's one config setter.
+
+    Returns:
+        The started :class:`~tl_widgets.core.room.control.SeatWatcher` (``halt()`` it to stop).
+    """
     from tl_widgets.core.room.control import SeatWatcher
     from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue, queue_gate
     from tl_widgets.core.training.session import set_start_gate
 
-    seat, ws = studio.seat, studio.workshop
-    slots = ws.training_slots if ws is not None else max(1, os.cpu_count() or 1)
+    slots = workshop.training_slots if workshop is not None else max(1, os.cpu_count() or 1)
     set_start_gate(queue_gate(TrainingQueue(seat.home.parent / QUEUE_FILE, slots), seat.name))
 
     def on_stop() -> None:
-        if studio.train.running:
-            studio.train.stop()
-            studio.notice.show(_("The instructor stopped this run."), "warning")
+        if train.running:
+            train.stop()
+            notice.show(_("The instructor stopped this run."), "warning")
 
     def on_config(data: dict[str, Any]) -> None:
-        if studio.train.running:
-            studio.notice.show(_("The instructor sent a config; it was not applied while your run trains."), "warning")
+        if train.running:
+            notice.show(_("The instructor sent a config; it was not applied while your run trains."), "warning")
             return
         try:
-            apply_config(studio, TrainConfig.from_dict(data))
+            set_config(pushed_config(data, output_dir()))
         except (ConfigError, PanelError, ValueError) as exc:
-            studio.notice.show(_("Refused the instructor's config: {reason}").format(reason=exc))
+            notice.show(_("Refused the instructor's config: {reason}").format(reason=exc))
             return
-        studio.notice.show(_("The instructor sent a config: the panels show it now."), "info")
+        notice.show(_("The instructor sent a config: the panels show it now."), "info")
 
     watcher = SeatWatcher(seat.home, on_stop, on_config)
     watcher.start()
     return watcher
-
-
-def apply_config(studio: Any, cfg: TrainConfig) -> None:
-    """Shows ``cfg`` in every panel of ``studio`` (its output folder stays the Studio's own).
-
-    Raises:
-        PanelError: A value the panels or the workshop refuse (nothing is changed then).
-    """
-    cfg = dataclasses.replace(cfg, output_dir=studio._base.output_dir)
-    studio.check_limits(cfg)
-    if cfg.data.source not in ("demo", "folder"):
-        raise PanelError(f"Expected a pushed config with demo or folder data. Received: data.source="
-                         f"{cfg.data.source!r} (a seat's uploads are its own)")
-    studio.backbone.set_config(cfg.model)
-    studio.freeze.set_backbone(cfg.model.backbone, cfg.model.input_size)
-    studio.freeze.set_config(cfg.freeze)
-    studio.data.set_config(cfg.data)
-    studio.strategy.set_config(cfg.strategy)
-    studio.train.set_config(cfg)
-    studio._base = cfg.copy()
