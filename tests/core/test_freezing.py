@@ -6,7 +6,8 @@ import pytest
 
 from tl_widgets.core.models.backbones import build_backbone, get_backbone
 from tl_widgets.core.config.schema import FreezeConfig
-from tl_widgets.core.models.freezing import FreezeError, FreezePlan, describe_freeze
+from tl_widgets.core.models.facts import describe_freeze
+from tl_widgets.core.models.freezing import FreezeError, FreezePlan
 
 
 def _count(weights) -> int:
@@ -34,6 +35,18 @@ def mnv2():
 def test_report_matches_keras_counts(mnv2, cfg):
     model, blocks = mnv2
     rep = FreezePlan(cfg).apply(model, blocks)
+    # The backbone's facts (plain data a thin seat computes from, no Keras) give the same report, block by block,
+    # and the same layer graph as Keras' own graph of the frozen model.
+    from tl_widgets.core.models.facts import backbone_facts
+    from tl_widgets.core.models.graph import layer_graph
+
+    facts = backbone_facts("mobilenet_v2", 32)
+    assert facts.freeze_report(cfg).to_dict() == rep.to_dict()
+    keras_graph, facts_graph = layer_graph(model), facts.graph(cfg)
+    # (auto-generated names such as the input layer's differ between two builds of one backbone)
+    assert [(n.kind, n.params, n.trainable_params) for n in facts_graph.nodes] == \
+        [(n.kind, n.params, n.trainable_params) for n in keras_graph.nodes]
+    assert len(facts_graph.edges) == len(keras_graph.edges)
     assert rep.trainable_params == _count(model.trainable_weights)
     assert rep.frozen_params == _count(model.non_trainable_weights)
     assert rep.trainable_params + rep.frozen_params == model.count_params()

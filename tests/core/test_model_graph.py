@@ -9,7 +9,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tl_widgets.core.config.schema import FreezeConfig  # noqa: E402
-from tl_widgets.core.models.graph import describe_graph, layer_graph  # noqa: E402
+from tl_widgets.core.models.facts import describe_graph  # noqa: E402
+from tl_widgets.core.models.graph import layer_graph  # noqa: E402
 
 
 def _keras_config_graph(model) -> tuple[int, set[tuple[str, str]]]:

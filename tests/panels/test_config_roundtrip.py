@@ -122,7 +122,7 @@ def _leaves(obj: Any, path: str = ""):
 @pytest.fixture
 def overrides(data_root, tmp_path):
     """The only hand-picked values: those that must mean something to the Studio."""
-    from tl_widgets.core.models.freezing import block_names
+    from tl_widgets.core.models.facts import block_names
     from tl_widgets.core.training.strategy_planning import available_strategies, discover_devices
 
     blocks = block_names(BACKBONE, INPUT_SIZE)

@@ -10,7 +10,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tl_widgets import views  # noqa: E402
 from tl_widgets.core.config.schema import FreezeConfig, ModelConfig, TrainConfig  # noqa: E402
-from tl_widgets.core.models.graph import describe_graph, layer_graph  # noqa: E402
+from tl_widgets.core.models.facts import describe_graph  # noqa: E402
+from tl_widgets.core.models.graph import layer_graph  # noqa: E402
 from tl_widgets.views.figures.graph import GRAPH_COLORS  # noqa: E402
 
 

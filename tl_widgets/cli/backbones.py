@@ -28,7 +28,7 @@ def _backbones(args: argparse.Namespace) -> int:
 
     if args.blocks:
         from tl_widgets.core.config.schema import FreezeConfig
-        from tl_widgets.core.models.freezing import describe_freeze
+        from tl_widgets.core.models.facts import describe_freeze
 
         try:
             rep = describe_freeze(args.blocks, None, FreezeConfig(mode="none"))

@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = [
     "HOME_ENV", "DATA_ROOTS_ENV", "MAX_UPLOAD_ENV", "WORKSHOP_ENV", "COORDINATOR_ENV", "NUM_PROCESSES_ENV",
     "PROCESS_ID_ENV", "INIT_TIMEOUT_ENV", "HEARTBEAT_TIMEOUT_ENV", "SHUTDOWN_TIMEOUT_ENV", "STUDIO_EPOCHS_ENV",
-    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "default_home", "captures_home",
+    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "ENGINE_ENV", "default_home", "captures_home",
 ]
 
 #: Folder for the run store, feature cache and per-user state (default ``~/.tl_widgets``).
@@ -41,6 +41,9 @@ TOKEN_ENV = "TL_WIDGETS_TOKEN"
 SEATS_ENV = "TL_WIDGETS_SEATS"
 #: The user-interface language ("zh-CN", "zh_CN", "zh", "en"); unset: the locale, else English.
 LANG_ENV = "TL_WIDGETS_LANG"
+# The room's engine gateway (a Unix socket), set by `tl-widgets serve` for its kernels: a seat's Studio then runs
+# its Keras work in the room's warm workers and never imports TensorFlow.
+ENGINE_ENV = "TL_WIDGETS_ENGINE"
 
 
 def default_home() -> Path:

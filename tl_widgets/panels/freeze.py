@@ -103,7 +103,7 @@ class FreezePanel(widgets.VBox):
     # -- backbone ---------------------------------------------------------------
     def set_backbone(self, backbone: str, input_size: int | None = None) -> None:
         """Recomputes the blocks for a backbone; overrides of vanished blocks are dropped."""
-        from tl_widgets.core.models.freezing import block_names
+        from tl_widgets.core.models.facts import block_names
 
         names = block_names(backbone, input_size)
         self.backbone, self.size = backbone, input_size
@@ -152,14 +152,15 @@ class FreezePanel(widgets.VBox):
                                    train_batchnorm=bool(self.train_bn.value))
 
     def _states(self, plan: FreezeConfig) -> dict[str, bool]:
-        from tl_widgets.core.models.freezing import describe_freeze
+        from tl_widgets.core.models.facts import describe_freeze
 
         report = describe_freeze(self.backbone, self.size, plan)
         return {b.name: b.trainable is not False for b in report.blocks}
 
     def refresh(self) -> None:
         """Recomputes the report; redraws the layer map, toggles and totals."""
-        from tl_widgets.core.models.freezing import FreezeError, describe_freeze
+        from tl_widgets.core.models.facts import describe_freeze
+        from tl_widgets.core.models.freezing import FreezeError
         from tl_widgets.views.figures.basic import layer_map_figure
 
         mode = self.mode_picker.value
@@ -182,7 +183,7 @@ class FreezePanel(widgets.VBox):
 
     def _draw_graph(self) -> None:
         """Redraws the model graph under the plan (blocks, one of them expanded when chosen)."""
-        from tl_widgets.core.models.graph import describe_graph
+        from tl_widgets.core.models.facts import describe_graph
         from tl_widgets.views.figures.graph import graph_figure, graph_positions
 
         graph, blocks = describe_graph(self.backbone, self.size, self._plan())
@@ -213,7 +214,8 @@ class FreezePanel(widgets.VBox):
             check_choice(cfg.block, "freeze.block", self.blocks)
         if cfg.mode == "top":
             check_number(cfg.top_n, "freeze.top_n", 0, len(self.blocks), integer=True)
-        from tl_widgets.core.models.freezing import FreezeError, describe_freeze
+        from tl_widgets.core.models.facts import describe_freeze
+        from tl_widgets.core.models.freezing import FreezeError
 
         try:
             describe_freeze(self.backbone, self.size, cfg)

@@ -179,7 +179,7 @@ class Studio(widgets.VBox):
         """In the loading thread: imports Keras and builds the starting backbone's block list (no widgets)."""
         import keras  # noqa: F401  (the backend comes with it)
 
-        from tl_widgets.core.models.freezing import block_names
+        from tl_widgets.core.models.facts import block_names
 
         block_names(self._base.model.backbone, self._base.model.input_size)
 

@@ -58,7 +58,8 @@ def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Calla
     Raises:
         PanelError: Naming the limit and the value.
     """
-    from tl_widgets.panels.kit.validation import check_choice, check_number, resolve_under_roots
+    from tl_widgets.core.config.checks import ConfigError
+    from tl_widgets.core.room.limits import check_run_limits
 
     if lr_busy:
         raise PanelError("Expected no learning-rate sweep running. Received: one is running; wait for it to end")
@@ -67,15 +68,10 @@ def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Calla
     if workshop is None:
         return
     check_disk(seat, workshop, 0)
-    ws = workshop
-    if ws.max_input_size is not None and cfg.model.input_size is not None:
-        check_number(cfg.model.input_size, "input_size (workshop limit)", 32, ws.max_input_size, integer=True)
-    check_choice(cfg.model.backbone, "model.backbone (workshop)", ws.allowed_backbones)
-    for phase in cfg.phases:
-        check_number(phase.epochs, f"{phase.name} epochs (workshop limit)", 1, ws.max_epochs, integer=True)
-    check_number(cfg.data.batch_size, "batch_size (workshop limit)", 1, ws.max_batch_size, integer=True)
-    if cfg.data.source == "folder":
-        resolve_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], "data folder")
+    try:
+        check_run_limits(cfg, workshop, extra_roots)
+    except ConfigError as exc:
+        raise PanelError(str(exc)) from None
 
 
 def check_disk(seat: Any, workshop: Any, more_bytes: int) -> None:

@@ -23,7 +23,9 @@ import dataclasses
 import math
 import types
 import typing
-from typing import Any, Iterable, Literal, Mapping
+import os
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 __all__ = [
     "ConfigError",
@@ -126,6 +128,28 @@ def check_text(value: Any, name: str, *, path: str = "") -> str:
 # -- what the dataclasses declare ------------------------------------------------
 
 _HINTS: dict[type, dict[str, Any]] = {}
+
+
+def check_under_roots(path: Any, roots: Sequence[Path], what: str = "folder", where: str = "the data roots") -> Path:
+    """Resolves ``path`` (symlinks, ``..``) and checks it lies inside one of ``roots`` (the one rule for paths
+    that come from a browser or a seat).
+
+    Raises:
+        ConfigError: Not a path, no root configured, or the path escapes every root.
+    """
+    from tl_widgets.core.settings import DATA_ROOTS_ENV
+
+    if not isinstance(path, (str, os.PathLike)) or "\x00" in str(path):
+        raise ConfigError("", f"Expected a {what} path. Received: {path!r}")
+    if not roots:
+        raise ConfigError("", f"Expected a {what} inside a data root, but no data roots are configured "
+                              f"(pass data_roots= or set {DATA_ROOTS_ENV}). Received: {str(path)!r}")
+    resolved = Path(path).expanduser().resolve()
+    for root in roots:
+        if resolved == root or resolved.is_relative_to(root):
+            return resolved
+    raise ConfigError("", f"Expected a {what} inside {where} {[str(r) for r in roots]}. Received: "
+                          f"{str(path)!r} (resolves to {str(resolved)!r})")
 
 
 def type_hints(cls: type) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 from tl_widgets.core.models.blocks import Block
 from tl_widgets.core.config.schema import FreezeConfig
 
-__all__ = ["FreezePlan", "FreezeError", "BlockReport", "FreezeReport", "describe_freeze", "on_weightless_backbone", "count_params"]
+__all__ = ["FreezePlan", "FreezeError", "BlockReport", "FreezeReport", "on_weightless_backbone", "count_params", "is_batchnorm"]
 
 _T = TypeVar("_T")
 
@@ -75,7 +75,8 @@ class FreezeReport:
         }
 
 
-def _is_batchnorm(layer: Any) -> bool:
+def is_batchnorm(layer: Any) -> bool:
+    """True for a Keras BatchNormalization layer."""
     import keras
 
     return isinstance(layer, keras.layers.BatchNormalization)
@@ -153,7 +154,15 @@ class FreezePlan:
         return states
 
     def layer_states(self, backbone: Any, blocks: list[Block]) -> dict[str, bool]:
-        """Layer name -> trainable under this plan (overrides and BatchNorm applied)."""
+        """Layer name -> trainable under this plan (overrides and BatchNorm applied) for a Keras backbone."""
+        return self.states_for([(layer.name, is_batchnorm(layer)) for layer in backbone.layers], blocks)
+
+    def states_for(self, layers: list[tuple[str, bool]], blocks: list[Block]) -> dict[str, bool]:
+        """Layer name -> trainable under this plan, from ``(layer name, is BatchNorm)`` in model order.
+
+        Raises:
+            FreezeError: The plan names an unknown block or layer.
+        """
         states = self.block_states(blocks)
         out: dict[str, bool] = {}
         for block in blocks:
@@ -163,9 +172,9 @@ class FreezePlan:
             if name in out and name not in states:
                 out[name] = bool(value)
         if not self.cfg.train_batchnorm:
-            for layer in backbone.layers:
-                if _is_batchnorm(layer) and layer.name not in self.cfg.overrides:
-                    out[layer.name] = False
+            for name, batchnorm in layers:
+                if batchnorm and name not in self.cfg.overrides:
+                    out[name] = False
         return out
 
     def apply(self, backbone: Any, blocks: list[Block]) -> FreezeReport:
@@ -208,18 +217,6 @@ _DESCRIBE_CACHE: OrderedDict[tuple[str, int], tuple[Any, list[Block]]] = Ordered
 _DESCRIBE_LOCK = threading.Lock()
 
 
-def describe_freeze(backbone: str, input_size: int | None, cfg: FreezeConfig) -> FreezeReport:
-    """The per-block report of ``cfg`` on a backbone, without weights.
-
-    Builds the backbone with random weights (cached, two at a time) so panels
-    can show the layer map without downloading anything or calling Keras.
-
-    Raises:
-        FreezeError: The plan names an unknown block or layer.
-    """
-    return on_weightless_backbone(backbone, input_size, cfg, lambda model, blocks: report(model, blocks))
-
-
 def on_weightless_backbone(backbone: str, input_size: int | None, cfg: FreezeConfig,
                            read: Callable[[Any, list[Block]], _T]) -> _T:
     """Applies ``cfg`` to the cached weightless backbone and returns ``read(model, blocks)``, under the cache's lock.
@@ -244,9 +241,3 @@ def on_weightless_backbone(backbone: str, input_size: int | None, cfg: FreezeCon
         model, blocks = _DESCRIBE_CACHE[key]
         FreezePlan(cfg).apply(model, blocks)
         return read(model, blocks)
-
-
-def block_names(backbone: str, input_size: int | None = None) -> list[str]:
-    """The block names of a backbone, in order."""
-    rep = describe_freeze(backbone, input_size, FreezeConfig(mode="all"))
-    return [b.name for b in rep.blocks]

@@ -19,7 +19,7 @@ from tl_widgets.core.config.schema import FreezeConfig
 from tl_widgets.core.models.blocks import Block
 from tl_widgets.core.models.freezing import count_params
 
-__all__ = ["GraphNode", "ModelGraph", "layer_graph", "describe_graph"]
+__all__ = ["GraphNode", "ModelGraph", "layer_graph"]
 
 
 @dataclass(frozen=True)
@@ -162,16 +162,3 @@ def layer_graph(model: Any) -> ModelGraph:
                     seen.add(edge)
                     graph.edges.append(edge)
     return graph
-
-
-def describe_graph(backbone: str, input_size: int | None, cfg: FreezeConfig | None = None
-                   ) -> tuple[ModelGraph, list[Block]]:
-    """A registered backbone's layer graph under a freeze plan, without weights, and its blocks.
-
-    Raises:
-        FreezeError: The plan names an unknown block or layer.
-    """
-    from tl_widgets.core.models.freezing import on_weightless_backbone
-
-    return on_weightless_backbone(backbone, input_size, cfg or FreezeConfig(),
-                                  lambda model, blocks: (layer_graph(model), list(blocks)))

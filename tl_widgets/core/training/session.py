@@ -24,7 +24,8 @@ from tl_widgets.core.runs.folder import ResumePoint
 from tl_widgets.core.training.control import RunControl, RunResult
 from tl_widgets.core.training.history import HistoryRecorder
 
-__all__ = ["TrainingSession", "RunResult", "SessionBusyError", "train", "new_run_id", "set_start_gate"]
+__all__ = ["TrainingSession", "RunResult", "SessionBusyError", "train", "new_run_id", "check_run_id", "set_start_gate",
+           "start_gate"]
 
 
 class SessionBusyError(RuntimeError):
@@ -51,6 +52,25 @@ def set_start_gate(gate: StartGate | None) -> None:
     _GATE = gate
 
 
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+
+
+def check_run_id(run_id: Any) -> str:
+    """``run_id`` when it is a safe run id (a folder name: letters, digits, ``.``, ``_``, ``-``; no ``..``).
+
+    Raises:
+        ValueError: Anything else.
+    """
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
+        raise ValueError(f"Expected a run id of letters, digits, '.', '_' or '-'. Received: {run_id!r}")
+    return run_id
+
+
+def start_gate() -> StartGate | None:
+    """The gate installed with :func:`set_start_gate` (None: runs start at once)."""
+    return _GATE
+
+
 def new_run_id(name: str | None) -> str:
     """A unique, sortable, filesystem-safe run id."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", name or "run").strip("-").lower()[:40] or "run"
@@ -74,6 +94,8 @@ class TrainingSession:
         record: Record the run in the run store.
         source: Where the run comes from, for the run store.
         store: A run store to record into (default: the user's home store).
+        run_id: The id of the run (None: a new one at start). An engine
+            worker trains under the id its seat chose.
     """
 
     def __init__(
@@ -85,6 +107,7 @@ class TrainingSession:
         record: bool = True,
         source: str = "python",
         store: Any = None,
+        run_id: str | None = None,
     ) -> None:
         if config is not None and not isinstance(config, TrainConfig):
             raise TypeError(f"Expected a TrainConfig. Received: {type(config).__name__}")
@@ -96,6 +119,7 @@ class TrainingSession:
         self.store = store
         self.status = "idle"
         self.run_id: str | None = None
+        self._given_run_id = run_id
         self.run_dir: Path | None = None
         self.model: Any = None
         self.result: RunResult | None = None
@@ -153,6 +177,8 @@ class TrainingSession:
             validate(cfg)
             if self.resume_point is not None:
                 run_id = self.resume_point.run_id
+            elif self._given_run_id is not None:
+                run_id = check_run_id(self._given_run_id)
             else:
                 run_id = new_run_id(cfg.run_name or cfg.model.backbone.rsplit("/", 1)[-1])
             with _PROCESS_LOCK:
@@ -277,7 +303,8 @@ class TrainingSession:
         self._done.set()
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for an out-of-memory error of Python, TensorFlow or XLA."""
     if isinstance(exc, MemoryError):
         return True
     name = type(exc).__name__
@@ -288,7 +315,7 @@ def _is_oom(exc: BaseException) -> bool:
 
 def explain_error(exc: BaseException, cfg: TrainConfig) -> str:
     """One line for a failed run; out-of-memory errors say what to change."""
-    if _is_oom(exc):
+    if is_out_of_memory(exc):
         size = cfg.model.input_size or "the backbone's default"
         return (f"Out of memory while training: try a smaller batch size (now {cfg.data.batch_size}) or input size "
                 f"(now {size}), or a smaller backbone. ({type(exc).__name__})")

@@ -172,23 +172,12 @@ def data_roots(roots: Sequence[str | os.PathLike[str]] | None = None) -> list[Pa
 
 
 def resolve_under_roots(path: str | os.PathLike[str], roots: Sequence[Path], what: str = "folder") -> Path:
-    """Resolves ``path`` (symlinks, ``..``) and checks it lies inside one of ``roots``.
+    """Resolves ``path`` (symlinks, ``..``) and checks it lies inside one of ``roots`` (the core rule).
 
     Raises:
         PanelError: The path escapes every root, or no root is configured.
     """
-    if not isinstance(path, (str, os.PathLike)) or "\x00" in str(path):
-        raise PanelError(f"Expected a {what} path. Received: {path!r}")
-    if not roots:
-        raise PanelError(
-            f"Expected a {what} inside a data root, but no data roots are configured "
-            f"(pass data_roots= or set {DATA_ROOTS_ENV}). Received: {str(path)!r}"
-        )
-    resolved = Path(path).expanduser().resolve()
-    for root in roots:
-        if resolved == root or resolved.is_relative_to(root):
-            return resolved
-    raise PanelError(
-        f"Expected a {what} inside the data roots {[str(r) for r in roots]}. Received: {str(path)!r} "
-        f"(resolves to {str(resolved)!r})"
-    )
+    try:
+        return checks.check_under_roots(path, roots, what)
+    except checks.ConfigError as exc:
+        raise PanelError(str(exc)) from None

@@ -106,7 +106,8 @@ def model_graph(model_or_config: Any, expand: Iterable[str] = (), collapsed: boo
         TypeError: Anything else.
     """
     from tl_widgets.core.config.schema import ModelConfig, TrainConfig
-    from tl_widgets.core.models.graph import describe_graph, layer_graph
+    from tl_widgets.core.models.facts import describe_graph
+    from tl_widgets.core.models.graph import layer_graph
 
     if isinstance(model_or_config, (TrainConfig, ModelConfig)):
         model_cfg = model_or_config.model if isinstance(model_or_config, TrainConfig) else model_or_config

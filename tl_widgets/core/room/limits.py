@@ -1,0 +1,39 @@
+"""A workshop's limits on one run's config: the check the Studio makes before Start and the engine repeats.
+
+One owner for "does this config fit the workshop": the Studio calls it (and
+shows the refusal), and an engine worker that serves many seats calls it again
+on every request, because a worker is a boundary and a seat's request is
+hostile until checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from tl_widgets.core.config.checks import check_choice, check_number, check_under_roots
+from tl_widgets.core.config.schema import TrainConfig
+
+__all__ = ["check_run_limits"]
+
+
+def check_run_limits(cfg: TrainConfig, workshop: Any, extra_roots: Sequence[Path] = ()) -> None:
+    """Checks ``cfg`` against ``workshop``: input size, allowed backbone, epochs per phase, batch size, data folder.
+
+    Args:
+        cfg: The run's config.
+        workshop: The :class:`~tl_widgets.core.room.workshop.Workshop`.
+        extra_roots: Folders a data folder may also lie in (a seat's captures).
+
+    Raises:
+        ConfigError: Naming the limit and the value.
+    """
+    ws = workshop
+    if ws.max_input_size is not None and cfg.model.input_size is not None:
+        check_number(cfg.model.input_size, "input_size (workshop limit)", 32, ws.max_input_size, integer=True)
+    check_choice(cfg.model.backbone, "model.backbone (workshop)", ws.allowed_backbones)
+    for phase in cfg.phases:
+        check_number(phase.epochs, f"{phase.name} epochs (workshop limit)", 1, ws.max_epochs, integer=True)
+    check_number(cfg.data.batch_size, "batch_size (workshop limit)", 1, ws.max_batch_size, integer=True)
+    if cfg.data.source == "folder":
+        check_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], "data folder")
