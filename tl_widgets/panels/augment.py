@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -26,9 +27,13 @@ class AugmentPanel(widgets.VBox):
     Args:
         config: Initial settings.
         notice: Where refusals are shown (a new one when None).
+        engine: The engine that draws the preview (None: this process's).
     """
 
-    def __init__(self, config: AugmentConfig | None = None, notice: Notice | None = None) -> None:
+    def __init__(self, config: AugmentConfig | None = None, notice: Notice | None = None, engine: Any = None) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
         cfg = config or AugmentConfig()
         self._base = cfg
         self.notice = notice or Notice()
@@ -93,9 +98,8 @@ class AugmentPanel(widgets.VBox):
         if self._image is None or not cfg.enabled:
             self.preview.layout.display = "none"
             return
-        from tl_widgets.core.data.augment import preview_augmentations
         from tl_widgets.views.figures.basic import image_grid_figure
 
-        images = preview_augmentations(self._image, cfg, n=8, seed=0)
+        images = self.engine.augment_preview(self._image, cfg, 8, 0)
         self.preview.set_figure(image_grid_figure(images, cols=8))
         self.preview.layout.display = None

@@ -68,13 +68,17 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         class_names: The dataset's classes (the relabel choices) when reviewing ``files``.
         title: What ``files`` are (shown in the filter).
         on_decide: Called with the curation file after each decision (None: nothing).
+        engine: The engine that draws Grad-CAM and retrains (None: this process's).
     """
 
     def __init__(self, run_dir: str | os.PathLike[str] | None, *, curation: str | os.PathLike[str] | None = None,
                  data_roots: Sequence[str | os.PathLike[str]] | None = None,
                  on_retrain: Callable[[str, str], Any] | None = None, who: str | None = None,
                  data: Any = None, files: Sequence[str] | None = None, class_names: Sequence[str] = (),
-                 title: str = "files", on_decide: Callable[[str], None] | None = None) -> None:
+                 title: str = "files", on_decide: Callable[[str], None] | None = None, engine: Any = None) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
         from tl_widgets.core.config.schema import TrainConfig
         from tl_widgets.core.data.curation import curation_dir, default_curation_path
         from tl_widgets.core.runs.folder import RunFolder
@@ -89,7 +93,6 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         self.review: Any = None
         self.shown: list[int] = []
         self.child_run_id: str | None = None
-        self._model: Any = None
         self._status_head = ""
         if self.run_dir is not None:
             config_file = RunFolder(self.run_dir).config_file
@@ -287,14 +290,9 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         i = self.review.keys.index(slot_key)
 
         def work() -> None:
-            from tl_widgets.core.evaluation.evaluate import load_run
-            from tl_widgets.core.evaluation.gradcam import gradcam
             from tl_widgets.views.figures.curate_grid import png_bytes
 
-            if self._model is None:
-                self._model = load_run(self.run_dir).model
-            side = int(self._model.input_shape[1])
-            result = gradcam(self._model, _thumb(self.review.image(i), side)[None].astype("float32"))
+            result = self.engine.gradcam(str(self.run_dir), [self.review.image(i)])  # resized to the model's input
             if card.item is not None and card.item["key"] == slot_key:
                 card.image.value = png_bytes(_thumb(result.overlays[0]))
             self.notice.show(_("Grad-CAM of {key} (layer {layer}).").format(key=slot_key, layer=repr(result.layer)), "info")
@@ -316,9 +314,8 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             self.child_run_id = self.on_retrain(str(self.run_dir), str(self.curation))
             return self.child_run_id
         from tl_widgets.core.runs.lineage import child_config
-        from tl_widgets.core.training.session import TrainingSession
 
-        session = TrainingSession(child_config(self.run_dir, self.curation), source="studio")
+        session = self.engine.session(child_config(self.run_dir, self.curation), source="studio")
         self.child_run_id = session.start()
         self.notice.show(_("Child run {run_id} started.").format(run_id=self.child_run_id), "info")
         return self.child_run_id

@@ -65,8 +65,9 @@ class DataPanel(widgets.VBox):
     def __init__(self, config: DataConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
                  max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_batch_size: int | None = None,
                  max_extract_bytes: int | None = None, max_files: int | None = None,
-                 space_check: Any = None) -> None:
+                 space_check: Any = None, engine: Any = None) -> None:
         self.roots = _data_roots(data_roots)
+        self.engine = engine  # draws the augmentation preview (None: this process's)
         bs_lo, bs_hi = field_bounds(DataConfig, "batch_size")
         self.batch_bounds = (bs_lo, bs_hi if max_batch_size is None else min(bs_hi or max_batch_size, max_batch_size))
         self.max_upload_bytes = int(max_upload_bytes)
@@ -101,7 +102,7 @@ class DataPanel(widgets.VBox):
             0, min=0, max=10**7, description=_("max/class"),
             tooltip=_("Use at most this many training images per class (0: all)"))
         self.max_per_class.add_class("tlw-max-per-class")
-        self.augment = AugmentPanel(notice=self.notice)
+        self.augment = AugmentPanel(notice=self.notice, engine=engine)
         self.more = FieldGroup(  # class weights, image cache, a separate validation folder
             DataConfig, ("class_weights", "cache", "val_path"), self.guard, "data",
             options={"val_path": [(_("(none: hold out the validation split)"), ""), *sub_folders(self.roots)]},

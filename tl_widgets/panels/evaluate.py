@@ -42,9 +42,13 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
     Args:
         source: A run folder or a RunResult.
         auto: Start the evaluation at once.
+        engine: The engine that evaluates (None: this process's).
     """
 
-    def __init__(self, source: Any, *, auto: bool = False, **kwargs: Any) -> None:
+    def __init__(self, source: Any, *, auto: bool = False, engine: Any = None, **kwargs: Any) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
         self.run_dir = run_dir_of(source)
         self.report: Any = None
         self.gradcam_result: Any = None
@@ -95,10 +99,8 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
 
     def start(self) -> None:
         """Evaluates the run (in a worker thread)."""
-        from tl_widgets.core.evaluation.evaluate import evaluate_run
-
         def work() -> None:
-            self.report = evaluate_run(self.run_dir)
+            self.report = self.engine.evaluate(str(self.run_dir))
             self._show()
             self.gradcam_button.disabled = len(self.report.top_losses) == 0
             self.review_button.disabled = False
@@ -114,11 +116,9 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             return
 
         def work() -> None:
-            from tl_widgets.core.evaluation.evaluate import load_run
-            from tl_widgets.core.evaluation.gradcam import gradcam
             from tl_widgets.views.figures.evaluation import gradcam_figure
 
-            self.gradcam_result = gradcam(load_run(self.run_dir).model, self.report.top_loss_images)
+            self.gradcam_result = self.engine.gradcam(str(self.run_dir), self.report.top_loss_images)
             names = self.report.class_names
             captions = [f"{names[c]} ({p:.2f})" for c, p in
                         zip(self.gradcam_result.class_indices, self.gradcam_result.probabilities)]
@@ -137,7 +137,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
         from tl_widgets.core.runs.lineage import parent_report, per_class_before_after
         from tl_widgets.views.figures.curate_grid import before_after_html
 
-        parent = parent_report(self.run_dir)
+        parent = parent_report(self.run_dir, evaluate=self.engine.evaluate)
         if parent is not None:
             rows = per_class_before_after(parent[1], self.report.to_dict())
             self.lineage.value = before_after_html(parent[0], rows)
@@ -161,7 +161,7 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
 
         if self.curate is None:
             try:
-                self.curate = CuratePanel(self.run_dir, on_retrain=self.on_retrain)
+                self.curate = CuratePanel(self.run_dir, on_retrain=self.on_retrain, engine=self.engine)
             except PanelError as exc:
                 self.notice.show(_("Cannot review images: {reason}").format(reason=exc))
                 return

@@ -27,9 +27,13 @@ class ExportPanel(BackgroundWork, widgets.VBox):
 
     Args:
         source: A run folder or a RunResult.
+        engine: The engine that exports (None: this process's).
     """
 
-    def __init__(self, source: Any, **kwargs: Any) -> None:
+    def __init__(self, source: Any, engine: Any = None, **kwargs: Any) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
         self.run_dir = run_dir_of(source)
         self.reports: dict[str, Any] = {}
         self.notice = Notice()
@@ -43,7 +47,7 @@ class ExportPanel(BackgroundWork, widgets.VBox):
         self.card_button = widgets.Button(description=_("Write model card"), icon="file-text", layout={"width": "auto"})
         self.card_button.add_class("tlw-model-card")
         self.card_button.on_click(lambda _: self.write_card())
-        self.preview = DeploymentPreview(self.run_dir)
+        self.preview = DeploymentPreview(self.run_dir, engine=self.engine)
         self.guard.watch(self.format, lambda v: check_choice(v, "format", FORMATS))
         self.guard.watch(self.script, lambda v: check_choice(v, "script", (True, False)))
         self.button.on_click(lambda _: self.start())
@@ -53,7 +57,6 @@ class ExportPanel(BackgroundWork, widgets.VBox):
 
     def start(self) -> None:
         """Exports in the selected format (in a worker thread)."""
-        from tl_widgets.core.export.formats import export_run
         from tl_widgets.core.export.script import export_script
 
         if self.busy:
@@ -64,7 +67,7 @@ class ExportPanel(BackgroundWork, widgets.VBox):
         self.notice.show(_("Exporting {format}…").format(format=fmt), "info")
 
         def work() -> None:
-            report = export_run(self.run_dir, fmt)
+            report = self.engine.export(str(self.run_dir), fmt)
             self.reports[fmt] = report
             note = ""
             if with_script:
@@ -82,15 +85,13 @@ class ExportPanel(BackgroundWork, widgets.VBox):
 
     def write_card(self) -> None:
         """Writes MODEL_CARD.md into the run folder (in a worker thread; evaluates the run first if needed)."""
-        from tl_widgets.core.export.model_card import write_model_card
-
         if self.busy:
             self.notice.show(_("Busy: wait for the current export to end."), "warning")
             return
         self.notice.show(_("Writing the model card…"), "info")
 
         def work() -> None:
-            card = write_model_card(self.run_dir)
+            card = self.engine.model_card(str(self.run_dir))
             self.notice.show(_("Model card written: {path} (edit its Intended use and Limits).").format(path=card.path), "info")
 
         self._run_in_background(work, name="tlw-model-card", buttons=[self.card_button, self.button])

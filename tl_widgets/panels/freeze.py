@@ -28,6 +28,7 @@ class FreezePanel(widgets.VBox):
         backbone: Registered backbone name.
         input_size: Input size the blocks are computed at (None: the default).
         config: Initial freeze plan.
+        engine: Answers the backbone's facts (None: this process's engine).
     """
 
     mode = traitlets.Unicode("all", help="'all' (head only), 'up_to' a block, 'top' N blocks train, 'none' frozen.")
@@ -49,7 +50,10 @@ class FreezePanel(widgets.VBox):
         return value
 
     def __init__(self, backbone: str = "demo_cnn", input_size: int | None = None,
-                 config: FreezeConfig | None = None) -> None:
+                 config: FreezeConfig | None = None, engine: Any = None) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self.blocks: list[str] = []
@@ -103,9 +107,7 @@ class FreezePanel(widgets.VBox):
     # -- backbone ---------------------------------------------------------------
     def set_backbone(self, backbone: str, input_size: int | None = None) -> None:
         """Recomputes the blocks for a backbone; overrides of vanished blocks are dropped."""
-        from tl_widgets.core.models.facts import block_names
-
-        names = block_names(backbone, input_size)
+        names = self.engine.block_names(backbone, input_size)
         self.backbone, self.size = backbone, input_size
         if names == self.blocks:
             self.refresh()
@@ -152,14 +154,11 @@ class FreezePanel(widgets.VBox):
                                    train_batchnorm=bool(self.train_bn.value))
 
     def _states(self, plan: FreezeConfig) -> dict[str, bool]:
-        from tl_widgets.core.models.facts import describe_freeze
-
-        report = describe_freeze(self.backbone, self.size, plan)
+        report = self.engine.describe_freeze(self.backbone, self.size, plan)
         return {b.name: b.trainable is not False for b in report.blocks}
 
     def refresh(self) -> None:
         """Recomputes the report; redraws the layer map, toggles and totals."""
-        from tl_widgets.core.models.facts import describe_freeze
         from tl_widgets.core.models.freezing import FreezeError
         from tl_widgets.views.figures.basic import layer_map_figure
 
@@ -167,7 +166,7 @@ class FreezePanel(widgets.VBox):
         self.block_slider.layout.display = None if mode == "up_to" else "none"
         self.top_n.layout.display = None if mode == "top" else "none"
         try:
-            report = describe_freeze(self.backbone, self.size, self._plan())
+            report = self.engine.describe_freeze(self.backbone, self.size, self._plan())
         except FreezeError as exc:
             self.notice.show(str(exc))
             return
@@ -183,10 +182,9 @@ class FreezePanel(widgets.VBox):
 
     def _draw_graph(self) -> None:
         """Redraws the model graph under the plan (blocks, one of them expanded when chosen)."""
-        from tl_widgets.core.models.facts import describe_graph
         from tl_widgets.views.figures.graph import graph_figure, graph_positions
 
-        graph, blocks = describe_graph(self.backbone, self.size, self._plan())
+        graph, blocks = self.engine.describe_graph(self.backbone, self.size, self._plan())
         expand = [self.graph_expand.value] if self.graph_expand.value in self.blocks else []
         graph = graph.collapse(blocks, expand)
         owner = {n.name: n.block for n in graph.nodes}
@@ -214,11 +212,10 @@ class FreezePanel(widgets.VBox):
             check_choice(cfg.block, "freeze.block", self.blocks)
         if cfg.mode == "top":
             check_number(cfg.top_n, "freeze.top_n", 0, len(self.blocks), integer=True)
-        from tl_widgets.core.models.facts import describe_freeze
         from tl_widgets.core.models.freezing import FreezeError
 
         try:
-            describe_freeze(self.backbone, self.size, cfg)
+            self.engine.describe_freeze(self.backbone, self.size, cfg)
         except FreezeError as exc:
             raise PanelError(str(exc)) from None
         with self.hold_sync():

@@ -44,10 +44,14 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         config_source: Returns the current ``DataConfig`` (checked by its panel: paths under the data roots).
         on_curation: Called with the curation file after decisions were written (None: nothing).
         input_size: Returns the model's input side (for the small-image check); None: 48.
+        engine: The engine that runs the check (None: this process's).
     """
 
     def __init__(self, config_source: Callable[[], Any], *, on_curation: Callable[[str], None] | None = None,
-                 input_size: Callable[[], int] | None = None) -> None:
+                 input_size: Callable[[], int] | None = None, engine: Any = None) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
         self.config_source = config_source
         self.on_curation = on_curation
         self.input_size = input_size
@@ -78,8 +82,6 @@ class HealthPanel(BackgroundWork, widgets.VBox):
 
     def start(self) -> None:
         """Checks the current data (in a worker thread)."""
-        from tl_widgets.core.data.health import check_dataset
-
         if self.busy:
             self.notice.show(_("Busy: a check is running."), "warning")
             return
@@ -95,8 +97,8 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         size = self.input_size() if self.input_size is not None else 48
 
         def work() -> None:
-            self.report = check_dataset(data.path, val_path=data.val_path, validation_split=data.validation_split,
-                                        input_size=size)
+            self.report = self.engine.check_dataset(data.path, val_path=data.val_path,
+                                                    validation_split=data.validation_split, input_size=size)
             self._data = data
             self.show()
             self.notice.show(_("Checked {images} images: {n} findings.").format(
@@ -148,7 +150,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
                 or findings[index].kind in _UNVIEWABLE or not findings[index].files:
             raise PanelError(f"Expected a finding that names files. Received: {index!r}")
         f = findings[index]
-        self.curate = CuratePanel(None, data=self._data, files=f.files, class_names=self.report.class_names,
+        self.curate = CuratePanel(None, engine=self.engine, data=self._data, files=f.files, class_names=self.report.class_names,
                                   title=_("health finding: {kind}").format(kind=kind_label(f.kind)),
                                   on_decide=self._decided)
         self.curation = self.curate.curation

@@ -50,7 +50,8 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
         steps: Batches in the sweep.
         min_lr: First learning rate of the sweep.
         max_lr: Last learning rate of the sweep.
-        data: Data from code, passed to ``find_lr`` (as for ``TrainingSession``).
+        data: Data from code, passed to ``find_lr`` in this process (as for ``TrainingSession``).
+        engine: The engine that runs the sweep (None: this process's).
 
     Raises:
         TypeError: ``config_source`` is not callable.
@@ -58,9 +59,11 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
     """
 
     def __init__(self, config_source: Callable[[], TrainConfig], train_panel: Any = None, *, steps: int = 60,
-                 min_lr: float = 1e-6, max_lr: float = 1.0, data: Any = None) -> None:
+                 min_lr: float = 1e-6, max_lr: float = 1.0, data: Any = None, engine: Any = None) -> None:
+        from tl_widgets.core.engine import resolve_engine
         from tl_widgets.views.widgets.chart import PlotlyChart
 
+        self.engine = resolve_engine(engine)
         if not callable(config_source):
             raise TypeError(f"Expected config_source to be a callable returning a TrainConfig. "
                             f"Received: {type(config_source).__name__}")
@@ -123,8 +126,6 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
         Returns:
             True when a sweep started; False when refused (the reason is shown).
         """
-        from tl_widgets.core.training.lr_finder import find_lr
-
         if self._train is not None and self._train.running:
             run_id = getattr(self._train.session, "run_id", None)
             self.notice.show(_("Refused: a training run is active ({run_id}); the learning-rate finder needs the "
@@ -153,7 +154,12 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
 
         def work() -> None:
             """Worker thread: computes, then sets widget values only."""
-            self.result = find_lr(cfg, data=data, steps=steps, min_lr=min_lr, max_lr=max_lr)
+            if data is not None:  # data passed from Python stay in this process
+                from tl_widgets.core.training.lr_finder import find_lr
+
+                self.result = find_lr(cfg, data=data, steps=steps, min_lr=min_lr, max_lr=max_lr)
+            else:
+                self.result = self.engine.find_lr(cfg, steps=steps, min_lr=min_lr, max_lr=max_lr)
             self._show(self.result)
 
         self._run_in_background(work, name="tlw-lr-finder", buttons=[self.find_button],

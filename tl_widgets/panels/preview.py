@@ -80,9 +80,13 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
 
     Args:
         run_dir: The run folder.
+        engine: The engine that runs both models (None: this process's).
     """
 
-    def __init__(self, run_dir: Path, **kwargs: Any) -> None:
+    def __init__(self, run_dir: Path, engine: Any = None, **kwargs: Any) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
         self.run_dir = Path(run_dir)
         self.preview: Any = None
         self.notice = Notice()
@@ -134,7 +138,7 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
 
     def start(self) -> None:
         """Compares Keras and the selected export (in a worker thread)."""
-        from tl_widgets.core.export.preview import exported_formats, images_from_bytes, preview_export
+        from tl_widgets.core.export.preview import exported_formats
 
         if self.busy:
             self.notice.show(_("Busy: wait for the current comparison to end."), "warning")
@@ -148,12 +152,7 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
         self.notice.show(_("Comparing Keras and {format}…").format(format=fmt), "info")
 
         def work() -> None:
-            images = names = None
-            if files:
-                from tl_widgets.core.evaluation.evaluate import load_run
-
-                images, names = images_from_bytes(files, load_run(self.run_dir).input_size)
-            self.preview = preview_export(self.run_dir, fmt, images=images, names=names)
+            self.preview = self.engine.export_preview(str(self.run_dir), fmt, files)
             self.table.value = preview_table_html(self.preview)
             level = "info" if self.preview.disagreements == 0 else "warning"
             self.notice.show(_("{format}: {agreement:.2%} top-1 agreement with Keras.").format(

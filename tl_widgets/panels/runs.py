@@ -43,11 +43,15 @@ class RunsPanel(BackgroundWork, widgets.VBox):
 
     Args:
         store: The run store (None: the default home store).
+        engine: The engine that evaluates a run for the before/after comparison (None: this process's).
     """
 
     selected = traitlets.Tuple(help="Run ids whose curves are overlaid.")
 
-    def __init__(self, store: Any = None) -> None:
+    def __init__(self, store: Any = None, engine: Any = None) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
         from tl_widgets.core.runs.store import RunStore
         from tl_widgets.views.widgets.chart import PlotlyChart
 
@@ -173,7 +177,7 @@ class RunsPanel(BackgroundWork, widgets.VBox):
 
         def work() -> None:
             try:
-                found = compare_with_parent(run_dir)
+                found = compare_with_parent(run_dir, evaluate=self.engine.evaluate)
             except Exception:
                 self.lineage.value = ""  # the worker shows the error in the notice
                 raise

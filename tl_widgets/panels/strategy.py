@@ -33,26 +33,29 @@ class StrategyPanel(widgets.VBox):
 
     Args:
         config: Initial strategy settings.
+        engine: The engine whose devices and strategies are shown (None: this process's).
     """
 
     kind = traitlets.Unicode("auto", help="The strategy kind (only those available with this backend).")
     batch_size = traitlets.Int(32, help="Batch size per replica (set by the Data panel).")
     replicas = traitlets.Int(1, help="Replicas the selected strategy would use.")
 
-    def __init__(self, config: StrategyConfig | None = None) -> None:
-        from tl_widgets.core.training.strategy_planning import available_strategies, backend, discover_devices
+    def __init__(self, config: StrategyConfig | None = None, engine: Any = None) -> None:
+        from tl_widgets.core.engine import resolve_engine
+
+        self.engine = resolve_engine(engine)
 
         self.notice = Notice()
         self.guard = Guard(self.notice)
-        self.devices = discover_devices()
-        self.options = available_strategies(self.devices)
+        facts = self.engine.devices()  # asked once: the engine's devices and its backend's strategies
+        self.devices, self.options = facts.devices, facts.strategies
         self.allowed = [o.kind for o in self.options if o.available]
         self._base = StrategyConfig()
         dev_rows = "".join(f"<li>{html.escape(d.kind.upper())}: {html.escape(d.name)}"
                            + (f" ({d.memory_bytes / 2**30:.1f} GiB)" if d.memory_bytes else "") + "</li>"
                            for d in self.devices)
         self.devices_html = widgets.HTML(_("Keras backend <b>{backend}</b>; devices:").format(
-            backend=html.escape(backend())) + f"<ul>{dev_rows}</ul>")
+            backend=html.escape(facts.backend)) + f"<ul>{dev_rows}</ul>")
         self.devices_html.add_class("tlw-devices")
         self.picker = widgets.Dropdown(options=[(o.label, o.kind) for o in self.options if o.available],
                                        value=StrategyConfig.kind, description=_("strategy"), layout={"width": "460px"})

@@ -43,6 +43,7 @@ class TrainPanel(widgets.VBox):
         config_check: Checks the config of every Start and resumed run (e.g. against a workshop's
             limits); raises :class:`PanelError` to refuse it.
         store: The run store runs are recorded in (None: the default home store).
+        engine: Where runs train (None: this process, in a worker thread).
     """
 
     status = traitlets.Unicode("idle", help="'idle', 'running', 'stopped', 'finished' or 'failed: <reason>'.")
@@ -51,8 +52,12 @@ class TrainPanel(widgets.VBox):
 
     def __init__(self, config: TrainConfig | None = None, config_source: Callable[[], TrainConfig] | None = None,
                  n_blocks: int = 0, max_epochs: int | None = None,
-                 config_check: Callable[[TrainConfig], None] | None = None, store: Any = None) -> None:
+                 config_check: Callable[[TrainConfig], None] | None = None, store: Any = None,
+                 engine: Any = None) -> None:
+        from tl_widgets.core.engine import resolve_engine
         from tl_widgets.views.live import LiveTrainingCharts
+
+        self.engine = resolve_engine(engine)
 
         self.notice = Notice()
         self.guard = Guard(self.notice)
@@ -209,8 +214,6 @@ class TrainPanel(widgets.VBox):
         Returns:
             The run id, or None when refused (the reason is shown).
         """
-        from tl_widgets.core.training.session import TrainingSession
-
         if self._refuse_if_running():
             return None
         try:
@@ -219,7 +222,7 @@ class TrainPanel(widgets.VBox):
         except (PanelError, ConfigError) as exc:
             self.notice.show(_("Cannot start: {reason}").format(reason=exc))
             return None
-        return self._launch(lambda bus: TrainingSession(cfg, bus=bus, source="studio", store=self.store), "started")
+        return self._launch(lambda bus: self.engine.session(cfg, bus=bus, source="studio", store=self.store), "started")
 
     def resume(self, run_dir: str) -> str | None:
         """Continues an interrupted run from its last epoch checkpoint, with the same live charts.
@@ -230,13 +233,11 @@ class TrainPanel(widgets.VBox):
         Returns:
             The run id, or None when refused (the reason is shown).
         """
-        from tl_widgets.core.training.session import TrainingSession
-
         if self._refuse_if_running():
             return None
 
         def make(bus: Any) -> Any:
-            session = TrainingSession.resume(run_dir, bus=bus, source="studio", store=self.store)
+            session = self.engine.session(None, bus=bus, source="studio", store=self.store, resume_dir=run_dir)
             if self._check is not None:
                 self._check(session.config)
             return session

@@ -51,11 +51,15 @@ class TryItPanel(BackgroundWork, widgets.VBox):
         store: The run store (None: the default home store).
         result_source: Returns this kernel's last ``RunResult`` (or None); its run comes first.
         max_upload_bytes: Largest image file accepted (the Data step's upload limit by default).
+        engine: The engine that loads the run's model and predicts (None: this process's).
     """
 
     def __init__(self, store: Any = None, result_source: Callable[[], Any] | None = None, *,
-                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, **kwargs: Any) -> None:
+                 max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, engine: Any = None, **kwargs: Any) -> None:
+        from tl_widgets.core.engine import resolve_engine
         from tl_widgets.core.runs.store import RunStore
+
+        self.engine = resolve_engine(engine)
 
         self.result_source = result_source
         self.max_upload_bytes = int(max_upload_bytes)
@@ -208,8 +212,6 @@ class TryItPanel(BackgroundWork, widgets.VBox):
 
         Each good image gets a result card; each bad one a message; errors of the whole try go to the notice.
         """
-        from tl_widgets.core.evaluation.try_images import predictor_for_run
-
         if self.busy:
             self.notice.show(_("Busy: wait for the current prediction to end."), "warning")
             return
@@ -230,8 +232,7 @@ class TryItPanel(BackgroundWork, widgets.VBox):
         self.notice.show(_("Predicting {n} image(s)…").format(n=len(kept)), "info")
 
         def work() -> None:
-            predictor = predictor_for_run(run_dir)
-            outcome = predictor.try_images(kept, k=TOP_K, max_bytes=self.max_upload_bytes)
+            outcome = self.engine.try_images(run_dir, kept, k=TOP_K, max_bytes=self.max_upload_bytes)
             self.outcome = outcome
             self.results.children = [self._card(r) for r in outcome.results]
             self._show_messages(early + [e.message for e in outcome.errors])

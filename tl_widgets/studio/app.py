@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig
+from tl_widgets.core.engine import Engine, resolve_engine
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import MAX_UPLOAD_ENV, captures_home, default_home
 from tl_widgets.panels.data import DataPanel
@@ -86,7 +87,7 @@ class Studio(widgets.VBox):
 
     def __init__(self, config: TrainConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
                  max_upload_bytes: int | None = None, store: Any = None, workshop: Workshop | None = None,
-                 background: bool | None = None) -> None:
+                 background: bool | None = None, engine: Any = None) -> None:
         from tl_widgets.core.room.seat import current_seat
         from tl_widgets.core.room.workshop import workshop_from_env
         from tl_widgets.panels.capture import CapturePanel
@@ -96,6 +97,7 @@ class Studio(widgets.VBox):
         # -- the parts, declared: those that wait for the engine are None until it has loaded --------------
         self.loader = StepLoader(background)  # raises without a running loop for background=True
         self.seat: Seat | None = current_seat()  # served: this kernel's private home (runs, uploads, temp)
+        self.engine: Engine = resolve_engine(engine, self.seat)  # a served seat's: the room's warm workers
         self.workshop: Workshop | None = workshop if workshop is not None else workshop_from_env()
         ws = self.workshop
         self._base: TrainConfig = config.copy() if config is not None else default_studio_config()
@@ -127,21 +129,23 @@ class Studio(widgets.VBox):
             cfg.data, data_roots=[*resolve_data_roots(data_roots), self.captures],
             max_upload_bytes=upload_limit(max_upload_bytes, ws), max_batch_size=ws.max_batch_size if ws else None,
             max_extract_bytes=ws.max_extract_bytes if ws else None, max_files=ws.max_files if ws else None,
-            space_check=self._check_disk)
+            space_check=self._check_disk, engine=self.engine)
         self.train: TrainPanel = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=0,
                                             max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
-                                            store=store)
+                                            store=store, engine=self.engine)
         self.run_bar: RunBar = RunBar(self.train)
         self.capture: CapturePanel = CapturePanel(default_home(), on_dataset=self.use_captured,
                                                   space_check=self._check_disk)
-        self.health: HealthPanel = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
+        self.health: HealthPanel = HealthPanel(lambda: self.data.config, on_curation=self._use_curation,
+                                               engine=self.engine)
         # The webcam first (one closed line): found before the demo's long report and augmentation settings.
         self.data_tab = widgets.VBox([widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),
                                       self.data, widgets.Accordion([self.health], titles=(_("Data health check"),))])
         self.model_tab = widgets.VBox([loading_text()])
         self.model_tab.add_class("tlw-model-step")
         self.train_tab = widgets.VBox([self.train])
-        self.results: ResultSteps = ResultSteps(self.train, self.notice, on_started=lambda: self.show_tab("train"))
+        self.results: ResultSteps = ResultSteps(self.train, self.notice, on_started=lambda: self.show_tab("train"),
+                                                engine=self.engine)
         self.evaluation, self.evaluate_button = self.results.evaluation, self.results.evaluate_button
         self.runs_tab = widgets.VBox([loading_text()])
         pages = {"data": self.data_tab, "model": self.model_tab, "train": self.train_tab,
@@ -176,18 +180,16 @@ class Studio(widgets.VBox):
 
     # -- engine-dependent steps -----------------------------------------------------
     def _warm_engine(self) -> None:
-        """In the loading thread: imports Keras and builds the starting backbone's block list (no widgets)."""
-        import keras  # noqa: F401  (the backend comes with it)
-
-        from tl_widgets.core.models.facts import block_names
-
-        block_names(self._base.model.backbone, self._base.model.input_size)
+        """In the loading thread: the engine loads Keras (here, or already in the room's workers) and answers the
+        starting backbone's facts and the devices (no widgets)."""
+        self.engine.backbone_facts(self._base.model.backbone, self._base.model.input_size)
+        self.engine.devices()
 
     def _build_model_step(self) -> None:
         """Builds the Model step and what Start needs (a served room's queue); after it ``config`` works."""
         ws = self.workshop
         parts = build_model_parts(self._base, data_roots=self._roots, allowed=ws.allowed_backbones if ws else None,
-                                  config_source=lambda: self.config)
+                                  config_source=lambda: self.config, engine=self.engine)
         self.backbone, self.freeze, self.strategy, self.job = parts.backbone, parts.freeze, parts.strategy, parts.job
         self.model_tab.children = parts.page
         self.train.n_blocks = len(parts.freeze.blocks)
@@ -208,7 +210,8 @@ class Studio(widgets.VBox):
                      "queue and limits.") if self.workshop is not None or self.seat is not None else None)
         parts = build_extra_parts(store=self._store, config_source=lambda: self.config, train_panel=self.train,
                                   on_resume=self._resume, on_use_best=self.set_config,
-                                  result_source=lambda: last_result(self.train), sweeps_refused=refused)
+                                  result_source=lambda: last_result(self.train), sweeps_refused=refused,
+                                  engine=self.engine)
         self.lr_finder, self.lr_finder_box, self.sweep = parts.lr_finder, parts.lr_finder_box, parts.sweep
         self.runs, self.resume, self.try_it = parts.runs, parts.resume, parts.try_it
         self.train_tab.children = (self.train, parts.lr_finder_box, parts.sweep_box)

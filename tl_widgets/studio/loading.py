@@ -163,7 +163,7 @@ class ModelParts:
 
 
 def build_model_parts(cfg: TrainConfig, *, data_roots: Sequence[str | Path] | None, allowed: Sequence[str] | None,
-                      config_source: Callable[[], TrainConfig]) -> ModelParts:
+                      config_source: Callable[[], TrainConfig], engine: Any) -> ModelParts:
     """Makes the Model step (backbone, freeze, strategy, job export) for ``cfg``; on the kernel's thread.
 
     Args:
@@ -171,6 +171,7 @@ def build_model_parts(cfg: TrainConfig, *, data_roots: Sequence[str | Path] | No
         data_roots: Where the backbone panel may find weights files.
         allowed: The backbones offered (a workshop's; None: all).
         config_source: The Studio's assembler, for the job export.
+        engine: Answers the backbone's facts and the devices.
     """
     from tl_widgets.panels.backbone import BackbonePanel
     from tl_widgets.panels.freeze import FreezePanel
@@ -178,8 +179,8 @@ def build_model_parts(cfg: TrainConfig, *, data_roots: Sequence[str | Path] | No
     from tl_widgets.panels.strategy import StrategyPanel
 
     backbone = BackbonePanel(cfg.model, data_roots=data_roots, allowed=allowed)
-    freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze)
-    strategy = StrategyPanel(cfg.strategy)
+    freeze = FreezePanel(cfg.model.backbone, cfg.model.input_size, cfg.freeze, engine=engine)
+    strategy = StrategyPanel(cfg.strategy, engine=engine)
     job = JobPanel(config_source=config_source)
     page = (backbone, freeze, strategy, widgets.Accordion([job], titles=(_("Export a job"),)))
     return ModelParts(backbone, freeze, strategy, job, page)
@@ -200,7 +201,7 @@ class ExtraParts:
 
 def build_extra_parts(*, store: Any, config_source: Callable[[], TrainConfig], train_panel: Any,
                       on_resume: Callable[[str], str | None], on_use_best: Callable[[TrainConfig], None],
-                      result_source: Callable[[], Any], sweeps_refused: str | None) -> ExtraParts:
+                      result_source: Callable[[], Any], sweeps_refused: str | None, engine: Any) -> ExtraParts:
     """Makes the LR finder, the sweep, Runs, Resume and Try it; on the kernel's thread.
 
     Args:
@@ -211,6 +212,7 @@ def build_extra_parts(*, store: Any, config_source: Callable[[], TrainConfig], t
         on_use_best: Shows the best trial's config ("Use best").
         result_source: This Studio's last finished run (for Try it).
         sweeps_refused: Why sweeps are off here (a served room), or None.
+        engine: Runs the LR finder, evaluations for Runs, and Try it.
     """
     from tl_widgets.panels.lr_finder import LRFinderPanel
     from tl_widgets.panels.resume import ResumePanel
@@ -218,9 +220,9 @@ def build_extra_parts(*, store: Any, config_source: Callable[[], TrainConfig], t
     from tl_widgets.panels.sweep import SweepPanel
     from tl_widgets.panels.try_it import TryItPanel
 
-    lr_finder = LRFinderPanel(config_source=config_source, train_panel=train_panel)
+    lr_finder = LRFinderPanel(config_source=config_source, train_panel=train_panel, engine=engine)
     lr_box = widgets.Accordion([lr_finder], titles=(_("Learning-rate finder"),))
-    runs = RunsPanel(store)
+    runs = RunsPanel(store, engine=engine)
     resume = ResumePanel(on_resume, store=runs.store)
     sweep = SweepPanel(config_source=config_source, on_use_best=on_use_best, store=runs.store,
                        busy=lambda: train_panel.running)
@@ -230,5 +232,5 @@ def build_extra_parts(*, store: Any, config_source: Callable[[], TrainConfig], t
         sweep.status.value = sweeps_refused
     sweep_box = widgets.Accordion([sweep], titles=(_("Hyperparameter sweep (Optuna)"),))
     sweep_box.add_class("tlw-sweep-box")
-    try_it = TryItPanel(store=runs.store, result_source=result_source)
+    try_it = TryItPanel(store=runs.store, result_source=result_source, engine=engine)
     return ExtraParts(lr_finder, lr_box, sweep, sweep_box, runs, resume, try_it)

@@ -53,10 +53,11 @@ class ResultSteps:
         train: The Train panel (its last run is the one shown).
         notice: Where refusals are shown.
         on_started: Called after "Retrain with fixes" started a child run (the Studio shows the Train step).
+        engine: Evaluates and exports (None: this process's).
     """
 
-    def __init__(self, train: Any, notice: Any, on_started: Callable[[], None]) -> None:
-        self.train, self.notice, self.on_started = train, notice, on_started
+    def __init__(self, train: Any, notice: Any, on_started: Callable[[], None], engine: Any = None) -> None:
+        self.train, self.notice, self.on_started, self.engine = train, notice, on_started, engine
         # Shown only when the run on screen is not the last one (it finished while this step was open); the
         # evaluation panel's own "Evaluate" re-runs the one shown.
         self.evaluate_button = widgets.Button(description=_("Evaluate the last run"), icon="search",
@@ -98,7 +99,7 @@ class ResultSteps:
         elif key == "try" and result.run_id != self.exported_run:
             from tl_widgets.panels.export import ExportPanel
 
-            self.export_box.children = (widgets.HTML("<h3>" + _("Export") + "</h3>"), ExportPanel(result))
+            self.export_box.children = (widgets.HTML("<h3>" + _("Export") + "</h3>"), ExportPanel(result, engine=self.engine))
             self.exported_run = result.run_id
 
     def evaluate_last_run(self) -> bool:
@@ -119,7 +120,7 @@ class ResultSteps:
         if any(getattr(c, "busy", False) for c in shown):
             self.notice.show(_("Busy: an evaluation is already running; wait for it to end."), "warning")
             return False  # one evaluation at a time (each click would start another otherwise)
-        panel = EvaluatePanel(result, auto=True)
+        panel = EvaluatePanel(result, auto=True, engine=self.engine)
         panel.on_retrain = self.retrain
         self.evaluation.children = (*self.evaluation.children[:2], panel)
         self.evaluated_run = result.run_id

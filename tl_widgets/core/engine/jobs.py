@@ -143,16 +143,20 @@ def evaluate(ctx: JobContext, run_dir: str) -> Any:
 
 @_job("gradcam", "quick")
 def gradcam(ctx: JobContext, run_dir: str, images: Any) -> Any:
-    """Grad-CAM of the run's model on ``images`` (float ``[N, H, W, 3]`` in 0..255), at most 64."""
+    """Grad-CAM of the run's model on ``images`` (at most 64, each grey or RGB in 0..255, any size: resized to
+    the model's input)."""
     import numpy as np
 
+    from tl_widgets.core.data.preview import square_thumbnails
     from tl_widgets.core.evaluation.gradcam import gradcam as cam
     from tl_widgets.core.evaluation.try_images import predictor_for_run
 
-    batch = np.asarray(images, dtype="float32")
-    if batch.ndim != 4 or len(batch) > 64:
-        raise ValueError(f"Expected at most 64 images shaped [N, H, W, 3]. Received: shape {batch.shape}")
-    return cam(predictor_for_run(ctx.scope.run_dir(run_dir)).model, batch)
+    if len(images) > 64 or any(np.asarray(im).ndim not in (2, 3) or np.asarray(im).size > 4096 * 4096 * 4
+                               for im in images):
+        raise ValueError(f"Expected at most 64 images of at most 4096x4096. Received: {len(images)} images")
+    predictor = predictor_for_run(ctx.scope.run_dir(run_dir))
+    batch = square_thumbnails(images, predictor.input_size).astype("float32")
+    return cam(predictor.model, batch)
 
 
 @_job("try_images", "quick")

@@ -31,11 +31,8 @@ class Scope:
     seat: str | None = None
 
     def run_dir(self, path: Any) -> Path:
-        """The run folder ``path`` names (an existing folder)."""
-        resolved = Path(_text(path, "run folder")).expanduser().resolve()
-        if not resolved.is_dir():
-            raise ScopeError("", f"Expected an existing run folder. Received: {str(path)!r}")
-        return resolved
+        """The run folder ``path`` names (the job itself says when it is not a run folder)."""
+        return Path(_text(path, "run folder")).expanduser().resolve()
 
     def read_path(self, path: Any, what: str = "data path") -> Path:
         """A file or folder a job may read."""

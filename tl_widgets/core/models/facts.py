@@ -52,8 +52,9 @@ class BackboneFacts:
     Attributes:
         backbone: The registered name (or model file).
         input_size: The square input side these facts are for.
-        layers: Every layer, in model order.
+        layers: Every layer, in model order (what a freeze plan sets).
         blocks: The named blocks used for freezing.
+        nodes: The layer graph's nodes in model order: the layers and the plain operations between them.
         edges: The layer graph's connections ``(source, destination)``.
     """
 
@@ -61,6 +62,7 @@ class BackboneFacts:
     input_size: int
     layers: tuple[LayerFacts, ...]
     blocks: tuple[Block, ...]
+    nodes: tuple[LayerFacts, ...] = field(default=())
     edges: tuple[tuple[str, str], ...] = field(default=())
 
     @property
@@ -95,9 +97,9 @@ class BackboneFacts:
     def graph(self, plan: FreezeConfig | None = None) -> ModelGraph:
         """The layer graph under ``plan`` (None: every layer as it trains), one node per layer."""
         states = self.layer_states(plan or FreezeConfig())
-        nodes = [GraphNode(layer.name, layer.kind, layer.params,
-                           layer.trainable_params if states.get(layer.name, False) else 0, (layer.name,))
-                 for layer in self.layers]
+        nodes = [GraphNode(node.name, node.kind, node.params,
+                           node.trainable_params if states.get(node.name, False) else 0, (node.name,))
+                 for node in self.nodes]
         return ModelGraph(nodes=nodes, edges=list(self.edges))
 
 
@@ -136,7 +138,9 @@ def backbone_facts(backbone: str, input_size: int | None = None) -> BackboneFact
         layers = tuple(LayerFacts(layer.name, type(layer).__name__, count_params(layer.weights),
                                   count_params(layer.trainable_weights), is_batchnorm(layer))
                        for layer in model.layers)
-        return BackboneFacts(backbone, size, layers, tuple(blocks), tuple(layer_graph(model).edges))
+        graph = layer_graph(model)  # every layer trainable: each node's trainable_params is "when it trains"
+        nodes = tuple(LayerFacts(n.name, n.kind, n.params, n.trainable_params) for n in graph.nodes)
+        return BackboneFacts(backbone, size, layers, tuple(blocks), nodes, tuple(graph.edges))
 
     facts = on_weightless_backbone(backbone, size, FreezeConfig(mode="none"), read)
     with _LOCK:

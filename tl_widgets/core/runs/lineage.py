@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from tl_widgets.core.runs.folder import RunFolder
 
@@ -49,7 +49,17 @@ def per_class_before_after(parent: Mapping[str, Any], child: Mapping[str, Any]) 
     return rows
 
 
-def parent_report(run_dir: str | os.PathLike[str]) -> tuple[str, dict[str, Any]] | None:
+def _evaluator(evaluate: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """The function that writes a run's ``eval_report.json`` (an engine's ``evaluate``, else this process's)."""
+    if evaluate is not None:
+        return evaluate
+    from tl_widgets.core.evaluation.evaluate import evaluate_run
+
+    return evaluate_run
+
+
+def parent_report(run_dir: str | os.PathLike[str],
+                  evaluate: Callable[[Any], Any] | None = None) -> tuple[str, dict[str, Any]] | None:
     """``(parent_run_id, parent's eval report dict)`` of a child run, or None for a run without a parent.
 
     The parent folder is looked up beside the child (same output folder); its
@@ -67,13 +77,12 @@ def parent_report(run_dir: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]
         return None
     parent = RunFolder(folder.path.parent / parent_id)
     if not parent.eval_report_file.is_file():
-        from tl_widgets.core.evaluation.evaluate import evaluate_run
-
-        evaluate_run(parent.path)
+        _evaluator(evaluate)(parent.path)
     return parent_id, json.loads(parent.eval_report_file.read_text())
 
 
-def compare_with_parent(run_dir: str | os.PathLike[str]) -> tuple[str, list[dict[str, Any]]] | None:
+def compare_with_parent(run_dir: str | os.PathLike[str], evaluate: Callable[[Any], Any] | None = None
+                        ) -> tuple[str, list[dict[str, Any]]] | None:
     """``(parent_run_id, per_class_before_after rows)`` of a child run, or None for a run without a parent.
 
     Both runs' ``eval_report.json`` are read, or written by evaluating the run
@@ -81,14 +90,12 @@ def compare_with_parent(run_dir: str | os.PathLike[str]) -> tuple[str, list[dict
     """
     import json
 
-    parent = parent_report(run_dir)
+    parent = parent_report(run_dir, evaluate=evaluate)
     if parent is None:
         return None
     folder = RunFolder(Path(run_dir))
     if not folder.eval_report_file.is_file():
-        from tl_widgets.core.evaluation.evaluate import evaluate_run
-
-        evaluate_run(folder.path)
+        _evaluator(evaluate)(folder.path)
     return parent[0], per_class_before_after(parent[1], json.loads(folder.eval_report_file.read_text()))
 
 
