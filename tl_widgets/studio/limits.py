@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.settings import MAX_UPLOAD_ENV
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
 from tl_widgets.panels.kit.validation import PanelError
@@ -61,21 +61,23 @@ def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Calla
     from tl_widgets.panels.kit.validation import check_choice, check_number, resolve_under_roots
 
     if lr_busy:
-        raise PanelError("Expected no learning-rate sweep running. Received: one is running; wait for it to end")
+        raise PanelError(_("Expected no learning-rate sweep running. Received: one is running; wait for it to end"))
     if cfg.data.source == "zip":
         check_zip(cfg.data.path or "")
     if workshop is None:
         return
     check_disk(seat, workshop, 0)
     ws = workshop
+    limit = _("{what} (workshop limit)")
     if ws.max_input_size is not None and cfg.model.input_size is not None:
-        check_number(cfg.model.input_size, "input_size (workshop limit)", 32, ws.max_input_size, integer=True)
-    check_choice(cfg.model.backbone, "model.backbone (workshop)", ws.allowed_backbones)
+        check_number(cfg.model.input_size, limit.format(what="input_size"), 32, ws.max_input_size, integer=True)
+    check_choice(cfg.model.backbone, limit.format(what="model.backbone"), ws.allowed_backbones)
     for phase in cfg.phases:
-        check_number(phase.epochs, f"{phase.name} epochs (workshop limit)", 1, ws.max_epochs, integer=True)
-    check_number(cfg.data.batch_size, "batch_size (workshop limit)", 1, ws.max_batch_size, integer=True)
+        what = _("{phase} epochs").format(phase=phase.name)
+        check_number(phase.epochs, limit.format(what=what), 1, ws.max_epochs, integer=True)
+    check_number(cfg.data.batch_size, limit.format(what="batch_size"), 1, ws.max_batch_size, integer=True)
     if cfg.data.source == "folder":
-        resolve_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], "data folder")
+        resolve_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], N_("data folder"))
 
 
 def check_disk(seat: Any, workshop: Any, more_bytes: int) -> None:
@@ -84,8 +86,9 @@ def check_disk(seat: Any, workshop: Any, more_bytes: int) -> None:
         return
     used, limit = seat.disk_bytes() + int(more_bytes), int(workshop.max_seat_disk_mb * 2**20)
     if used > limit:
-        raise PanelError(f"Expected this seat to use at most {workshop.max_seat_disk_mb:g} MiB of disk (workshop "
-                         f"limit). Received: {used / 2**20:.1f} MiB; delete runs in the Runs step first")
+        raise PanelError(_("Expected this seat to use at most {limit:g} MiB of disk (workshop limit). Received: "
+                           "{used:.1f} MiB; delete runs in the Runs step first").format(
+            limit=workshop.max_seat_disk_mb, used=used / 2**20))
 
 
 def upload_limit(explicit: int | None, workshop: Any) -> int:

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tl_widgets.core.data.images import DataError
-from tl_widgets.core.settings import default_home
+from tl_widgets.core.settings import home_path
 
 __all__ = ["ACTIONS", "Decision", "CurationSummary", "curation_dir", "default_curation_path", "read_decisions",
            "append_decisions", "decide", "apply_decisions", "check_key", "export_curated"]
@@ -91,8 +91,7 @@ class CurationSummary:
 
 def curation_dir(home: str | os.PathLike[str] | None = None) -> Path:
     """``<home>/curation``: where curation files live by default (created)."""
-    folder = Path(home) if home is not None else default_home()
-    path = folder / "curation"
+    path = home_path("curation", home)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

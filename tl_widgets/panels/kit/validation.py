@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 import ipywidgets as widgets
 
 from tl_widgets.core.config import checks
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.settings import DATA_ROOTS_ENV
 
 __all__ = [
@@ -171,24 +171,28 @@ def data_roots(roots: Sequence[str | os.PathLike[str]] | None = None) -> list[Pa
     return out
 
 
-def resolve_under_roots(path: str | os.PathLike[str], roots: Sequence[Path], what: str = "folder") -> Path:
+def resolve_under_roots(path: str | os.PathLike[str], roots: Sequence[Path], what: str = N_("folder")) -> Path:
     """Resolves ``path`` (symlinks, ``..``) and checks it lies inside one of ``roots``.
+
+    Args:
+        path: The path from the browser or a restored config.
+        roots: The folders it may lie in.
+        what: What the path names, as an English msgid marked with ``N_`` (translated in the message).
 
     Raises:
         PanelError: The path escapes every root, or no root is configured.
     """
+    thing = _(what)
     if not isinstance(path, (str, os.PathLike)) or "\x00" in str(path):
-        raise PanelError(f"Expected a {what} path. Received: {path!r}")
+        raise PanelError(_("Expected a {what} path. Received: {path!r}").format(what=thing, path=path))
     if not roots:
-        raise PanelError(
-            f"Expected a {what} inside a data root, but no data roots are configured "
-            f"(pass data_roots= or set {DATA_ROOTS_ENV}). Received: {str(path)!r}"
-        )
+        raise PanelError(_("Expected a {what} inside a data root, but no data roots are configured (pass "
+                           "data_roots= or set {env}). Received: {path!r}").format(
+            what=thing, env=DATA_ROOTS_ENV, path=str(path)))
     resolved = Path(path).expanduser().resolve()
     for root in roots:
         if resolved == root or resolved.is_relative_to(root):
             return resolved
-    raise PanelError(
-        f"Expected a {what} inside the data roots {[str(r) for r in roots]}. Received: {str(path)!r} "
-        f"(resolves to {str(resolved)!r})"
-    )
+    raise PanelError(_("Expected a {what} inside the data roots {roots}. Received: {path!r} (resolves to "
+                       "{resolved!r})").format(what=thing, roots=[str(r) for r in roots], path=str(path),
+                                               resolved=str(resolved)))
