@@ -117,7 +117,7 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
     def _files(self) -> list[tuple[str, bytes]]:
         files = list(self.upload.value)
         if len(files) > MAX_FILES:
-            raise ValueError(_("Expected at most {limit} images at a time. Received: {count}").format(
+            raise ValueError(_("Expected at most {limit} images. Received: {count}").format(
                 limit=MAX_FILES, count=len(files)))
         out = []
         for f in files:

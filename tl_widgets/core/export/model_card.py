@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from tl_widgets.core.fileio import atomic_save, atomic_write_text
+from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import RunFolder
 
 __all__ = ["SECTIONS", "ModelCard", "config_hash", "render_model_card", "write_model_card", "confusion_png"]
@@ -190,10 +191,11 @@ def write_model_card(run_dir: str | os.PathLike[str], *, evaluate: bool = True) 
     folder = RunFolder(Path(run_dir))
     summary, config = _read(folder.summary_file), _read(folder.config_file)
     if summary is None or config is None:
-        raise FileNotFoundError(f"Expected a run folder with {folder.summary_file.name} and "
-                                f"{folder.config_file.name}. Received: {str(folder.path)!r}")
+        raise FileNotFoundError(_("Expected a run folder with {summary} and {config}. Received: {path!r}").format(
+            summary=folder.summary_file.name, config=folder.config_file.name, path=str(folder.path)))
     if summary.get("status") != "finished":
-        raise ValueError(f"Expected a finished run. Received: status {summary.get('status')!r} in {str(folder.path)!r}")
+        raise ValueError(_("Expected a finished run. Received: status {status!r} in {path!r}").format(
+            status=summary.get("status"), path=str(folder.path)))
     evaluation = _read(folder.eval_report_file)
     if evaluation is None and evaluate:
         from tl_widgets.core.evaluation.evaluate import evaluate_run
