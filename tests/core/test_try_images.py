@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tl_widgets.core.data.images import DataError
+from tl_widgets.core.data.images import DataError, png_bytes
 from tl_widgets.core.evaluation.try_images import (
-    MAX_TRY_IMAGES, decode_image, png_bytes, predictor_for_run, top_k,
+    MAX_TRY_IMAGES, decode_image, predictor_for_run, top_k,
 )
 
 

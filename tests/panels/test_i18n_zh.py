@@ -233,3 +233,104 @@ def test_run_labels_show_the_status_in_the_users_language(language):
     assert CJK.search(status_label("finished"))
     for text in (_label(run), _store_label(run)):
         assert f"[{status_label('finished')}]" in text and "finished" not in text, text
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _english_words(text: str, names: set[str]) -> list[str]:
+    """The Latin words of ``text`` that are not kept names: a refusal shown in Chinese must have none."""
+    return [w for w in WORD.findall(text) if not _is_kept(w, names)]
+
+
+def test_refusals_in_the_chinese_studio_have_no_english(language, tmp_path, monkeypatch, data_root):
+    """A served seat under a workshop, in zh-CN: a value over a workshop limit, bad zip uploads, a run waiting in a
+    full training queue (and its place in line on the instructor's panel), the seat over its disk quota. Each
+    refusal is shown in Chinese; only identifiers, values and paths stay as they are (a test that fails on any
+    English word shown)."""
+    import dataclasses
+    import tempfile
+    import time
+
+    from tl_widgets.core.config import schema
+    from tl_widgets.core.room import seat as seat_module
+    from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue
+    from tl_widgets.core.room.workshop import workshop_from_dict
+    from tl_widgets.core.settings import HOME_ENV, SEATS_ENV
+    from tl_widgets.core.training.session import set_start_gate
+    from tl_widgets.panels.kit.labels import status_label
+    from tl_widgets.panels.kit.validation import PanelError
+    from tl_widgets.panels.room import RoomPanel
+    from tl_widgets.studio import Studio
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))  # restored after the seat points it at itself
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(seat_module, "_CURRENT", None)
+    monkeypatch.setenv(SEATS_ENV, str(tmp_path / "seats"))
+    assert language("zh-CN") == "zh_CN"
+    ws = workshop_from_dict({"data_roots": [str(data_root)], "allowed_backbones": ["demo_cnn"], "max_epochs": 3,
+                             "max_batch_size": 16, "max_upload_mb": 0.1, "max_seat_disk_mb": 1, "max_trainings": 1})
+    studio = Studio(workshop=ws)
+    seat, room = studio.seat, None
+    assert seat is not None
+    shown: dict[str, str] = {}
+    try:
+        # A value over a workshop limit: the browser widens the widget's bound, the guard still refuses.
+        epochs = studio.train.head.epochs
+        epochs.max = 10**6
+        epochs.value = 500
+        shown["epochs over the limit"] = studio.train.notice.text
+        studio.data.batch_size.value = 17
+        shown["batch size over the limit"] = studio.data.notice.text
+        cfg = studio.config
+        cfg.phases[0].epochs = 4
+        with pytest.raises(PanelError) as refused:
+            studio.check_limits(cfg)
+        shown["a restored config over the limit"] = str(refused.value)
+        # Bad zip uploads: not a zip, zip-slip, a bomb over the extraction cap, over the upload limit.
+        for name, content in (("bad.zip", b"this is no zip"), ("slip.zip", _zip({"../evil.png": b"x"})),
+                              ("bomb.zip", _zip({"a/0.png": bytes(2 * 2**20)})),
+                              ("huge.zip", bytes(studio.data.max_upload_bytes + 1))):
+            assert studio.data.take_zip_bytes(content, name) is None, name
+            shown[f"upload {name}"] = studio.data.notice.text
+        # A full training queue: another seat holds the room's only slot; Start waits its turn in line.
+        queue = TrainingQueue(seat.home.parent / QUEUE_FILE, slots=1)
+        queue.enter("another-seat", "their-run")
+        assert queue.poll("their-run") == 0
+        studio.train.guard.accept(epochs, 1)
+        assert studio.start() is not None, studio.train.notice.text
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and studio.train.status_line.value != status_label("queued"):
+            time.sleep(0.1)
+        assert studio.train.status_line.value == status_label("queued")
+        shown["queued run"] = studio.train.progress_text.value
+        room = RoomPanel(seat.home.parent, every_s=0)
+        shown["instructor's room table"] = _text(room.table.value)
+        studio.train.stop()
+        studio.train.wait(60)
+        # The seat over its disk quota: an upload that would not fit is refused.
+        (seat.home / "big.bin").write_bytes(bytes(2**20))
+        assert studio.data.take_zip_bytes(_zip({"a/0.png": b"x", "b/0.png": b"y"}), "more.zip") is None
+        shown["upload over the disk quota"] = studio.data.notice.text
+    finally:
+        if room is not None:
+            room.close()
+        studio.room_watcher.halt()
+        set_start_gate(None)
+    names = _kept_names(studio) | {seat.name, "another-seat", "their-run"}
+    names |= {f.name for cls in (schema.DataConfig, schema.ModelConfig, schema.PhaseConfig, schema.TrainConfig)
+              for f in dataclasses.fields(cls)} | {p.name for p in cfg.phases}
+    english = {what: _english_words(text, names) for what, text in shown.items()
+               if not CJK.search(text) or _english_words(text, names)}
+    assert english == {}, "\n".join(f"{what}: {shown[what]!r}" for what in english)
+    assert "排队" in shown["queued run"] and "（第 1 位）" in shown["instructor's room table"]
+    assert "MiB" in shown["upload over the disk quota"] and "'..'" in shown["upload slip.zip"]

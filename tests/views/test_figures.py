@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from tl_widgets.views.figures import basic as figures
+from tl_widgets.views.figures.evaluation import confusion_figure, gradcam_figure, top_losses_figure
 
 BLOCKS = [
     {"name": "stem", "trainable": False, "trainable_params": 0, "frozen_params": 928, "n_layers": 3},
@@ -49,17 +50,22 @@ def test_class_counts():
 
 
 def test_confusion_normalised_rows_sum_to_one_and_empty_rows_stay_zero():
+    """The one confusion figure (views/figures/evaluation.py): rows as fractions, counts kept in customdata."""
     matrix = [[8, 2, 0], [1, 9, 0], [0, 0, 0]]
-    fig = figures.confusion_figure(matrix, ["a", "b", "c"], normalize=True)
+    fig = confusion_figure(matrix, ["a", "b", "c"], normalize=True)
     z = np.asarray(fig.data[0].z)
     assert np.allclose(z[:2].sum(axis=1), 1) and z[2].sum() == 0
-    assert fig.data[0].text[0][0] == "0.80"
-    raw = figures.confusion_figure(matrix, ["a", "b", "c"], normalize=False)
-    assert np.asarray(raw.data[0].z)[1, 1] == 9 and "85.0%" in raw.layout.title.text
+    assert fig.data[0].text[0][0] == "0.80" and np.asarray(fig.data[0].customdata).tolist() == matrix
+    assert "row-normalised" in fig.layout.title.text
+    raw = confusion_figure(matrix, ["a", "b", "c"], normalize=False)
+    assert np.asarray(raw.data[0].z)[1, 1] == 9 and raw.data[0].text[1][1] == "9"
+    assert "counts" in raw.layout.title.text and list(raw.data[0].x) == ["a", "b", "c"]
     with pytest.raises(ValueError, match="square"):
-        figures.confusion_figure([[1, 2]], ["a"], normalize=False)
-    with pytest.raises(ValueError, match="2 labels"):
-        figures.confusion_figure([[1, 2], [3, 4]], ["a"], normalize=False)
+        confusion_figure([[1, 2]], ["a"], normalize=False)
+    with pytest.raises(ValueError, match="square 1x1"):
+        confusion_figure([[1, 2], [3, 4]], ["a"], normalize=False)
+    with pytest.raises(ValueError, match="finite counts >= 0"):
+        confusion_figure([[1, -2], [3, 4]], ["a", "b"])
 
 
 def test_lr_finder_marks_the_suggestion():
@@ -89,6 +95,18 @@ def test_image_grid_embeds_pngs():
         figures.image_grid_figure(images.astype(np.float32))
     with pytest.raises(ValueError, match="5 titles"):
         figures.image_grid_figure(images, titles=["x"])
+
+
+def test_the_one_image_grid_serves_the_galleries():
+    """Top losses and Grad-CAM use the same grid: captions, a title, PNG sources; an empty set says so."""
+    images = np.full((3, 8, 8, 3), 200, dtype=np.uint8)
+    fig = top_losses_figure(images, [{"true": "a", "predicted": "b", "probability": 0.9}] * 3, columns=2)
+    assert len(fig.data) == 3 and all(t.source.startswith("data:image/png;base64,") for t in fig.data)
+    assert [a.text for a in fig.layout.annotations] == ["a → b (0.90)"] * 3 and fig.layout.title.text
+    empty = gradcam_figure(np.zeros((0, 8, 8, 3), np.uint8), [])
+    assert empty.data == () and empty.layout.annotations[0].text == "nothing to show"
+    with pytest.raises(ValueError, match="cols >= 1"):
+        figures.image_grid_figure(images, cols=0)
 
 
 def test_class_counts_mean_label_sits_beside_the_plot_not_over_the_bars():

@@ -12,6 +12,7 @@ from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
 from tl_widgets.core.i18n import _
+from tl_widgets.core.tracking.mlflow_tracking import TRACKING_URI_RULE
 
 __all__ = ["register"]
 
@@ -26,8 +27,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help=_("run ids (see `tl-widgets runs list`) or run folders"))
     p.add_argument("--tracking-uri", default=None,
-                   help=_("MLflow tracking URI, e.g. http://mlflow-server:5000 (default: MLFLOW_TRACKING_URI, "
-                          "else a SQLite store under $TL_WIDGETS_HOME/mlflow)"))
+                   help=_("MLflow tracking URI, e.g. http://mlflow-server:5000 ({rule})").format(
+                       rule=_(TRACKING_URI_RULE)))
     p.add_argument("--experiment", default="tl_widgets", help=_("MLflow experiment name (default tl_widgets)"))
     p.add_argument("--force", action="store_true", help=_("send runs MLflow already has again"))
     p.add_argument("--home", default=None, help=_("run-store folder (default: $TL_WIDGETS_HOME or ~/.tl_widgets)"))
@@ -35,12 +36,10 @@ def register(sub: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import os
-
     from tl_widgets.core.runs.store import RunNotFoundError, RunStore
-    from tl_widgets.core.tracking.mlflow_tracking import log_run_folder
+    from tl_widgets.core.tracking.mlflow_tracking import log_run_folder, resolve_tracking_uri
 
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+    uri = resolve_tracking_uri(args.tracking_uri)
     store = RunStore(args.home)
     for ref in args.runs:
         try:

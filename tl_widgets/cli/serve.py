@@ -108,9 +108,9 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
 def seats_root() -> Path:
     """Where ``serve`` keeps its seats: ``<home>/seats`` (0700); temp left by killed kernels is swept first."""
     from tl_widgets.core.room.seat import sweep_seats
-    from tl_widgets.core.settings import default_home
+    from tl_widgets.core.settings import home_path
 
-    root = default_home() / "seats"
+    root = home_path("seats")
     sweep_seats(root)
     return root
 

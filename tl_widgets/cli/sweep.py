@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 from typing import Any
 
 from tl_widgets.cli.errors import USER_ERRORS, fail
 from tl_widgets.cli.runs import positive_int
 from tl_widgets.core.i18n import _
+from tl_widgets.core.tracking.mlflow_tracking import TRACKING_URI_RULE
 
 __all__ = ["register", "print_trial", "trial_done"]
 
@@ -36,8 +36,8 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help=_("worker processes on this machine (default 1)"))
     p.add_argument("--name", help=_("the study name (sweep id; default: the file's)"))
     p.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
-                   help=_("also send each trial to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
-                          "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra"))
+                   help=_("also send each trial to MLflow (optional tracking URI; {rule}); needs the mlflow extra")
+                   .format(rule=_(TRACKING_URI_RULE)))
     p.set_defaults(func=_run)
 
 
@@ -56,12 +56,11 @@ def trial_done(mlflow_uri: str | None, outcome: Any) -> None:
     print_trial(outcome)
     if mlflow_uri is None or outcome.run_dir is None:
         return
-    from tl_widgets.core.tracking.mlflow_tracking import log_run_folder
+    from tl_widgets.core.tracking.mlflow_tracking import log_run_folder, resolve_tracking_uri
 
     record = {"sweep_id": outcome.sweep_id, "trial": outcome.number}
     try:
-        mid, _url = log_run_folder(outcome.run_dir, run_record=record,
-                                tracking_uri=mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI") or None)
+        mid, _url = log_run_folder(outcome.run_dir, run_record=record, tracking_uri=resolve_tracking_uri(mlflow_uri))
     except Exception as exc:  # the sweep goes on; the trial's run can be sent later with `runs export-mlflow`
         print(f"tl-widgets: warning: trial {outcome.number} not sent to MLflow: {type(exc).__name__}: {exc}",
               file=sys.stderr, flush=True)
@@ -84,9 +83,9 @@ def _run(args: argparse.Namespace) -> int:
             spec.trials = args.trials
         on_trial = functools.partial(trial_done, args.mlflow)
         if args.mlflow is not None:
-            from tl_widgets.core.tracking.mlflow_tracking import prepare_store
+            from tl_widgets.core.tracking.mlflow_tracking import prepare_store, resolve_tracking_uri
 
-            prepare_store(args.mlflow or os.environ.get("MLFLOW_TRACKING_URI") or None)
+            prepare_store(resolve_tracking_uri(args.mlflow))
         print(_("sweep {name}: {n} trials, maximising {metric}, pruner {pruner}").format(
             name=spec.study_name, n=spec.trials, metric=spec.metric, pruner=spec.pruner), flush=True)
         if args.workers > 1:

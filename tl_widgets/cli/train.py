@@ -9,6 +9,7 @@ from typing import Any
 from tl_widgets.cli.errors import USER_ERRORS, fail
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import COORDINATOR_ENV, NUM_PROCESSES_ENV, PROCESS_ID_ENV
+from tl_widgets.core.tracking.mlflow_tracking import TRACKING_URI_RULE
 
 __all__ = ["register", "config_from_args"]
 
@@ -20,6 +21,8 @@ _ENV = {
 
 
 def register(sub: Any) -> None:
+    from tl_widgets.core.config.schema import DataConfig, ModelConfig, PhaseConfig, StrategyConfig, TrainConfig
+
     p = sub.add_parser(
         "train", help=_("train a config (or the embedded demo) headless"),
         description=_("Train with the same engine as the Studio. Writes a run folder with config.json, history CSVs, "
@@ -27,24 +30,34 @@ def register(sub: Any) -> None:
     )
     p.add_argument("config", nargs="?", help=_("a TrainConfig file (.json/.yaml), e.g. from the Studio or `tl-widgets config --demo`"))
     p.add_argument("--demo", action="store_true", help=_("use the embedded demo config (digits, demo backbone); works offline"))
-    p.add_argument("--data", help=_("an image folder (one sub-folder per class) or a .zip of one; overrides the config"))
-    p.add_argument("--backbone", help=_("backbone name (see `tl-widgets backbones`) or a .keras/.h5 model file"))
-    p.add_argument("--weights", help=_("'pretrained', 'imagenet', 'none' or a weights file"))
-    p.add_argument("--epochs", type=int, help=_("epochs of the first phase (later phases keep theirs)"))
-    p.add_argument("--batch-size", type=int, help=_("batch size per replica"))
-    p.add_argument("--out", help=_("output folder for run folders (default: the config's output_dir)"))
-    p.add_argument("--name", help=_("run name"))
-    p.add_argument("--coordinator", help=_("HOST:PORT of process 0 for multi-process JAX (env TL_WIDGETS_COORDINATOR)"))
-    p.add_argument("--num-processes", type=int, help=_("number of processes (env TL_WIDGETS_NUM_PROCESSES or SLURM_NTASKS)"))
-    p.add_argument("--process-id", type=int, help=_("this process's index (env TL_WIDGETS_PROCESS_ID or SLURM_PROCID)"))
-    p.add_argument("--tensorboard", action="store_true",
-                   help=_("log scalars, the learning rate and the model graph to <run folder>/tensorboard "
-                          "(view with `tl-widgets runs tensorboard RUN`)"))
+    # Options that set a config field show the schema's help for it (the one description of a field).
+    p.add_argument("--data", help=_help(DataConfig, "path", _("{help} Overrides the config.")))
+    p.add_argument("--backbone", help=_help(ModelConfig, "backbone"))
+    p.add_argument("--weights", help=_help(ModelConfig, "weights"))
+    p.add_argument("--epochs", type=int, help=_help(PhaseConfig, "epochs",
+                                                    _("{help} (the first phase; later phases keep theirs)")))
+    p.add_argument("--batch-size", type=int, help=_help(DataConfig, "batch_size"))
+    p.add_argument("--out", help=_help(TrainConfig, "output_dir", _("{help} (default: the config's output_dir)")))
+    p.add_argument("--name", help=_help(TrainConfig, "run_name"))
+    env = _("{help} (env {env})")
+    p.add_argument("--coordinator", help=_help(StrategyConfig, "coordinator", env, _ENV["coordinator"]))
+    p.add_argument("--num-processes", type=int, help=_help(StrategyConfig, "num_processes", env, _ENV["num_processes"]))
+    p.add_argument("--process-id", type=int, help=_help(StrategyConfig, "process_id", env, _ENV["process_id"]))
+    p.add_argument("--tensorboard", action="store_true", help=_help(
+        TrainConfig, "tensorboard", _("{help} View it with `tl-widgets runs tensorboard RUN`.")))
     p.add_argument("--quiet", action="store_true", help=_("no progress bar, only the final line"))
     p.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
-                   help=_("send the finished run to MLflow (optional tracking URI; default: MLFLOW_TRACKING_URI, else "
-                          "a SQLite store under $TL_WIDGETS_HOME/mlflow); needs the mlflow extra"))
+                   help=_("send the finished run to MLflow (optional tracking URI; {rule}); needs the mlflow extra")
+                   .format(rule=_(TRACKING_URI_RULE)))
     p.set_defaults(func=_run)
+
+
+def _help(cls: type, name: str, template: str = "{help}", env: tuple[str, ...] = ()) -> str:
+    """An option's help from the schema's help of the field it sets (``%`` escaped for argparse)."""
+    from tl_widgets.core.config.checks import field_help
+
+    text = template.format(help=field_help(cls, name), env=_(" or ").join(env))
+    return text.replace("%", "%%")
 
 
 def _env_int(names: tuple[str, ...]) -> int | None:
@@ -127,10 +140,10 @@ def _run(args: argparse.Namespace) -> int:
     tail = f" val_accuracy={val:.4f}" if val is not None else ""
     print(f"{result.status}: {result.run_dir}{tail}")
     if args.mlflow is not None and result.run_dir is not None:
-        from tl_widgets.core.tracking.mlflow_tracking import log_run_folder
+        from tl_widgets.core.tracking.mlflow_tracking import log_run_folder, resolve_tracking_uri
 
         try:
-            mid, _url = log_run_folder(result.run_dir, tracking_uri=args.mlflow or os.environ.get("MLFLOW_TRACKING_URI"))
+            mid, _url = log_run_folder(result.run_dir, tracking_uri=resolve_tracking_uri(args.mlflow))
         except USER_ERRORS as exc:
             return fail(f"the run finished but was not sent to MLflow: {exc}")
         print(f"sent to MLflow as run {mid}")

@@ -6,8 +6,10 @@ Usage in the upper floors::
     label = _("Learning rate")
     text = _("Trained {n} epochs").format(n=n)          # placeholders filled AFTER translation
 
-Strings written at import time (module constants, dicts of help texts) are marked with :func:`N_`
-(so ``pybabel extract`` finds them) and translated where they are shown: ``_(HELP[key])``.
+Strings written at import time (module constants, the config fields' ``help`` metadata) are marked with
+:func:`N_` (so ``pybabel extract`` finds them) and translated where they are shown: ``_(LABELS[key])``.
+Refusals are messages too: raise with ``_("Expected {x} > 0. Received: x={x}").format(x=x)`` so identifiers,
+values and paths stay as they are inside the translated sentence.
 
 The language is, in order: :func:`set_language`, else ``$TL_WIDGETS_LANG``, else the locale
 (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else English. Catalogs live in

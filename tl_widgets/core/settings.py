@@ -1,8 +1,10 @@
-"""The one owner of environment-variable names and the default home folder.
+"""The one owner of environment-variable names, the default home folder and the home's layout.
 
 Every ``TL_WIDGETS_*`` variable the project reads or sets is named here, once;
 other modules import the constant (or call :func:`default_home`) instead of
-writing the string again. A test greps the package for stray literals.
+writing the string again. Every path under a home (runs, captures, caches, the
+stores, a seat's temporary files...) is in :data:`HOME_LAYOUT`; callers ask
+:func:`home_path` for it. Tests grep the package for stray literals of both.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 __all__ = [
     "HOME_ENV", "DATA_ROOTS_ENV", "MAX_UPLOAD_ENV", "WORKSHOP_ENV", "COORDINATOR_ENV", "NUM_PROCESSES_ENV",
     "PROCESS_ID_ENV", "INIT_TIMEOUT_ENV", "HEARTBEAT_TIMEOUT_ENV", "SHUTDOWN_TIMEOUT_ENV", "STUDIO_EPOCHS_ENV",
-    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "ENGINE_ENV", "default_home", "captures_home",
+    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "ENGINE_ENV", "HOME_LAYOUT", "default_home",
+    "home_path", "captures_home",
 ]
 
 #: Folder for the run store, feature cache and per-user state (default ``~/.tl_widgets``).
@@ -52,10 +55,42 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".tl_widgets"
 
 
+#: What lives under a home (``default_home()``, or a served seat's own home): part -> path under the home.
+HOME_LAYOUT: dict[str, str] = {
+    "runs": "runs",                            # the Studio's run folders
+    "run_store": "runs.sqlite",                # the run store (core/runs/store.py)
+    "sweep_store": "sweeps.sqlite",            # Optuna's default storage (core/sweeps/study.py)
+    "captures": "captures",                    # datasets captured from a webcam
+    "curation": "curation",                    # curation files (JSON Lines decisions)
+    "feature_cache": "feature_cache",          # a frozen backbone's features (a seat's: a link to its room's)
+    "embeddings": "feature_cache/embeddings",  # the health check's image embeddings
+    "data_work": "data_work",                  # extracted zips and the decoded-image disk cache
+    "mlflow": "mlflow",                        # the default MLflow store (mlflow.db, artifacts)
+    "seats": "seats",                          # ``serve``: one private home per seat
+    "tmp": "tmp",                              # a seat's temporary files (removed when its kernel ends)
+    "control": "control",                      # a seat's requests from the instructor (stop a run)
+}
+
+
+def home_path(part: str, home: str | os.PathLike[str] | None = None) -> Path:
+    """``<home>/<HOME_LAYOUT[part]>`` (nothing is created).
+
+    Args:
+        part: A key of :data:`HOME_LAYOUT` (``"runs"``, ``"captures"``, ``"feature_cache"``...).
+        home: The home (None: :func:`default_home`, a seat's own when served).
+
+    Raises:
+        KeyError: ``part`` is not in :data:`HOME_LAYOUT`.
+    """
+    if part not in HOME_LAYOUT:
+        raise KeyError(f"Expected a part of the home in {sorted(HOME_LAYOUT)}. Received: {part!r}")
+    return (Path(home).expanduser() if home is not None else default_home()) / HOME_LAYOUT[part]
+
+
 def captures_home(home: str | os.PathLike[str] | None = None) -> Path:
     """Where datasets captured from a webcam are written: ``<home>/captures``.
 
     Args:
         home: A data home (None: the default home, a seat's own when served).
     """
-    return (Path(home) if home is not None else default_home()) / "captures"
+    return home_path("captures", home)

@@ -8,10 +8,10 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from tl_widgets.core.config.checks import field_bounds, field_choices, type_hints
+from tl_widgets.core.config.checks import field_bounds, field_choices, field_label, type_hints
 from tl_widgets.core.config.schema import AugmentConfig
 from tl_widgets.core.i18n import _
-from tl_widgets.panels.kit.labels import choice_options, field_label
+from tl_widgets.panels.kit.labels import choice_options
 from tl_widgets.panels.kit.validation import Guard, Notice, check_choice, check_number
 
 __all__ = ["AugmentPanel"]
@@ -39,14 +39,15 @@ class AugmentPanel(widgets.VBox):
         self.notice = notice or Notice()
         self.guard = Guard(self.notice)
         self._image: np.ndarray | None = None
-        self.flip = widgets.Dropdown(options=choice_options(FLIPS), value=cfg.flip, description=_("flip"))
+        self.flip = widgets.Dropdown(options=choice_options(FLIPS), value=cfg.flip,
+                                     description=field_label(AugmentConfig, "flip"))
         self.flip.add_class("tlw-aug-flip")
         self.guard.watch(self.flip, lambda v: check_choice(v, "flip", FLIPS), lambda _: self.refresh())
         self.factors: dict[str, widgets.FloatSlider] = {}
         for name in FACTORS:
             lo, hi = field_bounds(AugmentConfig, name)
             slider = widgets.FloatSlider(value=getattr(cfg, name), min=lo, max=hi, step=0.05,
-                                         description=field_label(name), continuous_update=False)
+                                         description=field_label(AugmentConfig, name), continuous_update=False)
             slider.add_class(f"tlw-aug-{name}")
             self.guard.watch(slider, lambda v, n=name, a=lo, b=hi: float(check_number(v, n, a, b)),
                              lambda _: self.refresh())

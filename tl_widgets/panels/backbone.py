@@ -13,7 +13,7 @@ import traitlets
 
 from tl_widgets.core.config.checks import field_bounds
 from tl_widgets.core.config.schema import ModelConfig
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.models.backbones import BackboneSpec, get_backbone, list_backbones
 from tl_widgets.panels.kit.field_editor import FieldGroup, advanced_box
 from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice, check_number, resolve_under_roots
@@ -141,9 +141,9 @@ class BackbonePanel(widgets.VBox):
     def _check_weights_file(self, value: Any) -> str:
         if value == "":
             return value
-        path = resolve_under_roots(value, self.roots, "weights file")
+        path = resolve_under_roots(value, self.roots, N_("weights file"))
         if not path.name.endswith(WEIGHT_SUFFIXES) or not path.is_file():
-            raise PanelError(f"Expected a .h5 or .keras file. Received: {value!r}")
+            raise PanelError(_("Expected a .h5 or .keras file. Received: {value!r}").format(value=value))
         return str(path)
 
     # -- events -----------------------------------------------------------------
@@ -231,7 +231,7 @@ class BackbonePanel(widgets.VBox):
         choice = check_choice(self.weights.value, "weights", WEIGHT_CHOICES)
         if choice == "file":
             if not self.weights_file.value:
-                raise PanelError("Expected a weights file picked under the data roots. Received: none")
+                raise PanelError(_("Expected a weights file picked under the data roots. Received: none"))
             weights = self._check_weights_file(self.weights_file.value)
         elif choice == "pretrained" and self._base.weights == "imagenet":
             weights = "imagenet"

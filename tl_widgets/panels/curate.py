@@ -97,13 +97,14 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         if self.run_dir is not None:
             config_file = RunFolder(self.run_dir).config_file
             if not config_file.is_file():
-                raise PanelError(f"Expected a run folder with config.json. Received: {str(self.run_dir)!r}")
+                raise PanelError(_("Expected a run folder with config.json. Received: {path!r}").format(
+                    path=str(self.run_dir)))
             data = TrainConfig.load(config_file).data
         elif data is None or self._files is None:
             raise PanelError("Expected a run folder, or a DataConfig with the files to review. Received: neither")
         self.data = data
         if data.source == "code":
-            raise PanelError("Expected a run on demo, folder or zip data to curate. Received: data from code")
+            raise PanelError(_("Expected a run on demo, folder or zip data to curate. Received: data from code"))
         where = data.demo if data.source == "demo" else (data.path or "")
         roots = data_roots_or_none(data_roots)
         if roots and data.source in ("folder", "zip"):
@@ -112,12 +113,12 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             allowed = [*roots, default_home().resolve()]
             for path in (data.path, data.val_path):
                 if path and not (data.source == "zip" and path == data.path and _is_upload(path)):
-                    resolve_under_roots(path, allowed, "run's data")
+                    resolve_under_roots(path, allowed, N_("run's data"))
         path = Path(curation) if curation is not None else Path(data.curation or default_curation_path(data.source,
                                                                                                        where))
         # Every path is re-checked: a curation file lives in the home's curation folder or under a data root.
         self.curation = resolve_under_roots(path, [curation_dir().resolve(), *data_roots_or_none(data_roots)],
-                                            "curation file")
+                                            N_("curation file"))
         self.filter = widgets.Dropdown(options=[(_("(evaluating…)"), "")], value="", description=_("show"),
                                        layout={"width": "420px"})
         self.filter.add_class("tlw-curate-filter")
@@ -193,7 +194,8 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         if self._files is not None and value in ("files", ""):
             return value
         if not isinstance(value, str) or not (value in ("wrong", "errors", "") or self._valid_cell(value)):
-            raise PanelError(f"Expected 'wrong', 'errors' or a confusion cell. Received: {value!r}")
+            raise PanelError(_("Expected 'wrong', 'errors' or a confusion cell. Received: {value!r}").format(
+                value=value))
         return value
 
     def _check_action(self, card: _Card, value: Any) -> str:
@@ -208,9 +210,9 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         """
         names = self.review.class_names if self.review is not None else None
         if names is None:
-            raise PanelError("Expected the run's predictions first. Received: none yet")
-        check_choice(true, "true class", names)
-        check_choice(predicted, "predicted class", names)
+            raise PanelError(_("Expected the run's predictions first. Received: none yet"))
+        check_choice(true, _("true class"), names)
+        check_choice(predicted, _("predicted class"), names)
         return f"cell:{names.index(true)}:{names.index(predicted)}"
 
     def indices(self, value: str) -> list[int]:
@@ -228,7 +230,8 @@ class CuratePanel(BackgroundWork, widgets.VBox):
     def show(self, value: str) -> None:
         """Fills the grid with the images of a filter value, each with its decision read from the curation file."""
         from tl_widgets.core.data.curation import read_decisions
-        from tl_widgets.views.figures.curate_grid import png_bytes, prediction_bars_html
+        from tl_widgets.core.data.images import png_bytes
+        from tl_widgets.views.figures.curate_grid import prediction_bars_html
 
         if self.review is None or not value:
             return
@@ -290,7 +293,7 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         i = self.review.keys.index(slot_key)
 
         def work() -> None:
-            from tl_widgets.views.figures.curate_grid import png_bytes
+            from tl_widgets.core.data.images import png_bytes
 
             result = self.engine.gradcam(str(self.run_dir), [self.review.image(i)])  # resized to the model's input
             if card.item is not None and card.item["key"] == slot_key:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.config.checks import field_bounds, field_choices
+from tl_widgets.core.config.checks import field_bounds, field_choices, field_help
 from tl_widgets.core.config.schema import DataConfig
 from tl_widgets.core.data.preview import DataPreview, demo_preview, folder_preview, sub_folders
 from tl_widgets.core.i18n import N_, _
@@ -100,13 +100,13 @@ class DataPanel(widgets.VBox):
         self.batch_size.add_class("tlw-batch-size")
         self.max_per_class = widgets.BoundedIntText(
             0, min=0, max=10**7, description=_("max/class"),
-            tooltip=_("Use at most this many training images per class (0: all)"))
+            tooltip=_("{help} 0: all.").format(help=field_help(DataConfig, "max_per_class")))
         self.max_per_class.add_class("tlw-max-per-class")
         self.augment = AugmentPanel(notice=self.notice, engine=engine)
         self.more = FieldGroup(  # class weights, image cache, a separate validation folder
             DataConfig, ("class_weights", "cache", "val_path"), self.guard, "data",
             options={"val_path": [(_("(none: hold out the validation split)"), ""), *sub_folders(self.roots)]},
-            checks_={"val_path": lambda v: str(resolve_under_roots(v, self.roots, "validation folder"))})
+            checks_={"val_path": lambda v: str(resolve_under_roots(v, self.roots, N_("validation folder")))})
         self.advanced = advanced_box((None, self.more.widgets))
         self.summary = widgets.HTML()
         self.summary.add_class("tlw-data-summary")
@@ -148,10 +148,10 @@ class DataPanel(widgets.VBox):
             PanelError: ``cfg.path`` is not inside the data roots (nor an upload of this panel).
         """
         if cfg.source == "code":
-            raise PanelError("Expected data.source 'demo', 'folder' or 'zip' in the Studio. Received: 'code' "
-                             "(data passed from Python need TrainingSession(config, data=...))")
+            raise PanelError(_("Expected data.source 'demo', 'folder' or 'zip' in the Studio. Received: 'code' "
+                               "(data passed from Python need TrainingSession(config, data=...))"))
         if cfg.source == "folder":
-            folder = str(resolve_under_roots(cfg.path or "", self.roots, "data folder"))
+            folder = str(resolve_under_roots(cfg.path or "", self.roots, N_("data folder")))
             if folder not in [v for _, v in self.folder.options]:
                 self.guard.set_options(self.folder, [*self.folder.options, (folder, folder)], self.folder.value)
         elif cfg.source == "zip":
@@ -183,11 +183,11 @@ class DataPanel(widgets.VBox):
         path: str | None = None
         if source == "folder":
             if not self.folder.value:
-                raise PanelError("Expected a data folder picked under the data roots. Received: none")
+                raise PanelError(_("Expected a data folder picked under the data roots. Received: none"))
             path = str(self._check_folder(self.folder.value))
         elif source == "zip":
             if not self.path:
-                raise PanelError("Expected an uploaded zip of class folders. Received: nothing uploaded yet")
+                raise PanelError(_("Expected an uploaded zip of class folders. Received: nothing uploaded yet"))
             path = str(self.check_zip(self.path))
         split_lo, split_hi = field_bounds(DataConfig, "validation_split")
         bs_lo, bs_hi = self.batch_bounds
@@ -204,7 +204,7 @@ class DataPanel(widgets.VBox):
     def _check_folder(self, value: Any) -> str:
         if value == "" and not self.roots:
             return value
-        return str(resolve_under_roots(value, self.roots, "data folder"))
+        return str(resolve_under_roots(value, self.roots, N_("data folder")))
 
     def check_zip(self, value: str) -> Path:
         """The zip ``value`` names when it is this panel's upload or a .zip under the data roots; raises PanelError."""
@@ -212,8 +212,9 @@ class DataPanel(widgets.VBox):
         if resolved is not None and str(resolved) in self._uploads:
             return resolved
         if resolved is not None and resolved.suffix.lower() == ".zip" and resolved.is_file():
-            return resolve_under_roots(resolved, self.roots, "zip file")
-        raise PanelError(f"Expected a zip uploaded in this panel or a .zip file inside the data roots. Received: {value!r}")
+            return resolve_under_roots(resolved, self.roots, N_("zip file"))
+        raise PanelError(_("Expected a zip uploaded in this panel or a .zip file inside the data roots. Received: "
+                           "{value!r}").format(value=value))
 
     # -- events -----------------------------------------------------------------
     def _on_source(self, value: str) -> None:
@@ -340,6 +341,7 @@ class DataPanel(widgets.VBox):
             zip_path = self.check_zip(self.path)
             root = self._uploads.get(str(zip_path))
             if root is None:
-                raise PanelError(f"Zip {str(zip_path)!r} is selected; it is extracted when training starts.")
+                raise PanelError(_("Zip {path!r} is selected; it is extracted when training starts.").format(
+                    path=str(zip_path)))
             preview = folder_preview(root, self.max_per_class.value or None)
         return preview.report, preview.samples, preview.titles

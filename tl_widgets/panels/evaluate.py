@@ -148,8 +148,8 @@ class EvaluatePanel(BackgroundWork, widgets.VBox):
             return
         names = self.report.class_names
         try:
-            true = check_choice(event.get("y"), "true class", names)
-            predicted = check_choice(event.get("x"), "predicted class", names)
+            true = check_choice(event.get("y"), _("true class"), names)
+            predicted = check_choice(event.get("x"), _("predicted class"), names)
         except PanelError as exc:
             self.notice.show(_("Refused: {reason}").format(reason=exc))
             return

@@ -46,7 +46,8 @@ class FreezePanel(widgets.VBox):
         for key, flag in value.items():
             check_choice(key, "freeze.overrides key", self.blocks)
             if not isinstance(flag, bool):
-                raise PanelError(f"Expected true/false for override {key!r}. Received: {flag!r}")
+                raise PanelError(_("Expected true/false for override {key!r}. Received: {flag!r}").format(
+                    key=key, flag=flag))
         return value
 
     def __init__(self, backbone: str = "demo_cnn", input_size: int | None = None,
@@ -92,7 +93,7 @@ class FreezePanel(widgets.VBox):
                          lambda _: self.refresh())
         self.guard.watch(self.train_bn, lambda v: check_choice(v, "train_batchnorm", (True, False)),
                          lambda _: self.refresh())
-        self.guard.watch(self.graph_expand, lambda v: check_choice(v, "graph block", ["", *self.blocks]),
+        self.guard.watch(self.graph_expand, lambda v: check_choice(v, _("graph block"), ["", *self.blocks]),
                          lambda _: self.refresh())
         super().__init__([widgets.HTML(_("<h3>Freeze</h3>")), self.mode_picker, self.block_slider, self.top_n,
                           widgets.HTML(_("Blocks that train (a toggle overrides the mode):")), self.toggles_box,
@@ -124,7 +125,7 @@ class FreezePanel(widgets.VBox):
                 box = widgets.Checkbox(False, description=name, indent=False, layout={"width": "auto"})
                 box.add_class("tlw-block-toggle")
                 box.add_class(f"tlw-block-{name}")
-                self.guard.watch(box, lambda v: check_choice(v, "block toggle", (True, False)),
+                self.guard.watch(box, lambda v: check_choice(v, _("block toggle"), (True, False)),
                                  lambda v, n=name: self._on_toggle(n, v))
                 self.toggles[name] = box
             self.toggles_box.children = list(self.toggles.values())

@@ -148,7 +148,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         findings = self.report.findings if self.report is not None else []
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(findings) \
                 or findings[index].kind in _UNVIEWABLE or not findings[index].files:
-            raise PanelError(f"Expected a finding that names files. Received: {index!r}")
+            raise PanelError(_("Expected a finding that names files. Received: {index!r}").format(index=index))
         f = findings[index]
         self.curate = CuratePanel(None, engine=self.engine, data=self._data, files=f.files, class_names=self.report.class_names,
                                   title=_("health finding: {kind}").format(kind=kind_label(f.kind)),
@@ -178,7 +178,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
 
         findings = self.report.findings if self.report is not None else []
         if not isinstance(index, int) or not 0 <= index < len(findings) or findings[index].kind not in ACTIONS:
-            raise PanelError(f"Expected a finding with an action. Received: {index!r}")
+            raise PanelError(_("Expected a finding with an action. Received: {index!r}").format(index=index))
         f = findings[index]
         data = self._data
         self.curation = Path(data.curation) if data.curation else \

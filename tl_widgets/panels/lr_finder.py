@@ -111,7 +111,7 @@ class LRFinderPanel(BackgroundWork, widgets.VBox):
         lo = float(check_number(min_lr, "min_lr", *LR_BOUNDS))
         hi = float(check_number(max_lr, "max_lr", *LR_BOUNDS))
         if not lo < hi:
-            raise PanelError(f"Expected min_lr < max_lr. Received: min_lr={lo:g}, max_lr={hi:g}")
+            raise PanelError(_("Expected min_lr < max_lr. Received: min_lr={lo:g}, max_lr={hi:g}").format(lo=lo, hi=hi))
         return lo, hi
 
     @property

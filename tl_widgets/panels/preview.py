@@ -27,14 +27,9 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 
 def _thumbnail(image: Any, side: int = 48) -> str:
     """An ``<img>`` with the image as an inline PNG (no file, no URL)."""
-    import base64
-    import io
+    from tl_widgets.core.data.images import png_data_uri
 
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).resize((side, side), Image.NEAREST).save(buf, format="PNG")
-    return f"<img src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}' width={side}>"
+    return f"<img src='{png_data_uri(image, side)}' width={side}>"
 
 
 def _top_html(top: list[tuple[str, float]]) -> str:
@@ -126,13 +121,15 @@ class DeploymentPreview(BackgroundWork, widgets.VBox):
     def _files(self) -> list[tuple[str, bytes]]:
         files = list(self.upload.value)
         if len(files) > MAX_FILES:
-            raise ValueError(f"Expected at most {MAX_FILES} images. Received: {len(files)}")
+            raise ValueError(_("Expected at most {limit} images. Received: {count}").format(
+                limit=MAX_FILES, count=len(files)))
         out = []
         for f in files:
             name, content = str(f.get("name", "?")), f.get("content", b"")
             data = bytes(content) if isinstance(content, (bytes, bytearray, memoryview)) else None
             if data is None or len(data) > MAX_FILE_BYTES:
-                raise ValueError(f"Expected image files up to {MAX_FILE_BYTES // 2**20} MiB. Received: {name!r}")
+                raise ValueError(_("Expected image files up to {limit} MiB. Received: {name!r}").format(
+                    limit=MAX_FILE_BYTES // 2**20, name=name))
             out.append((name, data))
         return out
 

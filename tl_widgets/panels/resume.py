@@ -54,7 +54,7 @@ class ResumePanel(widgets.VBox):
         self.resume_button.add_class("tlw-resume")
         self.dismiss_button = widgets.Button(description=_("Not now"), icon="times")
         self.dismiss_button.add_class("tlw-resume-dismiss")
-        self.guard.watch(self.runs, lambda v: v if v is None else check_choice(v, "run to resume", self.run_dirs))
+        self.guard.watch(self.runs, lambda v: v if v is None else check_choice(v, _("run to resume"), self.run_dirs))
         self.resume_button.on_click(lambda _: self.resume())
         self.dismiss_button.on_click(lambda _: self._hide())
         super().__init__([
@@ -84,8 +84,8 @@ class ResumePanel(widgets.VBox):
         """Resumes the selected run (see ``on_resume``); returns its run id or None."""
         try:
             if self.runs.value is None:
-                raise PanelError("Expected an interrupted run to resume. Received: none listed")
-            run_dir = check_choice(self.runs.value, "run to resume", self.run_dirs)
+                raise PanelError(_("Expected an interrupted run to resume. Received: none listed"))
+            run_dir = check_choice(self.runs.value, _("run to resume"), self.run_dirs)
         except PanelError as exc:
             self.guard.refusals += 1
             self.notice.show(_("Refused: {reason}").format(reason=exc))

@@ -17,6 +17,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
 from tl_widgets.core.i18n import _
+from tl_widgets.panels.kit.labels import status_label
 from tl_widgets.panels.kit.validation import Notice, PanelError, check_choice
 
 __all__ = ["RoomPanel"]
@@ -87,7 +88,8 @@ class RoomPanel(widgets.VBox):
         for s in self.seats:
             run = s["run"] or {}
             epoch = f"{run.get('epoch', 0)}/{run.get('total_epochs') or '?'}" if run else ""
-            cells = [s["seat"], run.get("status", _("no run yet")), epoch, _fmt(run.get("val_accuracy")),
+            status = status_label(str(run.get("status", ""))) if run else _("no run yet")
+            cells = [s["seat"], status, epoch, _fmt(run.get("val_accuracy")),
                      _fmt(run.get("images_per_sec"), "{:.0f}"), _fmt(s["pss_bytes"] and s["pss_bytes"] / 2**20,
                                                                    "{:.0f} MiB"), s["queue"]]
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")

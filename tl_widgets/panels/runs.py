@@ -95,7 +95,8 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         known = {r["run_id"] for r in self.runs}
         for run_id in value:
             if run_id not in known:
-                raise PanelError(f"Expected run ids listed in the run store. Received: {run_id!r}")
+                raise PanelError(_("Expected run ids listed in the run store. Received: {run_id!r}").format(
+                    run_id=run_id))
         return tuple(value)
 
     def refresh(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from tl_widgets.core.config.checks import field_bounds, field_choices
+from tl_widgets.core.config.checks import field_bounds, field_choices, field_help
 from tl_widgets.core.config.schema import StrategyConfig
 from tl_widgets.core.i18n import _
 from tl_widgets.panels.kit.field_editor import FieldGroup, advanced_box
@@ -69,7 +69,7 @@ class StrategyPanel(widgets.VBox):
         self.reasons.add_class("tlw-strategy-reasons")
         lo, hi = field_bounds(StrategyConfig, "logical_cpus")
         self.logical_cpus = widgets.BoundedIntText(0, min=lo, max=hi, description=_("logical CPUs"),
-                                                   tooltip=_("Split the CPU into N devices to try 'mirrored' without GPUs"))
+                                                   tooltip=field_help(StrategyConfig, "logical_cpus"))
         self.logical_cpus.add_class("tlw-logical-cpus")
         self.precision = widgets.Dropdown(options=choice_options(PRECISIONS), value=StrategyConfig.mixed_precision,
                                           description=_("precision"))

@@ -64,8 +64,9 @@ class _Row:
 
     def entry(self) -> dict[str, Any]:
         """This row as a sweep-file entry, its numbers checked."""
-        low = check_number(self.low.value, f"{self.path} from", None, None, integer=self.kind == "int")
-        high = check_number(self.high.value, f"{self.path} to", None, None, integer=self.kind == "int")
+        integer = self.kind == "int"
+        low = check_number(self.low.value, _("{path} from").format(path=self.path), None, None, integer=integer)
+        high = check_number(self.high.value, _("{path} to").format(path=self.path), None, None, integer=integer)
         out: dict[str, Any] = {"type": self.kind, "low": low, "high": high}
         if self.kind == "float" and bool(self.log.value):
             out["log"] = True
@@ -238,7 +239,7 @@ class SweepPanel(BackgroundWork, widgets.VBox):
         from tl_widgets.core.sweeps.runner import best_config
 
         if self.study is None:
-            raise PanelError("Expected a sweep with a complete trial. Received: no sweep yet")
+            raise PanelError(_("Expected a sweep with a complete trial. Received: no sweep yet"))
         try:
             return best_config(self.study)
         except ValueError as exc:

@@ -13,14 +13,13 @@ import traitlets
 from tl_widgets.core.config.checks import ConfigError, field_bounds
 from tl_widgets.core.config.schema import FreezeConfig, PhaseConfig, TrainConfig
 from tl_widgets.core.i18n import _
+from tl_widgets.core.runs.db import saved_a_model
 from tl_widgets.panels.kit.phase_editor import PhaseEditor
 from tl_widgets.panels.kit.labels import status_label
 from tl_widgets.panels.train_advanced import TrainAdvanced
 from tl_widgets.panels.kit.validation import Guard, Notice, PanelError, check_choice, check_number
 
-__all__ = ["TrainPanel", "TERMINAL"]
-
-TERMINAL = ("stopped", "finished")
+__all__ = ["TrainPanel"]
 
 
 def _eta(seconds: float | None) -> str:
@@ -76,7 +75,7 @@ class TrainPanel(widgets.VBox):
         self.ft_top.add_class("tlw-ft-top")
         self.guard.watch(self.fine_tune, lambda v: check_choice(v, "fine_tune", (True, False)),
                          lambda _: self._show_ft())
-        self.guard.watch(self.ft_top, lambda v: check_number(v, "top N", *self._top_bounds(), integer=True))
+        self.guard.watch(self.ft_top, lambda v: check_number(v, _("top N"), *self._top_bounds(), integer=True))
         self.tensorboard = widgets.Checkbox(False, description=_("log to TensorBoard (run folder's tensorboard/)"),
                                             indent=False, layout={"width": "auto"})
         self.tensorboard.add_class("tlw-tensorboard")
@@ -158,7 +157,7 @@ class TrainPanel(widgets.VBox):
         phases = [self.advanced.apply_phase(0, self.head.apply(base[0]))]
         if self.fine_tune.value:
             template = base[1] if len(base) > 1 else PhaseConfig(name="fine_tune")
-            top = check_number(self.ft_top.value, "top N", *self._top_bounds(), integer=True)
+            top = check_number(self.ft_top.value, _("top N"), *self._top_bounds(), integer=True)
             old = template.freeze
             if old is None:
                 first = freeze if freeze is not None else self._base.freeze
@@ -335,7 +334,7 @@ class TrainPanel(widgets.VBox):
             + f"  {speed}  {_eta(p.eta_seconds)}")
         if p.status == "failed":
             self._set_status("failed: " + (p.message or _("unknown error")))
-        elif p.status in TERMINAL:
+        elif saved_a_model(p.status):
             if p.status == "finished":
                 self.progress_bar.value = 1.0
             if self.notice.text == self._run_notice:  # not "Stopping after the current batch..." once stopped

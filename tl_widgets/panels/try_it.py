@@ -10,7 +10,6 @@ one a message of its own. Everything model-side runs in core
 
 from __future__ import annotations
 
-import base64
 import html
 import sqlite3
 from pathlib import Path
@@ -20,6 +19,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.evaluation.try_images import MAX_TRY_IMAGES
 from tl_widgets.core.i18n import _
+from tl_widgets.core.runs.db import MODEL_STATUSES
 from tl_widgets.core.runs.folder import RunFolder
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
 from tl_widgets.panels.kit.labels import status_label
@@ -30,7 +30,6 @@ __all__ = ["TryItPanel"]
 
 TOP_K = 5
 IMAGE_SIDE = 160  # px on screen for the model's input and the overlay
-_TRIED_STATUSES = ("finished", "stopped")  # runs that saved a model
 
 
 def _has_model(run_dir: Any) -> bool:
@@ -127,7 +126,7 @@ class TryItPanel(BackgroundWork, widgets.VBox):
         try:
             if self.store is None:
                 raise OSError(self.store_error)
-            runs = [r for status in _TRIED_STATUSES for r in self.store.list_runs(status=status, limit=200)]
+            runs = [r for status in MODEL_STATUSES for r in self.store.list_runs(status=status, limit=200)]
         except (OSError, sqlite3.DatabaseError) as exc:
             runs = []
             self.notice.show(_("Cannot read the run store: {error}").format(error=str(exc)), "warning")
@@ -264,15 +263,14 @@ class TryItPanel(BackgroundWork, widgets.VBox):
 
     def _card(self, result: Any) -> widgets.Widget:
         """One image: what the model sees, the Grad-CAM overlay, the top-k bars and its time."""
-        from tl_widgets.core.evaluation.try_images import png_bytes
+        from tl_widgets.core.data.images import png_data_uri
         from tl_widgets.views.widgets.chart import PlotlyChart
         from tl_widgets.views.figures.try_it import top_k_figure
 
         def picture(image: Any, caption: str, alt: str, css: str) -> widgets.Widget:
             """An inline PNG with alternative text (a screen reader names it) and a caption."""
-            data = base64.b64encode(png_bytes(image, IMAGE_SIDE)).decode()
             out = widgets.HTML(
-                f"<figure style='margin:0 6px 0 0'><img src='data:image/png;base64,{data}' alt='{html.escape(alt)}' "
+                f"<figure style='margin:0 6px 0 0'><img src='{png_data_uri(image, IMAGE_SIDE)}' alt='{html.escape(alt)}' "
                 f"width='{IMAGE_SIDE}' height='{IMAGE_SIDE}'><figcaption><small>{html.escape(caption)}</small>"
                 "</figcaption></figure>")
             out.add_class(css)

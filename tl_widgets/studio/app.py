@@ -328,8 +328,9 @@ class Studio(widgets.VBox):
                                "wait until Start is enabled."))
         model = self.backbone.config
         if self.freeze.backbone != model.backbone:
-            raise PanelError(f"Expected the freeze plan of {model.backbone!r}. Received: a plan for "
-                             f"{self.freeze.backbone!r} (the backbone changed while the freeze panel was updating)")
+            raise PanelError(_("Expected the freeze plan of {backbone!r}. Received: a plan for {other!r} (the backbone "
+                               "changed while the freeze panel was updating)").format(
+                backbone=model.backbone, other=self.freeze.backbone))
         freeze = self.freeze.config
         # replace() runs TrainConfig's checks, which rebuild every part: the result shares nothing with the panels.
         return dataclasses.replace(self._base, data=self.data.config, model=model, freeze=freeze,

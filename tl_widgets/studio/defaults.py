@@ -7,7 +7,7 @@ import os
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig, demo_config
 from tl_widgets.core.i18n import N_
-from tl_widgets.core.settings import STUDIO_EPOCHS_ENV, STUDIO_MAX_PER_CLASS_ENV, default_home
+from tl_widgets.core.settings import STUDIO_EPOCHS_ENV, STUDIO_MAX_PER_CLASS_ENV, home_path
 
 __all__ = ["STEPS", "TABS", "ALIASES", "HELP", "default_studio_config"]
 
@@ -49,7 +49,7 @@ def default_studio_config() -> TrainConfig:
 
     current_seat()  # a served kernel's private home (no-op outside `tl-widgets serve`)
     cfg = demo_config()
-    cfg.output_dir = str(default_home() / "runs")
+    cfg.output_dir = str(home_path("runs"))
     epochs = os.environ.get(STUDIO_EPOCHS_ENV, "").strip()
     if epochs:
         cfg.phases = [dataclasses.replace(cfg.phases[0], epochs=_env_int(STUDIO_EPOCHS_ENV, epochs))]

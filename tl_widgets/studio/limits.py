@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.settings import MAX_UPLOAD_ENV
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
 from tl_widgets.panels.kit.validation import PanelError
@@ -62,7 +62,7 @@ def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Calla
     from tl_widgets.core.room.limits import check_run_limits
 
     if lr_busy:
-        raise PanelError("Expected no learning-rate sweep running. Received: one is running; wait for it to end")
+        raise PanelError(_("Expected no learning-rate sweep running. Received: one is running; wait for it to end"))
     if cfg.data.source == "zip":
         check_zip(cfg.data.path or "")
     if workshop is None:
@@ -80,8 +80,9 @@ def check_disk(seat: Any, workshop: Any, more_bytes: int) -> None:
         return
     used, limit = seat.disk_bytes() + int(more_bytes), int(workshop.max_seat_disk_mb * 2**20)
     if used > limit:
-        raise PanelError(f"Expected this seat to use at most {workshop.max_seat_disk_mb:g} MiB of disk (workshop "
-                         f"limit). Received: {used / 2**20:.1f} MiB; delete runs in the Runs step first")
+        raise PanelError(_("Expected this seat to use at most {limit:g} MiB of disk (workshop limit). Received: "
+                           "{used:.1f} MiB; delete runs in the Runs step first").format(
+            limit=workshop.max_seat_disk_mb, used=used / 2**20))
 
 
 def upload_limit(explicit: int | None, workshop: Any) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from tl_widgets.core.i18n import _
+from tl_widgets.core.runs.db import saved_a_model
 
 __all__ = ["last_result", "missing_steps", "ResultSteps"]
 
@@ -21,7 +22,7 @@ def last_result(train: Any) -> Any:
     """The last finished or stopped run of a Train panel (a RunResult with a run folder), else None."""
     session = train.session
     result = session.result if session is not None else None
-    if result is None or result.status not in ("finished", "stopped") or result.run_dir is None:
+    if result is None or not saved_a_model(result.status) or result.run_dir is None:
         return None
     return result
 

@@ -31,8 +31,8 @@ def pushed_config(data: Any, output_dir: str) -> TrainConfig:
     """
     cfg = dataclasses.replace(TrainConfig.from_dict(data), output_dir=output_dir)
     if cfg.data.source not in ("demo", "folder"):
-        raise PanelError(f"Expected a pushed config with demo or folder data. Received: data.source="
-                         f"{cfg.data.source!r} (a seat's uploads are its own)")
+        raise PanelError(_("Expected a pushed config with demo or folder data. Received: data.source={source!r} (a "
+                           "seat's uploads are its own)").format(source=cfg.data.source))
     return cfg
 
 

@@ -27,6 +27,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
+from tl_widgets.core.i18n import N_, _
+
 __all__ = [
     "ConfigError",
     "BoundsError",
@@ -37,6 +39,8 @@ __all__ = [
     "check_value",
     "field_bounds",
     "field_choices",
+    "field_help",
+    "field_label",
     "type_hints",
     "build_dataclass",
     "validate_fields",
@@ -62,7 +66,7 @@ class BoundsError(ConfigError):
 def bounds_rule(lo: float | None, hi: float | None) -> str:
     """The bounds as words: ``"between 1 and 10"``, ``">= 1"``, ``"<= 10"`` (``""`` when unbounded)."""
     if lo is not None and hi is not None:
-        return f"between {lo} and {hi}"
+        return _("between {lo} and {hi}").format(lo=lo, hi=hi)
     if lo is not None:
         return f">= {lo}"
     return f"<= {hi}" if hi is not None else ""
@@ -86,12 +90,15 @@ def check_number(value: Any, name: str, lo: float | None = None, hi: float | Non
     """
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(path, f"Expected {name} to be {kind}. Received: {name}={value!r}")
+        kind = _("an integer") if integer else _("a number")
+        raise ConfigError(path, _("Expected {name} to be {kind}. Received: {name}={value!r}").format(
+            name=name, kind=kind, value=value))
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(path, f"Expected {name} to be a finite number. Received: {name}={value!r}")
+        raise ConfigError(path, _("Expected {name} to be a finite number. Received: {name}={value!r}").format(
+            name=name, value=value))
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise BoundsError(path, f"Expected {name} {bounds_rule(lo, hi)}. Received: {name}={value!r}", lo, hi)
+        raise BoundsError(path, _("Expected {name} {rule}. Received: {name}={value!r}").format(
+            name=name, rule=bounds_rule(lo, hi), value=value), lo, hi)
     return value
 
 
@@ -108,7 +115,8 @@ def check_choice(value: Any, name: str, choices: Iterable[Any], *, path: str = "
     allowed = list(choices)
     if not any(_same(value, c) for c in allowed):
         shown = ", ".join(repr(c) for c in allowed[:8]) + (", ..." if len(allowed) > 8 else "")
-        raise ConfigError(path, f"Expected {name} to be one of {shown}. Received: {name}={value!r}")
+        raise ConfigError(path, _("Expected {name} to be one of {choices}. Received: {name}={value!r}").format(
+            name=name, choices=shown, value=value))
     return value
 
 
@@ -119,9 +127,11 @@ def check_text(value: Any, name: str, *, path: str = "") -> str:
         ConfigError: Not a string, or it holds a NUL.
     """
     if not isinstance(value, str):
-        raise ConfigError(path, f"Expected {name} to be a string. Received: {name}={value!r}")
+        raise ConfigError(path, _("Expected {name} to be a string. Received: {name}={value!r}").format(
+            name=name, value=value))
     if "\x00" in value:
-        raise ConfigError(path, f"Expected {name} without NUL characters. Received: {name}={value!r}")
+        raise ConfigError(path, _("Expected {name} without NUL characters. Received: {name}={value!r}").format(
+            name=name, value=value))
     return value
 
 
@@ -130,26 +140,36 @@ def check_text(value: Any, name: str, *, path: str = "") -> str:
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
-def check_under_roots(path: Any, roots: Sequence[Path], what: str = "folder", where: str = "the data roots") -> Path:
+def check_under_roots(path: Any, roots: Sequence[Path], what: str = N_("folder"),
+                      where: str = N_("the data roots")) -> Path:
     """Resolves ``path`` (symlinks, ``..``) and checks it lies inside one of ``roots`` (the one rule for paths
     that come from a browser or a seat).
+
+    Args:
+        path: The path to check.
+        roots: The folders it may lie in.
+        what: What the path is, for the message (an ``N_()`` text: shown translated).
+        where: What the roots are, for the message (an ``N_()`` text).
 
     Raises:
         ConfigError: Not a path, no root configured, or the path escapes every root.
     """
     from tl_widgets.core.settings import DATA_ROOTS_ENV
 
+    thing = _(what)
     if not isinstance(path, (str, os.PathLike)) or "\x00" in str(path):
-        raise ConfigError("", f"Expected a {what} path. Received: {path!r}")
+        raise ConfigError("", _("Expected a {what} path. Received: {path!r}").format(what=thing, path=path))
     if not roots:
-        raise ConfigError("", f"Expected a {what} inside a data root, but no data roots are configured "
-                              f"(pass data_roots= or set {DATA_ROOTS_ENV}). Received: {str(path)!r}")
+        raise ConfigError("", _("Expected a {what} inside a data root, but no data roots are configured (pass "
+                                "data_roots= or set {env}). Received: {path!r}").format(
+            what=thing, env=DATA_ROOTS_ENV, path=str(path)))
     resolved = Path(path).expanduser().resolve()
     for root in roots:
         if resolved == root or resolved.is_relative_to(root):
             return resolved
-    raise ConfigError("", f"Expected a {what} inside {where} {[str(r) for r in roots]}. Received: "
-                          f"{str(path)!r} (resolves to {str(resolved)!r})")
+    raise ConfigError("", _("Expected a {what} inside {where} {roots}. Received: {path!r} (resolves to "
+                            "{resolved!r})").format(what=thing, where=_(where), roots=[str(r) for r in roots],
+                                                    path=str(path), resolved=str(resolved)))
 
 
 def type_hints(cls: type) -> dict[str, Any]:
@@ -170,6 +190,27 @@ def field_bounds(cls: type, name: str) -> tuple[Any, Any]:
     """The ``(min, max)`` a config dataclass declares for field ``name`` (None: unbounded)."""
     meta = _field(cls, name).metadata
     return meta.get("min"), meta.get("max")
+
+
+def field_help(cls: type, name: str) -> str:
+    """The one-line help a config dataclass declares for field ``name``, in the user's language.
+
+    The schema is the one owner of field help: the panels' tooltips, the field editor and the CLI's options
+    read it here.
+
+    Raises:
+        KeyError: No such field, or it declares no help.
+    """
+    text = _field(cls, name).metadata.get("help")
+    if not text:
+        raise KeyError(f"Expected a field of {cls.__name__} with help. Received: {name!r}")
+    return _(text)
+
+
+def field_label(cls: type, name: str) -> str:
+    """The short label a panel shows for field ``name`` (its ``label`` metadata, translated; else the name)."""
+    text = _field(cls, name).metadata.get("label")
+    return _(text) if text else name
 
 
 def field_choices(cls: type, name: str) -> tuple[Any, ...]:
@@ -244,7 +285,7 @@ def check_value(tp: Any, value: Any, path: str, meta: Mapping[str, Any] | None =
         for exc in errors:
             if isinstance(exc, BoundsError):
                 raise exc
-        raise ConfigError(path, f"Expected {_type_name(tp)}. Received: {value!r}")
+        raise ConfigError(path, _("Expected {types}. Received: {value!r}").format(types=_type_name(tp), value=value))
     if origin is Literal:
         return check_choice(value, name, typing.get_args(tp), path=path)
     if dataclasses.is_dataclass(tp):
@@ -252,17 +293,17 @@ def check_value(tp: Any, value: Any, path: str, meta: Mapping[str, Any] | None =
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(path, f"Expected a list. Received: {value!r}")
+            raise ConfigError(path, _("Expected a list. Received: {value!r}").format(value=value))
         return [check_value(item_tp, v, f"{path}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         key_tp, val_tp = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise ConfigError(path, f"Expected a mapping. Received: {value!r}")
+            raise ConfigError(path, _("Expected a mapping. Received: {value!r}").format(value=value))
         return {check_value(key_tp, k, f"{path}.<key>"): check_value(val_tp, v, f"{path}[{k!r}]")
                 for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(path, f"Expected true or false. Received: {value!r}")
+            raise ConfigError(path, _("Expected true or false. Received: {value!r}").format(value=value))
         return value
     if tp is int:
         if isinstance(value, float) and value.is_integer():
@@ -287,12 +328,14 @@ def build_dataclass(cls: type, data: Any, path: str = "") -> Any:
     if isinstance(data, cls):
         data = dataclasses.asdict(data)
     if not isinstance(data, dict):
-        raise ConfigError(path, f"Expected a mapping for {cls.__name__}. Received: {data!r}")
+        raise ConfigError(path, _("Expected a mapping for {cls}. Received: {data!r}").format(
+            cls=cls.__name__, data=data))
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(names), key=str)
     if unknown:
         where = f"{path}.{unknown[0]}" if path else str(unknown[0])
-        raise ConfigError(where, f"Unknown field {unknown[0]!r} in {cls.__name__}. Expected one of: {', '.join(names)}")
+        raise ConfigError(where, _("Unknown field {field!r} in {cls}. Expected one of: {names}").format(
+            field=unknown[0], cls=cls.__name__, names=", ".join(names)))
     hints = type_hints(cls)
     given = {k: check_value(hints[k], v, f"{path}.{k}" if path else k, names[k].metadata) for k, v in data.items()}
     obj = object.__new__(cls)

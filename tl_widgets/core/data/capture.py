@@ -13,7 +13,7 @@ Every frame comes from the browser, so every frame is hostile until checked here
 
 The folder is the usual layout the Data step reads (``<root>/<class>/<NNNNN>.jpg``)::
 
-    store = CaptureStore(home / "captures" / "webcam")
+    store = CaptureStore(captures_home(home) / "webcam")
     store.add_class("thumbs up")
     store.add_frame("thumbs up", jpeg_bytes)
     store.counts()            # {"thumbs up": 1}

@@ -31,7 +31,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tl_widgets.core.data.images import DataError
-from tl_widgets.core.settings import default_home
+from tl_widgets.core.i18n import _
+from tl_widgets.core.settings import home_path
 
 __all__ = ["ACTIONS", "Decision", "CurationSummary", "curation_dir", "default_curation_path", "read_decisions",
            "append_decisions", "decide", "apply_decisions", "check_key", "export_curated"]
@@ -91,8 +92,7 @@ class CurationSummary:
 
 def curation_dir(home: str | os.PathLike[str] | None = None) -> Path:
     """``<home>/curation``: where curation files live by default (created)."""
-    folder = Path(home) if home is not None else default_home()
-    path = folder / "curation"
+    path = home_path("curation", home)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -121,22 +121,26 @@ def check_key(key: Any) -> str:
         DataError: The key could name a file outside the dataset.
     """
     if not isinstance(key, str) or not key or len(key) > 1000 or "\x00" in key or "\\" in key:
-        raise DataError(f"Expected an image key as a relative POSIX path. Received: {key!r}")
+        raise DataError(_("Expected an image key as a relative POSIX path. Received: {key!r}").format(key=key))
     pure = PurePosixPath(key)
     if pure.is_absolute() or ".." in pure.parts or key.startswith("~"):
-        raise DataError(f"Expected an image key inside the dataset (relative, no '..'). Received: {key!r}")
+        raise DataError(_("Expected an image key inside the dataset (relative, no '..'). Received: {key!r}").format(
+            key=key))
     return key
 
 
 def _decision(obj: Any, where: str) -> Decision:
     if not isinstance(obj, dict):
-        raise DataError(f"Expected a JSON object per line in {where}. Received: {type(obj).__name__}")
+        raise DataError(_("Expected a JSON object per line in {where}. Received: {kind}").format(
+            where=where, kind=type(obj).__name__))
     action = obj.get("action")
     if action not in ACTIONS:
-        raise DataError(f"Expected action in {list(ACTIONS)} in {where}. Received: {action!r}")
+        raise DataError(_("Expected action in {actions} in {where}. Received: {action!r}").format(
+            actions=list(ACTIONS), where=where, action=action))
     label = obj.get("label")
     if action == "relabel" and (not isinstance(label, str) or not label):
-        raise DataError(f"Expected a class name as 'label' for a relabel in {where}. Received: {label!r}")
+        raise DataError(_("Expected a class name as 'label' for a relabel in {where}. Received: {label!r}").format(
+            where=where, label=label))
     return Decision(check_key(obj.get("key")), action, label if action == "relabel" else None,
                     str(obj.get("who", ""))[:200], str(obj.get("when", ""))[:40])
 
@@ -154,7 +158,8 @@ def read_decisions(path: str | os.PathLike[str]) -> dict[str, Decision]:
     if not file.exists():
         return {}
     if not file.is_file():
-        raise DataError(f"Expected a curation file (JSON Lines). Received: {str(file)!r} (not a file)")
+        raise DataError(_("Expected a curation file (JSON Lines). Received: {path!r} (not a file)").format(
+            path=str(file)))
     lines = file.read_text(encoding="utf-8", errors="replace").split("\n")
     out: dict[str, Decision] = {}
     for n, line in enumerate(lines, 1):
@@ -165,8 +170,9 @@ def read_decisions(path: str | os.PathLike[str]) -> dict[str, Decision]:
         except json.JSONDecodeError as exc:
             if n == len(lines):  # the last line has no newline: a torn write
                 break
-            raise DataError(f"Expected JSON on line {n} of {str(file)!r}. Received: {line[:80]!r} ({exc.msg})") from exc
-        d = _decision(obj, f"line {n} of {str(file)!r}")
+            raise DataError(_("Expected JSON on line {n} of {path!r}. Received: {line!r} ({error})").format(
+                n=n, path=str(file), line=line[:80], error=exc.msg)) from exc
+        d = _decision(obj, _("line {n} of {path!r}").format(n=n, path=str(file)))
         out[d.key] = d
     return out
 
@@ -179,10 +185,11 @@ def append_decisions(path: str | os.PathLike[str], decisions: Iterable[Decision]
     """
     rows = []
     for d in decisions:
-        checked = _decision(asdict(d), "a new decision")
+        checked = _decision(asdict(d), _("a new decision"))
         line = checked.to_line()
         if len(line) > _MAX_LINE:
-            raise DataError(f"Expected a decision under {_MAX_LINE} bytes. Received: {len(line)} bytes")
+            raise DataError(_("Expected a decision under {limit} bytes. Received: {n} bytes").format(
+                limit=_MAX_LINE, n=len(line)))
         rows.append(line + "\n")
     if not rows:
         return 0
@@ -250,7 +257,8 @@ def apply_decisions(keys: Sequence[str], labels: np.ndarray, class_names: Sequen
             continue
         if d.action == "relabel":
             if d.label not in names:
-                raise DataError(f"Expected a relabel to one of the classes {names}. Received: {d.label!r} for {key!r}")
+                raise DataError(_("Expected a relabel to one of the classes {names}. Received: {label!r} for {key!r}")
+                                .format(names=names, label=d.label, key=key))
             if new[i] != names.index(d.label):
                 new[i] = names.index(d.label)
                 counts["relabel"] += 1
@@ -268,7 +276,8 @@ def apply_decisions(keys: Sequence[str], labels: np.ndarray, class_names: Sequen
 def _inside(root: Path, key: str) -> Path:
     path = (root / check_key(key)).resolve()
     if not path.is_relative_to(root):
-        raise DataError(f"Expected an image inside {str(root)!r}. Received: {key!r} (resolves outside)")
+        raise DataError(_("Expected an image inside {root!r}. Received: {key!r} (resolves outside)").format(
+            root=str(root), key=key))
     return path
 
 
@@ -290,11 +299,13 @@ def export_curated(root: str | os.PathLike[str], curation: str | os.PathLike[str
     src = Path(root).resolve()
     dst = Path(target).resolve()
     if not src.is_dir():
-        raise DataError(f"Expected a dataset folder of class folders. Received: {str(src)!r}")
+        raise DataError(_("Expected a dataset folder of class folders. Received: {path!r}").format(path=str(src)))
     if dst == src or dst.is_relative_to(src) or src.is_relative_to(dst):
-        raise DataError(f"Expected an export folder apart from the dataset. Received: {str(dst)!r} and {str(src)!r}")
+        raise DataError(_("Expected an export folder apart from the dataset. Received: {target!r} and {source!r}")
+                        .format(target=str(dst), source=str(src)))
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
-        raise DataError(f"Expected a new or empty export folder. Received: {str(dst)!r} (not empty)")
+        raise DataError(_("Expected a new or empty export folder. Received: {path!r} (not empty)").format(
+            path=str(dst)))
     names = sorted(d.name for d in src.iterdir() if d.is_dir() and not is_ignored_name(d.name))
     keys, labels = [], []
     for c, name in enumerate(names):

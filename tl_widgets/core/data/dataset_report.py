@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tl_widgets.core.data.images import SkippedFile, size_stats, small_image_warning
+from tl_widgets.core.i18n import _
 
 __all__ = ["DatasetReport"]
 
@@ -73,7 +74,7 @@ class DatasetReport:
         warnings = small_image_warning(widths, heights, min_size)
         absent = [names[i] for i in range(len(names)) if counts[i] == 0]
         if absent:
-            warnings.append(f"No examples of classes {absent}.")
+            warnings.append(_("No examples of classes {classes}.").format(classes=absent))
         return cls(
             root=None,
             class_names=names,

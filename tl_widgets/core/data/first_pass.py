@@ -109,7 +109,8 @@ class FirstPassCheck:
     def _reason(path: str) -> SkippedFile:
         checked = check_image(path)
         if isinstance(checked, ImageInfo):  # Pillow reads it, TensorFlow's decoder does not
-            return SkippedFile(path, f"corrupt or truncated (TensorFlow's decoder failed on this {checked.format})")
+            return SkippedFile(path, _("corrupt or truncated (TensorFlow's decoder failed on this {format})").format(
+                format=checked.format))
         return checked
 
     def _report(self, missing: np.ndarray) -> None:

@@ -28,7 +28,9 @@ from tl_widgets.core.data.images import (
     _needs_conversion,
     effective_max_pixels,
     skipped_for,
+    too_large_reason,
 )
+from tl_widgets.core.i18n import _
 
 __all__ = ["read_header", "HEAD_BYTES"]
 
@@ -107,7 +109,7 @@ def _png(data: bytes) -> tuple[int, int, str] | None:
 
 def _too_large(path: str, width: int, height: int, max_pixels: int) -> SkippedFile | None:
     if width * height > max_pixels:
-        return SkippedFile(path, f"too large ({width} x {height} pixels, limit {max_pixels:,})")
+        return SkippedFile(path, too_large_reason(width, height, max_pixels))
     return None
 
 
@@ -136,14 +138,14 @@ def read_header(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
     name = os.fspath(path)
     max_pixels = effective_max_pixels(max_pixels)
     if os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
-        return SkippedFile(name, "not an image file type")
+        return SkippedFile(name, _("not an image file type"))
     try:
         with open(name, "rb") as fh:
             data = fh.read(HEAD_BYTES)
     except OSError as exc:
-        return SkippedFile(name, f"unreadable ({exc.strerror or exc})")
+        return SkippedFile(name, _("unreadable ({error})").format(error=exc.strerror or exc))
     if not data:
-        return SkippedFile(name, "0 bytes")
+        return SkippedFile(name, _("0 bytes"))
     if data[:3] == b"\xff\xd8\xff":
         found = _jpeg(data)
         if found is not None:

@@ -156,7 +156,8 @@ def check_dataset(path: str | os.PathLike[str], *, val_path: str | os.PathLike[s
         vrep, vkeys, vlabels, vinfos = _scan_items(vroot, "@val/")
         unknown = sorted(set(vrep.class_names) - set(names))
         if unknown:
-            raise DataError(f"Expected validation classes among {names}. Received: {unknown} in {str(vroot)!r}")
+            raise DataError(_("Expected validation classes among {names}. Received: {unknown} in {path!r}").format(
+                names=names, unknown=unknown, path=str(vroot)))
         keys += vkeys
         labels_arr = np.concatenate([labels_arr, [names.index(vrep.class_names[c]) for c in vlabels]])
         infos += vinfos

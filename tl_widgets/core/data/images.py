@@ -1,4 +1,4 @@
-"""Image files: fast up-front checks, RGB conversion and the tf.data decoder.
+"""Image files: fast up-front checks, RGB conversion, the tf.data decoder and the one PNG encoder.
 
 The checks read headers (plus a cheap integrity test per format) so that a
 corrupt, truncated, empty or oversized file is reported with a reason before
@@ -9,11 +9,16 @@ GIF (first frame), WebP and RGB BMP correctly and fast. The few files they get
 wrong (palette or low-bit BMPs, CMYK JPEGs, EXIF-rotated photos, formats TF
 can't read) are flagged here and converted once with Pillow into a PNG cache
 (see :func:`convert_to_png`). TensorFlow is imported lazily.
+
+:func:`png_bytes` (and :func:`png_data_uri`) turn an array into PNG bytes for every figure, thumbnail and
+model card that shows an image.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import os
 import struct
 from dataclasses import dataclass
@@ -22,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tl_widgets.core.i18n import _
 
 __all__ = [
     "DataError",
@@ -35,6 +42,9 @@ __all__ = [
     "load_rgb",
     "pil_to_rgb",
     "convert_to_png",
+    "png_bytes",
+    "png_data_uri",
+    "too_large_reason",
     "jpeg_ratio",
     "make_tf_decoder",
     "size_stats",
@@ -158,18 +168,18 @@ def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
     p = Path(path)
     max_pixels = effective_max_pixels(max_pixels)
     if p.suffix.lower() not in IMAGE_EXTENSIONS:
-        return SkippedFile(str(p), "not an image file type")
+        return SkippedFile(str(p), _("not an image file type"))
     try:
         size = p.stat().st_size
     except OSError as exc:
-        return SkippedFile(str(p), f"unreadable ({exc.strerror or exc})")
+        return SkippedFile(str(p), _("unreadable ({error})").format(error=exc.strerror or exc))
     if size == 0:
-        return SkippedFile(str(p), "0 bytes")
+        return SkippedFile(str(p), _("0 bytes"))
     try:
         with open(p, "rb") as fh, Image.open(fh) as im:
             width, height = im.size
             if width * height > max_pixels:
-                return SkippedFile(str(p), f"too large ({width} x {height} pixels, limit {max_pixels:,})")
+                return SkippedFile(str(p), too_large_reason(width, height, max_pixels))
             info = ImageInfo(str(p), width, height, im.format or "", im.mode, _needs_conversion(im))
             if im.format == "PNG":
                 im.verify()
@@ -189,12 +199,19 @@ PIL_READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struc
 def skipped_for(p: Path, exc: BaseException) -> SkippedFile:
     """The :class:`SkippedFile` (with the reason users see) for one of :data:`PIL_READ_ERRORS` raised reading ``p``."""
     if isinstance(exc, PermissionError):
-        return SkippedFile(str(p), f"unreadable ({exc.strerror or exc})")
+        return SkippedFile(str(p), _("unreadable ({error})").format(error=exc.strerror or exc))
     if isinstance(exc, Image.DecompressionBombError):
-        return SkippedFile(str(p), f"too large (over Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels)")
+        return SkippedFile(str(p), _("too large (over Pillow's limit of {limit:,} pixels)").format(
+            limit=Image.MAX_IMAGE_PIXELS))
     if isinstance(exc, UnidentifiedImageError):
-        return SkippedFile(str(p), "corrupt or truncated" if _has_magic(p) else "not an image")
-    return SkippedFile(str(p), "corrupt or truncated")
+        return SkippedFile(str(p), _("corrupt or truncated") if _has_magic(p) else _("not an image"))
+    return SkippedFile(str(p), _("corrupt or truncated"))
+
+
+def too_large_reason(width: int, height: int, max_pixels: int) -> str:
+    """The reason a file over the pixel limit is skipped (the up-front check and the header reader share it)."""
+    return _("too large ({width} x {height} pixels, limit {limit:,})").format(width=width, height=height,
+                                                                               limit=max_pixels)
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:
@@ -228,7 +245,8 @@ def load_rgb(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS)
     """
     checked = check_image(path, max_pixels)
     if isinstance(checked, SkippedFile):
-        raise DataError(f"Expected a readable image file. Received: {str(path)!r} ({checked.reason})")
+        raise DataError(_("Expected a readable image file. Received: {path!r} ({reason})").format(
+            path=str(path), reason=checked.reason))
     with Image.open(path) as im:
         im.seek(0)
         return pil_to_rgb(im)
@@ -253,6 +271,35 @@ def convert_to_png(src: str | os.PathLike[str], cache_dir: str | os.PathLike[str
     Image.fromarray(rgb).save(tmp, compress_level=1)
     os.replace(tmp, out)
     return str(out)
+
+
+def png_bytes(image: Any, side: int | None = None) -> bytes:
+    """An image array as PNG bytes: the one PNG encoder (figures, thumbnails, the model card).
+
+    Args:
+        image: ``[H, W, 3]`` RGB or ``[H, W]`` / ``[H, W, 1]`` grey; values are clipped to 0..255 and stored
+            as ``uint8``.
+        side: Scale (nearest neighbour) to this width in pixels, keeping the aspect ratio (None: as it is).
+
+    Raises:
+        ValueError: Not an RGB or grey image.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)) or 0 in arr.shape:
+        raise ValueError(f"Expected an [H, W, 3] or [H, W] image. Received shape {arr.shape}")
+    im = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    if side is not None and int(side) != im.width:
+        im = im.resize((int(side), max(1, round(int(side) * im.height / im.width))), Image.NEAREST)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def png_data_uri(image: Any, side: int | None = None) -> str:
+    """:func:`png_bytes` as a ``data:image/png;base64,...`` URI for an ``<img>`` or a Plotly image."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image, side)).decode("ascii")
 
 
 def jpeg_ratio(info: ImageInfo, image_size: int) -> int:
@@ -326,7 +373,5 @@ def small_image_warning(widths: np.ndarray, heights: np.ndarray, min_size: int |
     if not small.any():
         return []
     i = int(np.argmin(np.minimum(widths, heights)))
-    return [
-        f"{int(small.sum())} images are smaller than {min_size} px (smallest {int(widths[i])} x {int(heights[i])}); "
-        "they will be upsampled, which blurs them."
-    ]
+    return [_("{n} images are smaller than {size} px (smallest {width} x {height}); they will be upsampled, which "
+              "blurs them.").format(n=int(small.sum()), size=min_size, width=int(widths[i]), height=int(heights[i]))]

@@ -36,7 +36,8 @@ from tl_widgets.core.data.first_pass import FirstPassCheck, late_skip_message
 from tl_widgets.core.data.images import DataError, ImageInfo, SkippedFile, convert_to_png, jpeg_ratio
 from tl_widgets.core.data.scanning import scan
 from tl_widgets.core.data.zipsafe import find_class_root, safe_extract_zip
-from tl_widgets.core.settings import default_home
+from tl_widgets.core.i18n import _
+from tl_widgets.core.settings import home_path
 
 __all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets"]
 
@@ -134,7 +135,7 @@ def _work_dir(work_dir: str | os.PathLike[str] | None) -> Path:
         path = Path(work_dir)
     else:
         # The user's (or served seat's) private home: never a shared, predictable folder under the system temp.
-        path = default_home() / "data_work"
+        path = home_path("data_work")
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
     path.mkdir(parents=True, exist_ok=True)
@@ -144,7 +145,8 @@ def _work_dir(work_dir: str | os.PathLike[str] | None) -> Path:
 def _zip_root(cfg: DataConfig, work_dir: str | os.PathLike[str] | None) -> Path:
     zpath = Path(cfg.path or "")
     if not zpath.is_file():
-        raise DataError(f"Expected an existing zip file for data.path. Received: {cfg.path!r} (not found)")
+        raise DataError(_("Expected an existing zip file for data.path. Received: {path!r} (not found)").format(
+            path=cfg.path))
     st = zpath.stat()
     key = hashlib.sha1(f"{zpath.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
     target = _work_dir(work_dir) / "extracted" / f"{zpath.stem}-{key}"
@@ -237,7 +239,7 @@ def load_datasets(
             root = _zip_root(cfg, work_dir)
         else:
             if not cfg.path:
-                raise DataError("Expected data.path when data.source='folder'. Received: None")
+                raise DataError(_("Expected data.path when data.source='folder'. Received: None"))
             root = Path(cfg.path)
         report, names, labels, infos = _file_source(root, min_size)
         keys = _relative_keys(root, infos)
@@ -313,21 +315,22 @@ def _curate(path: str, source: Any, keys: list[str] | None, train_idx: np.ndarra
     from tl_widgets.core.data.curation import apply_decisions, read_decisions
 
     if keys is None:
-        raise DataError(f"Expected folder, zip or demo data for a curation. Received: data from code with "
-                        f"curation={path!r}")
+        raise DataError(_("Expected folder, zip or demo data for a curation. Received: data from code with "
+                          "curation={path!r}").format(path=path))
     decisions = read_decisions(path)
     keep, source.labels, summary = apply_decisions(keys, source.labels, source.class_names, decisions)
     train_idx = train_idx[keep[train_idx]]
     if val_source is not None and val_keys is not None:  # a separate validation folder: its own keys
-        vkeep, val_source.labels, _ = apply_decisions(val_keys, val_source.labels, source.class_names, decisions)
+        vkeep, val_source.labels, _summary = apply_decisions(val_keys, val_source.labels, source.class_names, decisions)
         val_idx = val_idx[vkeep[val_idx]]
     else:
         val_idx = val_idx[keep[val_idx]]
     report = source.report
     report.counts = dict(summary.after)
     if summary.relabelled or summary.excluded or summary.ambiguous:
-        report.warnings.append(f"Curation {Path(path).name!r}: {summary.relabelled} relabelled, "
-                               f"{summary.excluded} excluded, {summary.ambiguous} ambiguous left out.")
+        report.warnings.append(_("Curation {name!r}: {relabelled} relabelled, {excluded} excluded, {ambiguous} "
+                                 "ambiguous left out.").format(name=Path(path).name, relabelled=summary.relabelled,
+                                                               excluded=summary.excluded, ambiguous=summary.ambiguous))
     return train_idx, val_idx, summary.to_dict()
 
 
@@ -337,12 +340,11 @@ def _val_folder(
     val_report, valid = scan(root, deep=False)
     extra = sorted(set(valid) - set(class_names))
     if extra:
-        raise DataError(
-            f"Expected validation classes among the training classes {class_names}. Received: {extra} in {str(root)!r}"
-        )
+        raise DataError(_("Expected validation classes among the training classes {names}. Received: {extra} in "
+                          "{path!r}").format(names=class_names, extra=extra, path=str(root)))
     missing = sorted(set(class_names) - set(valid))
     if missing:
-        report.warnings.append(f"The validation folder has no images of {missing}.")
+        report.warnings.append(_("The validation folder has no images of {classes}.").format(classes=missing))
     report.skipped.extend(val_report.skipped)
     infos = [i for v in valid.values() for i in v]
     labels = np.concatenate([np.full(len(v), class_names.index(k), np.int32) for k, v in valid.items()])

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tl_widgets.core.fileio import atomic_save
-from tl_widgets.core.settings import default_home
+from tl_widgets.core.settings import home_path
 
 __all__ = ["file_digest", "embed_files", "embed_arrays", "similar_pairs", "normalise", "standardise", "cache_folder"]
 
@@ -163,4 +163,4 @@ def embed_files(paths: Sequence[str | os.PathLike[str]], digests: Sequence[str] 
 
 def cache_folder() -> Path:
     """Where embeddings are cached."""
-    return default_home() / "feature_cache" / "embeddings"
+    return home_path("embeddings")

@@ -96,7 +96,10 @@ def load_thumbnail(path: str | os.PathLike[str], side: int = THUMBNAIL_SIDE) -> 
 
     checked = check_image(path)
     if isinstance(checked, SkippedFile):
-        raise DataError(f"Expected a readable image file. Received: {str(path)!r} ({checked.reason})")
+        from tl_widgets.core.i18n import _
+
+        raise DataError(_("Expected a readable image file. Received: {path!r} ({reason})").format(
+            path=str(path), reason=checked.reason))
     with Image.open(path) as im:
         im.seek(0)
         im.draft("RGB", (side, side))

@@ -29,6 +29,7 @@ from tl_widgets.core.data.images import (
     small_image_warning,
 )
 from tl_widgets.core.data.zipsafe import is_ignored_name
+from tl_widgets.core.i18n import _
 
 __all__ = ["class_dirs", "class_files", "check_files", "scan", "skipped_warning"]
 
@@ -37,28 +38,26 @@ _CHUNK = 256  # files per task: large enough that the pool's overhead is small
 
 def class_dirs(root: Path) -> tuple[list[Path], int]:
     """Sorted class folders and the number of files lying directly in ``root``."""
+    expected = _("Expected a folder with one sub-folder per class. Received: {path!r} ({why})")
     if not root.exists():
-        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (does not exist)")
+        raise DataError(expected.format(path=str(root), why=_("does not exist")))
     if not root.is_dir():
-        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (not a folder)")
+        raise DataError(expected.format(path=str(root), why=_("not a folder")))
     try:
         with os.scandir(root) as it:
             entries = [e for e in it if not is_ignored_name(e.name)]
     except OSError as exc:
-        raise DataError(f"Expected a readable folder. Received: {str(root)!r} ({exc.strerror or exc})") from exc
+        raise DataError(_("Expected a readable folder. Received: {path!r} ({error})").format(
+            path=str(root), error=exc.strerror or exc)) from exc
     dirs = sorted((Path(e.path) for e in entries if e.is_dir()), key=lambda p: p.name)
     loose = sum(1 for e in entries if e.is_file())
     if not entries:
-        raise DataError(f"Expected a folder with one sub-folder per class. Received: {str(root)!r} (empty)")
+        raise DataError(expected.format(path=str(root), why=_("empty")))
     if not dirs:
-        raise DataError(
-            f"Expected a folder with one sub-folder per class. Received: {str(root)!r} "
-            f"({loose} files and no sub-folders)"
-        )
+        raise DataError(expected.format(path=str(root), why=_("{n} files and no sub-folders").format(n=loose)))
     if len(dirs) < 2:
-        raise DataError(
-            f"Expected at least 2 class folders. Received: {str(root)!r} (only one class: {dirs[0].name!r})"
-        )
+        raise DataError(_("Expected at least 2 class folders. Received: {path!r} (only one class: {name!r})").format(
+            path=str(root), name=dirs[0].name))
     return dirs, loose
 
 
@@ -105,7 +104,7 @@ def check_files(paths: list[str], max_pixels: int, deep: bool) -> list[ImageInfo
 
 def skipped_warning(count: int) -> str:
     """The report's warning about skipped files (one wording for up-front and first-epoch finds)."""
-    return f"{count} files were skipped (see the report's skipped list)."
+    return _("{n} files were skipped (see the report's skipped list).").format(n=count)
 
 
 def scan(
@@ -121,11 +120,13 @@ def scan(
     per_class = {d.name: class_files(d) for d in dirs}
     warnings = []
     if loose:
-        warnings.append(f"{loose} files directly inside {str(root)!r} are outside any class folder and were ignored.")
+        warnings.append(_("{n} files directly inside {path!r} are outside any class folder and were ignored.").format(
+            n=loose, path=str(root)))
     if max_per_class:
         big = {k: len(v) for k, v in per_class.items() if len(v) > max_per_class}
         if big:
-            warnings.append(f"Checked only the first {max_per_class} files of classes with more: {big}.")
+            warnings.append(_("Checked only the first {n} files of classes with more: {classes}.").format(
+                n=max_per_class, classes=big))
         per_class = {k: v[:max_per_class] for k, v in per_class.items()}
     flat = [p for files in per_class.values() for p in files]
     results = iter(check_files(flat, max_pixels, deep))
@@ -133,16 +134,15 @@ def scan(
     skipped: list[SkippedFile] = []
     for name, files in per_class.items():
         valid[name] = []
-        for _ in files:
+        for _file in files:
             res = next(results)
             (valid[name] if isinstance(res, ImageInfo) else skipped).append(res)  # type: ignore[arg-type]
         if not valid[name]:
             reasons = sorted({s.reason for s in skipped if Path(s.path).is_relative_to(root / name)})
-            detail = f"{len(files)} files, none usable: {', '.join(reasons)}" if files else "no files"
-            raise DataError(
-                f"Expected at least one valid image in every class folder. Received: class {name!r} in "
-                f"{str(root)!r} ({detail})"
-            )
+            detail = (_("{n} files, none usable: {reasons}").format(n=len(files), reasons=", ".join(reasons))
+                      if files else _("no files"))
+            raise DataError(_("Expected at least one valid image in every class folder. Received: class {name!r} in "
+                              "{path!r} ({detail})").format(name=name, path=str(root), detail=detail))
     infos = [i for v in valid.values() for i in v]
     widths = np.array([i.width for i in infos])
     heights = np.array([i.height for i in infos])

@@ -21,6 +21,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from tl_widgets.core.data.images import DataError
+from tl_widgets.core.i18n import _
 
 __all__ = ["UnsafeArchiveError", "safe_extract_zip", "find_class_root", "is_ignored_name"]
 
@@ -42,38 +43,37 @@ def _member_parts(info: zipfile.ZipInfo, zip_path: Path) -> tuple[str, ...] | No
     raw = info.filename
     name = raw.replace("\\", "/")
     if "\x00" in name or name.startswith("/") or _DRIVE.match(name):
-        raise UnsafeArchiveError(
-            f"Expected relative member paths inside the archive. Received: {raw!r} in {str(zip_path)!r} "
-            "(an absolute path would write outside the target folder)"
-        )
+        raise UnsafeArchiveError(_(
+            "Expected relative member paths inside the archive. Received: {member!r} in {zip!r} (an absolute path "
+            "would write outside the target folder)").format(member=raw, zip=str(zip_path)))
     parts = tuple(p for p in PurePosixPath(name).parts if p not in ("", "."))
     if ".." in parts:
-        raise UnsafeArchiveError(
-            f"Expected member paths without '..'. Received: {raw!r} in {str(zip_path)!r} "
-            "(it would write outside the target folder)"
-        )
+        raise UnsafeArchiveError(_(
+            "Expected member paths without '..'. Received: {member!r} in {zip!r} (it would write outside the "
+            "target folder)").format(member=raw, zip=str(zip_path)))
     if info.flag_bits & 0x1:
-        raise DataError(f"Expected a zip without a password. Received: {raw!r} in {str(zip_path)!r} is encrypted")
+        raise DataError(_("Expected a zip without a password. Received: {member!r} in {zip!r} is encrypted").format(
+            member=raw, zip=str(zip_path)))
     if len(name.encode("utf-8", "surrogateescape")) > 1024 or any(
             len(p.encode("utf-8", "surrogateescape")) > 200 for p in name.split("/")):
-        raise DataError(f"Expected member names of at most 200 bytes per part. Received: {raw[:80]!r}... "
-                        f"in {str(zip_path)!r}")
+        raise DataError(_("Expected member names of at most 200 bytes per part. Received: {member!r}... in "
+                          "{zip!r}").format(member=raw[:80], zip=str(zip_path)))
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
-        raise UnsafeArchiveError(
-            f"Expected regular files only. Received: a symbolic link {raw!r} in {str(zip_path)!r} "
-            "(links are never created or followed)"
-        )
+        raise UnsafeArchiveError(_(
+            "Expected regular files only. Received: a symbolic link {member!r} in {zip!r} (links are never created "
+            "or followed)").format(member=raw, zip=str(zip_path)))
     if not parts or any(is_ignored_name(p) for p in parts):
         return None
     return parts
 
 
 def _too_big(zip_path: Path, what: str, limit: int) -> UnsafeArchiveError:
-    return UnsafeArchiveError(
-        f"Expected an archive of at most {limit:,} {what} when extracted. Received: {str(zip_path)!r} "
-        f"(more than that; nothing was extracted)"
-    )
+    text = (_("Expected an archive of at most {limit:,} files when extracted. Received: {zip!r} (more than that; "
+              "nothing was extracted)") if what == "files" else
+            _("Expected an archive of at most {limit:,} bytes when extracted. Received: {zip!r} (more than that; "
+              "nothing was extracted)"))
+    return UnsafeArchiveError(text.format(limit=limit, zip=str(zip_path)))
 
 
 def find_class_root(folder: str | os.PathLike[str]) -> Path:
@@ -119,13 +119,17 @@ def safe_extract_zip(
     zpath = Path(zip_path)
     target = Path(target_dir)
     if not zpath.is_file():
-        raise DataError(f"Expected an existing zip file. Received: {str(zpath)!r} (not found)")
+        raise DataError(_("Expected an existing zip file. Received: {zip!r} (not found)").format(zip=str(zpath)))
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise DataError(f"Expected a new or empty folder to extract into. Received: {str(target)!r} (not empty)")
+        raise DataError(_("Expected a new or empty folder to extract into. Received: {folder!r} (not empty)").format(
+            folder=str(target)))
     try:
         archive = zipfile.ZipFile(zpath)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"Expected a zip archive. Received: {str(zpath)!r} ({exc})") from exc
+        # zipfile's own words are English: a file that is no zip says so in the user's language.
+        why = _("not a zip file") if isinstance(exc, zipfile.BadZipFile) else exc
+        raise DataError(_("Expected a zip archive. Received: {zip!r} ({error})").format(zip=str(zpath), error=why)) \
+            from exc
     with archive:
         members: list[tuple[zipfile.ZipInfo, tuple[str, ...]]] = []
         declared = 0
@@ -164,7 +168,8 @@ def _extract_members(
     for info, parts in members:
         dest = staging.joinpath(*parts)
         if base not in dest.parent.resolve().parents and dest.parent.resolve() != base:
-            raise UnsafeArchiveError(f"Expected member paths inside the target. Received: {info.filename!r}")
+            raise UnsafeArchiveError(_("Expected member paths inside the target. Received: {member!r}").format(
+                member=info.filename))
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(info) as src, open(dest, "xb") as out:
@@ -175,16 +180,14 @@ def _extract_members(
                     out.write(chunk)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error,
                 RuntimeError) as exc:
-            raise DataError(
-                f"Expected a readable zip archive. Received: {str(zpath)!r} (member {info.filename!r}: {exc})"
-            ) from exc
+            raise DataError(_("Expected a readable zip archive. Received: {zip!r} (member {member!r}: {error})").format(
+                zip=str(zpath), member=info.filename, error=exc)) from exc
         except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
-            raise DataError(
-                f"Expected unique member names (no file and folder of the same name). Received: "
-                f"{info.filename!r} clashes in {str(zpath)!r}"
-            ) from exc
+            raise DataError(_("Expected unique member names (no file and folder of the same name). Received: "
+                              "{member!r} clashes in {zip!r}").format(member=info.filename, zip=str(zpath))) from exc
         except OSError as exc:
             if exc.errno in (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL):
-                raise DataError(f"Expected member names this system can store. Received: {info.filename[:80]!r} "
-                                f"in {str(zpath)!r} ({exc.strerror})") from exc
+                raise DataError(_("Expected member names this system can store. Received: {member!r} in {zip!r} "
+                                  "({error})").format(member=info.filename[:80], zip=str(zpath),
+                                                      error=exc.strerror)) from exc
             raise

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from tl_widgets.core.config.checks import ConfigError, check_under_roots
 from tl_widgets.core.config.schema import TrainConfig
+from tl_widgets.core.i18n import N_
 
 __all__ = ["Scope", "OpenScope", "SeatScope", "ScopeError"]
 
@@ -72,7 +73,7 @@ class SeatScope(Scope):
 
     def _under_home(self, path: Any, what: str) -> Path:
         try:
-            return check_under_roots(_text(path, what), [self.home], what, "this seat's folder")
+            return check_under_roots(_text(path, what), [self.home], what, N_("this seat's folder"))
         except ConfigError as exc:
             raise ScopeError("", str(exc)) from None
 
@@ -85,7 +86,7 @@ class SeatScope(Scope):
     def read_path(self, path: Any, what: str = "data path") -> Path:
         try:
             return check_under_roots(_text(path, what), [self.home, *self.data_roots], what,
-                                     "this seat's folder or the data roots")
+                                     N_("this seat's folder or the data roots"))
         except ConfigError as exc:
             raise ScopeError("", str(exc)) from None
 

@@ -136,9 +136,9 @@ class WorkerCore:
 
 
 def _enter_home(home: Path) -> None:
-    from tl_widgets.core.settings import HOME_ENV
+    from tl_widgets.core.settings import HOME_ENV, home_path
 
-    tmp = home / "tmp"
+    tmp = home_path("tmp", home)
     tmp.mkdir(mode=0o700, exist_ok=True)
     os.environ[HOME_ENV] = str(home)
     os.environ["TMPDIR"] = str(tmp)

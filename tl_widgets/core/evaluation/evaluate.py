@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tl_widgets.core.evaluation.calibration import calibration_summary
+from tl_widgets.core.evaluation.metrics import confusion_matrix, per_class_metrics, top_k_accuracy
 from tl_widgets.core.runs.folder import CONFIG_FILE, EVAL_REPORT_FILE, MODEL_FILE, RunFolder
 
 __all__ = [
@@ -171,37 +172,6 @@ def collect_predictions(model: Any, dataset: Any, *, keep_images: int = 16) -> P
     if best_img is None:
         best_img = np.empty((0, 0, 0, 3), np.uint8)
     return Predictions(np.concatenate(labels), np.concatenate(probs), best_img, best_idx)
-
-
-def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
-    """``cm[i, j]`` = images of true class ``i`` predicted as ``j`` (int64)."""
-    cm = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
-    return cm
-
-
-def per_class_metrics(cm: np.ndarray, class_names: Sequence[str]) -> list[dict[str, Any]]:
-    """Precision, recall, F1 and support per class from a confusion matrix (0 where undefined)."""
-    tp = np.diag(cm).astype(np.float64)
-    predicted = cm.sum(axis=0).astype(np.float64)
-    actual = cm.sum(axis=1).astype(np.float64)
-    rows = []
-    for i, name in enumerate(class_names):
-        precision = tp[i] / predicted[i] if predicted[i] else 0.0
-        recall = tp[i] / actual[i] if actual[i] else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append({"class": name, "precision": float(precision), "recall": float(recall), "f1": float(f1),
-                     "support": int(actual[i])})
-    return rows
-
-
-def top_k_accuracy(y_true: np.ndarray, probs: np.ndarray, k: int) -> float:
-    """Fraction of images whose true class is among the ``k`` most probable."""
-    if k < 1:
-        raise ValueError(f"Expected k >= 1. Received: k={k}")
-    k = min(k, probs.shape[1])
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return float(np.mean(np.any(top == np.asarray(y_true)[:, None], axis=1)))
 
 
 @dataclass

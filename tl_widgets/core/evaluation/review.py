@@ -60,7 +60,7 @@ class ReviewSet:
 
     def confusion(self) -> np.ndarray:
         """``[C, C]`` counts: true row, predicted column."""
-        from tl_widgets.core.evaluation.evaluate import confusion_matrix
+        from tl_widgets.core.evaluation.metrics import confusion_matrix
 
         return confusion_matrix(self.labels, self.predicted, len(self.class_names))
 

@@ -36,7 +36,7 @@ from tl_widgets.core.runs.folder import MODEL_FILE, RunFolder
 
 __all__ = [
     "MAX_TRY_IMAGES", "TryResult", "TryError", "TryOutcome", "TryPredictor", "predictor_for_run",
-    "clear_predictor_cache", "decode_image", "png_bytes", "top_k",
+    "clear_predictor_cache", "decode_image", "top_k",
 ]
 
 MAX_TRY_IMAGES = 16
@@ -162,21 +162,6 @@ def decode_image(name: str, data: Any, size: int, *, max_bytes: int | None = Non
         ratio = 1 if info.convert else jpeg_ratio(info, size)
         decoded = make_tf_decoder(size, ratio)(source)
         return np.asarray(decoded, np.uint8)
-
-
-def png_bytes(image: np.ndarray, side: int | None = None) -> bytes:
-    """A uint8 ``[H, W, 3]`` image as PNG bytes, scaled (nearest neighbour) to ``side`` px when given."""
-    from PIL import Image
-
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ValueError(f"Expected an [H, W, 3] image. Received shape {arr.shape}")
-    im = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    if side is not None and side != im.width:
-        im = im.resize((int(side), max(1, round(int(side) * im.height / im.width))), Image.NEAREST)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 class TryPredictor:

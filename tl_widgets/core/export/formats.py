@@ -36,6 +36,7 @@ import numpy as np
 
 from tl_widgets.core.export.errors import ExportError
 from tl_widgets.core.export.verify import predictor_for, verify
+from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import EXPORT_REPORT_FILE
 from tl_widgets.core.fileio import atomic_save, atomic_write_json, atomic_write_text
 
@@ -135,9 +136,7 @@ def _tflite_bytes(model: Any, fmt: str, representative: np.ndarray | None) -> by
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         elif fmt == "tflite-int8-full":
             if representative is None or not len(representative):
-                raise ExportError(
-                    "Expected representative training images for tflite-int8-full. Received: none"
-                )
+                raise ExportError(_("Expected representative training images for tflite-int8-full. Received: none"))
             samples = representative.astype(np.float32)
 
             def gen() -> Any:
@@ -160,10 +159,8 @@ def _check_onnx() -> None:
         except ImportError as exc:
             missing.append(f"{module} ({exc})")
     if missing:
-        raise ExportError(
-            "Expected the ONNX converter packages tf2onnx, onnx and onnxruntime "
-            f"(`pip install tl-widgets[onnx]`). Received: missing {', '.join(missing)}"
-        )
+        raise ExportError(_("Expected the ONNX converter packages tf2onnx, onnx and onnxruntime (`pip install "
+                            "tl-widgets[onnx]`). Received: missing {missing}").format(missing=", ".join(missing)))
 
 
 def _convert(model: Any, fmt: str, folder: Path, representative: np.ndarray | None) -> Path:
@@ -227,7 +224,8 @@ def export_model(
     except (ExportError, OSError):
         raise
     except Exception as exc:  # converters raise many types; say which format failed and why
-        raise ExportError(f"Expected {fmt} conversion to succeed. Received: {type(exc).__name__}: {exc}") from exc
+        raise ExportError(_("Expected {format} conversion to succeed. Received: {error}").format(
+            format=fmt, error=f"{type(exc).__name__}: {exc}")) from exc
     seconds = time.perf_counter() - started
     atomic_write_text(folder / "labels.txt", "\n".join(class_names) + "\n")
 

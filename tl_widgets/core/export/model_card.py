@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from tl_widgets.core.fileio import atomic_save, atomic_write_text
+from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import RunFolder
 
 __all__ = ["SECTIONS", "ModelCard", "config_hash", "render_model_card", "write_model_card", "confusion_png"]
@@ -68,30 +69,38 @@ def _num(value: Any, digits: int = 4) -> str:
 
 
 def confusion_png(confusion: Sequence[Sequence[int]], class_names: Sequence[str], path: Path) -> Path:
-    """Draws the confusion matrix (rows true, columns predicted, counts in the cells) as a PNG with Pillow."""
+    """Draws the confusion matrix (rows true, columns predicted, counts in the cells) as a PNG with Pillow.
+
+    The core's one confusion-matrix image (core cannot import the Plotly figure of ``views``): the matrix is
+    read by :func:`~tl_widgets.core.evaluation.metrics.confusion_fractions` and encoded by
+    :func:`~tl_widgets.core.data.images.png_bytes`, as the views do.
+    """
+    import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
+    from tl_widgets.core.data.images import png_bytes
+    from tl_widgets.core.evaluation.metrics import confusion_fractions
+
+    counts, fractions = confusion_fractions(confusion, class_names)
     n = len(class_names)
-    if len(confusion) != n or any(len(row) != n for row in confusion):
-        raise ValueError(f"Expected a {n}x{n} confusion matrix. Received: {len(confusion)} rows")
     font = ImageFont.load_default()
     cell, left, top = 44, 16 + 7 * max((len(c) for c in class_names), default=1), 40
     img = Image.new("RGB", (left + n * cell + 10, top + n * cell + 30), "white")
     draw = ImageDraw.Draw(img)
     draw.text((left, 4), "predicted ->", fill="black", font=font)
     draw.text((4, top + n * cell + 10), "rows: true class", fill="black", font=font)
-    for i, row in enumerate(confusion):
-        total = max(sum(row), 1)
+    for i, row in enumerate(counts):
         draw.text((4, top + i * cell + cell // 2 - 5), str(class_names[i]), fill="black", font=font)
         draw.text((left + i * cell + 4, 22), str(class_names[i])[:6], fill="black", font=font)
         for j, count in enumerate(row):
-            share = count / total
+            share = float(fractions[i, j])
             shade = (int(247 - 200 * share), int(251 - 150 * share), int(255 - 60 * share))
             box = (left + j * cell, top + i * cell, left + (j + 1) * cell - 1, top + (i + 1) * cell - 1)
             draw.rectangle(box, fill=shade, outline="#ccc")
             draw.text((box[0] + 6, box[1] + cell // 2 - 5), str(int(count)), fill="white" if share > 0.6 else "black",
                       font=font)
-    return atomic_save(path, lambda tmp: img.save(tmp, format="PNG"))
+    data = png_bytes(np.asarray(img))
+    return atomic_save(path, lambda tmp: tmp.write_bytes(data))
 
 
 def render_model_card(run_dir: Path, summary: dict[str, Any], config: dict[str, Any], evaluation: dict[str, Any],
@@ -182,10 +191,11 @@ def write_model_card(run_dir: str | os.PathLike[str], *, evaluate: bool = True) 
     folder = RunFolder(Path(run_dir))
     summary, config = _read(folder.summary_file), _read(folder.config_file)
     if summary is None or config is None:
-        raise FileNotFoundError(f"Expected a run folder with {folder.summary_file.name} and "
-                                f"{folder.config_file.name}. Received: {str(folder.path)!r}")
+        raise FileNotFoundError(_("Expected a run folder with {summary} and {config}. Received: {path!r}").format(
+            summary=folder.summary_file.name, config=folder.config_file.name, path=str(folder.path)))
     if summary.get("status") != "finished":
-        raise ValueError(f"Expected a finished run. Received: status {summary.get('status')!r} in {str(folder.path)!r}")
+        raise ValueError(_("Expected a finished run. Received: status {status!r} in {path!r}").format(
+            status=summary.get("status"), path=str(folder.path)))
     evaluation = _read(folder.eval_report_file)
     if evaluation is None and evaluate:
         from tl_widgets.core.evaluation.evaluate import evaluate_run

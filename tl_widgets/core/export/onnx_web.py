@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tl_widgets.core.export.errors import ExportError
+from tl_widgets.core.i18n import _
 
 __all__ = ["WEB_DIR", "ORT_DIST", "BrowserPredictor", "check_onnx_web", "chromium_executable"]
 
@@ -58,7 +59,8 @@ def check_onnx_web() -> str:
     if browser is None:
         missing.append("Chromium on PATH (`apt-get install chromium`)")
     if missing:
-        raise ExportError("Expected what the onnx-web browser check needs. Received: missing " + "; ".join(missing))
+        raise ExportError(_("Expected what the onnx-web browser check needs. Received: missing {missing}").format(
+            missing="; ".join(missing)))
     assert browser is not None
     return browser
 

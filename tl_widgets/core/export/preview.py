@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import EXPORT_REPORT_FILE, RunFolder
 
 __all__ = ["PreviewRow", "Preview", "exported_formats", "images_from_bytes", "preview_export"]
@@ -112,9 +113,10 @@ def images_from_bytes(files: Sequence[tuple[str, bytes]], size: int, *, max_imag
     from tl_widgets.core.data.images import load_rgb
 
     if not files:
-        raise ValueError("Expected at least one image file. Received: none")
+        raise ValueError(_("Expected at least one image file. Received: none"))
     if len(files) > max_images:
-        raise ValueError(f"Expected at most {max_images} images. Received: {len(files)}")
+        raise ValueError(_("Expected at most {limit} images. Received: {count}").format(
+            limit=max_images, count=len(files)))
     out, names = [], []
     with tempfile.TemporaryDirectory(prefix="tlw-preview-") as tmp:
         for i, (name, data) in enumerate(files):
@@ -125,7 +127,8 @@ def images_from_bytes(files: Sequence[tuple[str, bytes]], size: int, *, max_imag
             try:
                 rgb = load_rgb(path)
             except Exception as exc:  # PIL raises many types for a bad file: name the file and why
-                raise ValueError(f"Expected an image file. Received: {str(name)!r} ({exc})") from exc
+                raise ValueError(_("Expected an image file. Received: {name!r} ({error})").format(
+                    name=str(name), error=exc)) from exc
             img = Image.fromarray(np.asarray(rgb, np.uint8)).resize((size, size), Image.BILINEAR)
             out.append(np.asarray(img, np.float32))
             names.append(str(name))
@@ -171,8 +174,8 @@ def preview_export(
     folder = RunFolder(Path(run_dir))
     report_file = folder.export_dir(fmt) / EXPORT_REPORT_FILE
     if not report_file.is_file():
-        raise FileNotFoundError(f"Expected an {fmt} export of this run (export it first). Received: no "
-                                f"{report_file.relative_to(folder.path)}")
+        raise FileNotFoundError(_("Expected an {format} export of this run (export it first). Received: no {file}")
+                                .format(format=fmt, file=report_file.relative_to(folder.path)))
     report = json.loads(report_file.read_text(encoding="utf-8"))
     run = load_run(folder.path)
     labels: np.ndarray | None = None

@@ -15,7 +15,8 @@ from typing import Any
 from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue
 from tl_widgets.core.room.seat import list_seats, seat_alive
 from tl_widgets.core.runs import db
-from tl_widgets.core.runs.store import DB_FILENAME
+from tl_widgets.core.i18n import _
+from tl_widgets.core.settings import home_path
 
 __all__ = ["room_census", "kernel_pss_bytes"]
 
@@ -31,7 +32,7 @@ def kernel_pss_bytes(pid: int) -> int | None:
 
 
 def _latest_run(home: Path) -> dict[str, Any] | None:
-    path = home / DB_FILENAME
+    path = home_path("run_store", home)
     if not path.exists():
         return None
 
@@ -58,8 +59,8 @@ def _latest_run(home: Path) -> dict[str, Any] | None:
 def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[dict[str, Any]]:
     """One dict per seat (oldest first): ``seat``, ``home``, ``alive``, ``pss_bytes``, ``run`` and ``queue``.
 
-    ``queue`` is ``"training"``, ``"queued (#N in line)"`` or ``""``. A seat whose queued run is not in
-    its store yet gets that run with status ``"starting"`` (holding a training slot) or ``"queued"``.
+    ``queue`` is ``"training"``, ``"queued (#N in line)"`` (in the user's language) or ``""``. A seat whose
+    queued run is not in its store yet gets that run with status ``"starting"`` (holding a training slot) or ``"queued"``.
     """
     root = Path(seats_root)
     tickets = []
@@ -75,8 +76,8 @@ def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[
         queue = ""
         run = _latest_run(home)
         if mine is not None:
-            queue = "training" if mine["state"] == "training" else \
-                f"queued (#{1 + sum(t['ticket'] < mine['ticket'] for t in waiting)} in line)"
+            place = 1 + sum(t["ticket"] < mine["ticket"] for t in waiting)
+            queue = _("training") if mine["state"] == "training" else _("queued (#{n} in line)").format(n=place)
             if run is None or run["run_id"] != mine["run_id"]:
                 # The queued run has not reached the seat's store yet (or an older run is the latest there):
                 # say what the queue says, not "no run yet" or the old run's status.

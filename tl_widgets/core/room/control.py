@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tl_widgets.core.fileio import atomic_write_json
+from tl_widgets.core.settings import home_path
 
 __all__ = ["request_stop", "push_config", "read_pushed_config", "SeatWatcher", "PUSHED_CONFIG", "STOP_FILE"]
 
@@ -25,7 +26,7 @@ STOP_FILE = "stop"
 
 def request_stop(seat_home: str | Path) -> None:
     """Asks the seat at ``seat_home`` to stop its run (if any) within a second."""
-    control = Path(seat_home) / "control"
+    control = home_path("control", seat_home)
     control.mkdir(mode=0o700, exist_ok=True)
     atomic_write_json(control / STOP_FILE, {"time": time.time()})
 
@@ -65,7 +66,7 @@ class SeatWatcher(threading.Thread):
 
     def check(self) -> None:
         """One look at the control files (the loop's body; tests call it directly)."""
-        stop = self.home / "control" / STOP_FILE
+        stop = home_path("control", self.home) / STOP_FILE
         if stop.exists():
             stop.unlink(missing_ok=True)
             self.on_stop()

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from tl_widgets.core.config.checks import check_choice, check_number, check_under_roots
 from tl_widgets.core.config.schema import TrainConfig
+from tl_widgets.core.i18n import _
 
 __all__ = ["check_run_limits"]
 
@@ -29,11 +30,13 @@ def check_run_limits(cfg: TrainConfig, workshop: Any, extra_roots: Sequence[Path
         ConfigError: Naming the limit and the value.
     """
     ws = workshop
+    limit = _("{what} (workshop limit)")
     if ws.max_input_size is not None and cfg.model.input_size is not None:
-        check_number(cfg.model.input_size, "input_size (workshop limit)", 32, ws.max_input_size, integer=True)
-    check_choice(cfg.model.backbone, "model.backbone (workshop)", ws.allowed_backbones)
+        check_number(cfg.model.input_size, limit.format(what="input_size"), 32, ws.max_input_size, integer=True)
+    check_choice(cfg.model.backbone, limit.format(what="model.backbone"), ws.allowed_backbones)
     for phase in cfg.phases:
-        check_number(phase.epochs, f"{phase.name} epochs (workshop limit)", 1, ws.max_epochs, integer=True)
-    check_number(cfg.data.batch_size, "batch_size (workshop limit)", 1, ws.max_batch_size, integer=True)
+        what = _("{phase} epochs").format(phase=phase.name)
+        check_number(phase.epochs, limit.format(what=what), 1, ws.max_epochs, integer=True)
+    check_number(cfg.data.batch_size, limit.format(what="batch_size"), 1, ws.max_batch_size, integer=True)
     if cfg.data.source == "folder":
-        check_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], "data folder")
+        check_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], _("data folder"))

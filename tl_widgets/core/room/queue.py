@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from tl_widgets.core.i18n import _, ngettext
 from tl_widgets.core.runs import db
 
 __all__ = ["TrainingQueue", "QUEUE_FILE"]
@@ -162,8 +163,8 @@ def queue_gate(queue: TrainingQueue, seat: str) -> Callable[[str, threading.Even
     """
     def gate(run_id: str, stop: threading.Event, say: Callable[[str], None]) -> Callable[[], None] | None:
         def tell(ahead: int) -> None:
-            at_once = "1 training at a time" if queue.slots == 1 else f"{queue.slots} trainings at once"
-            say(f"queued: {ahead} ahead of you ({at_once} in this room)")
+            at_once = ngettext("{n} training at a time", "{n} trainings at once", queue.slots).format(n=queue.slots)
+            say(_("queued: {ahead} ahead of you ({at_once} in this room)").format(ahead=ahead, at_once=at_once))
 
         if not queue.wait_turn(seat, run_id, stop, on_position=tell):
             return None

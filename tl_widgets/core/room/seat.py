@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tl_widgets.core.settings import HOME_ENV, SEATS_ENV
+from tl_widgets.core.settings import HOME_ENV, SEATS_ENV, home_path
 
 __all__ = ["Seat", "current_seat", "open_seat", "list_seats", "sweep_seats", "seat_alive", "SEAT_FILE"]
 
@@ -97,11 +97,12 @@ def open_seat(root: str | os.PathLike[str]) -> Seat:
     """
     base = _private_dir(Path(root).expanduser().resolve())
     home = Path(tempfile.mkdtemp(prefix="seat-", dir=base))  # 0700, unpredictable name
-    tmp = home / "tmp"
+    tmp = home_path("tmp", home)
     tmp.mkdir(mode=0o700)
     # One feature cache for the room: seats training the same backbone on the same data compute features once
     # (entries are keyed by backbone, weights, size and a dataset fingerprint, and written atomically).
-    (home / "feature_cache").symlink_to(_private_dir(base / "feature_cache"), target_is_directory=True)
+    shared = _private_dir(home_path("feature_cache", base))
+    home_path("feature_cache", home).symlink_to(shared, target_is_directory=True)
     (home / SEAT_FILE).write_text(json.dumps({"pid": os.getpid(), "started": time.time()}), encoding="utf-8")
     os.environ[HOME_ENV] = str(home)
     os.environ["TMPDIR"] = str(tmp)
@@ -156,7 +157,7 @@ def sweep_seats(root: str | os.PathLike[str]) -> int:
     _private_dir(Path(root).expanduser().resolve())
     swept = 0
     for home, info in list_seats(root):
-        if not info.get("ended") and not seat_alive(info) and (home / "tmp").exists():
-            shutil.rmtree(home / "tmp", ignore_errors=True)
+        if not info.get("ended") and not seat_alive(info) and home_path("tmp", home).exists():
+            shutil.rmtree(home_path("tmp", home), ignore_errors=True)
             swept += 1
     return swept

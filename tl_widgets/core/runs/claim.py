@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tl_widgets.core.i18n import _
 from tl_widgets.core.runs import db
 
 __all__ = ["ResumeClaim", "RunClaimedError", "LOCK_FILE"]
@@ -47,8 +48,8 @@ class ResumeClaim:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RunClaimedError(f"Expected an interrupted run nobody is resuming. Received: run {run_id!r} is "
-                                  "being resumed by another tab or process") from None
+            raise RunClaimedError(_("Expected an interrupted run nobody is resuming. Received: run {run_id!r} is "
+                                    "being resumed by another tab or process").format(run_id=run_id)) from None
         self._fd: int | None = fd
         try:
             if store is not None:
@@ -74,14 +75,15 @@ def _claim_row(path: Path, run_id: str) -> None:
         if row is None:
             return  # not recorded (yet): the lock file alone decides
         if row["status"] in db.ACTIVE_STATUSES and not db.is_dead(row):
-            raise RunClaimedError(f"Expected an interrupted run. Received: run {run_id!r} is training in process "
-                                  f"{row['pid']} on {row['host']}")
+            raise RunClaimedError(_("Expected an interrupted run. Received: run {run_id!r} is training in process "
+                                    "{pid} on {host}").format(run_id=run_id, pid=row["pid"], host=row["host"]))
         n = conn.execute(
             "UPDATE runs SET status = 'running', pid = ?, pid_create_time = ?, host = ?, heartbeat = ? "
             "WHERE run_id = ? AND status IS ? AND pid IS ? AND pid_create_time IS ?",
             (pid, created, db.this_host(), time.time(), run_id, row["status"], row["pid"], row["pid_create_time"]),
         ).rowcount
         if n != 1:
-            raise RunClaimedError(f"Expected to claim run {run_id!r}. Received: another process claimed it first")
+            raise RunClaimedError(_("Expected to claim run {run_id!r}. Received: another process claimed it first").format(
+                run_id=run_id))
 
     db.write(path, claim)

@@ -48,10 +48,14 @@ __all__ = [
     "finite_or_none",
     "read",
     "write",
+    "MODEL_STATUSES",
+    "saved_a_model",
 ]
 
 SCHEMA_VERSION = 1
 STATUSES = ("running", "finished", "stopped", "failed", "interrupted")
+#: The statuses of a run that ended with a saved model (stopped runs keep the model of their last epoch).
+MODEL_STATUSES = ("finished", "stopped")
 ACTIVE_STATUSES = ("running",)
 SOURCES = ("studio", "python", "cli")
 # Batch points kept per run; older points are thinned by doubling a stride.
@@ -130,6 +134,11 @@ CREATE INDEX IF NOT EXISTS artifacts_run ON artifacts(run_id);
 """
 # Columns added after a store was first created: added in place when missing (no version bump needed).
 _ADDED_COLUMNS = (("runs", "sweep_id", "TEXT"), ("runs", "trial", "INTEGER"))
+
+
+def saved_a_model(status: Any) -> bool:
+    """True for the status of a run that ended with a saved model (``"finished"`` or ``"stopped"``)."""
+    return status in MODEL_STATUSES
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tl_widgets.core.settings import default_home
+from tl_widgets.core.settings import default_home, home_path
 
 from tl_widgets.core.runs import db
 from tl_widgets.core.runs.db import MAX_BATCH_POINTS, SOURCES, STATUSES, json_safe
@@ -39,7 +39,6 @@ __all__ = [
     "RUN_ID_PATTERN",
 ]
 
-DB_FILENAME = "runs.sqlite"
 # What a run id looks like: the REST API refuses anything else, so sessions
 # must make ids that match (e.g. ``20261128-213000-demo-ab12``).
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -76,7 +75,7 @@ class RunStore:
                 f"Expected a writable run-store folder (TL_WIDGETS_HOME). Received: {str(self.home)!r} "
                 f"({exc.strerror or exc})"
             ) from exc
-        self.path = self.home / DB_FILENAME
+        self.path = home_path("run_store", self.home)
         try:
             db.ensure_schema(self.path)
         except sqlite3.DatabaseError as exc:  # a damaged or foreign file: say which, as an OSError callers expect

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tl_widgets.core.config.schema import ConfigError, TrainConfig
+from tl_widgets.core.i18n import _
 
 __all__ = ["SweepError", "Param", "SweepSpec", "set_path", "get_path", "PRUNERS", "KINDS"]
 
@@ -128,9 +129,11 @@ class Param:
                 raise SweepError(where, f"Expected {name} to be {'an integer' if kind == 'int' else 'a number'}. "
                                         f"Received: {name}={value!r}")
         if low > high:
-            raise SweepError(where, f"Expected low <= high. Received: low={low!r}, high={high!r}")
+            raise SweepError(where, _("Expected low <= high. Received: low={low!r}, high={high!r}").format(
+                low=low, high=high))
         if not isinstance(log, bool) or (log and low <= 0):
-            raise SweepError(where, f"Expected log true only with low > 0. Received: log={log!r}, low={low!r}")
+            raise SweepError(where, _("Expected log true only with low > 0. Received: log={log!r}, low={low!r}").format(
+                log=log, low=low))
         return cls(path, kind, float(low) if kind == "float" else low, float(high) if kind == "float" else high, log)
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,7 +194,7 @@ class SweepSpec:
         if self.pruner not in PRUNERS:
             raise SweepError("pruner", f"Expected pruner in {PRUNERS}. Received: {self.pruner!r}")
         if not self.space:
-            raise SweepError("space", "Expected at least one searched field. Received: an empty space")
+            raise SweepError("space", _("Expected at least one searched field. Received: an empty space"))
         if self.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", str(self.name)):
             raise SweepError("name", f"Expected a name of letters, digits, '.', '_' or '-'. Received: {self.name!r}")
         base = self.config.to_dict()
@@ -207,8 +210,9 @@ class SweepSpec:
                 try:
                     TrainConfig.from_dict(trial)
                 except ConfigError as exc:
-                    raise SweepError(f"space.{p.path}", f"Expected values the config accepts. Received: "
-                                                        f"{value!r}, which it refuses: {exc}") from None
+                    raise SweepError(f"space.{p.path}", _("Expected values the config accepts. Received: {value!r}, "
+                                                          "which it refuses: {error}").format(value=value, error=exc)) \
+                        from None
 
     def trial_config(self, values: dict[str, Any], run_name: str | None = None) -> TrainConfig:
         """The base config with ``values`` (path -> value) set."""

@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tl_widgets.core.settings import default_home
+from tl_widgets.core.settings import home_path
 from tl_widgets.core.sweeps.spec import SweepError, SweepSpec
 
-__all__ = ["default_storage", "storage_for", "open_study", "make_pruner", "require_optuna", "STUDY_FILE"]
+__all__ = ["default_storage", "storage_for", "open_study", "make_pruner", "require_optuna"]
 
-STUDY_FILE = "sweeps.sqlite"
 
 
 def require_optuna() -> Any:
@@ -32,9 +31,9 @@ def require_optuna() -> Any:
 
 def default_storage() -> str:
     """``sqlite:///$TL_WIDGETS_HOME/sweeps.sqlite`` (the folder is created)."""
-    home = default_home()
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(home / STUDY_FILE).resolve()}"
+    path = home_path("sweep_store")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path.resolve()}"
 
 
 def storage_for(url: str | None) -> Any:

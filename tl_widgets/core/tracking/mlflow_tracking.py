@@ -21,20 +21,26 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 from tl_widgets.core.runs.folder import RunFolder
-from tl_widgets.core.settings import default_home
+from tl_widgets.core.i18n import N_
+from tl_widgets.core.settings import home_path
 
-__all__ = ["DEFAULT_EXPERIMENT", "default_tracking_uri", "log_run_folder", "prepare_store", "flatten_params", "RUN_ID_TAG",
-           "require_mlflow"]
+__all__ = ["DEFAULT_EXPERIMENT", "default_tracking_uri", "resolve_tracking_uri", "TRACKING_URI_RULE", "log_run_folder",
+           "prepare_store", "flatten_params", "RUN_ID_TAG", "require_mlflow"]
 
 DEFAULT_EXPERIMENT = "tl_widgets"
 RUN_ID_TAG = "tl_widgets.run_id"
 _MAX_PARAM_CHARS = 6000  # MLflow's limit on one param value
 _BATCH = 900  # MLflow takes at most 1000 metrics per log_batch
+#: MLflow's own variable for the tracking URI (not ours: not in core/settings.py).
+_MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
+#: :func:`resolve_tracking_uri`'s rule in words, for help texts (translated where shown).
+TRACKING_URI_RULE = N_("default: MLFLOW_TRACKING_URI, else a SQLite store under $TL_WIDGETS_HOME/mlflow")
 
 
 def require_mlflow() -> Any:
@@ -49,9 +55,20 @@ def require_mlflow() -> Any:
 
 def default_tracking_uri() -> str:
     """``sqlite:///$TL_WIDGETS_HOME/mlflow/mlflow.db`` (the folder is created)."""
-    folder = default_home() / "mlflow"
+    folder = home_path("mlflow")
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(folder / 'mlflow.db').resolve()}"
+
+
+def resolve_tracking_uri(given: str | None = None, *, environment: bool = True) -> str:
+    """The tracking URI runs go to: ``given``, else ``$MLFLOW_TRACKING_URI``, else :func:`default_tracking_uri`.
+
+    Args:
+        given: A URI asked for (``None`` or ``""``: none).
+        environment: Read ``$MLFLOW_TRACKING_URI`` (the CLI does; the Python API's ``tracking_uri=None`` means
+            the default store).
+    """
+    return given or (os.environ.get(_MLFLOW_URI_ENV) if environment else None) or default_tracking_uri()
 
 
 def flatten_params(data: Any, prefix: str = "") -> dict[str, str]:
@@ -89,7 +106,7 @@ def prepare_store(tracking_uri: str | None = None, experiment: str = DEFAULT_EXP
     require_mlflow()
     from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri or default_tracking_uri()
+    uri = resolve_tracking_uri(tracking_uri, environment=False)
     with _store_lock(uri):
         return _experiment_id(MlflowClient(tracking_uri=uri), experiment, uri)
 
@@ -143,7 +160,7 @@ def log_run_folder(run_dir: str | Path, *, tracking_uri: str | None = None, expe
     config = json.loads(folder.config_file.read_text(encoding="utf-8"))
     summary = json.loads(folder.summary_file.read_text(encoding="utf-8"))
     run_id = str(summary.get("run_id") or folder.path.name)
-    uri = tracking_uri or default_tracking_uri()
+    uri = resolve_tracking_uri(tracking_uri, environment=False)
     client = MlflowClient(tracking_uri=uri)
     with _store_lock(uri):
         exp_id = _experiment_id(client, experiment, uri)

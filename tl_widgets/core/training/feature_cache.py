@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
-from tl_widgets.core.settings import default_home
+from tl_widgets.core.settings import home_path
 from tl_widgets.core.training.feature_store import FeatureBatches, FeatureWriter, open_entry
 
 __all__ = ["cache_applies", "feature_key", "FeatureSet", "feature_batches", "compute_features", "load_or_compute",
@@ -33,7 +33,7 @@ HEAD_LAYER_NAMES = ("head_dropout", "head_hidden", "head_hidden_dropout", "predi
 
 def cache_dir() -> Path:
     """``$TL_WIDGETS_HOME/feature_cache`` (default ``~/.tl_widgets/feature_cache``)."""
-    return default_home() / "feature_cache"
+    return home_path("feature_cache")
 
 
 def cache_applies(cfg: TrainConfig, freeze: FreezeConfig) -> tuple[bool, str]:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from tl_widgets.core.config.schema import TrainConfig
 from tl_widgets.core.events import EventBus, Message, RunFailed, RunFinished, RunStopped
+from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import ResumePoint
 from tl_widgets.core.training.control import RunControl, RunResult
 from tl_widgets.core.training.history import HistoryRecorder
@@ -172,7 +173,8 @@ class TrainingSession:
 
         with self._lock:
             if self.running:
-                raise SessionBusyError(f"A run is already active in this session (run {self.run_id}); stop it first")
+                raise SessionBusyError(_("A run is already active in this session (run {run_id}); stop it first").format(
+                    run_id=self.run_id))
             cfg = self.config.copy()
             validate(cfg)
             if self.resume_point is not None:
@@ -184,9 +186,9 @@ class TrainingSession:
             with _PROCESS_LOCK:
                 if _ACTIVE:
                     other = next(iter(_ACTIVE))
-                    raise SessionBusyError(
-                        f"Another run is active in this process (run {other}); stop it or wait for it first"
-                    )
+                    raise SessionBusyError(_(
+                        "Another run is active in this process (run {run_id}); stop it or wait for it first").format(
+                        run_id=other))
                 _ACTIVE[run_id] = self.source
             try:
                 if self.resume_point is not None:  # one process resumes a run: lock file + conditional update
@@ -316,9 +318,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def explain_error(exc: BaseException, cfg: TrainConfig) -> str:
     """One line for a failed run; out-of-memory errors say what to change."""
     if is_out_of_memory(exc):
-        size = cfg.model.input_size or "the backbone's default"
-        return (f"Out of memory while training: try a smaller batch size (now {cfg.data.batch_size}) or input size "
-                f"(now {size}), or a smaller backbone. ({type(exc).__name__})")
+        size = cfg.model.input_size or _("the backbone's default")
+        return _("Out of memory while training: try a smaller batch size (now {batch}) or input size (now {size}), or "
+                 "a smaller backbone. ({error})").format(batch=cfg.data.batch_size, size=size, error=type(exc).__name__)
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -8,7 +8,8 @@ and every value from the browser is re-checked by the one validator
 (:func:`~tl_widgets.core.config.checks.check_value`). A :class:`FieldGroup`
 edits several fields of one dataclass; :func:`advanced_box` wraps groups in an
 "Advanced" accordion, closed by default, which the panel owning the sub-config
-shows. The labels and help texts are in :data:`HELP`.
+shows. The labels and help texts are the schema's own (``label``/``help`` field metadata, read through
+:func:`~tl_widgets.core.config.checks.field_label` and :func:`~tl_widgets.core.config.checks.field_help`).
 """
 
 from __future__ import annotations
@@ -22,51 +23,11 @@ from typing import Any, Sequence
 import ipywidgets as widgets
 
 from tl_widgets.core.config import checks
-from tl_widgets.core.i18n import N_, _
+from tl_widgets.core.i18n import _
 from tl_widgets.panels.kit.labels import choice_options
 from tl_widgets.panels.kit.validation import Guard, PanelError
 
-__all__ = ["HELP", "FieldEditor", "FieldGroup", "advanced_box", "find_editors"]
-
-#: ``"Class.field"`` -> (label, one-line help). Marked for extraction; translated where shown.
-HELP: dict[str, tuple[str, str]] = {
-    "ModelConfig.pooling": (N_("pooling"), N_("How the backbone's feature map becomes one vector: the average "
-                                              "or the maximum of each channel.")),
-    "ModelConfig.dropout": (N_("dropout"), N_("Fraction of features dropped at random while training the head; "
-                                              "more fights overfitting on small data.")),
-    "ModelConfig.hidden_units": (N_("hidden units"), N_("Size of an extra dense layer before the classifier "
-                                                        "(0: none, the classifier sits on the features).")),
-    "PhaseConfig.schedule": (N_("schedule"), N_("How the learning rate changes within the phase: constant, "
-                                                "cosine decay, or one-cycle (up, then down).")),
-    "PhaseConfig.warmup_epochs": (N_("warm-up epochs"), N_("Epochs over which the learning rate rises linearly "
-                                                           "from zero (fractions allowed; 0: no warm-up).")),
-    "PhaseConfig.lr_decay_per_block": (N_("rate per block below"), N_(
-        "Discriminative learning rates: each trainable block learns at this factor times the block above it "
-        "(1: the same rate everywhere).")),
-    "TrainConfig.seed": (N_("seed"), N_("Random seed for the split, shuffling and initialisation; the same seed "
-                                        "repeats a run. Blank: a different run each time.")),
-    "TrainConfig.run_name": (N_("run name"), N_("A name that starts the run's id in the Runs list "
-                                                "(blank: the backbone's name).")),
-    "TrainConfig.early_stopping_patience": (N_("early stopping"), N_(
-        "Stop a phase after this many epochs without a better validation loss (0: never stop early).")),
-    "TrainConfig.reduce_lr_patience": (N_("reduce on plateau"), N_(
-        "Halve the learning rate after this many epochs without a better validation loss (0: never).")),
-    "TrainConfig.rollback": (N_("keep the best epoch"), N_(
-        "At the end, go back to the weights of the epoch with the best validation loss.")),
-    "TrainConfig.feature_cache": (N_("cache features"), N_(
-        "When only the head trains, compute the frozen backbone's features once and reuse them (much faster).")),
-    "DataConfig.class_weights": (N_("class weights"), N_(
-        "Weight the loss by inverse class frequency, so rare classes count as much as common ones.")),
-    "DataConfig.cache": (N_("image cache"), N_("Keep decoded images in memory, on disk, or decode them "
-                                               "every epoch (none: least memory).")),
-    "DataConfig.val_path": (N_("validation folder"), N_(
-        "A separate folder of validation images (folder or zip data); none: the validation split is held out.")),
-    "StrategyConfig.steps_per_execution": (N_("steps per call"), N_(
-        "Batches run per compiled call: faster on accelerators; progress then updates once per chunk.")),
-    "StrategyConfig.lr_scaling": (N_("scale learning rate"), N_(
-        "linear: multiply learning rates by the number of replicas (the global batch grows with them).")),
-}
-
+__all__ = ["FieldEditor", "FieldGroup", "advanced_box", "find_editors"]
 
 def _field(cls: type, name: str) -> dataclasses.Field[Any]:
     return next(f for f in dataclasses.fields(cls) if f.name == name)
@@ -95,21 +56,21 @@ class FieldEditor(widgets.VBox):
         check: An extra check of a non-None value (e.g. "inside the data roots"); returns the value to keep.
 
     Raises:
-        KeyError: ``cls.name`` has no entry in :data:`HELP`.
+        KeyError: ``cls.name`` declares no help in the schema.
     """
 
     def __init__(self, cls: type, name: str, guard: Guard, path: str, css: str,
                  options: Sequence[tuple[str, str]] | None = None, check: Any = None) -> None:
         self.cls, self.name, self.path, self.guard = cls, name, path, guard
-        label, help_text = HELP[f"{cls.__name__}.{name}"]
-        self.help_text = _(help_text)
+        self.help_text = checks.field_help(cls, name)
         f = _field(cls, name)
         self.meta = f.metadata
         self.hint = checks.type_hints(cls)[name]
         self.inner, self.optional = _optional(self.hint)
         self._extra_check = check
         lo, hi = self.meta.get("min"), self.meta.get("max")
-        common = {"description": _(label), "tooltip": self.help_text, "style": {"description_width": "150px"}}
+        common = {"description": checks.field_label(cls, name), "tooltip": self.help_text,
+                  "style": {"description_width": "150px"}}
         if options is not None:
             self.kind = "options"
             self.control: widgets.Widget = widgets.Dropdown(options=list(options), layout={"width": "480px"},

@@ -1,4 +1,6 @@
-"""Labels of config values and fields in the user's language: the value stays what the config holds.
+"""Labels of config values and run statuses in the user's language: the value stays what the config holds.
+
+(A field's own label and help are the schema's: :func:`tl_widgets.core.config.checks.field_label`.)
 
 A dropdown shows ``choice_label(value)`` and keeps ``value`` (``choice_options``), so a config round-trips
 whatever the language. Values that are names users type (optimizer names, precision policies, backbone
@@ -11,8 +13,7 @@ from typing import Any, Iterable
 
 from tl_widgets.core.i18n import N_, _
 
-__all__ = ["CHOICE_LABELS", "FIELD_LABELS", "STATUS_LABELS", "choice_label", "choice_options", "field_label",
-           "status_label"]
+__all__ = ["CHOICE_LABELS", "STATUS_LABELS", "choice_label", "choice_options", "status_label"]
 
 #: Config choice -> its English label (the msgid; English shows the value as before).
 CHOICE_LABELS: dict[str, str] = {
@@ -29,18 +30,11 @@ CHOICE_LABELS: dict[str, str] = {
     "median": N_("median"), "successive_halving": N_("successive_halving"),
 }
 
-#: Config field -> the short label its widget shows (msgid = the English label shown before).
-FIELD_LABELS: dict[str, str] = {
-    "rotation": N_("rotation"), "zoom": N_("zoom"), "translation": N_("translation"),
-    "contrast": N_("contrast"), "brightness": N_("brightness"), "crop": N_("crop"), "hue": N_("hue"),
-    "saturation": N_("saturation"), "color_jitter": N_("color_jitter"),
-}
-
 
 #: A run's status word -> the label the status line shows (the status itself stays English for code and tests).
 STATUS_LABELS: dict[str, str] = {
     "idle": N_("idle"), "queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
-    "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted"),
+    "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted"), "starting": N_("starting"),
 }
 
 
@@ -62,9 +56,3 @@ def choice_label(value: Any) -> str:
 def choice_options(values: Iterable[Any]) -> list[tuple[str, Any]]:
     """``(label, value)`` pairs for a Dropdown/ToggleButtons: labels translated, values kept."""
     return [(choice_label(v), v) for v in values]
-
-
-def field_label(name: str) -> str:
-    """The widget label of a config field in the current language (the name itself when it has none)."""
-    text = FIELD_LABELS.get(name)
-    return _(text) if text else name

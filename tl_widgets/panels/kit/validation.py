@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 import ipywidgets as widgets
 
 from tl_widgets.core.config import checks
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import N_, _
 from tl_widgets.core.settings import DATA_ROOTS_ENV
 
 __all__ = [
@@ -171,8 +171,13 @@ def data_roots(roots: Sequence[str | os.PathLike[str]] | None = None) -> list[Pa
     return out
 
 
-def resolve_under_roots(path: str | os.PathLike[str], roots: Sequence[Path], what: str = "folder") -> Path:
+def resolve_under_roots(path: str | os.PathLike[str], roots: Sequence[Path], what: str = N_("folder")) -> Path:
     """Resolves ``path`` (symlinks, ``..``) and checks it lies inside one of ``roots`` (the core rule).
+
+    Args:
+        path: The path from the browser or a restored config.
+        roots: The folders it may lie in.
+        what: What the path names, as an English msgid marked with ``N_`` (translated in the message).
 
     Raises:
         PanelError: The path escapes every root, or no root is configured.

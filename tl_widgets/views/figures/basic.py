@@ -1,4 +1,4 @@
-"""Static Plotly figures: plain data in, a ``plotly.graph_objects.Figure`` out.
+"""Static Plotly figures: plain data in, a ``plotly.graph_objects.Figure`` out (the image grid is here).
 
 Each function validates its input and raises ``ValueError`` / ``TypeError``
 with what it expected and what it received.
@@ -6,8 +6,6 @@ with what it expected and what it received.
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 import re
 from typing import Any, Mapping, Sequence
@@ -23,7 +21,6 @@ _WIDE = re.compile(r"[\u3400-\u9fff]")  # wide (CJK) characters: the mean label 
 __all__ = [
     "layer_map_figure",
     "class_counts_figure",
-    "confusion_figure",
     "lr_finder_figure",
     "runs_overlay_figure",
     "image_grid_figure",
@@ -142,47 +139,6 @@ def class_counts_figure(counts: Mapping[str, int]) -> go.Figure:
     return fig
 
 
-def confusion_figure(matrix: Sequence[Sequence[int]] | np.ndarray, labels: Sequence[str], normalize: bool = False) -> go.Figure:
-    """A confusion-matrix heatmap: rows are true classes, columns predictions.
-
-    Args:
-        matrix: Square counts, ``matrix[true][predicted]``.
-        labels: Class names, one per row.
-        normalize: Show each row as fractions of the true class (rows with no
-            examples stay 0); the hover always shows the count too.
-    """
-    counts = np.asarray(matrix, dtype=np.float64)
-    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
-        raise ValueError(f"Expected a square 2-D matrix. Received shape {counts.shape}")
-    if len(labels) != counts.shape[0]:
-        raise ValueError(f"Expected {counts.shape[0]} labels. Received: {len(labels)}")
-    if (counts < 0).any() or not np.isfinite(counts).all():
-        raise ValueError("Expected finite counts >= 0 in the confusion matrix.")
-    rows = counts.sum(axis=1, keepdims=True)
-    fractions = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
-    z = fractions if normalize else counts
-    text = [[f"{v:.2f}" if normalize else f"{int(v)}" for v in row] for row in z]
-    names = [str(label) for label in labels]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
-            zmin=0, zmax=1 if normalize else None,
-            customdata=np.stack([counts, fractions], axis=-1),
-            hovertemplate=_("true %{y}, predicted %{x}<br>%{customdata[0]:.0f} images (%{customdata[1]:.1%} of row)")
-            + "<extra></extra>",
-        )
-    )
-    accuracy = float(np.trace(counts) / counts.sum()) if counts.sum() else math.nan
-    side = max(320, 60 + 40 * len(names))
-    fig.update_layout(
-        **_BASE_LAYOUT, title={"text": _("Confusion matrix (accuracy {accuracy:.1%})").format(accuracy=accuracy)},
-        height=side,
-        xaxis={"title": {"text": _("predicted")}, "side": "bottom"},
-        yaxis={"title": {"text": _("true")}, "autorange": "reversed"},
-    )
-    return fig
-
-
 def lr_finder_figure(lrs: Sequence[float], losses: Sequence[float], suggested_lr: float | None) -> go.Figure:
     """Loss against learning rate (log x), with the suggestion marked.
 
@@ -240,37 +196,48 @@ def runs_overlay_figure(runs: Mapping[str, Sequence[tuple[int, float]]], metric:
     return fig
 
 
-def _png_data_uri(image: np.ndarray) -> str:
-    from PIL import Image  # pillow is a dependency; imported here to keep import time low
-
-    buffer = io.BytesIO()
-    Image.fromarray(image, mode="RGB").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def image_grid_figure(images: np.ndarray, titles: Sequence[str] | None = None, cols: int | None = None) -> go.Figure:
-    """A grid of images (augmentation previews, top losses).
+def image_grid_figure(images: np.ndarray, titles: Sequence[str] | None = None, cols: int | None = None, *,
+                      title: str | None = None, caption_size: int | None = None) -> go.Figure:
+    """A grid of images, each embedded as a PNG: the one image grid (data samples, augmentation previews,
+    top losses, Grad-CAM overlays).
 
     Args:
-        images: ``uint8`` array of shape ``[n, H, W, 3]``.
-        titles: One title per image, or None.
-        cols: Columns of the grid; defaults to ``ceil(sqrt(n))``, at most 6.
+        images: ``uint8`` array of shape ``[n, H, W, 3]``; with ``n == 0`` the figure says there is nothing to show.
+        titles: One caption per image, or None.
+        cols: Columns of the grid; defaults to ``ceil(sqrt(n))``, at most 6 (never more than ``n``).
+        title: The figure's title, or None.
+        caption_size: The captions' font size (None: Plotly's).
+
+    Raises:
+        ValueError: Not a ``uint8 [n, H, W, 3]`` array, not one title per image, or ``cols < 1``.
     """
+    from tl_widgets.core.data.images import png_data_uri
+
     arr = np.asarray(images)
-    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or arr.shape[0] == 0:
-        raise ValueError(f"Expected a uint8 array [n, H, W, 3] with n >= 1. Received {arr.dtype} {arr.shape}")
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"Expected a uint8 array [n, H, W, 3]. Received {arr.dtype} {arr.shape}")
     n, height, width = arr.shape[:3]
     if titles is not None and len(titles) != n:
         raise ValueError(f"Expected {n} titles. Received: {len(titles)}")
-    cols = cols or min(6, math.ceil(math.sqrt(n)))
+    if cols is not None and cols < 1:
+        raise ValueError(f"Expected cols >= 1. Received: cols={cols}")
+    top = 70 if title else 40
+    if n == 0:
+        fig = go.Figure()
+        fig.update_layout(title=title, annotations=[{"text": _("nothing to show"), "showarrow": False}],
+                          xaxis_visible=False, yaxis_visible=False, plot_bgcolor="white")
+        return fig
+    cols = min(n, cols or min(6, math.ceil(math.sqrt(n))))
     rows = math.ceil(n / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[str(t) for t in titles] if titles else None,
                         horizontal_spacing=0.02, vertical_spacing=0.08 if titles else 0.02)
     for i in range(n):
-        fig.add_trace(go.Image(source=_png_data_uri(arr[i]), hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
+        fig.add_trace(go.Image(source=png_data_uri(arr[i]), hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
+    if caption_size is not None:
+        fig.update_annotations(font_size=caption_size)
     cell = max(90, min(200, 900 // cols))
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=rows * int(cell * height / width) + 60,
-                      plot_bgcolor="white")
+    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": top, "b": 10},
+                      height=rows * int(cell * height / width) + top + 20, plot_bgcolor="white")
     return fig

@@ -1,26 +1,13 @@
-"""The curation grid's pieces: prediction bars as HTML, images as PNG bytes. Plain data in, no Keras."""
+"""The curation grid's pieces: prediction bars and the before/after table as HTML. Plain data in, no Keras."""
 
 from __future__ import annotations
 
 import html
-import io
 from typing import Any, Mapping
-
-import numpy as np
 
 from tl_widgets.core.i18n import _
 
-__all__ = ["prediction_bars_html", "png_bytes", "before_after_html"]
-
-
-def png_bytes(image: Any) -> bytes:
-    """A ``uint8`` RGB (or grey) array as PNG bytes, for an ``ipywidgets.Image``."""
-    from PIL import Image
-
-    arr = np.clip(np.asarray(image), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr.squeeze()).save(buf, format="PNG")
-    return buf.getvalue()
+__all__ = ["prediction_bars_html", "before_after_html"]
 
 
 def prediction_bars_html(item: Mapping[str, Any]) -> str:

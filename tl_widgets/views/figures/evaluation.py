@@ -7,37 +7,38 @@ Plain data in (lists, dicts, numpy arrays, an ``EvalReport.to_dict()``);
 from __future__ import annotations
 
 import html
-import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from tl_widgets.core.i18n import _
+from tl_widgets.views.figures.basic import image_grid_figure
 
-__all__ = ["confusion_figure", "per_class_figure", "image_grid_figure", "top_losses_figure", "gradcam_figure",
-           "report_html"]
+__all__ = ["confusion_figure", "per_class_figure", "top_losses_figure", "gradcam_figure", "report_html"]
 
 
-def confusion_figure(confusion: Sequence[Sequence[int]], class_names: Sequence[str], *,
+def confusion_figure(confusion: Sequence[Sequence[int]] | np.ndarray, class_names: Sequence[str],
                      normalize: bool = False) -> go.Figure:
-    """Heatmap of a confusion matrix (rows: true class, columns: predicted).
+    """Heatmap of a confusion matrix (rows: true class, columns: predicted); the one confusion figure.
 
     Args:
-        confusion: ``confusion[i][j]`` counts.
+        confusion: ``confusion[i][j]`` counts (square, one row per class).
         class_names: Axis labels.
-        normalize: Show each row as fractions of its true class (counts stay in the hover).
+        normalize: Show each row as fractions of its true class (rows with no images stay 0; counts stay in
+            the hover).
+
+    Raises:
+        ValueError: Not a square matrix with one row per class, or a negative or non-finite count.
     """
-    cm = np.asarray(confusion, dtype=np.float64)
-    n = len(class_names)
-    if cm.shape != (n, n):
-        raise ValueError(f"Expected a {n}x{n} confusion matrix. Received shape {cm.shape}")
-    rows = cm.sum(axis=1, keepdims=True)
-    z = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalize else cm
+    from tl_widgets.core.evaluation.metrics import confusion_fractions
+
+    cm, fractions = confusion_fractions(confusion, class_names)
+    z = fractions if normalize else cm
     text = [[f"{v:.2f}" if normalize else str(int(v)) for v in row] for row in z]
+    names = [str(name) for name in class_names]
     fig = go.Figure(go.Heatmap(
-        z=z.tolist(), x=list(class_names), y=list(class_names), text=text, texttemplate="%{text}",
+        z=z.tolist(), x=names, y=names, text=text, texttemplate="%{text}",
         customdata=cm.astype(int).tolist(), colorscale="Blues", zmin=0, zmax=1 if normalize else None,
         hovertemplate=_("true %{y}<br>predicted %{x}<br>%{customdata} images") + "<extra></extra>",
     ))
@@ -61,40 +62,16 @@ def per_class_figure(per_class: Sequence[Mapping[str, Any]]) -> go.Figure:
     return fig
 
 
-def image_grid_figure(images: Any, captions: Sequence[str], *, title: str, columns: int = 4) -> go.Figure:
-    """A grid of uint8 RGB images with one caption each."""
-    imgs = np.asarray(images)
-    if len(imgs) != len(captions):
-        raise ValueError(f"Expected one caption per image ({len(imgs)}). Received: {len(captions)}")
-    if columns < 1:
-        raise ValueError(f"Expected columns >= 1. Received: columns={columns}")
-    if len(imgs) == 0:
-        fig = go.Figure()
-        fig.update_layout(title=title, annotations=[dict(text=_("nothing to show"), showarrow=False)],
-                          xaxis_visible=False, yaxis_visible=False)
-        return fig
-    cols = min(columns, len(imgs))
-    rows = math.ceil(len(imgs) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(captions), vertical_spacing=0.12 / max(rows, 1))
-    for i, img in enumerate(imgs):
-        fig.add_trace(go.Image(z=np.clip(img, 0, 255).astype(np.uint8)), row=i // cols + 1, col=i % cols + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_annotations(font_size=10)
-    fig.update_layout(title=title, height=max(260, 190 * rows), margin=dict(t=70, l=10, r=10, b=10))
-    return fig
-
-
 def top_losses_figure(images: Any, top_losses: Sequence[Mapping[str, Any]], *, columns: int = 4) -> go.Figure:
     """The most confidently wrong images, captioned ``true -> predicted (p)``."""
     captions = [f"{r['true']} → {r['predicted']} ({float(r['probability']):.2f})" for r in top_losses]
-    return image_grid_figure(images, captions, title=_("Top losses: true → predicted (probability)"),
-                             columns=columns)
+    return image_grid_figure(images, captions, cols=columns, title=_("Top losses: true → predicted (probability)"),
+                             caption_size=10)
 
 
 def gradcam_figure(overlays: Any, captions: Sequence[str], *, columns: int = 4) -> go.Figure:
     """Grad-CAM overlays in a grid."""
-    return image_grid_figure(overlays, captions, title="Grad-CAM", columns=columns)
+    return image_grid_figure(overlays, captions, cols=columns, title="Grad-CAM", caption_size=10)
 
 
 def report_html(report: Mapping[str, Any], figures: Sequence[go.Figure], *, title: str = "Evaluation") -> str:
