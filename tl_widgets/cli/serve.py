@@ -57,6 +57,14 @@ def register(sub: Any) -> None:
     p.add_argument("--instructor-port", type=int, default=0,
                    help=_("port of the instructor view (with --workshop; default: a free one). It has its own "
                           "token: keep its URL to yourself"))
+    p.add_argument("--engine", default="local", metavar="WHERE",
+                   help=_("where Keras work runs: 'local' (warm worker processes started with the room; students' "
+                          "kernels never import TensorFlow), 'ray://HOST:PORT' (Ray actors on a cluster), or "
+                          "'in-process' (each student's kernel trains itself, as before)"))
+    p.add_argument("--gpus", type=int, default=0, metavar="N",
+                   help=_("GPUs on this machine to spread the workers over (each worker sees one; default 0)"))
+    p.add_argument("--gpu-memory-fraction", type=float, default=None, metavar="F",
+                   help=_("with JAX, the share of a GPU's memory one worker may take (default: as needed)"))
     p.add_argument("--no-browser", action="store_true", help=_("don't open a browser"))
     p.set_defaults(func=_run)
 
@@ -132,10 +140,13 @@ def instructor_options(opts: LaunchOptions, port: int = 0) -> LaunchOptions:
 def _run(args: argparse.Namespace) -> int:
     from tl_widgets.cli.errors import fail
     from tl_widgets.cli.studio import launch
+    from tl_widgets.server.room_engine import engine_options, start_room_engine
     from tl_widgets.server.voila_launch import Companion, instructor_notebook
 
     try:
         opts = build_options(args)
+        engine = engine_options(args.engine, opts.workshop, threads=args.threads, gpus=args.gpus,
+                                gpu_memory_fraction=args.gpu_memory_fraction)
         companions = []
         if args.workshop:
             teacher = instructor_options(opts, args.instructor_port)
@@ -143,4 +154,17 @@ def _run(args: argparse.Namespace) -> int:
                 _("Instructor view (its own token; keep it to yourself): {url}").format(url=url), flush=True)))
     except (ValueError, RuntimeError) as exc:
         return fail(str(exc))
-    return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)", companions=companions)
+    if engine is None:
+        return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)",
+                      companions=companions)
+    try:
+        room = start_room_engine(opts.seats or seats_root(), engine, data_roots=opts.data_roots,
+                                 workshop=opts.workshop)
+    except (ValueError, TimeoutError, ImportError, OSError) as exc:
+        return fail(_("Cannot start the room's engine: {reason}").format(reason=exc))
+    with room:
+        opts.extra_env.update(room.env())
+        for extra in companions:
+            extra.opts.extra_env.update(room.env())
+        return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)",
+                      companions=companions)

@@ -199,6 +199,9 @@ class EngineGateway:
                         conn.send_bytes(raw)
             except WorkerDied as exc:
                 last = wire.dumps(error_message(EngineError(str(exc))))
+            except Exception as exc:  # the pool could not run it (a cluster error): the seat hears why
+                last = wire.dumps(error_message(EngineError(f"The room's engine could not run this job: "
+                                                            f"{type(exc).__name__}: {exc}")))
             finally:
                 handle.busy_seat = None
                 self.pool.release(handle)

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import asdict
 from multiprocessing.connection import Connection
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from tl_widgets.core.engine import wire
 from tl_widgets.core.engine.worker import OOM_EXIT, WorkerSettings
@@ -176,9 +176,10 @@ class WorkerPool:
 class _ProcessHandle(WorkerHandle):
     """A worker process (``python -m tl_widgets.core.engine.worker``) on one end of a socket pair."""
 
-    def __init__(self, settings: WorkerSettings, lane: str, index: int) -> None:
+    def __init__(self, settings: WorkerSettings, lane: str, index: int, env: dict[str, str] | None = None) -> None:
         super().__init__(lane, index)
         self._settings = settings
+        self._env = dict(env or {})
         self._lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
         self.conn: Any = None
@@ -191,7 +192,7 @@ class _ProcessHandle(WorkerHandle):
             self.last_error = "out of memory" if code == OOM_EXIT else f"exit code {code}"
             self.conn.close()
         ours, theirs = socket.socketpair()
-        env = {**os.environ, **self._settings.env}
+        env = {**os.environ, **self._settings.env, **self._env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tl_widgets.core.engine.worker", str(theirs.fileno()),
              json.dumps(asdict(self._settings))], pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
@@ -259,14 +260,18 @@ class ProcessPool(WorkerPool):
     Args:
         settings: What every worker knows (seats folder, data roots, workshop, warm-up, environment).
         lanes: Workers per lane.
+        per_worker_env: More environment for one worker (e.g. the GPU it sees), by lane and index.
     """
 
-    def __init__(self, settings: WorkerSettings, lanes: dict[str, int]) -> None:
+    def __init__(self, settings: WorkerSettings, lanes: dict[str, int],
+                 per_worker_env: Callable[[str, int], dict[str, str]] | None = None) -> None:
         super().__init__(lanes)
         self.settings = settings
+        self._per_worker_env = per_worker_env
 
     def _make(self, lane: str, index: int) -> WorkerHandle:
-        return _ProcessHandle(self.settings, lane, index)
+        env = self._per_worker_env(lane, index) if self._per_worker_env is not None else None
+        return _ProcessHandle(self.settings, lane, index, env)
 
     def pids(self) -> list[int]:
         """The worker processes' ids (for memory measurements and tests)."""
