@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml labextension/package.json $(WEB_CHECK)/package-lock.jso
 	$(PY) -m pip install -q --upgrade pip
 	# The editable install runs hatch-jupyter-builder, which builds the lab extension with npm
 	# and installs it (and the server extension's switch) into the venv.
-	$(PY) -m pip install -q -e ".[test,bench,optuna,mlflow,hub]"
+	$(PY) -m pip install -q -e ".[test,bench,optuna,mlflow,hub,ray]"
 	# keras-hub without tensorflow-text (which would add the full `tensorflow` wheel beside tensorflow-cpu): its
 	# other dependencies are installed explicitly; image backbones need nothing more.
 	$(PY) -m pip install -q --no-deps "keras-hub>=0.32,<0.33"
