@@ -8,7 +8,10 @@ as a frontend would (it counts the widget messages the charts send):
 * ``session``: ``TrainingSession(cfg)`` started and waited for (run folder, run store, events, history);
 * ``studio``: ``Studio(cfg)`` displayed; two seconds later (a user reading the page) Start is pressed with
   ``cfg``; the cell then awaits (the kernel's loop stays free) until the run ends, with the live charts
-  drawing through comm messages.
+  drawing through comm messages;
+* ``workers``: a served seat's run: the same config through the room's gateway to a warm engine worker
+  (``WorkerEngine``), every event relayed back to this process's bus, as ``tl-widgets serve`` runs it. Its time
+  is the worker's ``phase0_s``, so the relay's cost on the shared cores shows there.
 
 The time compared is the fit of the phase (``model.fit`` in ``plain``; the runner's ``phase0_s``, which
 includes its checkpoints, in the others): set-up (data, model) is the same code in every arm and is left out.
@@ -38,7 +41,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BENCH_DIR = Path(__file__).resolve().parent
-ARMS = ("plain", "session", "studio")
+ARMS = ("plain", "session", "studio", "workers")
 CASES = ("finetune", "head")
 
 
@@ -135,6 +138,53 @@ def studio_press_start(studio: Any, case: str, epochs: int, out: str) -> None:
         raise RuntimeError(f"Expected the Studio to start the run. Received: {studio.status}")
 
 
+# -- the workers arm (in this process: a seat of a room with one warm worker) -------------------
+
+
+class WorkerRoom:
+    """A room with one heavy and one quick worker and a seat owned by this process."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        import json as _json
+
+        from tl_widgets.core.engine.gateway import EngineGateway
+        from tl_widgets.core.engine.pool import ProcessPool
+        from tl_widgets.core.engine.worker import WorkerSettings
+
+        root = Path(tempfile.mkdtemp(prefix="tlw-fit-bench-room-"))
+        seats = root / "seats"
+        seats.mkdir(mode=0o700)
+        self.home = seats / "seat-bench"
+        self.home.mkdir(mode=0o700)
+        (self.home / "seat.json").write_text(_json.dumps({"pid": os.getpid(), "started": time.time()}))
+        worker_env = {k: v for k, v in env.items() if k.startswith(("TF_", "KERAS"))}
+        self.pool = ProcessPool(WorkerSettings(str(seats), warm=(("demo_cnn", None),), env=worker_env),
+                                {"heavy": 1, "quick": 1})
+        self.pool.start(wait_s=600)
+        self.gateway = EngineGateway(self.pool, seats).start()
+
+    def arm(self, case: str, epochs: int, per_class: int | None) -> dict[str, Any]:
+        from tl_widgets.core.engine.client import WorkerEngine
+        from tl_widgets.core.events import EventBus
+
+        global PER_CLASS
+        PER_CLASS = per_class
+        bus = EventBus()
+        events = [0]
+        bus.subscribe(lambda e: events.__setitem__(0, events[0] + 1))
+        session = WorkerEngine(self.gateway.address, self.home).session(
+            case_config(case, epochs, str(self.home / "runs")), bus=bus)
+        session.start()
+        session.wait()
+        out = _result(session)
+        out["events"] = events[0]
+        return out
+
+    def close(self) -> None:
+        self.gateway.close()
+        self.pool.close()
+
+
 # -- the client (a frontend that polls) ------------------------------------------------------
 
 
@@ -195,27 +245,33 @@ def _arm_code(arm: str, case: str, epochs: int) -> str:
     return f"print('RESULT ' + json.dumps(b.{arm}_arm({case!r}, {epochs}, OUT)))"
 
 
-def run_case(kernel: Kernel, case: str, repeats: int, repeat_seconds: float) -> dict[str, Any]:
-    """Interleaved repeats of the three arms on ``case``; returns the statistics."""
+def run_case(kernel: Kernel, case: str, repeats: int, repeat_seconds: float, room: WorkerRoom | None = None,
+             per_class: int | None = None) -> dict[str, Any]:
+    """Interleaved repeats of the arms on ``case``; returns the statistics."""
     # Two timed epochs: the first traces and compiles, the second sets how many epochs fill a repeat.
     warm = kernel.result(f"print('RESULT ' + json.dumps(b.plain_arm({case!r}, 2, OUT, time_epochs=True)))")
     epochs = max(1, round(repeat_seconds / max(warm["epoch_s"][-1], 1e-3)))
-    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in ARMS}
+    arms = ARMS if room is not None else ARMS[:3]
+    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
     for r in range(repeats):
-        for arm in ARMS[r % 3:] + ARMS[:r % 3]:
+        for arm in arms[r % len(arms):] + arms[:r % len(arms)]:
             before = kernel.comm_msgs
-            res = kernel.result(_arm_code(arm, case, epochs))
+            if arm == "workers":
+                assert room is not None
+                res = room.arm(case, epochs, per_class)
+            else:
+                res = kernel.result(_arm_code(arm, case, epochs))
             res["comm_msgs"] = kernel.comm_msgs - before
             runs[arm].append(res)
             print(f"  {case} repeat {r + 1}/{repeats} {arm:<8}{res['fit_s']:8.2f} s  "
                   f"val_acc {res['val_accuracy']:.3f}  steps {res['steps']}  comm msgs {res['comm_msgs']}",
                   flush=True)
-    steps = {a: {x["steps"] for x in runs[a]} for a in ARMS}
+    steps = {a: {x["steps"] for x in runs[a]} for a in arms}
     if len(set().union(*steps.values())) != 1:
         raise RuntimeError(f"Expected every arm to train the same number of steps. Received: {steps}")
     plain = [x["fit_s"] for x in runs["plain"]]
     stats: dict[str, Any] = {"case": case, "epochs": epochs, "steps": runs["plain"][0]["steps"], "arms": {}}
-    for arm in ARMS:
+    for arm in arms:
         t = [x["fit_s"] for x in runs[arm]]
         stats["arms"][arm] = {
             "median_s": statistics.median(t), "min_s": min(t), "max_s": max(t), "total_s": sum(t),
@@ -244,6 +300,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--repeats", type=int, help="interleaved repeats (default 5; quick 1)")
     p.add_argument("--per-class", type=int, help="demo images per class (default all; quick 30)")
     p.add_argument("--case", choices=CASES, action="append", help="case(s) to run (default both; quick: head)")
+    p.add_argument("--no-workers", action="store_true", help="leave out the workers arm (no engine workers)")
     a = p.parse_args(argv)
     repeat_s = a.repeat_seconds or (2.0 if a.quick else 40.0)
     repeats = a.repeats or (1 if a.quick else 5)
@@ -256,6 +313,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"per arm and case; cases {cases}; "
           f"demo images per class: {per_class or 'all'}", flush=True)
     kernel = Kernel(env)
+    room = None if a.no_workers else WorkerRoom(env)
     try:
         kernel.run("import asyncio, json, sys\n"
                    f"sys.path.insert(0, {str(BENCH_DIR)!r})\n"
@@ -263,12 +321,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    f"OUT = {out!r}\nb.PER_CLASS = {per_class!r}")
         results = {}
         for case in cases:
-            results[case] = run_case(kernel, case, repeats, repeat_s)
+            results[case] = run_case(kernel, case, repeats, repeat_s, room, per_class)
             _print(results[case])
     finally:
         kernel.close()
+        if room is not None:
+            room.close()
     ratios = {f"{case}_{arm}_over_plain": round(results[case]["arms"][arm]["ratio_of_medians"], 4)
-              for case in cases for arm in ("session", "studio")}
+              for case in cases for arm in results[case]["arms"] if arm != "plain"}
     print(json.dumps(ratios))
     return {"results": results, "ratios": ratios}
 
