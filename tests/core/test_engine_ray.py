@@ -102,3 +102,22 @@ def test_a_ray_worker_refuses_another_seats_run(ray_room):
     (victim / "runs").mkdir(exist_ok=True)
     with pytest.raises(ScopeError, match="this seat's folder"):
         ray_room.engine(ray_room.seat("ray-attacker")).evaluate(str(victim / "runs"))
+
+
+def test_a_notebook_user_trains_on_the_cluster_without_tensorflow_here(ray_room, tmp_path):
+    """``Studio(engine="ray://…")``'s engine: this person's own actors, their home only."""
+    from tl_widgets.core.engine.client import PoolEngine
+    from tl_widgets.core.engine.scope import ScopeError
+
+    home = tmp_path / "me"
+    engine = PoolEngine.on_ray(ray_room.pool.address, home, cpus=0.2)  # the room's actors hold 1.5 of 2 CPUs
+    try:
+        assert engine.block_names("demo_cnn")[0] == "stem"
+        session = engine.session(tiny_config(home))
+        session.start()
+        result = session.wait(300)
+        assert result.status == "finished" and result.run_dir.parent.parent == home.resolve()
+        with pytest.raises(ScopeError, match="this seat's folder"):
+            engine.evaluate(str(ray_room.seats))  # the room's seats are not this person's
+    finally:
+        engine.close()

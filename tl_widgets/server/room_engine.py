@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from tl_widgets.core.engine.worker import GPU_ENV
 from tl_widgets.core.settings import ENGINE_ENV
 
 __all__ = ["RoomEngine", "EngineOptions", "engine_options", "start_room_engine", "worker_env", "GPU_ENV"]
-
-GPU_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
-"""Set in every worker before its backend starts: GPU memory is taken as needed, not all at once."""
 
 
 @dataclass

@@ -78,6 +78,9 @@ class Studio(widgets.VBox):
             background thread (True), at once (False), or (None) in the
             background only when an asyncio loop runs here (a kernel) and
             Keras is not imported yet.
+        engine: Where the Keras work runs: None (a served seat: the room's workers; else this process), an
+            :class:`~tl_widgets.core.engine.Engine`, or ``"ray://HOST:PORT"`` (your own workers on a Ray
+            cluster: this kernel never imports TensorFlow).
 
     Raises:
         PanelError: ``config`` names something the panels refuse (a folder

@@ -16,7 +16,7 @@ from typing import Any
 
 from tl_widgets.core.engine.base import Engine, EngineError, InProcessEngine
 
-__all__ = ["Engine", "EngineError", "InProcessEngine", "default_engine", "seat_engine", "resolve_engine"]
+__all__ = ["Engine", "EngineError", "InProcessEngine", "default_engine", "seat_engine", "ray_engine", "resolve_engine"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -26,10 +26,13 @@ def default_engine() -> InProcessEngine:
 
 
 def seat_engine(seat: Any) -> Engine | None:
-    """The room's engine for a served ``seat`` when ``tl-widgets serve`` runs one (``$TL_WIDGETS_ENGINE``)."""
+    """The engine ``$TL_WIDGETS_ENGINE`` names: the room's gateway for a served ``seat`` (``tl-widgets serve``), or
+    a Ray cluster (``ray://HOST:PORT``, e.g. set by a JupyterHub spawner) for anyone; None when unset."""
     from tl_widgets.core.settings import ENGINE_ENV
 
     address = os.environ.get(ENGINE_ENV, "").strip()
+    if address.startswith("ray://"):
+        return ray_engine(address)
     if seat is None or not address:
         return None
     from tl_widgets.core.engine.client import WorkerEngine
@@ -37,15 +40,26 @@ def seat_engine(seat: Any) -> Engine | None:
     return WorkerEngine(address, seat.home)
 
 
+@functools.lru_cache(maxsize=4)
+def ray_engine(address: str) -> Engine:
+    """This process's own workers on the Ray cluster at ``address`` (started once per address)."""
+    from tl_widgets.core.engine.client import PoolEngine
+
+    return PoolEngine.on_ray(address)
+
+
 def resolve_engine(engine: Any = None, seat: Any = None) -> Engine:
-    """The engine a Studio or panel uses: ``engine`` when given (an :class:`Engine`), else the seat's room
-    engine, else :func:`default_engine`.
+    """The engine a Studio or panel uses: ``engine`` when given (an :class:`Engine`, or ``"ray://HOST:PORT"``),
+    else what ``$TL_WIDGETS_ENGINE`` names (the room's gateway for a served seat, or a Ray cluster), else
+    :func:`default_engine`.
 
     Raises:
-        TypeError: ``engine`` is neither None nor an Engine.
+        TypeError: ``engine`` is neither None, an Engine nor a ``ray://`` address.
     """
+    if isinstance(engine, str) and engine.startswith("ray://"):
+        return ray_engine(engine)
     if engine is not None:
         if not isinstance(engine, Engine):
-            raise TypeError(f"Expected an Engine or None. Received: {type(engine).__name__}")
+            raise TypeError(f"Expected an Engine, 'ray://HOST:PORT' or None. Received: {engine!r}")
         return engine
     return seat_engine(seat) or default_engine()

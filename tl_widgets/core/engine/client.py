@@ -23,8 +23,9 @@ from typing import Any, Callable
 
 from tl_widgets.core.engine import wire
 from tl_widgets.core.engine.base import Engine, EngineError
+from tl_widgets.core.engine.worker import GPU_ENV
 
-__all__ = ["WorkerEngine", "RemoteSession", "rebuild_error", "AUTHKEY_FILE"]
+__all__ = ["WorkerEngine", "PoolEngine", "RemoteSession", "rebuild_error", "AUTHKEY_FILE"]
 
 AUTHKEY_FILE = "authkey"
 """The room's key, beside the gateway's socket (mode 0600)."""
@@ -111,6 +112,94 @@ class WorkerEngine(Engine):
     def session(self, config: Any, *, bus: Any = None, source: str = "studio", store: Any = None,
                 resume_dir: str | None = None) -> RemoteSession:
         return RemoteSession(self, config, bus=bus, source=source, store=store, resume_dir=resume_dir)
+
+
+class _PoolChannel:
+    """One job on a pool's worker, read like a gateway connection (``recv_bytes``, ``send_bytes``, ``close``)."""
+
+    def __init__(self, pool: Any, home: str, job: str, kwargs: dict[str, Any]) -> None:
+        import secrets
+
+        from tl_widgets.core.engine.jobs import JOBS
+
+        if job not in JOBS:
+            raise EngineError(f"Expected a job in {sorted(JOBS)}. Received: {job!r}")
+        self.pool, self.job_id = pool, secrets.token_hex(8)
+        self.handle = pool.acquire(JOBS[job].lane, 600.0)
+        message = {"op": "job", "job": job, "kwargs": kwargs, "seat": home, "id": self.job_id}
+        self._replies = self.handle.run(wire.dumps(message))
+        self._open = True
+
+    def recv_bytes(self, maxlength: int | None = None) -> bytes:
+        from tl_widgets.core.engine.pool import WorkerDied
+
+        try:
+            _message, raw = next(self._replies)
+        except StopIteration:
+            raise EOFError("the job ended") from None
+        except WorkerDied as exc:
+            return wire.dumps({"op": "error", "type": "tl_widgets.core.engine.base.EngineError", "message": str(exc)})
+        return raw
+
+    def send_bytes(self, data: bytes) -> None:
+        message = wire.loads(data)
+        if isinstance(message, dict) and message.get("op") == "stop":
+            self.handle.stop(self.job_id)
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self.handle.stop(self.job_id)  # ignored by the worker when the job has ended
+            self._replies.close()
+            self.pool.release(self.handle)
+
+
+class PoolEngine(WorkerEngine):
+    """One person's own workers (no gateway): e.g. ``Studio(engine="ray://HOST:PORT")`` in a notebook, whose
+    Keras work then runs on a Ray cluster's GPUs while the kernel never imports TensorFlow.
+
+    Args:
+        pool: A started pool whose workers serve only ``home`` (``WorkerSettings.seat_home``).
+        home: The person's tl_widgets home (runs, uploads; on a file system the workers see at the same path).
+    """
+
+    kind = "pool"
+
+    def __init__(self, pool: Any, home: str | os.PathLike[str]) -> None:
+        super().__init__(address="", seat_home=home, authkey=b"")
+        self.pool = pool
+
+    def open(self, job: str, kwargs: dict[str, Any]) -> Any:
+        return _PoolChannel(self.pool, self.seat_home, job, kwargs)
+
+    @classmethod
+    def on_ray(cls, address: str, home: str | os.PathLike[str] | None = None, *,
+               data_roots: tuple[str, ...] = (), gpus: float = 0.0, cpus: float = 1.0) -> PoolEngine:
+        """One heavy and one quick Ray actor on the cluster at ``address`` for the person at ``home``.
+
+        Args:
+            address: ``ray://HOST:PORT`` (Ray Client) or ``"ray"`` (this machine).
+            home: The tl_widgets home (None: the default home).
+            data_roots: Folders the workers may also read.
+            gpus: GPUs (or a fraction: 0.25 lets four people share one) the heavy actor reserves.
+            cpus: CPUs the heavy actor reserves (the quick one half of it).
+        """
+        from tl_widgets.core.engine.ray_pool import RayPool
+        from tl_widgets.core.engine.worker import WorkerSettings
+        from tl_widgets.core.settings import default_home
+
+        folder = Path(home).resolve() if home is not None else default_home().resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        settings = WorkerSettings(seats_root=str(folder.parent), data_roots=tuple(data_roots), seat_home=str(folder),
+                                  env=dict(GPU_ENV))
+        pool = RayPool(settings, {"heavy": 1, "quick": 1}, address=address, gpus={"heavy": gpus} if gpus else None,
+                       cpus={"heavy": cpus, "quick": cpus / 2})
+        pool.start()
+        return cls(pool, folder)
+
+    def close(self) -> None:
+        """Ends this person's actors."""
+        self.pool.close()
 
 
 def _receive(conn: Any) -> dict[str, Any]:

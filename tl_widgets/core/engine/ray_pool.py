@@ -182,7 +182,8 @@ class RayPool(WorkerPool):
 
     def start(self, wait_s: float | None = None) -> None:
         ray = require_ray()
-        if not ray.is_initialized():
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
             if self.address == "ray":  # join a cluster started on this machine, else start a local one
                 ray.init(namespace=NAMESPACE, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
             else:
@@ -196,5 +197,5 @@ class RayPool(WorkerPool):
         """Ends the actors and this process's connection to the cluster."""
         super().close()
         ray = require_ray()
-        if ray.is_initialized():
+        if getattr(self, "_owns_ray", False) and ray.is_initialized():
             ray.shutdown()

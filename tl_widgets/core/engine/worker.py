@@ -26,7 +26,10 @@ from typing import Any, Callable
 
 from tl_widgets.core.engine import wire
 
-__all__ = ["WorkerSettings", "WorkerCore", "process_main", "main", "error_message", "OOM_EXIT"]
+__all__ = ["WorkerSettings", "WorkerCore", "process_main", "main", "error_message", "OOM_EXIT", "GPU_ENV"]
+
+GPU_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+"""Set in every worker before its backend starts: GPU memory is taken as needed, not all at once."""
 
 OOM_EXIT = 75
 """The worker's exit code after a job ran out of memory (the pool replaces it)."""
@@ -42,6 +45,8 @@ class WorkerSettings:
         workshop: The workshop file (None: no limits beyond the seat's folder).
         warm: ``(backbone, input_size)`` pairs whose facts are built at start.
         env: Environment set before the backend starts (threads, GPU memory growth, visible devices).
+        seat_home: Serve this one seat only (a person's own workers, e.g. ``Studio(engine="ray://…")``):
+            every job runs in its scope whatever the request names.
     """
 
     seats_root: str
@@ -49,6 +54,7 @@ class WorkerSettings:
     workshop: str | None = None
     warm: tuple[tuple[str, int | None], ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    seat_home: str | None = None
 
 
 def error_message(exc: BaseException) -> dict[str, Any]:
@@ -92,7 +98,9 @@ class WorkerCore:
         from tl_widgets.core.engine.scope import ScopeError, SeatScope
 
         home = Path(str(seat)).resolve()
-        if home.parent != self.seats_root or not home.name.startswith("seat-") or not home.is_dir():
+        if self.settings.seat_home is not None:
+            home = Path(self.settings.seat_home).resolve()  # one person's own workers: their home, always
+        elif home.parent != self.seats_root or not home.name.startswith("seat-") or not home.is_dir():
             raise ScopeError("", f"Expected a seat folder of this room. Received: {str(seat)!r}")
         roots = [Path(r) for r in self.settings.data_roots]
         if self.workshop is not None:
