@@ -65,6 +65,8 @@ def register(sub: Any) -> None:
                    help=_("GPUs on this machine to spread the workers over (each worker sees one; default 0)"))
     p.add_argument("--gpu-memory-fraction", type=float, default=None, metavar="F",
                    help=_("with JAX, the share of a GPU's memory one worker may take (default: as needed)"))
+    p.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="F",
+                   help=_("with --engine ray://…, the GPUs (or a fraction) each training worker reserves (default 0)"))
     p.add_argument("--no-browser", action="store_true", help=_("don't open a browser"))
     p.set_defaults(func=_run)
 
@@ -146,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         opts = build_options(args)
         engine = engine_options(args.engine, opts.workshop, threads=args.threads, gpus=args.gpus,
-                                gpu_memory_fraction=args.gpu_memory_fraction)
+                                gpu_memory_fraction=args.gpu_memory_fraction, gpus_per_worker=args.gpus_per_worker)
         companions = []
         if args.workshop:
             teacher = instructor_options(opts, args.instructor_port)

@@ -35,6 +35,7 @@ class EngineOptions:
         threads: CPU threads each worker's backend may use (None: the backend's default).
         gpus: GPUs on this machine to spread workers over (0: none; each worker sees one, round robin).
         gpu_memory_fraction: With JAX, the share of a GPU's memory each worker may take (None: as needed).
+        gpus_per_worker: On Ray, the GPUs (or a fraction) each heavy actor reserves (0: none).
         warm: ``(backbone, input_size)`` whose facts every worker builds at start.
         ready_s: Seconds to wait for the workers before serving (None: don't wait).
     """
@@ -45,12 +46,14 @@ class EngineOptions:
     threads: int | None = None
     gpus: int = 0
     gpu_memory_fraction: float | None = None
+    gpus_per_worker: float = 0.0
     warm: Sequence[tuple[str, int | None]] = field(default_factory=list)
     ready_s: float | None = None
 
 
 def engine_options(where: str, workshop: str | os.PathLike[str] | None, *, threads: int | None = None,
-                   gpus: int = 0, gpu_memory_fraction: float | None = None) -> EngineOptions | None:
+                   gpus: int = 0, gpu_memory_fraction: float | None = None,
+                   gpus_per_worker: float = 0.0) -> EngineOptions | None:
     """The room engine's options for ``serve --engine WHERE`` (None for ``in-process``).
 
     One heavy worker per training slot of the workshop (else half the CPU cores), one quick worker; each heavy
@@ -69,6 +72,8 @@ def engine_options(where: str, workshop: str | os.PathLike[str] | None, *, threa
         raise ValueError(f"Expected --gpus between 0 and 64. Received: {gpus}")
     if gpu_memory_fraction is not None and not 0 < gpu_memory_fraction <= 1:
         raise ValueError(f"Expected --gpu-memory-fraction in (0, 1]. Received: {gpu_memory_fraction}")
+    if not 0 <= gpus_per_worker <= 64:
+        raise ValueError(f"Expected --gpus-per-worker between 0 and 64. Received: {gpus_per_worker}")
     from tl_widgets.core.room.workshop import load_workshop
 
     ws = load_workshop(workshop) if workshop else None
@@ -76,7 +81,7 @@ def engine_options(where: str, workshop: str | os.PathLike[str] | None, *, threa
     per_worker = threads if threads is not None else max(1, (os.cpu_count() or 1) // heavy)
     warm = [(name, None) for name in (ws.allowed_backbones if ws is not None else ["demo_cnn"])]
     return EngineOptions(address=where, heavy=heavy, quick=1, threads=per_worker, gpus=int(gpus),
-                         gpu_memory_fraction=gpu_memory_fraction, warm=warm)
+                         gpu_memory_fraction=gpu_memory_fraction, gpus_per_worker=float(gpus_per_worker), warm=warm)
 
 
 def worker_env(opts: EngineOptions) -> dict[str, str]:
@@ -139,7 +144,8 @@ def start_room_engine(seats: str | os.PathLike[str], opts: EngineOptions, *, dat
     elif opts.address.startswith("ray://") or opts.address == "ray":
         from tl_widgets.core.engine.ray_pool import RayPool
 
-        pool = RayPool(settings, lanes, address=opts.address)
+        pool = RayPool(settings, lanes, address=opts.address,
+                       gpus={"heavy": opts.gpus_per_worker} if opts.gpus_per_worker else None)
     else:
         raise ValueError(f"Expected --engine local or ray://HOST:PORT. Received: {opts.address!r}")
     pool.start(wait_s=opts.ready_s)
