@@ -16,8 +16,15 @@ Model FLOP utilisation = training FLOPs per step (3x the forward pass's FLOPs fr
 compiled forward pass; a published per-image figure when the analysis gives none) x steps/s / peak. The peak
 defaults to the H200's dense bf16 figure (989 TFLOP/s; ``--peak-tflops``).
 
+The room case (``--room``, also part of the default run) is a served room on one GPU: 8 trainings from 8
+different seats, one after another, through the room's gateway and 2 warm engine workers that share the GPU
+(memory growth, no preallocation). It reports each run's status and seconds, whether any ran out of memory, and
+the GPU memory in use after each (``nvidia-smi``). It needs TensorFlow in the workers (the engine's data
+pipeline is tf.data) and says so when it is missing.
+
     bash bench/gpu_check.sh                 # on the GPU machine
     bash bench/gpu_check.sh --smoke         # a CPU smoke run: 32 px, batch 4, 3 steps
+    bash bench/gpu_check.sh --room-only     # only the room case
 """
 
 from __future__ import annotations
@@ -172,6 +179,67 @@ def run_backbone(backbone: str, size: int, batch: int, steps: int, repeats: int,
     }
 
 
+def _gpu_memory_mib() -> int | None:
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                         capture_output=True, text=True, timeout=30)
+    return sum(int(v) for v in out.stdout.split()) if out.returncode == 0 else None
+
+
+def room_case(seats: int, workers: int, backbone: str, size: int, epochs: int, per_class: int) -> dict[str, Any]:
+    """``seats`` trainings from different seats, one after another, through ``workers`` warm engine workers."""
+    import dataclasses
+    import json
+    import tempfile
+    from pathlib import Path
+
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return {"skipped": "TensorFlow is not installed here: the engine's data pipeline (tf.data) needs it"}
+    from tl_widgets.core.config.schema import demo_config
+    from tl_widgets.core.engine.client import WorkerEngine
+    from tl_widgets.core.engine.gateway import EngineGateway
+    from tl_widgets.core.engine.pool import ProcessPool
+    from tl_widgets.core.engine.worker import GPU_ENV, WorkerSettings
+
+    root = Path(tempfile.mkdtemp(prefix="tlw-gpu-room-"))
+    room = root / "seats"
+    room.mkdir(mode=0o700)
+    env = {**GPU_ENV, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
+    pool = ProcessPool(WorkerSettings(str(room), warm=((backbone, size),), env=env), {"heavy": workers, "quick": 1})
+    pool.start(wait_s=900)
+    gateway = EngineGateway(pool, room).start()
+    rows = []
+    try:
+        for i in range(seats):
+            home = room / f"seat-{i:02d}"
+            home.mkdir(mode=0o700)
+            (home / "seat.json").write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+            cfg = demo_config()
+            cfg.model = dataclasses.replace(cfg.model, backbone=backbone, weights="none", input_size=size)
+            cfg.data = dataclasses.replace(cfg.data, max_per_class=per_class)
+            cfg.phases = [dataclasses.replace(cfg.phases[0], epochs=epochs)]
+            cfg.output_dir, cfg.feature_cache = str(home / "runs"), False
+            t = time.perf_counter()
+            session = WorkerEngine(gateway.address, home).session(cfg)
+            session.start()
+            result = session.wait()
+            rows.append({"seat": i, "status": result.status, "seconds": round(time.perf_counter() - t, 1),
+                         "error": result.error, "gpu_mib": _gpu_memory_mib()})
+            print(f"  room seat {i}: {rows[-1]}", flush=True)
+    finally:
+        gateway.close()
+        pool.close()
+    return {"runs": rows, "finished": sum(r["status"] == "finished" for r in rows),
+            "out_of_memory": sum("Out of memory" in (r["error"] or "") for r in rows),
+            "restarts": sum(h.restarts for h in pool.handles())}
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true", help="tiny sizes for a CPU smoke run")
@@ -180,6 +248,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--repeats", type=int, help="interleaved rounds (default 3; smoke 1)")
     p.add_argument("--backbones", nargs="+", help="default: mobilenet_v2 resnet50 (smoke: mobilenet_v2)")
     p.add_argument("--peak-tflops", type=float, default=H200_BF16_DENSE_TFLOPS, help="accelerator peak, bf16 dense")
+    p.add_argument("--room-only", action="store_true", help="only the room case (8 seats through 2 workers)")
     a = p.parse_args(argv)
     import tempfile
 
@@ -194,6 +263,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     print(f"backend={keras.backend.backend()} devices={[str(d) for d in jax.devices()]} batch={batch} steps={steps} "
           f"size={size} repeats={repeats} policy=mixed_bfloat16 xla=on peak={a.peak_tflops:g} TFLOP/s", flush=True)
     out = tempfile.mkdtemp(prefix="tlw-gpu-check-")
+    room = room_case(seats=2 if a.smoke else 8, workers=2, backbone="demo_cnn" if a.smoke else "mobilenet_v2",
+                     size=32 if a.smoke else 224, epochs=1 if a.smoke else 2, per_class=10 if a.smoke else 100)
+    print(f"room: {room if 'skipped' in room else {k: v for k, v in room.items() if k != 'runs'}}", flush=True)
+    if a.room_only:
+        return [room]
     rows = [run_backbone(b, size, batch, steps, repeats, a.peak_tflops, out) for b in backbones]
     print(f"{'backbone':<14}{'plain s':>9}{'events s':>10}{'session s':>11}{'events/plain':>14}{'session/plain':>15}"
           f"{'img/s':>10}{'TFLOP/step':>12}{'MFU %':>10}")
