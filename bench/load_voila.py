@@ -8,7 +8,12 @@ Start, follows "queued: N ahead" until the run trains, waits for
 ``finished``, then checks its Runs tab lists only its own run. It also opens
 the instructor view (its own URL and token) and checks it counts the seats.
 
-Reports time-to-page-ready, queue wait and time-to-finished (median, max),
+With the room's engine (``--engine local``, the default of ``serve``) the seats' kernels are thin: every Keras
+job runs in the room's warm workers. Once every page shows the Studio with Start enabled, the room sits idle for
+``--idle-s`` seconds and is measured (each kernel's PSS, the workers' PSS, the machine's used memory): the
+"30 idle seats" figure. ``--engine in-process`` is the old room (every kernel imports TensorFlow) for comparison.
+
+Reports time-to-page-ready and time-to-Start-enabled (median, p95, max), queue wait and time-to-finished,
 whether the queue was fair (runs started training in the order Start was
 pressed), the machine's used memory (MemTotal - MemAvailable, peak minus the
 baseline before the server started) and each kernel's PSS (shared pages
@@ -73,6 +78,7 @@ class MemorySampler(threading.Thread):
         self.kernel_pss: dict[int, int] = {}  # pid -> peak PSS
         self.peak_kernels_pss = 0
         self.max_kernels = 0
+        self.worker_pss: dict[int, int] = {}  # the room's engine workers
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -91,7 +97,12 @@ class MemorySampler(threading.Thread):
                     return
                 for proc in procs:
                     try:
-                        if "ipykernel" not in " ".join(proc.cmdline()):
+                        cmd = " ".join(proc.cmdline())
+                        if "tl_widgets.core.engine.worker" in cmd:
+                            self.worker_pss[proc.pid] = max(self.worker_pss.get(proc.pid, 0),
+                                                            proc.memory_full_info().pss)
+                            continue
+                        if "ipykernel" not in cmd:
                             continue
                         pss = proc.memory_full_info().pss
                     except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -102,6 +113,28 @@ class MemorySampler(threading.Thread):
                 self.peak_kernels_pss = max(self.peak_kernels_pss, total)
                 self.max_kernels = max(self.max_kernels, n)
             self._halt.wait(0.5)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Now: used memory, every kernel's and worker's PSS (MiB)."""
+        import psutil
+
+        kernels, workers = [], []
+        for proc in psutil.Process(self.pid).children(recursive=True):
+            try:
+                cmd = " ".join(proc.cmdline())
+                pss = proc.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if "tl_widgets.core.engine.worker" in cmd:
+                workers.append(pss)
+            elif "ipykernel" in cmd:
+                kernels.append(pss)
+        mib = 2**20
+        return {"used_memory_mib": round(used_memory_bytes() / mib), "kernels": len(kernels),
+                "kernel_pss_mib": {"median": round(statistics.median(kernels) / mib) if kernels else None,
+                                   "max": round(max(kernels) / mib) if kernels else None,
+                                   "sum": round(sum(kernels) / mib)},
+                "workers": len(workers), "workers_pss_sum_mib": round(sum(workers) / mib)}
 
     def stop(self) -> None:
         self._halt.set()
@@ -146,7 +179,8 @@ def _read_urls(proc: subprocess.Popen[str], log: Path, timeout: float) -> tuple[
 
 
 def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float,
-        max_starting: int | None = None) -> dict[str, Any]:
+        max_starting: int | None = None, engine: str = "local", idle_s: float = 20.0,
+        preheat: int = 0) -> dict[str, Any]:
     """Serves the room, drives ``n`` seats at once, returns the measurements."""
     from playwright.sync_api import sync_playwright
 
@@ -165,8 +199,9 @@ def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float,
     log_path = work / "serve.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "tl_widgets", "serve", "--workshop", str(work / "workshop.yaml"),
-                             "--port", "0", "--no-browser",
-                             *(["--max-starting", str(max_starting)] if max_starting else [])],
+                             "--port", "0", "--no-browser", "--engine", engine,
+                             *(["--max-starting", str(max_starting)] if max_starting else []),
+                             *(["--preheat", str(preheat)] if preheat else [])],
                             env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     sampler = None
     try:
@@ -177,7 +212,13 @@ def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float,
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
             contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(n)]
-            results = _drive_all(contexts, url, zips, t0 + timeout_s)
+            idle: dict[str, Any] = {}
+
+            def measure_idle() -> None:
+                time.sleep(idle_s)
+                idle.update(sampler.snapshot())
+
+            results = _drive_all(contexts, url, zips, t0 + timeout_s, on_all_ready=measure_idle)
             teacher_ctx = browser.new_context()
             teacher = teacher_ctx.new_page()
             teacher.goto(teacher_url, timeout=120_000)
@@ -195,11 +236,17 @@ def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float,
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-    return _summary(n, slots, epochs, threads, results, wall, baseline, sampler, seats_seen)
+    out = _summary(n, slots, epochs, threads, results, wall, baseline, sampler, seats_seen)
+    out.update(engine=engine, idle_s=idle_s, idle=idle, preheat=preheat,
+               workers_pss_peak_mib=round(sum(sampler.worker_pss.values()) / 2**20) if sampler else None)
+    return out
 
 
 def _stats(values: list[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))] if ordered else None
     return {"median": round(statistics.median(values), 1) if values else None,
+            "p95": round(p95, 1) if p95 is not None else None,
             "max": round(max(values), 1) if values else None}
 
 
@@ -217,6 +264,8 @@ def _summary(n: int, slots: int, epochs: int, threads: int, results: list[dict[s
         "pages_with_errors": sum(bool(r["errors"]) for r in results),
         "failures": [r for r in results if not r["ok"]][:5], "wall_s": round(wall, 1),
         "page_ready_s": _stats([r["page_ready_s"] for r in results if r.get("page_ready_s") is not None]),
+        "start_enabled_s": _stats([r["start_enabled_s"] for r in results if r.get("start_enabled_s") is not None]),
+        "seats_start_enabled": sum(r.get("start_enabled_s") is not None for r in results),
         "queue_wait_s": _stats([r["queue_wait_s"] for r in results if r.get("queue_wait_s") is not None]),
         "seats_queued": sum(bool(r.get("queued")) for r in results),
         "seats_shown_waiting_room": sum(bool(r.get("waited")) for r in results),
@@ -237,8 +286,10 @@ def _summary(n: int, slots: int, epochs: int, threads: int, results: list[dict[s
     }
 
 
-def _drive_all(contexts: list[Any], url: str, zips: list[Path], deadline: float) -> list[dict[str, Any]]:
-    """Opens every page at once, then steps each through upload, Start, queue and finish (one thread)."""
+def _drive_all(contexts: list[Any], url: str, zips: list[Path], deadline: float,
+               on_all_ready: Any = None) -> list[dict[str, Any]]:
+    """Opens every page at once; once every page shows the Studio with Start enabled (or 5 minutes passed),
+    ``on_all_ready()`` measures the idle room; then steps each page through upload, Start, queue and finish."""
     t0 = time.monotonic()
     seats = []
     for ctx, zpath in zip(contexts, zips):
@@ -247,7 +298,15 @@ def _drive_all(contexts: list[Any], url: str, zips: list[Path], deadline: float)
         page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
         page.goto(url, wait_until="commit", timeout=120_000)
         seats.append({"page": page, "zip": zpath, "errors": errors, "state": "loading"})
+    released = False
     while time.monotonic() < deadline and any(s["state"] != "done" for s in seats):
+        if not released and (all(s["state"] in ("ready", "done") for s in seats) or time.monotonic() - t0 > 300):
+            if on_all_ready is not None:
+                on_all_ready()
+            released = True
+            for s in seats:
+                if s["state"] == "ready":
+                    s["state"] = "go"
         for s in seats:
             try:
                 _step(s, t0)
@@ -262,6 +321,7 @@ def _drive_all(contexts: list[Any], url: str, zips: list[Path], deadline: float)
                     "max_ahead": s.get("max_ahead"), "t_start": s.get("t_start"),
                     "t_train": s.get("t_train"), "runs_listed": s.get("runs_listed"),
                     "page_ready_s": _rel(s.get("t_ready"), t0), "t_train_rel": _rel(s.get("t_train"), t0),
+                    "start_enabled_s": _rel(s.get("t_enabled"), t0),
                     "queue_wait_s": (round(s["t_train"] - s["t_start"], 1) if s.get("t_train") else None),
                     "finished_s": _rel(s.get("t_end"), t0)})
     return out
@@ -285,9 +345,12 @@ def _step(s: dict[str, Any], t0: float) -> None:
             s["waited"] = True
             s["max_ahead"] = max(s.get("max_ahead", 0), int(re.sub(r"\D", "", text) or 0))
         elif page.locator(".tlw-studio").count() and upload.count():  # the page can show before every widget does
-            s["t_ready"] = time.monotonic()
-            upload.first.click()
-            s["state"] = "picking"
+            s.setdefault("t_ready", time.monotonic())
+            if page.evaluate("!document.querySelector('button.tlw-start').disabled"):  # the engine answered
+                s.update(t_enabled=time.monotonic(), state="ready")
+    elif s["state"] == "go":
+        page.locator(".tlw-source button", has_text="Upload zip").first.click()
+        s["state"] = "picking"
     elif s["state"] == "picking":
         if page.locator(".tlw-upload").count():
             with page.expect_file_chooser(timeout=10_000) as chooser:
@@ -333,11 +396,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve's --max-starting (pages prepared at once; default: serve's, the CPU cores; "
                              "a number >= N turns the waiting room off, for comparison)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for the whole load (default 1800)")
+    parser.add_argument("--engine", default="local", help="serve's --engine: local (default) or in-process")
+    parser.add_argument("--idle-s", type=float, default=20.0, help="seconds the ready room sits idle before measuring")
+    parser.add_argument("--preheat", type=int, default=0, help="serve's --preheat (Voilà kernels started in advance)")
     args = parser.parse_args(argv)
     n = 3 if args.quick else args.n
     if n < 1:
         parser.error(f"Expected --n >= 1. Received: {n}")
-    result = run(n, args.slots, args.epochs, args.threads, args.timeout, args.max_starting)
+    result = run(n, args.slots, args.epochs, args.threads, args.timeout, args.max_starting, args.engine,
+                 args.idle_s, args.preheat)
     result["max_starting"] = args.max_starting or "serve's default (CPU cores)"
     print(json.dumps(result), flush=True)
     return 0 if result["all_ok"] else 1

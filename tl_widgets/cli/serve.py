@@ -159,6 +159,8 @@ def _run(args: argparse.Namespace) -> int:
     if engine is None:
         return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio (serve)",
                       companions=companions)
+    print(_("Starting the room's engine ({heavy} training workers, {quick} for quick jobs)…").format(
+        heavy=engine.heavy, quick=engine.quick), flush=True)
     try:
         room = start_room_engine(opts.seats or seats_root(), engine, data_roots=opts.data_roots,
                                  workshop=opts.workshop)

@@ -21,7 +21,10 @@ from typing import Any, Sequence
 from tl_widgets.core.engine.worker import GPU_ENV
 from tl_widgets.core.settings import ENGINE_ENV
 
-__all__ = ["RoomEngine", "EngineOptions", "engine_options", "start_room_engine", "worker_env", "GPU_ENV"]
+__all__ = ["RoomEngine", "EngineOptions", "engine_options", "start_room_engine", "worker_env", "GPU_ENV", "READY_S"]
+
+READY_S = 600.0
+"""``serve`` waits this long for its workers to be warm before it serves (students arrive to a ready room)."""
 
 
 @dataclass
@@ -81,7 +84,8 @@ def engine_options(where: str, workshop: str | os.PathLike[str] | None, *, threa
     per_worker = threads if threads is not None else max(1, (os.cpu_count() or 1) // heavy)
     warm = [(name, None) for name in (ws.allowed_backbones if ws is not None else ["demo_cnn"])]
     return EngineOptions(address=where, heavy=heavy, quick=1, threads=per_worker, gpus=int(gpus),
-                         gpu_memory_fraction=gpu_memory_fraction, gpus_per_worker=float(gpus_per_worker), warm=warm)
+                         gpu_memory_fraction=gpu_memory_fraction, gpus_per_worker=float(gpus_per_worker), warm=warm,
+                         ready_s=READY_S)
 
 
 def worker_env(opts: EngineOptions) -> dict[str, str]:
