@@ -65,6 +65,8 @@ def register(sub: Any) -> None:
                    help=_("GPUs on this machine to spread the workers over (each worker sees one; default 0)"))
     p.add_argument("--gpu-memory-fraction", type=float, default=None, metavar="F",
                    help=_("with JAX, the share of a GPU's memory one worker may take (default: as needed)"))
+    p.add_argument("--preheat", type=int, default=0, metavar="N",
+                   help=_("Studio pages Voilà prepares before students arrive (its kernel pool; default 0)"))
     p.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="F",
                    help=_("with --engine ray://…, the GPUs (or a fraction) each training worker reserves (default 0)"))
     p.add_argument("--no-browser", action="store_true", help=_("don't open a browser"))
@@ -111,8 +113,15 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
         port=args.port, ip=args.ip, data_roots=roots, token=token,
         max_upload_bytes=int(upload_mb * 2**20), threads=threads, cull_idle_s=int(idle * 60),
         strip_sources=True, workshop=workshop.path if workshop else None, seats=seats_root(),
-        max_starting=starting,
+        max_starting=starting, preheat=_preheat(args),
     )
+
+
+def _preheat(args: argparse.Namespace) -> int:
+    preheat = int(getattr(args, "preheat", 0) or 0)
+    if not 0 <= preheat <= 256:
+        raise ValueError(f"Expected --preheat between 0 and 256. Received: {preheat}")
+    return preheat
 
 
 def seats_root() -> Path:

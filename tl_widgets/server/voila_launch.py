@@ -120,6 +120,8 @@ class LaunchOptions:
             (``$TL_WIDGETS_SEATS``; None: kernels share the user's home, as a personal Studio does).
         max_starting: Studio pages built at once (None: no limit); later visitors get a live
             "waiting for a seat, N ahead" page (:mod:`tl_widgets.server.waiting_room`).
+        preheat: Studio pages Voilà prepares before anyone asks (its kernel pool: ``preheat_kernel``,
+            ``pool_size``); 0: none.
         extra_env: More variables for the server and its kernels.
     """
 
@@ -134,6 +136,7 @@ class LaunchOptions:
     workshop: Path | None = None
     seats: Path | None = None
     max_starting: int | None = None
+    preheat: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -175,6 +178,8 @@ def voila_argv(opts: LaunchOptions, notebook: Path | None = None) -> list[str]:
         args += [f"--MappingKernelManager.cull_idle_timeout={int(opts.cull_idle_s)}",
                  f"--MappingKernelManager.cull_interval={max(10, min(60, int(opts.cull_idle_s) // 2))}",
                  "--MappingKernelManager.cull_connected=False"]
+    if opts.preheat:
+        args += ["--preheat_kernel=True", f"--pool_size={int(opts.preheat)}"]
     ws = opts.websocket_max_bytes
     flags = [f"--websocket-max-bytes={ws}"] if ws is not None else []
     if opts.max_starting:
