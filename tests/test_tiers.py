@@ -4,6 +4,7 @@ out without anyone remembering a marker."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,22 +12,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# A plugin for one collection: prints each collected test with the names of its markers.
+PROBE = """
+import json
 
-def _collect(*args: str) -> list[str]:
-    """The test ids pytest collects with ``args`` (from the repository root)."""
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
-    assert proc.returncode in (0, 5), proc.stdout[-3000:] + proc.stderr[-3000:]  # 5: nothing collected
-    return [line for line in proc.stdout.splitlines() if "::" in line]
+def pytest_collection_finish(session):
+    print("TIERS " + json.dumps({item.nodeid: sorted({m.name for m in item.iter_markers()}) for item in session.items}))
+"""
 
 
-def test_browser_and_notebook_tests_are_marked_by_folder():
-    every = _collect("tests/browser", "tests/notebooks")
-    assert any(t.startswith("tests/browser/") for t in every) and any(t.startswith("tests/notebooks/") for t in every)
-    # Each folder's tests carry its marker and only those: together they leave nothing for the fast tier.
-    browser = _collect("-m", "browser", "tests/browser", "tests/notebooks")
-    notebook = _collect("-m", "notebook", "tests/browser", "tests/notebooks")
-    assert browser == [t for t in every if t.startswith("tests/browser/")]
-    assert notebook == [t for t in every if t.startswith("tests/notebooks/")]
-
+def test_browser_and_notebook_tests_are_marked_by_folder(tmp_path):
+    (tmp_path / "tiers_probe.py").write_text(PROBE, encoding="utf-8")
+    path = os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tiers_probe",
+                           "--collect-only", "-q", "tests/browser", "tests/notebooks"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": path})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    marks = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("TIERS "))[6:])
+    browser = {t: m for t, m in marks.items() if t.startswith("tests/browser/")}
+    notebook = {t: m for t, m in marks.items() if t.startswith("tests/notebooks/")}
+    assert browser and notebook and len(browser) + len(notebook) == len(marks), sorted(marks)
+    assert [t for t, m in browser.items() if "browser" not in m or "notebook" in m] == []
+    assert [t for t, m in notebook.items() if "notebook" not in m or "browser" in m] == []
