@@ -98,6 +98,7 @@ def _losses(result) -> list[float]:
     return result.history["batch"]["loss"]
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_and_xla_train_with_finite_losses_and_float32_output(tiny_config):
     import numpy as np
 

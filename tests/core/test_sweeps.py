@@ -90,6 +90,7 @@ def test_trials_are_runs_tagged_in_the_store_and_share_the_feature_cache(tmp_pat
     assert SweepRunner(spec, storage=storage, store=store).run() == []
 
 
+@pytest.mark.slow
 def test_the_median_pruner_stops_a_hopeless_trial_early(tmp_path, tiny_config):
     """Two good trials, then one whose learning rate cannot learn: it is stopped before its last epoch."""
     spec = _sweep(tiny_config, trials=3, pruner="median",
