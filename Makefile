@@ -46,15 +46,17 @@ browser-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei; }
 
+# Two pytest-xdist workers, each test file whole on one worker (module fixtures stay shared, no file's order is
+# split; browser servers take free ports). On 2 cores: ~14 min for every test instead of ~22 serially (README).
+XDIST := -n 2 --dist loadfile
 test: setup browser-deps
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -p no:cacheprovider
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -p no:cacheprovider $(XDIST)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/run.py --quick
 
 # Tiers are pytest markers (README, "Tests"): tests/conftest.py marks tests/browser and tests/notebooks by folder.
-# Two pytest-xdist workers, whole files to one worker (module fixtures stay shared, no test order is split).
 FAST_TIER := not browser and not notebook and not slow
 test-fast: setup
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -p no:cacheprovider -m "$(FAST_TIER)" -n 2 --dist loadfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -p no:cacheprovider -m "$(FAST_TIER)" $(XDIST)
 
 # The message catalogs (tl_widgets/locale): extract every _() string, merge into each language's .po, compile
 # the .mo files (committed; tests/core/test_i18n.py checks each .mo matches its .po). Translate in the .po files.
