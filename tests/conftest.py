@@ -23,6 +23,22 @@ os.environ["TL_WIDGETS_LANG"] = "en"
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 
+_TESTS = Path(__file__).resolve().parent
+#: Tiers by folder: every test in these folders gets the marker (a new file there is in its tier by itself).
+FOLDER_MARKERS = {"browser": "browser", "notebooks": "notebook"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks each test under ``tests/browser`` ``browser`` and under ``tests/notebooks`` ``notebook``."""
+    for item in items:
+        try:
+            folder = Path(item.path).resolve().relative_to(_TESTS).parts[0]
+        except ValueError:  # a test outside tests/
+            continue
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
+
+
 @pytest.fixture
 def tiny_config(tmp_path):
     """A demo config small enough to train in seconds (code data from the demo arrays)."""

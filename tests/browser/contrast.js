@@ -1,10 +1,11 @@
-// WCAG 2 contrast of every visible text inside .tlw-studio, for tests/browser/test_accessibility.py.
-// Evaluated by Playwright as `() => [...]`: one entry per text element, with the text colour blended
-// (its alpha, the element's and its ancestors' opacity) over the background blended from the ancestors'
-// background colours (the page is white below them). Plotly chart text (SVG) is measured against the
-// chart's paper colour (annotations: their own bgcolor, else the plot colour). Disabled controls are
-// exempt (WCAG 1.4.3); heatmap cell texts are left out (their background is the cell's colour scale).
-() => {
+// WCAG 2 contrast of every visible text inside the Studio, for tests/browser/test_accessibility.py.
+// Evaluated by Playwright as `(studio) => [...]` with the Studio's CSS selector: one entry per text element,
+// with the text colour blended (its alpha, the element's and its ancestors' opacity) over the background
+// blended from the ancestors' background colours (the page is white below them). Plotly chart text (SVG)
+// is measured against the chart's paper colour (annotations: their own bgcolor, else the plot colour).
+// Disabled controls are exempt (WCAG 1.4.3); heatmap cell texts are left out (their background is the
+// cell's colour scale).
+(studio) => {
   const parse = (c) => {
     const m = /rgba?\(([^)]+)\)/.exec(c || "");
     if (!m) return null;
@@ -48,7 +49,7 @@
     return s.visibility !== "hidden" && s.display !== "none";
   };
   const out = [];
-  const root = document.querySelector(".tlw-studio");
+  const root = document.querySelector(studio);
   if (!root) return out;
   const seen = new Set();
   // HTML: elements with their own text, and form controls showing a value.

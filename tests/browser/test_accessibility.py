@@ -26,31 +26,30 @@ from typing import Any, Iterator
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from tests.browser.studio_page import StudioPage
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "tl_widgets" / "app" / "studio.ipynb"
-STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '').trim()"
 
 #: Roles that a user operates: each needs an accessible name. Charts (role img) need one too.
 CONTROL_ROLES = {"button", "textbox", "spinbutton", "slider", "combobox", "listbox", "checkbox", "radio", "tab",
                  "menuitem", "searchbox", "switch", "option", "img", "image"}
 
 #: Where a node is, for the failure message: its tag and class, the ``tlw-`` classes of its ancestors, its HTML;
-#: empty for nodes outside ``.tlw-studio`` (Plotly's off-screen text measurer, ...).
-DESCRIBE_JS = """function () {
+#: empty for nodes outside the Studio (Plotly's off-screen text measurer, ...). Called with the Studio's selector.
+DESCRIBE_JS = """function (studio) {
   const el = this.nodeType === 1 ? this : this.parentElement;
-  if (!el || !el.closest('.tlw-studio')) return '';
+  if (!el || !el.closest(studio)) return '';
   const tlw = [];
-  for (let e = el; e && tlw.length < 3 && !e.classList.contains('tlw-studio'); e = e.parentElement)
+  for (let e = el; e && tlw.length < 3 && !e.matches(studio); e = e.parentElement)
     tlw.push(...Array.from(e.classList).filter((c) => c.startsWith('tlw-')));
   return `<${el.tagName.toLowerCase()} class="${String(el.className.baseVal ?? el.className)}">`
     + ` in .${tlw.join(' .') || '(no tlw- class)'}: ${(el.outerHTML || '').slice(0, 160)}`;
 }"""
 
 #: Visible controls that Tab cannot reach (tabIndex < 0), except disabled ones and charts' mouse tools.
-UNREACHABLE_JS = """() => {
-  const root = document.querySelector('.tlw-studio');
+UNREACHABLE_JS = """(studio) => {
+  const root = document.querySelector(studio);
   const sel = 'button, input:not([type="hidden"]), select, textarea, [role="slider"], [role="button"], [role="tab"],'
     + ' .jupyter-widget-Collapse-header';
   const out = [];
@@ -67,45 +66,8 @@ UNREACHABLE_JS = """() => {
   return out;
 }"""
 
-#: ``() => [{text, ratio, needed, color, background, where}]`` for the visible texts of ``.tlw-studio``.
+#: ``(studio) => [{text, ratio, needed, color, background, where}]`` for the visible texts of the Studio.
 CONTRAST_JS = Path(__file__).with_name("contrast.js").read_text()
-
-
-def _steps(page: Any) -> list[tuple[str, Any]]:
-    """The Studio's steps as (key, clickable): the step header's buttons, else the tab bar's tabs."""
-    buttons = page.locator(".tlw-steps button.tlw-step")
-    if buttons.count():
-        out = []
-        for i in range(buttons.count()):
-            button = buttons.nth(i)
-            classes = button.get_attribute("class") or ""
-            key = next((c[len("tlw-step-"):] for c in classes.split() if c.startswith("tlw-step-")
-                        and c not in ("tlw-step-extra", "tlw-step-missing")), str(i))
-            out.append((key, button))
-        return out
-    tabs = page.locator(".tlw-tabs > .lm-TabBar .lm-TabBar-tab")
-    return [(tabs.nth(i).inner_text().strip().lower().split()[0], tabs.nth(i)) for i in range(tabs.count())]
-
-
-def _open_accordions(page: Any, open_: bool = True) -> None:
-    """Opens (or closes) every visible accordion section of the Studio, by keyboard: Enter on its header."""
-    state = ":not(.jupyter-widget-Collapse-open)" if open_ else ".jupyter-widget-Collapse-open"
-    for _ in range(2):  # nested accordions appear once their parent opens
-        headers = page.locator(f".tlw-studio .jupyter-widget-Collapse{state} > .jupyter-widget-Collapse-header:visible")
-        for i in range(headers.count()):
-            headers.last.focus()  # innermost first when closing
-            page.keyboard.press("Enter")
-            page.wait_for_timeout(150)
-
-
-def _show(page: Any, key: str) -> None:
-    for k, clickable in _steps(page):
-        if k == key:
-            clickable.focus()
-            page.keyboard.press("Enter")
-            page.wait_for_timeout(400)
-            return
-    raise AssertionError(f"Expected a step {key!r}. Received: {[k for k, _ in _steps(page)]}")
 
 
 def _ax_controls(cdp: Any) -> list[dict[str, Any]]:
@@ -120,12 +82,12 @@ def _ax_controls(cdp: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _describe(cdp: Any, backend_id: int | None) -> str:
+def _describe(cdp: Any, backend_id: int | None, studio: str) -> str:
     if backend_id is None:
         return "(no DOM node)"
     obj = cdp.send("DOM.resolveNode", {"backendNodeId": backend_id})["object"]
     result = cdp.send("Runtime.callFunctionOn", {"objectId": obj["objectId"], "functionDeclaration": DESCRIBE_JS,
-                                                 "returnByValue": True})
+                                                 "arguments": [{"value": studio}], "returnByValue": True})
     return str(result["result"].get("value"))
 
 
@@ -143,14 +105,15 @@ def studio(chromium, start_voila, artifacts_dir, tmp_path_factory) -> Iterator[d
     page = chromium.new_page(viewport={"width": 1300, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server.ready_url, timeout=120_000)
-    page.wait_for_selector(".tlw-studio", timeout=120_000)
-    page.wait_for_selector("button.tlw-start:not(:disabled)", timeout=120_000)  # the engine has loaded
+    studio = StudioPage(page)
+    studio.open(server.ready_url)
+    studio.wait_start_enabled(timeout=120_000)  # the engine has loaded
     page.wait_for_timeout(500)
     cdp = page.context.new_cdp_session(page)
     cdp.send("DOM.enable")
     cdp.send("Accessibility.enable")
-    state: dict[str, Any] = {"page": page, "cdp": cdp, "report": {}, "errors": errors, "trained": False}
+    state: dict[str, Any] = {"page": page, "studio": studio, "cdp": cdp, "report": {}, "errors": errors,
+                             "trained": False}
     try:
         yield state
     finally:
@@ -166,16 +129,16 @@ def _focused(page: Any) -> str:
 
 
 def test_keyboard(studio, artifacts_dir):
-    page = studio["page"]
+    page, ui = studio["page"], studio["studio"]
     page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
-    page.locator(".tlw-studio").first.click(position={"x": 2, "y": 2})  # focus nothing, start at the top
+    page.locator(ui.root).first.click(position={"x": 2, "y": 2})  # focus nothing, start at the top
     order: list[str] = []
     for _ in range(40):
         page.keyboard.press("Tab")
         order.append(_focused(page))
         if "tlw-data" in order[-1] or "tlw-source" in order[-1]:
             break
-    steps = [key for key, _ in _steps(page)]
+    steps = [key for key, _ in ui.steps()]
 
     def first(pred: Any) -> int:
         return next((i for i, f in enumerate(order) if pred(f)), -1)
@@ -191,19 +154,15 @@ def test_keyboard(studio, artifacts_dir):
     assert ring[0] != "none" and ring[1] >= 2, f"Expected a visible focus ring (2px outline). Received: {ring}"
 
     # Enter on Next moves to step 2; Space on Back moves back.
-    next_button = page.locator("button.tlw-step-next")
-    next_button.focus()
+    ui.button("next").focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('button.tlw-step-model').classList.contains('mod-primary')",
-                           timeout=10_000)
-    page.locator("button.tlw-step-back").focus()
+    ui.wait_step("model", timeout=10_000)
+    ui.button("back").focus()
     page.keyboard.press(" ")
-    page.wait_for_function("document.querySelector('button.tlw-step-data').classList.contains('mod-primary')",
-                           timeout=10_000)
+    ui.wait_step("data", timeout=10_000)
 
     # An accordion header is a Tab stop and Enter opens it.
-    header = page.locator(".tlw-studio .jupyter-widget-Collapse-header:visible").first
-    page.locator(".tlw-studio .jupyter-widget-Collapse-header:visible").first.evaluate("e => e.scrollIntoView()")
+    ui.accordion_headers().first.evaluate("e => e.scrollIntoView()")
     reached = False
     for _ in range(60):
         page.keyboard.press("Tab")
@@ -218,22 +177,18 @@ def test_keyboard(studio, artifacts_dir):
     page.keyboard.press("Enter")  # close it again
 
 
-def _train(page: Any) -> None:
-    page.locator("button.tlw-start").focus()
-    page.keyboard.press("Enter")
-    page.wait_for_function(f"{STATUS_JS} === 'finished'", timeout=120_000)
-
-
 def test_accessible_names(studio, artifacts_dir):
-    page, cdp = studio["page"], studio["cdp"]
-    _train(page)
+    page, ui, cdp = studio["page"], studio["studio"], studio["cdp"]
+    ui.button("start").focus()  # train one short run by keyboard, so Evaluate and Try it have content
+    page.keyboard.press("Enter")
+    ui.wait_status("finished", timeout=120_000)
     problems: list[str] = []
     checked: dict[str, int] = {}
-    for key, _ in _steps(page):
-        _show(page, key)
+    for key, _ in ui.steps():
+        ui.show_by_keyboard(key)
         if key == "evaluate":
-            page.wait_for_selector(".tlw-evaluate .tlw-confusion", timeout=60_000)
-        _open_accordions(page)
+            ui.wait_part("confusion", timeout=60_000)
+        ui.open_accordions()
         page.wait_for_timeout(300)  # the helper names what just appeared (it batches changes for 50 ms)
         page.screenshot(path=str(artifacts_dir / f"a11y_{key}.png"), full_page=True)
         nodes = _ax_controls(cdp)
@@ -242,30 +197,30 @@ def test_accessible_names(studio, artifacts_dir):
             name = node["name"].strip()
             if name and not _private_use(name):
                 continue
-            where = _describe(cdp, node["dom"])
+            where = _describe(cdp, node["dom"], ui.root)
             if not where:
                 continue  # outside the Studio
             problems.append(f"[{key}] unnamed {node['role']}: {where}" if not name else
                             f"[{key}] {node['role']} {name!r} has an icon glyph in its name: {where}")
-        problems += [f"[{key}] not reachable by Tab: {what}" for what in page.evaluate(UNREACHABLE_JS)]
+        problems += [f"[{key}] not reachable by Tab: {what}" for what in page.evaluate(UNREACHABLE_JS, ui.root)]
     studio["report"]["ax_nodes_checked"] = checked
     assert sum(checked.values()) > 50, f"Expected the steps to hold controls. Received: {checked}"
     assert not problems, "\n".join(dict.fromkeys(problems))
 
 
 def test_contrast(studio, artifacts_dir):
-    page = studio["page"]
+    page, ui = studio["page"], studio["studio"]
     failures: list[str] = []
     lowest: list[tuple[float, str]] = []
     texts = 0
-    for key, _ in _steps(page):
-        _show(page, key)
-        _open_accordions(page, open_=False)  # closed accordion headers have their own colours
+    for key, _ in ui.steps():
+        ui.show_by_keyboard(key)
+        ui.open_accordions(open_=False)  # closed accordion headers have their own colours
         page.wait_for_timeout(200)
-        found = page.evaluate(CONTRAST_JS)
-        _open_accordions(page)
+        found = page.evaluate(CONTRAST_JS, ui.root)
+        ui.open_accordions()
         page.wait_for_timeout(200)
-        found += page.evaluate(CONTRAST_JS)
+        found += page.evaluate(CONTRAST_JS, ui.root)
         texts += len(found)
         for item in found:
             lowest.append((item["ratio"], f"[{key}] {item['where']}"))

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from tests.browser.studio_page import StudioPage
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "docs" / "jupyterhub_config.py"
-STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '').trim()"
 BIN = Path(sys.executable).parent
 
 
@@ -70,13 +69,13 @@ def test_two_users_each_train_in_their_own_studio(chromium, free_port, start_ser
             page.wait_for_url("**/user/**", timeout=240_000)
             pages[user] = page
         for user, page in pages.items():
-            page.goto(f"{base}/user/{user}/voila/render/studio.ipynb", timeout=240_000)
-            page.wait_for_selector(".tlw-studio", timeout=240_000)
-            page.locator("button.tlw-step-train").click()
-            page.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=240_000)  # TensorFlow loaded
-            page.locator("button.tlw-start").click()
+            studio = StudioPage(page)
+            studio.open(f"{base}/user/{user}/voila/render/studio.ipynb", timeout=240_000)
+            studio.click_step("train")
+            studio.wait_start_enabled(timeout=240_000)  # TensorFlow loaded
+            studio.button("start").click()
         for user, page in pages.items():
-            page.wait_for_function(f"{STATUS_JS} === 'finished'", timeout=300_000)
+            StudioPage(page).wait_status("finished", timeout=300_000)
             page.screenshot(path=str(artifacts_dir / f"jupyterhub_{user}.png"), full_page=True)
     except Exception:
         for user, page in pages.items():

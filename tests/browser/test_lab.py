@@ -11,7 +11,6 @@ Screenshots go to ``test-artifacts/lab-*.png``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -26,7 +25,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+from tests.browser.studio_page import LAB_STUDIO, StudioPage
 
 LAB_TIMEOUT_MS = 60_000
 
@@ -97,14 +96,9 @@ def test_launcher_card_opens_and_runs_a_studio_notebook(page: Any, lab: Lab) -> 
     assert created and any(name.startswith("Untitled") for name in created), created
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("tl_widgets.studio") is None,
-    reason="tl_widgets.Studio (tl_widgets/studio.py, another engineer's work) does not exist yet; "
-    "opening and running the notebook is covered by test_launcher_card_opens_and_runs_a_studio_notebook",
-)
 def test_launcher_card_shows_the_studio(page: Any) -> None:
     page.locator(".jp-LauncherCard", has_text="Transfer Learning Studio").first.click()
-    page.locator(".jp-NotebookPanel .jp-OutputArea-output .tlw-studio").first.wait_for(timeout=180_000)
+    StudioPage(page, root=LAB_STUDIO).wait_open(timeout=180_000)
 
 
 def test_palette_opens_studio_in_voila(page: Any, lab: Lab) -> None:

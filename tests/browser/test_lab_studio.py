@@ -24,23 +24,9 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+from tests.browser.studio_page import LAB_STUDIO, StudioPage
 
 CELL = "from tl_widgets import Studio; Studio()"
-STUDIO = ".jp-NotebookPanel .jp-OutputArea-output .tlw-studio"
-STATUS_JS = f"((document.querySelector('{STUDIO} .tlw-status') || {{}}).innerText || '').trim()"
-TRAIN_NOTICE_JS = f"((document.querySelector('{STUDIO} .tlw-run-notice') || {{}}).innerText || '')"
-LOSS_POINTS_JS = (f"(() => {{ const gd = document.querySelector("
-                  f"'{STUDIO} .tlw-live-charts .tlw-plotly-chart.js-plotly-plot');"
-                  " return gd && gd.data ? gd.data.reduce((n, t) => n + Array.from(t.x || []).length, 0) : 0; })()")
-VAL_POINTS_JS = (f"(() => {{ let n = 0;"
-                 f" for (const gd of document.querySelectorAll('{STUDIO} .tlw-live-charts .js-plotly-plot'))"
-                 " for (const t of gd.data || []) if (/val/.test(t.name || '')) n += Array.from(t.x || []).length;"
-                 " return n; })()")
-
-LR_NOTICE_JS = f"((document.querySelector('{STUDIO} .tlw-lr-finder .tlw-message') || {{}}).innerText || '')"
-LR_POINTS_JS = (f"(() => {{ const gd = document.querySelector('{STUDIO} .tlw-lr-chart .js-plotly-plot');"
-                " return gd && gd.data && gd.data.length ? Array.from(gd.data[0].x || []).length : 0; })()")
 
 
 @pytest.fixture(scope="module")
@@ -62,28 +48,6 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory,
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     url, token = start_lab(root, base_dir, env=env, name="lab-studio")
     yield f"{url}/lab/workspaces/studio/tree/studio.ipynb?reset&token={token}", home
-
-
-def _tab(page: Any, key: str) -> None:
-    """Shows the Studio's step ``key`` (data, model, train, evaluate, try, runs)."""
-    page.locator(f"{STUDIO} button.tlw-step-{key}").click()
-
-
-def _fill(page: Any, selector: str, value: int) -> None:
-    box = page.locator(f"{STUDIO} {selector} input").first
-    box.fill(str(value))
-    box.press("Enter")
-    page.wait_for_timeout(300)
-
-
-def _start(page: Any) -> None:
-    """Presses Start and waits for the new run's notice (so "running" is the new run's status)."""
-    before = page.evaluate(TRAIN_NOTICE_JS)
-    # In a notebook, Keras loads in the background: Start says "Loading TensorFlow…" until it has.
-    page.wait_for_function(f"!document.querySelector('{STUDIO} button.tlw-start').disabled", timeout=180_000)
-    page.locator(f"{STUDIO} button.tlw-start").click()
-    new_run = f"(() => {{ const t = {TRAIN_NOTICE_JS}; return t !== {before!r} && t.startsWith('Run '); }})()"
-    page.wait_for_function(new_run, timeout=60_000)
 
 
 def _run_cell(page: Any, cell: Any, attempts: int = 4) -> None:
@@ -108,6 +72,7 @@ def test_studio_trains_in_a_lab_notebook(chromium: Any, lab_url: tuple[str, Path
     context = chromium.new_context(viewport={"width": 1400, "height": 1100})
     context.set_default_timeout(60_000)
     page = context.new_page()
+    studio = StudioPage(page, root=LAB_STUDIO)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
@@ -115,46 +80,46 @@ def test_studio_trains_in_a_lab_notebook(chromium: Any, lab_url: tuple[str, Path
         cell = page.locator(".jp-NotebookPanel .jp-CodeCell").first
         expect(cell.locator(".jp-InputArea-editor")).to_contain_text(CELL, timeout=90_000)
         _run_cell(page, cell)
-        page.locator(STUDIO).wait_for(timeout=180_000)
+        studio.wait_open(timeout=180_000)
 
         # Keep the run tiny through the page's widgets: 30 images per class, one head phase.
-        _fill(page, ".tlw-max-per-class", 30)
-        _tab(page, "train")
-        fine_tune = page.locator(f"{STUDIO} .tlw-fine-tune input").first
-        if fine_tune.is_checked():
-            fine_tune.uncheck()
-        _fill(page, ".tlw-epochs", 60)
-        page.locator(STUDIO).get_by_text("Learning-rate finder").first.click()  # in the Train tab's accordion
-        page.locator(f"{STUDIO} button.tlw-lr-find").wait_for()
-        _fill(page, ".tlw-lr-steps", 20)
+        studio.fill("max_per_class", 30)
+        studio.click_step("train")
+        studio.set_fine_tune(False)
+        studio.fill("epochs", 60)
+        studio.open_section("Learning-rate finder")  # in the Train tab's accordion
+        studio.wait_part("lr_find", timeout=60_000, state="visible")
+        studio.fill("lr_steps", 20)
         page.screenshot(path=str(artifacts_dir / "lab-studio-train-tab.png"))
 
         # 1. A long run: the loss trace gains points in the page; Stop -> "stopped".
-        _start(page)
-        page.wait_for_function(f"{LOSS_POINTS_JS} > 2", timeout=120_000)
-        assert page.evaluate(STATUS_JS) == "running"
-        page.locator(f"{STUDIO} button.tlw-lr-find").click()  # refused while training
-        page.wait_for_function(f"{LR_NOTICE_JS}.includes('Refused: a training run is active')", timeout=30_000)
+        studio.wait_start_enabled()  # in a notebook, Keras loads in the background: "Loading TensorFlow…"
+        studio.start_run()
+        studio.wait_points("loss", first=True, more_than=2, timeout=120_000)
+        assert studio.status() == "running"
+        studio.button("lr_find").click()  # refused while training
+        studio.wait_text("lr_finder", contains="Refused: a training run is active")
         page.screenshot(path=str(artifacts_dir / "lab-studio-running.png"))
-        page.locator(f"{STUDIO} button.tlw-stop").click()
-        page.wait_for_function(f"{STATUS_JS} === 'stopped'", timeout=60_000)
+        studio.stop()
+        studio.wait_status("stopped")
 
         # 2. Start again and run to "finished", with a validation curve.
-        _fill(page, ".tlw-epochs", 2)
-        _start(page)
-        page.wait_for_function(f"{STATUS_JS} === 'finished'", timeout=120_000)
-        page.wait_for_function(f"{VAL_POINTS_JS} > 0", timeout=30_000)
+        studio.fill("epochs", 2)
+        studio.wait_start_enabled()
+        studio.start_run()
+        studio.wait_status("finished", timeout=120_000)
+        studio.wait_points("live", trace="val")
         page.screenshot(path=str(artifacts_dir / "lab-studio-finished.png"))
 
         # 3. The learning-rate finder: the curve in the page, then "Use suggested" sets the head's lr.
-        page.locator(f"{STUDIO} button.tlw-lr-find").click()
-        page.wait_for_function(f"{LR_POINTS_JS} >= 5", timeout=120_000)
-        text = page.locator(f"{STUDIO} .tlw-lr-suggested").inner_text()
+        studio.button("lr_find").click()
+        studio.wait_points("lr", first=True, index=0, more_than=4, timeout=120_000)
+        text = studio.text("lr_suggested")
         suggested = float(re.search(r"suggested: ([0-9.e+-]+)", text).group(1))  # type: ignore[union-attr]
         assert 1e-6 <= suggested <= 1.0, text
-        page.locator(f"{STUDIO} button.tlw-lr-use").click()
-        page.wait_for_function(f"{LR_NOTICE_JS}.includes('learning rate is now')", timeout=30_000)
-        shown = float(page.locator(f"{STUDIO} .tlw-lr input").first.input_value())
+        studio.button("lr_use").click()
+        studio.wait_text("lr_finder", contains="learning rate is now")
+        shown = float(studio.field_value("learning_rate"))
         assert shown == pytest.approx(suggested, rel=1e-2), (shown, text)
         page.screenshot(path=str(artifacts_dir / "lab-studio-lr-finder.png"))
     except Exception:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from tests.browser.studio_page import StudioPage
 
 RUNNER = """
 import argparse, sys
@@ -26,18 +26,7 @@ serve.register(sub)
 args = parser.parse_args(sys.argv[1:])
 sys.exit(args.func(args))
 """
-TRAIN_NOTICE_JS = "((document.querySelector('.tlw-run-notice') || {}).innerText || '')"
-DATA_NOTICE_JS = "((document.querySelector('.tlw-data-panel .tlw-message') || {}).innerText || '')"
-STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '')"
-PROGRESS_JS = "((document.querySelector('.tlw-progress-text') || {}).innerText || '')"
-RUN_OPTIONS_JS = "Array.from(document.querySelectorAll('.tlw-runs select option')).map(o => o.value)"
 TOKEN = "workshop-test-token-42"
-
-
-def _type(page, selector: str, value: int) -> None:
-    box = page.locator(f"{selector} input").first
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, tmp_path):
@@ -65,13 +54,14 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
     page = chromium.new_page(viewport={"width": 1300, "height": 1000})
     other = chromium.new_context(viewport={"width": 1300, "height": 1000})
     page_b = other.new_page()
+    a, b = StudioPage(page), StudioPage(page_b)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page_b.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         # 1. No token: the login page, never the Studio.
         page.goto(server.ready_url, timeout=60_000)
-        assert "/login" in page.url and page.locator(".tlw-studio").count() == 0
+        assert "/login" in page.url and not a.shown()
 
         # 2. With the token: the Studio with the workshop banner; the notebook's code is not in the page.
         #    One page is prepared at a time (--max-starting 1): B, arriving while A's is, gets the live
@@ -85,23 +75,23 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
         with pytest.raises(urllib.error.HTTPError) as no_token:
             urllib.request.urlopen(f"{server.ready_url}tl-widgets-wait?ticket=abcdefgh1234", timeout=30)
         assert no_token.value.code == 403
-        page.wait_for_selector(".tlw-studio", timeout=120_000)
-        assert "Browser class" in page.locator(".tlw-workshop").inner_text()
+        a.wait_open(timeout=120_000)
+        assert "Browser class" in a.text("workshop")
         assert "Studio(config" not in page.content()
 
         # 3. Typed values above the workshop's limits: refused in Python, with the reason, and reset.
-        page.locator("button.tlw-step-train").click()
-        _type(page, ".tlw-epochs", 5000)
-        page.wait_for_function(f"{TRAIN_NOTICE_JS}.includes('Received: epochs=5000')", timeout=30_000)
-        assert "Expected epochs between 0 and 1000" in page.evaluate(TRAIN_NOTICE_JS)
-        page.wait_for_function("document.querySelector('.tlw-epochs input').value === '1'", timeout=30_000)
-        page.locator("button.tlw-step-data").click()
-        _type(page, ".tlw-batch-size", 64)
-        page.wait_for_function(f"{DATA_NOTICE_JS}.includes('Received: batch_size=64')", timeout=30_000)
+        a.click_step("train")
+        a.fill("epochs", 5000, settle_ms=0)
+        notice = a.wait_text("run", contains="Received: epochs=5000")
+        assert "Expected epochs between 0 and 1000" in notice
+        a.wait_field_value("epochs", "1")
+        a.click_step("data")
+        a.fill("batch_size", 64, settle_ms=0)
+        a.wait_text("data", contains="Received: batch_size=64")
         page.screenshot(path=str(artifacts_dir / "serve_refused.png"), full_page=True)
 
         # 4. A second browser gets its own seat. One training slot: its Start waits in line until A's ends.
-        page_b.wait_for_selector(".tlw-studio", timeout=180_000)
+        b.wait_open(timeout=180_000)
         assert "seat_ticket=" in page_b.url
         # 4a. The instructor view: its own URL and token; a student's token does not open it.
         import re
@@ -120,39 +110,39 @@ def test_serve_with_workshop(chromium, free_port, start_server, artifacts_dir, t
         teacher.goto(teacher_url, timeout=120_000)
         teacher.wait_for_function("(document.querySelector('.tlw-room-table') || {innerText: ''})"
                                   ".innerText.includes('2 seats open')", timeout=180_000)
-        page.locator("button.tlw-step-train").click()
+        a.click_step("train")
         # A long run (stopped below): seat B must find the slot taken for as long as the checks take, however
         # fast training is (the demo head trains on cached features in a blink).
-        _type(page, ".tlw-epochs", 1000)
-        page.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=180_000)  # TensorFlow loaded
-        page.locator("button.tlw-start").click()
-        page.wait_for_function(f"{STATUS_JS}.trim() === 'running'", timeout=60_000)
-        page_b.locator("button.tlw-step-train").click()
-        page_b.wait_for_function("!document.querySelector('button.tlw-start').disabled", timeout=180_000)
-        page_b.locator("button.tlw-start").click()
-        page_b.wait_for_function(f"{PROGRESS_JS}.includes('queued: 1 ahead of you')", timeout=60_000)
-        page_b.wait_for_function(f"{STATUS_JS}.trim() === 'queued'", timeout=30_000)
+        a.fill("epochs", 1000, settle_ms=0)
+        a.wait_start_enabled()  # TensorFlow loaded
+        a.button("start").click()
+        a.wait_status("running")
+        b.click_step("train")
+        b.wait_start_enabled()
+        b.button("start").click()
+        b.wait_text("progress", contains="queued: 1 ahead of you", timeout=60_000)
+        b.wait_status("queued", timeout=30_000)
         teacher.wait_for_function("document.querySelector('.tlw-room-table').innerText.includes('queued (#1 in line)')",
                                   timeout=30_000)
         teacher.screenshot(path=str(artifacts_dir / "serve_instructor.png"), full_page=True)
         page_b.screenshot(path=str(artifacts_dir / "serve_queued.png"), full_page=True)
         # 4b. Stop while queued: B leaves the line (the instructor view no longer lists it), then starts again.
-        page_b.locator("button.tlw-stop").click()
-        page_b.wait_for_function(f"{STATUS_JS}.trim() === 'stopped'", timeout=30_000)
+        b.stop()
+        b.wait_status("stopped", timeout=30_000)
         teacher.wait_for_function("!document.querySelector('.tlw-room-table').innerText.includes('queued (#')",
                                   timeout=30_000)
-        page_b.locator("button.tlw-start").click()
-        page_b.wait_for_function(f"{STATUS_JS}.trim() === 'queued'", timeout=30_000)
-        page.locator("button.tlw-stop").click()  # A gives the slot back: B trains
-        page.wait_for_function(f"{STATUS_JS}.trim() === 'stopped'", timeout=60_000)
-        page_b.wait_for_function(f"{STATUS_JS}.trim() === 'finished'", timeout=240_000)
+        b.button("start").click()
+        b.wait_status("queued", timeout=30_000)
+        a.stop()  # A gives the slot back: B trains
+        a.wait_status("stopped")
+        b.wait_status("finished", timeout=240_000)
 
         # 5. Each seat's Runs tab lists only its own run; each seat is a private folder.
         ids = []
-        for pg in (page, page_b):
-            pg.locator("button.tlw-step-runs").click()
-            pg.wait_for_function(f"{RUN_OPTIONS_JS}.length > 0", timeout=30_000)
-            ids.append(pg.evaluate(RUN_OPTIONS_JS))
+        for seat in (a, b):
+            seat.click_step("runs")
+            seat.wait_run_option()
+            ids.append(seat.run_ids())
         assert len(ids[0]) == 1 and ids[1] and not set(ids[0]) & set(ids[1]), ids  # B: its stopped run too
         page_b.screenshot(path=str(artifacts_dir / "serve_seat_runs.png"), full_page=True)
         seats = sorted((tmp_path / "home" / "seats").glob("seat-*"))

@@ -8,6 +8,9 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+
 def _core_modules() -> list[str]:
     """Every module under tl_widgets/core, found on disk (a new module is covered without editing this test)."""
     from pathlib import Path
@@ -79,6 +82,7 @@ def test_core_imports_without_tensorflow_under_jax():
     assert proc.stdout.strip().splitlines()[-1] == "False"
 
 
+@pytest.mark.slow
 def test_tiny_fit_under_jax_backend(tmp_path):
     proc = _run(f"""
         import json, keras

@@ -15,6 +15,7 @@ def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
                           timeout=timeout, env={**os.environ})
 
 
+@pytest.mark.slow
 def test_train_demo_end_to_end(tmp_path):
     proc = _cli("train", "--demo", "--out", str(tmp_path), "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -29,6 +30,7 @@ def test_train_demo_end_to_end(tmp_path):
     assert "skipped_files" in summary and "total_s" in summary["timings"]
 
 
+@pytest.mark.slow
 def test_train_failure_is_one_line_and_nonzero(tmp_path):
     proc = _cli("train", "--demo", "--data", str(tmp_path / "missing"), "--out", str(tmp_path), "--quiet")
     assert proc.returncode == 1

@@ -41,6 +41,7 @@ def test_list_ranks_injected_mislabels_first(parent, capsys):
     assert all(r["given"] == "green" and r["predicted"] == "red" for r in rows if r["key"] in hits)
 
 
+@pytest.mark.slow
 def test_apply_trains_a_child_run_linked_to_its_parent(parent, capsys):
     inj, result, tmp = parent
     cur = tmp / "fixes.jsonl"

@@ -20,7 +20,8 @@ def run_dir(trained_demo_run):
     return trained_demo_run
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", [pytest.param(f, marks=pytest.mark.slow) if f == "onnx-web" else f  # Chromium
+                                 for f in FORMATS])
 def test_export_and_verify(run_dir, fmt):
     if fmt in ("onnx", "onnx-web"):
         pytest.importorskip("tf2onnx", reason="ONNX export needs the [onnx] extra (tf2onnx, onnx, onnxruntime)")

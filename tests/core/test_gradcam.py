@@ -19,7 +19,12 @@ def _one_per_family():
     return sorted(seen.values(), key=lambda s: s.family)
 
 
-@pytest.mark.parametrize("spec", _one_per_family(), ids=lambda s: s.family)
+#: The families whose Grad-CAM check takes longest (3-8 s each): in the slow tier.
+SLOW_FAMILIES = {"nasnet", "inception_resnet_v2", "mobilenet_v3"}
+
+
+@pytest.mark.parametrize("spec", [pytest.param(s, marks=pytest.mark.slow) if s.family in SLOW_FAMILIES else s
+                                  for s in _one_per_family()], ids=lambda s: s.family)
 def test_target_layer_found_for_every_family(spec):
     import keras
 

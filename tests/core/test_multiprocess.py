@@ -84,6 +84,7 @@ def _wait_all(procs: list[subprocess.Popen], timeout: float) -> list[int]:
     return codes
 
 
+@pytest.mark.slow
 def test_two_processes_end_with_identical_weights_and_one_run_folder(tmp_path):
     cfg = _config_file(tmp_path)
     port = _free_port()
@@ -114,6 +115,7 @@ def test_two_processes_end_with_identical_weights_and_one_run_folder(tmp_path):
     np.testing.assert_allclose(flat, w1, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_killing_one_process_ends_the_other_with_a_clear_error(tmp_path):
     cfg = _config_file(tmp_path, epochs=200, fine_tune=0)
     port = _free_port()

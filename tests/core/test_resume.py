@@ -46,6 +46,7 @@ def _kill_after_first_epoch(tiny_config, tmp_path):
     return found[0].parent
 
 
+@pytest.mark.slow
 def test_killed_run_is_interrupted_then_resumes_to_finished(tiny_config, tmp_path):
     run_dir = _kill_after_first_epoch(tiny_config, tmp_path)
     store = RunStore()

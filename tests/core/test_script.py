@@ -12,6 +12,7 @@ from tl_widgets.core.config.schema import TrainConfig
 from tl_widgets.core.export.script import export_script
 
 
+@pytest.mark.slow
 def test_script_runs_and_writes_a_run(tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()

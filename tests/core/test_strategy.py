@@ -98,6 +98,7 @@ def _losses(result) -> list[float]:
     return result.history["batch"]["loss"]
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_and_xla_train_with_finite_losses_and_float32_output(tiny_config):
     import numpy as np
 
@@ -135,6 +136,7 @@ def test_steps_per_execution_groups_batch_events(tiny_config):
     assert sum(chunks) == steps and seen[-1].step == steps, [(e.step, e.steps_in_chunk) for e in seen]
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_trains_like_default(tmp_path):
     out = _subprocess(f'''
         import json

@@ -59,6 +59,7 @@ def test_sweep_file_round_trips_and_resolves_its_config(tmp_path, tiny_config):
         SweepSpec.from_dict({"trails": 3, "config": {}, "space": {}})
 
 
+@pytest.mark.slow
 def test_trials_are_runs_tagged_in_the_store_and_share_the_feature_cache(tmp_path, tiny_config, monkeypatch):
     from tl_widgets.core.settings import HOME_ENV
 
@@ -89,6 +90,7 @@ def test_trials_are_runs_tagged_in_the_store_and_share_the_feature_cache(tmp_pat
     assert SweepRunner(spec, storage=storage, store=store).run() == []
 
 
+@pytest.mark.slow
 def test_the_median_pruner_stops_a_hopeless_trial_early(tmp_path, tiny_config):
     """Two good trials, then one whose learning rate cannot learn: it is stopped before its last epoch."""
     spec = _sweep(tiny_config, trials=3, pruner="median",
@@ -106,6 +108,7 @@ def test_the_median_pruner_stops_a_hopeless_trial_early(tmp_path, tiny_config):
     assert [r["state"] for r in trial_rows(study)] == ["complete", "complete", "pruned"]
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_sqlite_study_and_run_no_trial_twice(tmp_path, tiny_config):
     spec = _sweep(tiny_config, trials=4, name="shared")
     spec.save(tmp_path / "sweep.json")

@@ -80,6 +80,7 @@ def test_cli_flag_sets_the_option():
     assert config_from_args(build_parser().parse_args(["train", "--demo"])).tensorboard is False
 
 
+@pytest.mark.slow
 def test_runs_tensorboard_serves_the_run(tb_run):
     code = "import sys; from tl_widgets.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen([sys.executable, "-c", code, "runs", "tensorboard", str(tb_run.run_dir), "--port", "0"],

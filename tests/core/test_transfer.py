@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tl_widgets.core.config.schema import DataConfig, FreezeConfig, ModelConfig, PhaseConfig, TrainConfig
 from tl_widgets.core.training.session import train
 
@@ -14,6 +16,7 @@ def _cfg(tmp_path, weights: str, freeze: str, phases: list[PhaseConfig]) -> Trai
     )
 
 
+@pytest.mark.slow
 def test_fine_tuned_demo_backbone_beats_scratch_by_15_points(tmp_path):
     # Same budget: 15 epochs over the same 20 images per class of the target shapes.
     fine_tuned = train(_cfg(tmp_path, "pretrained", "all", [

@@ -24,6 +24,7 @@ def test_weights_file_comes_from_keras_itself():
     assert not wf.is_cached()
 
 
+@pytest.mark.slow
 def test_keras_home_is_honoured(tmp_path):
     import os
     import subprocess

@@ -45,7 +45,8 @@ def test_course_notebook_runs(name, tmp_path):
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors[0].get("ename", "") + ": " + errors[0].get("evalue", "")
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "finished" in text or name == "05_scale_out" and "Traceback" not in text
+    assert "Traceback" not in text, text[text.find("Traceback"):][:2000]
+    assert "finished" in text, text[-2000:]  # each notebook trains at least one run to the end
     if name == "02_vgg16_transfer":
         assert "stand-in" in text and "download:" in text  # offline: says what to fetch, runs on the local file
         assert "keras.models.load_model(.h5) works" in text

@@ -23,6 +23,7 @@ def clean_default_curation():
     path.unlink(missing_ok=True)
 
 
+@pytest.mark.slow
 def test_click_a_cell_decide_and_the_decisions_persist(trained_demo_result, clean_default_curation):
     panel = EvaluatePanel(trained_demo_result)
     panel.start()

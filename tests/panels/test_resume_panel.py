@@ -41,6 +41,7 @@ def killed_run(tmp_path_factory):
     return base / "home", base / "runs" / run_id
 
 
+@pytest.mark.slow
 def test_new_studio_offers_and_resumes_the_killed_run(killed_run):
     from tl_widgets.core.runs.store import RunStore
     from tl_widgets.studio import Studio

@@ -35,6 +35,7 @@ def test_bad_ranges_from_the_browser_are_refused_naming_the_field(studio):
         studio.sweep.sweep_spec()
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_trials_live_and_use_best_restores_the_panels(studio):
     panel = studio.sweep
     for path, row in panel.rows.items():
