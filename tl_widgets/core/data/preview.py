@@ -90,18 +90,20 @@ def load_thumbnail(path: str | os.PathLike[str], side: int = THUMBNAIL_SIDE) -> 
     Raises:
         DataError: The file is not a usable image.
     """
-    from PIL import Image
-
+    from tl_widgets.core.data.image_open import ImageRefused, open_image
     from tl_widgets.core.data.images import DataError, SkippedFile, check_image, pil_to_rgb
 
     checked = check_image(path)
     if isinstance(checked, SkippedFile):
         raise DataError(f"Expected a readable image file. Received: {str(path)!r} ({checked.reason})")
-    with Image.open(path) as im:
-        im.seek(0)
-        im.draft("RGB", (side, side))
-        im.thumbnail((side, side))
-        return pil_to_rgb(im)
+    try:
+        with open_image(path) as im:
+            im.seek(0)
+            im.draft("RGB", (side, side))
+            im.thumbnail((side, side))
+            return pil_to_rgb(im)
+    except ImageRefused as exc:
+        raise DataError(f"Expected a readable image file. Received: {str(path)!r} ({exc.reason})") from exc
 
 
 def folder_preview(root: str | os.PathLike[str], max_per_class: int | None = None) -> DataPreview:
