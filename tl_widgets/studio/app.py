@@ -27,7 +27,7 @@ from tl_widgets.panels.train import TrainPanel
 from tl_widgets.panels.kit.validation import Notice, PanelError
 from tl_widgets.panels.kit.validation import data_roots as resolve_data_roots
 from tl_widgets.studio.results import ResultSteps, missing_steps
-from tl_widgets.studio.limits import check_disk, check_limits, fit_to_workshop, upload_limit
+from tl_widgets.studio.limits import check_disk, check_limits, disk_left, fit_to_workshop, upload_limit
 from tl_widgets.views.widgets.a11y import AccessibilityHelper
 
 __all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV", "TABS", "STEPS"]
@@ -169,7 +169,7 @@ class Studio(widgets.VBox):
         from tl_widgets.panels.capture import CapturePanel
         from tl_widgets.panels.health import HealthPanel
 
-        self.capture = CapturePanel(default_home(), on_dataset=self.use_captured, space_check=self._check_disk)
+        self.capture = CapturePanel(default_home(), on_dataset=self.use_captured, space_left=lambda: disk_left(self))
         self.health = HealthPanel(lambda: self.data.config, on_curation=self._use_curation)
         # The webcam first (one closed line): found before the demo's long report and augmentation settings.
         self.data_tab = widgets.VBox([widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),
@@ -194,7 +194,7 @@ class Studio(widgets.VBox):
         self.show_code_button.on_click(lambda _b: self.show_code())
         self.resume_slot = widgets.VBox()
         header: list[widgets.Widget] = []
-        if ws is not None:
+        if ws is not None and ws.summary():  # a room served without a workshop file has limits, no banner
             banner = widgets.HTML(f"<i>{html.escape(ws.summary())}</i>")
             banner.add_class("tlw-workshop")
             header.append(banner)

@@ -17,7 +17,7 @@ from tl_widgets.core.settings import MAX_UPLOAD_ENV
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
 from tl_widgets.panels.kit.validation import PanelError
 
-__all__ = ["fit_to_workshop", "check_limits", "check_disk", "upload_limit"]
+__all__ = ["fit_to_workshop", "check_limits", "check_disk", "disk_left", "check_student_place", "upload_limit"]
 
 
 def fit_to_workshop(cfg: TrainConfig, ws: Any) -> list[str]:
@@ -40,16 +40,28 @@ def fit_to_workshop(cfg: TrainConfig, ws: Any) -> list[str]:
     if cfg.data.batch_size > ws.max_batch_size:
         changed.append(_("batch size {old} -> {new}").format(old=cfg.data.batch_size, new=ws.max_batch_size))
         cfg.data.batch_size = ws.max_batch_size
+    for part, name, limit in _size_limits(cfg, ws):
+        if getattr(part, name) > limit:
+            changed.append(_("{name} {old} -> {new}").format(name=name, old=getattr(part, name), new=limit))
+            setattr(part, name, limit)
     return changed
 
 
-def check_limits(studio: Any, cfg: TrainConfig, extra_roots: Sequence[Path] = ()) -> None:
+def _size_limits(cfg: TrainConfig, ws: Any) -> list[tuple[Any, str, int]]:
+    """``(config part, field, workshop limit)`` for the limits on how big and how long a run may be."""
+    return [(cfg.model, "hidden_units", ws.max_hidden_units), (cfg.strategy, "logical_cpus", ws.max_logical_cpus),
+            (cfg.strategy, "steps_per_execution", ws.max_steps_per_execution)]
+
+
+def check_limits(studio: Any, cfg: TrainConfig, extra_roots: Sequence[Path] = (), *, starting: bool = True) -> None:
     """Checks a whole config before Start or Resume: no LR sweep running, the seat's own data, the workshop's limits.
 
     Args:
-        studio: The Studio (its ``lr_finder``, ``data`` panel and ``workshop``).
+        studio: The Studio (its ``lr_finder``, ``data`` panel, ``workshop`` and ``seat``).
         cfg: The config to check.
         extra_roots: Folders a data folder may also lie in (the Studio's captures home).
+        starting: A run is about to start (False for a config only shown, e.g. the instructor's push): the
+            student must not hold a place in the room's queue from another tab.
 
     Raises:
         PanelError: Naming the limit and the value.
@@ -71,8 +83,33 @@ def check_limits(studio: Any, cfg: TrainConfig, extra_roots: Sequence[Path] = ()
     for phase in cfg.phases:
         check_number(phase.epochs, f"{phase.name} epochs (workshop limit)", 1, ws.max_epochs, integer=True)
     check_number(cfg.data.batch_size, "batch_size (workshop limit)", 1, ws.max_batch_size, integer=True)
+    for part, name, limit in _size_limits(cfg, ws):
+        check_number(getattr(part, name), f"{name} (workshop limit)", 0 if name != "steps_per_execution" else 1,
+                     limit, integer=True)
+    if starting:
+        check_student_place(studio)
     if cfg.data.source == "folder":
         resolve_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], "data folder")
+
+
+def check_student_place(studio: Any) -> None:
+    """Raises PanelError when this seat's student already trains (or waits) in another tab (no-op outside a room)."""
+    from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue, busy_message
+
+    seat = getattr(studio, "seat", None)
+    if seat is None:
+        return
+    place = TrainingQueue(seat.home.parent / QUEUE_FILE, slots=1).student_place(seat.student)
+    if place is not None and place["seat"] != seat.name:
+        raise PanelError(busy_message(place))
+
+
+def disk_left(studio: Any) -> int | None:
+    """Bytes this seat may still write under the workshop's disk quota (None outside a seat: no quota)."""
+    seat, ws = getattr(studio, "seat", None), studio.workshop
+    if seat is None or ws is None:
+        return None
+    return int(ws.max_seat_disk_mb * 2**20) - seat.disk_bytes()
 
 
 def check_disk(studio: Any, more_bytes: int) -> None:

@@ -30,7 +30,8 @@ def connect_room(studio: Any) -> Any:
 
     seat, ws = studio.seat, studio.workshop
     slots = ws.training_slots if ws is not None else max(1, os.cpu_count() or 1)
-    set_start_gate(queue_gate(TrainingQueue(seat.home.parent / QUEUE_FILE, slots), seat.name))
+    set_start_gate(queue_gate(TrainingQueue(seat.home.parent / QUEUE_FILE, slots), seat.name, student=seat.student,
+                              max_hold_s=ws.max_training_minutes * 60 if ws is not None else None))
 
     def on_stop() -> None:
         if studio.train.running:
@@ -59,8 +60,10 @@ def apply_config(studio: Any, cfg: TrainConfig) -> None:
     Raises:
         PanelError: A value the panels or the workshop refuse (nothing is changed then).
     """
+    from tl_widgets.studio.limits import check_limits
+
     cfg = dataclasses.replace(cfg, output_dir=studio._base.output_dir)
-    studio.check_limits(cfg)
+    check_limits(studio, cfg, extra_roots=[studio.captures], starting=False)
     if cfg.data.source not in ("demo", "folder"):
         raise PanelError(f"Expected a pushed config with demo or folder data. Received: data.source="
                          f"{cfg.data.source!r} (a seat's uploads are its own)")
