@@ -145,8 +145,8 @@ def test_serve_options_are_safe_by_default(tmp_path):
     assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "2"
     assert env["TL_WIDGETS_MAX_UPLOAD_BYTES"] == str(3 * 2**20)
     assert env["TL_WIDGETS_DATA_ROOTS"] == str(tmp_path.resolve())
-    for bad in ("a b", "short", "tökenwithumlaut"):
-        with pytest.raises(ValueError, match="Expected --token of at least 8 ASCII"):
+    for bad in ("a b", "short", "tökenwithumlaut", "eight888", "fifteen-chars15"):
+        with pytest.raises(ValueError, match="Expected --token of at least 16 ASCII"):
             serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--token", bad]))
     with pytest.raises(ValueError, match="Expected a token when serving on '0.0.0.0'"):
         serve.build_options(parser.parse_args(["serve", "--ip", "0.0.0.0", "--data-root", str(tmp_path),
