@@ -1,11 +1,14 @@
 """``tl-widgets serve``: the Studio for shared use (workshops, a lab server).
 
 The hardened sibling of ``tl-widgets studio``: a token (``--no-token`` only
-on loopback), data roots only, an upload limit checked in Python (and Tornado's
-websocket limit raised above it), CPU threads limited per kernel, idle
-kernels shut down, notebook sources never sent. ``--workshop FILE`` adds the
-teacher's limits (allowed backbones, epochs, batch size) and checks that the
-weights the allowed backbones need are already cached.
+on loopback; it moves from the URL to a cookie), data roots only, an upload
+limit checked in Python (and Tornado's websocket limit raised above it), CPU
+threads limited per kernel, a cap on kernels (``--max-seats``), idle and
+never-connected kernels shut down, notebook sources never sent. ``--workshop
+FILE`` sets the teacher's limits (allowed backbones, epochs, batch size, ...)
+and checks that the weights the allowed backbones need are already cached;
+without it the room gets the workshop defaults. Flags override the workshop's
+values and are checked against the same declared bounds.
 """
 
 from __future__ import annotations
