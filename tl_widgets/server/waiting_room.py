@@ -90,7 +90,8 @@ class WaitingRoom:
 
     def _check_owner(self, ticket: str, owner: str) -> None:
         if self._owner.get(ticket) != owner:
-            raise TicketError(f"Expected a ticket this browser was given. Received: {ticket!r}")
+            raise TicketError("Expected a ticket this browser was given. Received: another (not shown: tickets stay "
+                              "out of the log)")
 
     def _free(self) -> int:
         return self.limit - self.building - len(self._reserved)
