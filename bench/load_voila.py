@@ -192,7 +192,8 @@ def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float,
     zips = [seat_zip(work, i) for i in range(n)]
     (work / "workshop.yaml").write_text(
         f"name: Load test\ndata_roots: [data]\nallowed_backbones: [demo_cnn]\nmax_epochs: 3\nmax_batch_size: 32\n"
-        f"max_upload_mb: 1\nthreads_per_kernel: {threads}\nmax_trainings: {slots}\n", encoding="utf-8")
+        f"max_upload_mb: 1\nthreads_per_kernel: {threads}\nmax_trainings: {slots}\n"
+        f"max_seats: {n}\n", encoding="utf-8")  # every seat measured, whatever the memory rule would allow
     env = {**os.environ, "TL_WIDGETS_HOME": str(work / "home"), "TL_WIDGETS_STUDIO_EPOCHS": str(epochs),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     baseline = used_memory_bytes()

@@ -75,3 +75,14 @@ def trained_demo_result(tmp_path_factory):
 def trained_demo_run(trained_demo_result):
     """The folder of :func:`trained_demo_result`."""
     return trained_demo_result.run_dir
+
+
+@pytest.fixture(autouse=True)
+def _pixel_limit_restored(monkeypatch):
+    """A Studio built with a workshop lowers the process's pixel limit (and Pillow's): undone after each test."""
+    from PIL import Image
+
+    from tl_widgets.core.data import image_open
+
+    monkeypatch.setattr(image_open, "_PROCESS_MAX_PIXELS", image_open._PROCESS_MAX_PIXELS)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)

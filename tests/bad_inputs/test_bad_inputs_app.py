@@ -145,8 +145,8 @@ def test_serve_options_are_safe_by_default(tmp_path):
     assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "2"
     assert env["TL_WIDGETS_MAX_UPLOAD_BYTES"] == str(3 * 2**20)
     assert env["TL_WIDGETS_DATA_ROOTS"] == str(tmp_path.resolve())
-    for bad in ("a b", "short", "tökenwithumlaut"):
-        with pytest.raises(ValueError, match="Expected --token of at least 8 ASCII"):
+    for bad in ("a b", "short", "tökenwithumlaut", "eight888", "fifteen-chars15"):
+        with pytest.raises(ValueError, match="Expected --token of at least 16 ASCII"):
             serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--token", bad]))
     with pytest.raises(ValueError, match="Expected a token when serving on '0.0.0.0'"):
         serve.build_options(parser.parse_args(["serve", "--ip", "0.0.0.0", "--data-root", str(tmp_path),
@@ -249,7 +249,7 @@ def test_studio_refuses_hostile_uploads(tmp_path, monkeypatch):
 def test_pixel_and_thread_limits(tmp_path, monkeypatch):
     from PIL import Image
 
-    from tl_widgets.core.data import images
+    from tl_widgets.core.data import image_open, images
     from tl_widgets.core.data.preview import THUMBNAIL_SIDE, folder_preview
 
     root = tmp_path / "d"
@@ -257,7 +257,7 @@ def test_pixel_and_thread_limits(tmp_path, monkeypatch):
         (root / cls).mkdir(parents=True)
         Image.new("RGB", (4100, 4100), (200, 10, 10)).save(root / cls / "huge.png", compress_level=1)
         Image.new("RGB", (3000, 2000), (10, 200, 10)).save(root / cls / "ok.jpg", quality=50)
-    monkeypatch.setattr(images, "_PROCESS_MAX_PIXELS", images.DEFAULT_MAX_PIXELS)
+    monkeypatch.setattr(image_open, "_PROCESS_MAX_PIXELS", images.DEFAULT_MAX_PIXELS)
     preview = folder_preview(root)
     assert preview.samples.shape == (2, THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3)  # samples decoded small
     images.limit_pixels(16_000_000)  # a workshop's 16 MP: the 16.8 MP PNGs are skipped, by name and reason

@@ -78,3 +78,20 @@ def test_a_zip_is_checked_like_its_folder(noisy, tmp_path):
     rep = check_dataset(archive, embeddings=False, work_dir=tmp_path / "work")
     assert rep.counts == check_dataset(noisy.train, embeddings=False).counts
     assert set(noisy.corrupt) == set(rep.of_kind("unreadable")[0].files)
+
+
+def test_checking_a_zip_again_reuses_its_extraction(noisy, tmp_path, monkeypatch):
+    """#25 L6: each check of an uploaded zip left a new extraction (90 MiB after three checks of a 34 KB zip)."""
+    import shutil
+    import tempfile
+
+    from tl_widgets.core.settings import HOME_ENV
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "seat"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    archive = shutil.make_archive(str(tmp_path / "upload"), "zip", noisy.train.parent, "train")
+    counts = [check_dataset(archive, embeddings=False).counts for _ in range(3)]
+    assert counts[0] == counts[1] == counts[2]
+    assert len(list((tmp_path / "seat" / "data_work" / "extracted").iterdir())) == 1  # the one training uses too
+    assert not list((tmp_path / "tmp").iterdir())  # nothing outside the seat's home

@@ -53,3 +53,23 @@ def test_card_refuses_what_is_not_a_finished_run(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="Expected a finished run. Received: status 'failed'"):
         write_model_card(tmp_path)
+
+
+def test_class_names_and_paths_from_users_are_escaped(tmp_path):
+    """#25 L11: a class named <img src=x onerror=...> went into MODEL_CARD.md verbatim; backticks broke code spans."""
+    from markdown_it import MarkdownIt
+
+    from tl_widgets.core.export.model_card import render_model_card
+
+    evil, tick = "<img src=x onerror=alert(1)>", "a`b"
+    path = "/data/``x``/photos"
+    summary = {"status": "finished", "class_names": [evil, tick], "class_counts": {evil: 3, tick: 4},
+               "skipped_files": [{"path": f"{path}/{evil}.jpg", "reason": "EPS format"}], "metrics": {}}
+    config = {"data": {"source": "folder", "path": path}, "model": {"backbone": "demo_cnn"}, "seed": 1}
+    evaluation = {"count": 2, "accuracy": 0.5, "macro_f1": 0.5, "class_names": [evil, tick],
+                  "per_class": [{"class": evil, "precision": 1, "recall": 1, "f1": 1, "support": 1}]}
+    text = render_model_card(tmp_path / "run-1", summary, config, evaluation, [], "confusion.png")
+    page = MarkdownIt("commonmark").render(text)  # raw HTML allowed, as notebooks and many viewers render it
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<code>/data/``x``/photos</code>" in page  # the whole path in one code span
+    assert "<code>/data/``x``/photos/&lt;img src=x onerror=alert(1)&gt;.jpg</code>" in page

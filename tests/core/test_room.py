@@ -189,3 +189,86 @@ def test_census_status_agrees_with_the_queue_before_the_first_event(tmp_path, mo
     assert (a["run"]["status"], a["queue"]) == ("starting", "training") and a["run"]["run_id"] == "run-a"
     assert (b["run"]["status"], b["queue"]) == ("queued", "queued (#1 in line)")
     assert idle["run"] is None and idle["queue"] == ""
+
+
+def test_one_queue_place_per_student_across_tabs(tmp_path):
+    """#25 L12: one student with N tabs took N places in the queue."""
+    from tl_widgets.core.room.queue import StudentBusyError
+
+    q = TrainingQueue(tmp_path / "room.sqlite", slots=1)
+    q.enter("seat-tab1", "run-1", student="ab" * 16)
+    with pytest.raises(StudentBusyError, match="another tab of yours has run run-1"):
+        q.enter("seat-tab2", "run-2", student="ab" * 16)
+    q.enter("seat-other", "run-3", student="cd" * 16)  # another student queues as usual
+    assert q.student_place("ab" * 16)["run_id"] == "run-1" and q.student_place("ef" * 16) is None
+    q.leave("run-1")
+    q.enter("seat-tab2", "run-2", student="ab" * 16)  # once the first tab's run is done, the second may
+    assert [r["run_id"] for r in q.snapshot()] == ["run-3", "run-2"]
+
+
+def test_a_run_holding_its_slot_too_long_is_stopped_with_the_reason(tmp_path):
+    """#25 L12: no limit on how long a run holds a training slot."""
+    q = TrainingQueue(tmp_path / "room.sqlite", slots=1, poll_s=0.05)
+    said: list[tuple[str, ...]] = []
+    stop = threading.Event()
+    release = queue_gate(q, "seat-a", max_hold_s=0.2)("run-a", stop, lambda *a: said.append(a))
+    assert release is not None and stop.wait(10)
+    assert said and said[-1][1] == "warning" and "at most 0.00333333 minutes" in said[-1][0]
+    release()
+    assert q.snapshot() == []
+    stop2 = threading.Event()
+    release2 = queue_gate(q, "seat-a", max_hold_s=0.2)("run-b", stop2, lambda *a: None)
+    release2()  # ended in time: the timer is cancelled
+    assert not stop2.wait(0.5)
+
+
+def test_a_damaged_queue_file_is_named_with_what_to_do(tmp_path):
+    """#25 L9: a corrupt room.sqlite disabled training everywhere with 'TensorFlow did not load'."""
+    from tl_widgets.core.room.queue import RoomQueueError, check_queue_file
+
+    bad = tmp_path / "room.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RoomQueueError, match=r"room's queue database .*room.sqlite.* move it away"):
+        check_queue_file(bad)
+
+
+def test_the_seat_records_the_student_the_server_names(tmp_path, monkeypatch):
+    from tl_widgets.core.settings import STUDENT_ENV
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "shared-home"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setenv(STUDENT_ENV, "0123456789abcdef" * 2)
+    assert open_seat(tmp_path / "seats").student == "0123456789abcdef" * 2
+    monkeypatch.setenv(STUDENT_ENV, "../not-an-id")  # checked anyway: the seat is then its own student
+    seat = open_seat(tmp_path / "seats")
+    assert seat.student == seat.name
+
+
+def test_the_shared_feature_cache_is_trimmed_least_recently_used_first(tmp_path):
+    """#25 L7: the room's feature cache had no bound."""
+    from tl_widgets.core.training.feature_cache_trim import META, cache_bytes, touch_entry, trim_cache
+
+    root = tmp_path / "feature_cache"
+    for i, name in enumerate(("old", "mid", "new")):
+        (root / name).mkdir(parents=True)
+        (root / name / "x_train.npy").write_bytes(b"0" * 1000)
+        (root / name / META).write_text("{}")
+        os.utime(root / name / META, (1000 + i, 1000 + i))
+    touch_entry(root / "old")  # used now: the most recent
+    assert trim_cache(root, max_bytes=2100, keep=["mid"]) == ["new"]
+    assert sorted(p.name for p in root.iterdir()) == ["mid", "old"] and cache_bytes(root) <= 2100
+    assert trim_cache(root, max_bytes=0, keep=["mid"]) == ["old"]  # the entry in use stays, even over budget
+
+
+def test_the_feature_cache_budget_is_the_rooms(tmp_path, monkeypatch):
+    from tl_widgets.core.room.workshop import workshop_default
+    from tl_widgets.core.settings import DATA_ROOTS_ENV, SEATS_ENV, WORKSHOP_ENV
+    from tl_widgets.core.training.feature_cache import cache_budget
+
+    monkeypatch.delenv(WORKSHOP_ENV, raising=False)
+    monkeypatch.delenv(SEATS_ENV, raising=False)
+    assert cache_budget() is None  # a personal Studio: no bound
+    monkeypatch.setenv(SEATS_ENV, str(tmp_path / "seats"))
+    monkeypatch.setenv(DATA_ROOTS_ENV, str(tmp_path))
+    assert cache_budget() == int(workshop_default("max_feature_cache_mb") * 2**20)

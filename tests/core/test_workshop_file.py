@@ -113,3 +113,84 @@ def test_nul_characters_are_refused_by_the_one_validator(tmp_path):
         path = _write(tmp_path, GOOD.replace(*replace))
         with pytest.raises(WorkshopError, match=expected):
             load_workshop(path)
+
+
+def _numeric_fields():
+    import dataclasses
+
+    from tl_widgets.core.config.checks import type_hints
+
+    hints = type_hints(Workshop)
+    for f in dataclasses.fields(Workshop):
+        if f.metadata.get("min") is not None and f.metadata.get("file", True):
+            yield f.name, f.metadata["min"], f.metadata["max"], int in getattr(hints[f.name], "__args__", (hints[f.name],))
+
+
+def _with(name: str, value: object) -> str:
+    import json
+
+    return "\n".join([line for line in GOOD.splitlines() if not line.startswith(f"{name}:")]
+                     + [f"{name}: {json.dumps(value)}"]) + "\n"
+
+
+@pytest.mark.parametrize("name, lo, hi, integer", list(_numeric_fields()))
+def test_every_limit_is_declared_once_and_checked_from_its_declaration(tmp_path, name, lo, hi, integer):
+    """Each field's bounds live in its metadata (no restated defaults): the file check reads them, every field."""
+    kind = "an integer" if integer else "a number"
+    for bad in (lo - 1, hi * 2, "lots", True):
+        with pytest.raises(WorkshopError, match=rf"Expected {name} to be {kind} between {lo} and {hi}.*"
+                                                 rf"Received: {name}="):
+            load_workshop(_write(tmp_path, _with(name, bad)))
+    assert getattr(load_workshop(_write(tmp_path, _with(name, lo))), name) == lo
+
+
+def test_new_room_limits_and_their_schema_bounds():
+    """#25: max_seats, model size, slot time and the feature cache are workshop fields; bounds that mirror a config
+    field come from the schema, defaults from one place."""
+    from tl_widgets.core.config.checks import field_bounds
+    from tl_widgets.core.config.schema import ModelConfig, StrategyConfig
+    from tl_widgets.core.room.workshop import (
+        RESERVED_MEMORY_BYTES, SEAT_MEMORY_BYTES, seats_for_memory, served_defaults, workshop_default,
+    )
+
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(Workshop)}
+    assert fields["max_hidden_units"].metadata["max"] == field_bounds(ModelConfig, "hidden_units")[1]
+    assert fields["max_logical_cpus"].metadata["max"] == field_bounds(StrategyConfig, "logical_cpus")[1]
+    assert fields["max_steps_per_execution"].metadata["max"] == field_bounds(StrategyConfig, "steps_per_execution")[1]
+    ws = Workshop(data_roots=[], allowed_backbones=["demo_cnn"], max_epochs=1, max_batch_size=8)
+    for name in ("max_seats", "max_hidden_units", "max_logical_cpus", "max_steps_per_execution",
+                 "max_training_minutes", "max_feature_cache_mb", "unconnected_minutes"):
+        assert getattr(ws, name) == workshop_default(name)
+    with pytest.raises(KeyError, match="required"):
+        workshop_default("max_epochs")
+    assert seats_for_memory(RESERVED_MEMORY_BYTES + 30 * SEAT_MEMORY_BYTES) == 30
+    assert seats_for_memory(RESERVED_MEMORY_BYTES // 2) == 1
+    assert ws.seats == seats_for_memory()
+    served = served_defaults([Path("/srv/data")])
+    assert served.summary() == "" and "demo_cnn" in served.allowed_backbones and served.data_roots == [Path("/srv/data")]
+
+
+def test_serve_reads_the_workshop_defaults_and_checks_flags_against_the_same_bounds(tmp_path):
+    import argparse
+
+    from tl_widgets.cli import serve
+    from tl_widgets.core.room.workshop import workshop_default
+
+    parser = argparse.ArgumentParser()
+    serve.register(parser.add_subparsers())
+    opts = serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path)]))
+    assert opts.max_upload_bytes == int(workshop_default("max_upload_mb") * 2**20)
+    assert opts.cull_idle_s == int(workshop_default("idle_timeout_minutes") * 60)
+    assert opts.cull_unconnected_s == int(workshop_default("unconnected_minutes") * 60) and opts.max_seats >= 1
+    with pytest.raises(WorkshopError, match=r"Expected --max-seats to be an integer between 1 and 10000\. "
+                                            r"Received: --max-seats=0"):
+        serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--max-seats", "0"]))
+    with pytest.raises(WorkshopError, match=r"Expected --max-upload-mb to be a number between 0.01 and 1024"):
+        serve.build_options(parser.parse_args(["serve", "--data-root", str(tmp_path), "--max-upload-mb", "2000"]))
+    ws = _write(tmp_path, GOOD + "max_seats: 3\nunconnected_minutes: 0.5\n")
+    opts = serve.build_options(parser.parse_args(["serve", "--workshop", str(ws), "--skip-weights-check"]))
+    assert (opts.max_seats, opts.cull_unconnected_s) == (3, 30)
+    assert serve.build_options(parser.parse_args(["serve", "--workshop", str(ws), "--skip-weights-check",
+                                                  "--max-seats", "5"])).max_seats == 5

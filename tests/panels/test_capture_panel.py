@@ -137,21 +137,65 @@ def test_snapshot_reaches_the_real_try_panel(tmp_path):
     assert "Expected a trained model to try" in panel.notice.text  # no run yet: said, not a blank box
 
 
-def test_disk_quota_is_asked_once_per_hold(tmp_path):
-    from tl_widgets.panels.kit.validation import PanelError
+def test_disk_quota_counts_every_frame_whatever_the_burst_ids(tmp_path):
+    """#25 M3: one hold wrote 71.8 MiB against a 5 MiB quota (checked once per hold, from the page's burst ids)."""
+    from tl_widgets.core.fileio import folder_bytes
 
-    asked: list[int] = []
-
-    def quota(more: int) -> None:
-        asked.append(more)
-        if len(asked) > 1:
-            raise PanelError("Expected this seat to use at most 1 MiB of disk (workshop limit). Received: 1.2 MiB")
-
-    panel = CapturePanel(tmp_path, lambda folder: None, space_check=quota)
-    panel.create_class("a")
     frame = _jpeg()
-    for seq in range(1, 4):
-        _from_page(panel.webcam, {"type": "frame", "burst": 1, "seq": seq}, [frame])
-    assert asked == [len(frame) * 20] and panel.store.counts() == {"a": 3}
-    _from_page(panel.webcam, {"type": "frame", "burst": 2, "seq": 1}, [frame])
-    assert panel.store.counts() == {"a": 3} and "at most 1 MiB" in panel.notice.text
+    asked: list[int] = []
+    quota = folder_bytes(tmp_path) + int(2.5 * len(frame))  # room for two more frames
+
+    def left() -> int:  # what the Studio's disk_left does: the quota minus a walk of the seat
+        asked.append(1)
+        return quota - folder_bytes(tmp_path)
+
+    panel = CapturePanel(tmp_path, lambda folder: None, space_left=left)
+    panel.create_class("a")
+    sent = _spy_sends(panel.webcam)
+    for burst in range(1, 6):  # a page that starts a new "hold" for every frame
+        _from_page(panel.webcam, {"type": "frame", "burst": burst, "seq": 1}, [frame])
+    assert panel.store.counts() == {"a": 2}
+    assert "disk quota" in panel.notice.text and {"type": "stop"} in sent
+    assert len(asked) <= 3  # the seat is walked at most every QUOTA_RECHECK_S (and again after a refusal)
+
+
+def test_a_page_cannot_lengthen_a_hold_or_speed_it_up(tmp_path):
+    from tl_widgets.panels import capture as capture_module
+
+    panel = CapturePanel(tmp_path, lambda folder: None)
+    panel.create_class("a")
+    panel.frames.value = 3
+    _page_sets(panel.webcam, max_frames=500, fps=15)  # the slider stops at 100; the page claims 500
+    assert panel.webcam.max_frames == 3 and panel.webcam.fps == 5
+    for seq in range(1, 6):
+        _from_page(panel.webcam, {"type": "frame", "burst": 1, "seq": seq}, [_jpeg(seq)])
+    assert panel.store.counts() == {"a": 3}
+    panel.frames.value = 100
+    for burst in range(2, 40):  # a flood of one-frame "holds" within a second: rate-limited
+        _from_page(panel.webcam, {"type": "frame", "burst": burst, "seq": 1}, [_jpeg(burst)])
+    assert panel.store.counts()["a"] <= 3 + capture_module.MAX_FRAMES_PER_S
+
+
+def test_a_full_disk_during_a_hold_is_a_notice_and_stops_it(tmp_path, monkeypatch):
+    """#25 L10: OSError escaped the frame handler; no notice, the page kept recording."""
+    import errno
+
+    from tl_widgets.core.data import capture as capture_core
+
+    panel = CapturePanel(tmp_path, lambda folder: None)
+    panel.create_class("a")
+    sent = _spy_sends(panel.webcam)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(capture_core, "open", full, raising=False)
+    _from_page(panel.webcam, {"type": "frame", "burst": 1, "seq": 1}, [_jpeg()])
+    assert "No space left on device" in panel.notice.text and {"type": "stop"} in sent
+    assert panel.store.counts() == {"a": 0} and not list((panel.store.root / "a").iterdir())
+
+
+def _spy_sends(widget: Webcam) -> list:
+    sent: list = []
+    widget.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
+    return sent

@@ -89,3 +89,30 @@ def test_two_runs_picked_show_the_settings_that_differ(store):
     assert "Pick two runs" in panel.diff.value
     panel.picker.value = ("20261130-000001-a", "20261130-000003-c")
     assert "same settings" in panel.diff.value
+
+
+def test_delete_removes_the_picked_runs_files_first_and_refuses_a_training_one(store, tmp_path):
+    """#25 L5: the quota refusal says "delete runs in the Runs step", which had no delete button."""
+    from tl_widgets.core.runs.store import RunRecorder
+    from tl_widgets.panels.runs import RunsPanel
+
+    runs = tmp_path / "runs"
+    for run_id in ("old-run", "live-run"):
+        (runs / run_id).mkdir(parents=True)
+        (runs / run_id / "model.keras").write_bytes(b"x" * 4096)
+    rec = RunRecorder(store)
+    for run_id in ("old-run", "live-run"):
+        rec(RunStarted(run_id, config=demo_config().to_dict(), run_dir=str(runs / run_id), total_epochs=3,
+                       steps_per_epoch=1))
+    rec(RunFinished("old-run", metrics={}, run_dir=str(runs / "old-run"), duration=1.0))
+    rec.flush()  # live-run stays "running" (this process is alive)
+    panel = RunsPanel(store)
+    panel.picker.value = ("old-run", "live-run")
+    panel.delete_button.click()
+    assert panel.confirm_button.layout.display is None and "2 runs" in panel.confirm_button.description
+    panel.confirm_button.click()
+    ids = [r["run_id"] for r in store.list_runs()]
+    assert ids == ["live-run"] and (runs / "live-run" / "model.keras").exists() and not (runs / "old-run").exists()
+    assert "stop it first" in panel.notice.text and "Deleted 1 runs" in panel.notice.text
+    assert panel.confirm_button.layout.display == "none"
+    assert panel.delete(["not-a-run"]) == [] and "Expected run ids" in panel.notice.text

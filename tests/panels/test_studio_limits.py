@@ -89,7 +89,7 @@ def test_the_seat_disk_quota_refuses_an_upload_and_names_the_limit(quiet_env, tm
         text = studio.data.notice.text
         assert "Refused 'second.zip'" in text and "at most 1 MiB of disk (workshop limit)" in text, text
         assert not list(seat.tmp.rglob("second.zip"))  # nothing saved
-        # The webcam capture writes into the same seat: a hold that would pass the quota is refused too.
+        # The webcam capture writes into the same seat: every frame counts, and the one that would pass is refused.
         import io
 
         from PIL import Image
@@ -98,12 +98,14 @@ def test_the_seat_disk_quota_refuses_an_upload_and_names_the_limit(quiet_env, tm
         Image.new("RGB", (16, 16), (200, 30, 30)).save(buf, "JPEG")
         capture = studio.capture
         assert capture.create_class("red") == "red"
-        room = 2**20 - seat.disk_bytes() - 2 * len(buf.getvalue())  # two frames' room left; a hold asks for 20
+        room = 2**20 - seat.disk_bytes() - 2 * len(buf.getvalue()) - 100  # room for two frames, not three
         (seat.home / "more.bin").write_bytes(b"x" * room)
-        capture.webcam._handle_msg({"content": {"data": {"method": "custom", "content": {
-            "type": "frame", "burst": 1, "seq": 1}}}, "buffers": [memoryview(buf.getvalue())]})
-        assert capture.store.counts() == {"red": 0}, capture.notice.text
-        assert "at most 1 MiB of disk (workshop limit)" in capture.notice.text, capture.notice.text
+        for burst in range(1, 5):  # each frame its own "hold": the burst ids come from the page
+            capture.webcam._handle_msg({"content": {"data": {"method": "custom", "content": {
+                "type": "frame", "burst": burst, "seq": 1}}}, "buffers": [memoryview(buf.getvalue())]})
+        assert capture.store.counts() == {"red": 2}, capture.notice.text
+        assert "disk quota (workshop limit)" in capture.notice.text, capture.notice.text
+        assert seat.disk_bytes() <= 2**20
         assert capture.store.root.is_relative_to(seat.home)
     finally:
         studio.room_watcher.halt()

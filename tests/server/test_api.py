@@ -127,3 +127,23 @@ async def test_unauthenticated_is_refused(jp_fetch, store: RunStore) -> None:
     code, _ = await _error(jp_fetch(*API, "runs", headers={"Authorization": "token wrong-token"}))
     assert code in (401, 403)
     assert [r["run_id"] for r in store.list_runs()] == ["secret-run"]  # nothing deleted
+
+
+async def test_the_store_is_opened_off_the_event_loop(jp_fetch, tlw_home, monkeypatch) -> None:
+    """#25 (partly fixed before): the first RunStore() (mkdir, schema, SQLite's lock) ran on the server's loop."""
+    import threading
+
+    from tl_widgets.server import handlers
+
+    opened_on: list[threading.Thread] = []
+
+    class Recording(RunStore):
+        def __init__(self, *args, **kwargs):
+            opened_on.append(threading.current_thread())
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "RunStore", Recording)
+    loop_thread = threading.current_thread()  # pytest-jupyter runs the server's loop in the test's thread
+    await jp_fetch(*API, "runs")
+    await jp_fetch(*API, "runs")
+    assert len(opened_on) == 1 and opened_on[0] is not loop_thread

@@ -69,3 +69,40 @@ def test_the_server_entry_point_refuses_a_bad_limit(flag):
 
     with pytest.raises(SystemExit, match="--max-starting=<n >= 1>"):
         main([flag, "--"])
+
+
+def test_tickets_are_the_servers_and_answer_only_to_their_browser():
+    """#25 L2: 50 made-up tickets put an honest visitor 50th; at 1,000 new visitors got 503."""
+    from tl_widgets.server.waiting_room import MAX_PER_OWNER, TicketError
+
+    clock = Clock()
+    room = WaitingRoom(1, clock, max_line=5)
+    assert room.enter(None, "builder")
+    with pytest.raises(TicketError, match="Expected a ticket this browser was given"):
+        room.poll("madeUpTicket01", "attacker")  # never issued: refused, never in line
+    assert room.join("attacker", "madeUpTicket02") != "madeUpTicket02"  # a made-up ticket is replaced
+    honest = room.join("honest")
+    assert room.poll(honest, "honest") == {"go": False, "ahead": 2}
+    with pytest.raises(TicketError, match="this browser was given"):
+        room.poll(honest, "attacker")  # someone else's ticket
+    for _ in range(MAX_PER_OWNER - 1):
+        room.join("attacker")
+    with pytest.raises(TicketError, match=f"at most {MAX_PER_OWNER} waiting tabs per browser"):
+        room.join("attacker")
+    room.join("late")
+    with pytest.raises(TicketError, match="at most 5 visitors waiting"):  # the line is the room's size
+        room.join("late")
+
+
+def test_the_entry_point_takes_the_rooms_flags():
+    from tl_widgets.server.room_server import RoomOptions, room_settings, student_id
+    from tl_widgets.server.voila_launch import LaunchOptions, voila_argv
+
+    argv = voila_argv(LaunchOptions(token="t" * 20, max_starting=2, max_seats=3, cull_unconnected_s=90))
+    assert {"--max-starting=2", "--max-seats=3", "--unconnected-s=90"} <= set(argv)
+    settings = room_settings(RoomOptions(max_starting=2, max_seats=3))
+    assert settings["tl_widgets_waiting_room"].max_line == 3 and "log_function" in settings
+    assert student_id("a") != student_id("b") and len(student_id("a")) == 32
+    from tl_widgets.core.settings import STUDENT_ENV, STUDENT_HEADER
+
+    assert STUDENT_ENV == "HTTP_" + STUDENT_HEADER.upper().replace("-", "_")  # what Voilà's http_header_envs sets

@@ -117,17 +117,42 @@ def test_set_figure_relayout_add_traces_and_set_data(comm_log):
         chart.set_figure([1, 2])
 
 
-def test_plotly_js_is_served_once_compressed(comm_log):
+@pytest.fixture
+def fresh_bundle_budget(monkeypatch):
+    """This test's own bundle budget (the kernel's is shared by every chart in the process)."""
+    from tl_widgets.views import plotly_bundle
+
+    monkeypatch.setattr(plotly_bundle, "_BUNDLES", plotly_bundle._Bucket(plotly_bundle.BUNDLE_BURST,
+                                                                         plotly_bundle.BUNDLE_REFILL_S))
+
+
+def test_plotly_js_is_served_once_compressed(comm_log, fresh_bundle_budget):
     chart = line_chart()
-    browser_sends(chart, {"type": "plotly?", "gzip": True})
+    browser_sends(chart, {"type": "plotly?", "gzip": True, "view": "v1"})
     reply = comm_log.custom()[-1]
     assert reply["type"] == "plotly" and reply["encoding"] == "gzip"
     assert reply["version"] == plotly_js_version() == chart._plotly_version
     payload = reply["_buffers"][0]
     assert len(payload) < 0.4 * PLOTLY_JS.stat().st_size
     assert gzip.decompress(payload) == PLOTLY_JS.read_bytes()
-    browser_sends(chart, {"type": "plotly?", "gzip": "yes"})  # not a bool: plain text
+    browser_sends(chart, {"type": "plotly?", "gzip": "yes", "view": "v2"})  # not a bool: plain text
     assert comm_log.custom()[-1]["encoding"] == "identity"
+
+
+def test_plotly_js_is_sent_once_per_view_and_a_few_times_per_kernel(comm_log, fresh_bundle_budget):
+    """#25 (partly fixed before): a `plotly?` message answered with the whole 1.5-4.8 MB bundle every time."""
+    from tl_widgets.views import plotly_bundle
+
+    chart = line_chart()
+    for _ in range(5):
+        browser_sends(chart, {"type": "plotly?", "gzip": True, "view": "same-view"})
+    browser_sends(chart, {"type": "plotly?", "gzip": True})  # no view named: refused
+    assert [m["type"] for m in comm_log.custom()].count("plotly") == 1 and chart.requests_rejected == 5
+    others = [line_chart() for _ in range(6)]
+    for i in range(200):  # a page inventing views, across every chart of the kernel
+        browser_sends(others[i % 6], {"type": "plotly?", "gzip": True, "view": f"made-up-{i}"})
+    assert [m["type"] for m in comm_log.custom()].count("plotly") == plotly_bundle.BUNDLE_BURST
+    assert plotly_bundle.may_send_bundle(now=10**9)  # the budget comes back with time
 
 
 def test_the_esm_does_not_carry_plotly():
@@ -139,6 +164,7 @@ def test_the_esm_does_not_carry_plotly():
 @pytest.mark.parametrize(
     "content",
     [None, "plotly?", {"type": "drop tables"}, {"type": "snapshot?"}, {"type": "snapshot?", "view": "<script>"},
+     {"type": "plotly?", "view": "<script>"},
      {"type": "snapshot?", "view": "x" * 65}, [1, 2]],
 )
 def test_unexpected_browser_messages_are_refused(comm_log, content):

@@ -1,11 +1,14 @@
 """``tl-widgets serve``: the Studio for shared use (workshops, a lab server).
 
 The hardened sibling of ``tl-widgets studio``: a token (``--no-token`` only
-on loopback), data roots only, an upload limit checked in Python (and Tornado's
-websocket limit raised above it), CPU threads limited per kernel, idle
-kernels shut down, notebook sources never sent. ``--workshop FILE`` adds the
-teacher's limits (allowed backbones, epochs, batch size) and checks that the
-weights the allowed backbones need are already cached.
+on loopback; it moves from the URL to a cookie), data roots only, an upload
+limit checked in Python (and Tornado's websocket limit raised above it), CPU
+threads limited per kernel, a cap on kernels (``--max-seats``), idle and
+never-connected kernels shut down, notebook sources never sent. ``--workshop
+FILE`` sets the teacher's limits (allowed backbones, epochs, batch size, ...)
+and checks that the weights the allowed backbones need are already cached;
+without it the room gets the workshop defaults. Flags override the workshop's
+values and are checked against the same declared bounds.
 """
 
 from __future__ import annotations
@@ -17,13 +20,10 @@ from typing import Any
 
 from tl_widgets.cli.studio import add_token_flags
 from tl_widgets.core.i18n import _
+from tl_widgets.core.room.workshop import workshop_default
 from tl_widgets.server.voila_launch import LaunchOptions
 
 __all__ = ["register", "build_options", "seats_root", "instructor_options"]
-
-DEFAULT_UPLOAD_MB = 8.0
-DEFAULT_IDLE_MINUTES = 30.0
-
 
 def register(sub: Any) -> None:
     """Adds the ``serve`` sub-command to ``sub`` (an argparse sub-parsers object)."""
@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
                    help=_("a folder students may pick data from (repeatable; added to the workshop's)"))
     p.add_argument("--max-upload-mb", type=float, default=None,
                    help=_("largest zip a user may upload (default: the workshop's, else {mb:g})").format(
-                       mb=DEFAULT_UPLOAD_MB))
+                       mb=workshop_default("max_upload_mb")))
     p.add_argument("--threads", type=int, default=None,
                    help=_("CPU threads per kernel (default: the workshop's, else 1)"))
     p.add_argument("--max-starting", type=int, default=None, metavar="N",
@@ -51,7 +51,14 @@ def register(sub: Any) -> None:
                           "'waiting for a seat, N ahead' until their turn"))
     p.add_argument("--idle-minutes", type=float, default=None,
                    help=_("shut down kernels idle this long (default: the workshop's, else {minutes:g})").format(
-                       minutes=DEFAULT_IDLE_MINUTES))
+                       minutes=workshop_default("idle_timeout_minutes")))
+    p.add_argument("--unconnected-minutes", type=float, default=None,
+                   help=_("shut down a kernel whose page never connected this long after the page was sent "
+                          "(default: the workshop's, else {minutes:g})").format(
+                       minutes=workshop_default("unconnected_minutes")))
+    p.add_argument("--max-seats", type=int, default=None, metavar="N",
+                   help=_("student kernels at once; later visitors see 'the room is full' (default: the workshop's, "
+                          "else (memory - 2 GiB) / 1 GiB)"))
     p.add_argument("--skip-weights-check", action="store_true",
                    help=_("start even when an allowed backbone's weights are not cached (they will download)"))
     p.add_argument("--instructor-port", type=int, default=0,
@@ -76,11 +83,15 @@ def register(sub: Any) -> None:
 def build_options(args: argparse.Namespace) -> LaunchOptions:
     """Turns parsed ``serve`` arguments (and the workshop file) into launch options.
 
+    Without ``--workshop`` the room gets the workshop defaults (:func:`~tl_widgets.core.room.workshop.served_defaults`);
+    a command-line flag overrides the workshop's value and is checked against the same declared bounds.
+
     Raises:
-        ValueError: An argument or the workshop file is invalid, or weights are missing.
+        ValueError: An argument or the workshop file is invalid, weights are missing, or the room's
+            queue database is damaged.
     """
     from tl_widgets.cli.studio import resolve_data_roots, resolve_token
-    from tl_widgets.core.room.workshop import load_workshop
+    from tl_widgets.core.room.workshop import check_workshop_value, load_workshop, served_defaults
 
     if not 0 <= args.port < 65536:
         raise ValueError(f"Expected --port between 0 and 65535. Received: {args.port}")
@@ -94,17 +105,17 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
     if not roots:
         raise ValueError("Expected at least one data root (--data-root DIR or data_roots in the workshop file). "
                          "Received: none — users could only use the demo data and uploads")
-    upload_mb = args.max_upload_mb if args.max_upload_mb is not None else (
-        workshop.max_upload_mb if workshop else DEFAULT_UPLOAD_MB)
-    if not 0 < upload_mb <= 1024:
-        raise ValueError(f"Expected --max-upload-mb between 0 and 1024. Received: {upload_mb}")
-    threads = args.threads if args.threads is not None else (workshop.threads_per_kernel if workshop else 1)
-    if not 1 <= threads <= 256:
-        raise ValueError(f"Expected --threads between 1 and 256. Received: {threads}")
-    idle = args.idle_minutes if args.idle_minutes is not None else (
-        workshop.idle_timeout_minutes if workshop else DEFAULT_IDLE_MINUTES)
-    if not idle > 0:
-        raise ValueError(f"Expected --idle-minutes > 0. Received: {idle}")
+    limits = workshop if workshop is not None else served_defaults(roots)
+
+    def pick(flag: str, name: str) -> Any:
+        given = getattr(args, flag.lstrip("-").replace("-", "_"))
+        return check_workshop_value(name, given, flag) if given is not None else getattr(limits, name)
+
+    upload_mb = pick("--max-upload-mb", "max_upload_mb")
+    threads = pick("--threads", "threads_per_kernel")
+    idle = pick("--idle-minutes", "idle_timeout_minutes")
+    unconnected = pick("--unconnected-minutes", "unconnected_minutes")
+    seats = pick("--max-seats", "max_seats")
     starting = args.max_starting if args.max_starting is not None else max(1, os.cpu_count() or 1)
     if not 1 <= starting <= 1024:
         raise ValueError(f"Expected --max-starting between 1 and 1024. Received: {starting}")
@@ -113,7 +124,8 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
         port=args.port, ip=args.ip, data_roots=roots, token=token,
         max_upload_bytes=int(upload_mb * 2**20), threads=threads, cull_idle_s=int(idle * 60),
         strip_sources=True, workshop=workshop.path if workshop else None, seats=seats_root(),
-        max_starting=starting, preheat=_preheat(args),
+        max_starting=starting, preheat=_preheat(args), max_seats=seats if seats is not None else limits.seats,
+        cull_unconnected_s=max(1, int(unconnected * 60)),
     )
 
 
@@ -125,12 +137,23 @@ def _preheat(args: argparse.Namespace) -> int:
 
 
 def seats_root() -> Path:
-    """Where ``serve`` keeps its seats: ``<home>/seats`` (0700); temp left by killed kernels is swept first."""
+    """Where ``serve`` keeps its seats: ``<home>/seats`` (0700), made ready for a new room.
+
+    Temp left by killed kernels is swept, the last room's pushed config is cleared (it must not reach
+    today's seats) and the room's queue database is checked.
+
+    Raises:
+        RoomQueueError: The queue database is damaged (the message says which file and what to do).
+    """
+    from tl_widgets.core.room.control import clear_pushed_config
+    from tl_widgets.core.room.queue import QUEUE_FILE, check_queue_file
     from tl_widgets.core.room.seat import sweep_seats
     from tl_widgets.core.settings import home_path
 
     root = home_path("seats")
     sweep_seats(root)
+    clear_pushed_config(root)
+    check_queue_file(root / QUEUE_FILE)
     return root
 
 

@@ -1,7 +1,8 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename.
+"""Atomic file writes (write to a temporary file in the same folder, then rename), and a folder's size.
 
 A crash, a full disk or a killed kernel never leaves a half-written file in
-place of a good one.
+place of a good one. :func:`folder_bytes` is what quotas count (a seat's disk,
+the room's feature cache).
 """
 
 from __future__ import annotations
@@ -12,11 +13,23 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["atomic_write_text", "atomic_write_json", "atomic_save", "OutputNotWritableError"]
+__all__ = ["atomic_write_text", "atomic_write_json", "atomic_save", "OutputNotWritableError", "folder_bytes"]
 
 
 class OutputNotWritableError(OSError):
     """The output folder cannot be written (missing rights or disk full)."""
+
+
+def folder_bytes(folder: str | os.PathLike[str]) -> int:
+    """Bytes of the files under ``folder`` (links are not followed; 0 when it does not exist)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue  # removed while counting
+    return total
 
 
 def _check_dir(folder: Path) -> None:

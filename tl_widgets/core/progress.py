@@ -73,6 +73,7 @@ class TrainingProgress:
         eta_seconds: Estimated seconds left (from the recent step rate), or None.
         metrics: Latest batch metrics, merged with the latest epoch metrics.
         message: Latest notice (a ``Message`` text or the error of a failed run).
+        warning: The latest ``Message`` with level ``"warning"`` of this run (e.g. why the room stopped it).
         epochs_done: Epochs finished (what the run store records).
         epoch_step: Steps done in the epoch under way; 0 between epochs.
     """
@@ -92,6 +93,7 @@ class TrainingProgress:
     eta_seconds: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    warning: str = ""
     epochs_done: int = 0
     epoch_step: int = 0
 
@@ -168,7 +170,8 @@ class ProgressTracker(EventHandler):
                                 metrics={**p.metrics, **event.metrics})
 
     def on_message(self, event: Message) -> None:
-        self.progress = replace(self.progress, message=event.text)
+        extra = {"warning": event.text} if event.level == "warning" else {}
+        self.progress = replace(self.progress, message=event.text, **extra)
 
     def on_run_finished(self, event: RunFinished) -> None:
         self.progress = replace(self.progress, status=event.status, eta_seconds=0.0)

@@ -15,8 +15,8 @@ from pathlib import Path
 __all__ = [
     "HOME_ENV", "DATA_ROOTS_ENV", "MAX_UPLOAD_ENV", "WORKSHOP_ENV", "COORDINATOR_ENV", "NUM_PROCESSES_ENV",
     "PROCESS_ID_ENV", "INIT_TIMEOUT_ENV", "HEARTBEAT_TIMEOUT_ENV", "SHUTDOWN_TIMEOUT_ENV", "STUDIO_EPOCHS_ENV",
-    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "ENGINE_ENV", "HOME_LAYOUT", "default_home",
-    "home_path", "captures_home",
+    "STUDIO_MAX_PER_CLASS_ENV", "TOKEN_ENV", "SEATS_ENV", "LANG_ENV", "ENGINE_ENV", "STUDENT_HEADER", "STUDENT_ENV",
+    "HOME_LAYOUT", "default_home", "home_path", "captures_home",
 ]
 
 #: Folder for the run store, feature cache and per-user state (default ``~/.tl_widgets``).
@@ -42,6 +42,10 @@ STUDIO_MAX_PER_CLASS_ENV = "TL_WIDGETS_STUDIO_MAX_PER_CLASS"
 TOKEN_ENV = "TL_WIDGETS_TOKEN"
 #: ``serve``: the folder under which each kernel makes its own private seat home (see core/room/seat.py).
 SEATS_ENV = "TL_WIDGETS_SEATS"
+#: ``serve``: the request header the room's server sets to the student's id (a hash of the browser's cookie)
+#: and the variable Voilà turns it into in that page's kernel (``http_header_envs``, RFC 3875 naming).
+STUDENT_HEADER = "X-Tlw-Student"
+STUDENT_ENV = "HTTP_X_TLW_STUDENT"
 #: The user-interface language ("zh-CN", "zh_CN", "zh", "en"); unset: the locale, else English.
 LANG_ENV = "TL_WIDGETS_LANG"
 # The room's engine gateway (a Unix socket), set by `tl-widgets serve` for its kernels: a seat's Studio then runs

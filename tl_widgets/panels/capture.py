@@ -9,6 +9,7 @@ hands the folder to ``on_dataset``. :func:`attach_camera` puts a "Snap and try" 
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +24,11 @@ from tl_widgets.views.widgets.webcam import Webcam, default_labels
 __all__ = ["CapturePanel", "CameraToggle", "attach_camera"]
 
 N_THUMBS = 6
+#: Seconds between two looks at the disk quota (a walk of the seat); frames in between are counted.
+QUOTA_RECHECK_S = 2.0
+#: Frames kept per second (twice the 5 fps a hold records), whatever the page's burst ids say.
+MAX_FRAMES_PER_S = 10
+_HOLD_FPS = 5
 
 
 class CameraToggle(widgets.ToggleButton):
@@ -58,18 +64,26 @@ class CapturePanel(widgets.VBox):
         on_dataset: Called with the dataset folder (a str) by "Use these samples".
         name: The dataset folder's name under ``home/captures``.
         store: The capture store (None: one at ``home/captures/<name>`` with the default caps).
-        space_check: ``space_check(more_bytes)`` raises (e.g. ``PanelError``) when that much more disk would
-            exceed a quota (a workshop seat's); asked once per recording, for the whole hold's frames.
+        space_left: ``space_left()`` is the bytes a quota (a workshop seat's) still allows, None for no quota.
+            It is asked at most every :data:`QUOTA_RECHECK_S` seconds; every frame written in between is
+            counted against the answer, so each frame is refused as soon as it would go over.
+
+    Everything about a hold comes from the page, so none of it is trusted: frames beyond the "Frames per hold"
+    slider's value (its bound is Python's) are dropped whatever ``max_frames`` the page claims, and at most
+    :data:`MAX_FRAMES_PER_S` frames a second are kept whatever burst ids the page sends.
     """
 
     def __init__(self, home: str | Path, on_dataset: Callable[[str], None], name: str = "webcam",
-                 store: CaptureStore | None = None, space_check: Callable[[int], None] | None = None) -> None:
+                 store: CaptureStore | None = None, space_left: Callable[[], int | None] | None = None) -> None:
         self.store = store if store is not None else CaptureStore(captures_home(home) / name)
-        self.space_check = space_check
+        self.space_left = space_left
+        self._left: int | None = None  # bytes the quota allows, counted down per frame
+        self._left_at = -QUOTA_RECHECK_S
+        self._recent: list[float] = []  # arrival times of the frames kept in the last second
         self.on_dataset = on_dataset
         self.notice = Notice()
         self.notice.add_class("tlw-capture-notice")
-        self.webcam = Webcam(hold=True, max_frames=20, fps=5,
+        self.webcam = Webcam(hold=True, max_frames=20, fps=_HOLD_FPS,
                              labels={**default_labels(), "shutter": _("Hold to record")})
         self.camera = CameraToggle(self.webcam, self.notice)
         self.class_name = widgets.Text(placeholder=_("New class, e.g. thumbs up"), layout={"width": "16em"},
@@ -104,6 +118,9 @@ class CapturePanel(widgets.VBox):
         self.use_button.on_click(lambda _b: self.use_samples())
         self.classes.observe(lambda _c: self._refresh(), names="value")
         self.frames.observe(lambda c: setattr(self.webcam, "max_frames", int(c["new"])), names="value")
+        # The page may claim another hold length or rate: Python's values win (the slider's bound is Python's).
+        self.webcam.observe(lambda _c: setattr(self.webcam, "max_frames", int(self.frames.value)), names="max_frames")
+        self.webcam.observe(lambda _c: setattr(self.webcam, "fps", _HOLD_FPS), names="fps")
         self.webcam.on_frame(self._on_frame)
         help_text = _("Turn the camera on, add a class, pick it, then press and hold the red button to record "
                       "frames (a click records one). Add at least two classes, then press 'Use these samples'.")
@@ -173,21 +190,40 @@ class CapturePanel(widgets.VBox):
             self.notice.show(_("Add a class first, then record into it."), "error")
             self.webcam.stop_recording()
             return
+        now = time.monotonic()
+        self._recent = [t for t in self._recent if now - t < 1.0]
+        if len(self._recent) >= MAX_FRAMES_PER_S:  # faster than any hold records: dropped, whatever the burst id
+            self.webcam.messages_rejected += 1
+            return
+        self._recent.append(now)
         burst, n = self._burst
         n = n if info["burst"] == burst else 0
-        if n >= self.webcam.max_frames:  # the page promised to stop: don't trust it
+        if n >= int(self.frames.value):  # the page promised to stop: don't trust it
             self.webcam.stop_recording()
             return
         try:
-            if n == 0 and self.space_check is not None:  # once per hold: a disk walk per frame would cost too much
-                self.space_check(len(jpeg) * int(self.webcam.max_frames))
-            self.store.add_frame(str(name), jpeg)
+            self._check_quota(len(jpeg), now)
+            path = self.store.add_frame(str(name), jpeg)
         except (CaptureError, PanelError) as exc:
             self.notice.show(str(exc), "error")
             self.webcam.stop_recording()
             return
+        if self._left is not None:
+            self._left -= path.stat().st_size
         self._burst = (info["burst"], n + 1)
         self._refresh()
+
+    def _check_quota(self, size: int, now: float) -> None:
+        """Raises PanelError when a frame of ``size`` bytes would go over the quota (counted, not walked, per frame)."""
+        if self.space_left is None:
+            return
+        if now - self._left_at >= QUOTA_RECHECK_S:
+            self._left, self._left_at = self.space_left(), now
+        if self._left is not None and size > self._left:
+            self._left_at = -QUOTA_RECHECK_S  # look again next time: a class may have been deleted
+            raise PanelError(_("Expected this seat to stay within its disk quota (workshop limit). Received: a frame "
+                               "of {size:,} bytes with {left:,} bytes left; delete captured classes or runs "
+                               "first").format(size=size, left=max(0, self._left)))
 
     # -- drawing ---------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
-"""The instructor's room panel: every seat live, stop a seat's run, push a config to every seat.
+"""The instructor's room panel: every seat live (and the ended ones), stop a seat's run, shut a seat down,
+push a config to every seat.
 
 Served by ``tl-widgets serve --workshop`` on its own URL and token (students
 never get it). It reads the seats through :mod:`tl_widgets.core.room.census`
-every few seconds and acts through :mod:`tl_widgets.core.room.control`.
+every few seconds (seats whose kernel ended stay listed with their last run)
+and acts through :mod:`tl_widgets.core.room.control`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class RoomPanel(widgets.VBox):
         self.stop_button = widgets.Button(description=_("Stop its run"), icon="stop", button_style="danger")
         self.stop_button.add_class("tlw-room-stop")
         self.stop_button.on_click(lambda _: self.stop_seat(self.seat_picker.value))
+        self.shutdown_button = widgets.Button(description=_("Shut the seat down"), icon="power-off",
+                                              tooltip=_("Ends the seat's kernel (its runs stay): frees a seat "
+                                                        "of the room"))
+        self.shutdown_button.add_class("tlw-room-shutdown")
+        self.shutdown_button.on_click(lambda _: self.shutdown_seat(self.seat_picker.value))
         self.config_text = widgets.Textarea(json.dumps(demo_config().to_dict(), indent=1), rows=10,
                                             layout={"width": "700px"})
         self.config_text.add_class("tlw-room-config")
@@ -56,7 +63,7 @@ class RoomPanel(widgets.VBox):
         self.push_button.on_click(lambda _: self.push(self.config_text.value))
         super().__init__([
             widgets.HTML(_("<h2>Room</h2>")), self.refresh_button, self.table,
-            widgets.HBox([self.seat_picker, self.stop_button]),
+            widgets.HBox([self.seat_picker, self.stop_button, self.shutdown_button]),
             widgets.HTML(_("<h3>Push a config</h3><p>JSON of a TrainConfig (demo or folder data). Each seat checks "
                            "it against the workshop's limits and shows it in its panels (not while it trains).</p>")),
             self.config_text, self.push_button, self.notice,
@@ -80,40 +87,60 @@ class RoomPanel(widgets.VBox):
         super().close()
 
     def refresh(self) -> None:
-        """Re-reads every seat."""
-        from tl_widgets.core.room.census import room_census
+        """Re-reads every seat (the open ones first, then those whose kernel ended)."""
+        from tl_widgets.core.room.census import feature_cache_bytes, room_census
 
-        self.seats = room_census(self.root)
+        seats = room_census(self.root, include_ended=True)
+        self.seats = [s for s in seats if s["alive"]] + [s for s in seats if not s["alive"]]
         rows = []
         for s in self.seats:
             run = s["run"] or {}
             epoch = f"{run.get('epoch', 0)}/{run.get('total_epochs') or '?'}" if run else ""
             status = status_label(str(run.get("status", ""))) if run else _("no run yet")
-            cells = [s["seat"], status, epoch, _fmt(run.get("val_accuracy")),
-                     _fmt(run.get("images_per_sec"), "{:.0f}"), _fmt(s["pss_bytes"] and s["pss_bytes"] / 2**20,
-                                                                   "{:.0f} MiB"), s["queue"]]
+            cells = [s["seat"], _("open") if s["alive"] else _("ended"), status, epoch,
+                     _fmt(run.get("val_accuracy")), _fmt(run.get("images_per_sec"), "{:.0f}"),
+                     _fmt(s["pss_bytes"] and s["pss_bytes"] / 2**20, "{:.0f} MiB"), s["queue"]]
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-        head = "".join(f"<th>{h}</th>" for h in (_("seat"), _("status"), _("epoch"), _("val accuracy"),
+        head = "".join(f"<th>{h}</th>" for h in (_("seat"), _("kernel"), _("status"), _("epoch"), _("val accuracy"),
                                                   _("images/s"), _("memory (PSS)"), _("queue")))
-        opened = _("{n} seats open").format(n=len(self.seats))
-        self.table.value = f"<p>{opened}</p><table cellpadding='6'><tr>{head}</tr>{''.join(rows)}</table>"
-        names = [s["seat"] for s in self.seats]
-        keep = self.seat_picker.value if self.seat_picker.value in names else (names[0] if names else None)
-        self.seat_picker.options = names
+        alive = [s["seat"] for s in self.seats if s["alive"]]
+        opened = _("{n} seats open").format(n=len(alive))
+        ended = _("{n} ended").format(n=len(self.seats) - len(alive))
+        cache = _("shared feature cache: {mib:.0f} MiB").format(mib=feature_cache_bytes(self.root) / 2**20)
+        self.table.value = (f"<p>{html.escape(opened)}, {html.escape(ended)}; {html.escape(cache)}</p>"
+                            f"<table cellpadding='6'><tr>{head}</tr>{''.join(rows)}</table>")
+        keep = self.seat_picker.value if self.seat_picker.value in alive else (alive[0] if alive else None)
+        self.seat_picker.options = alive
         self.seat_picker.value = keep
 
-    def stop_seat(self, seat: Any) -> bool:
-        """Asks one seat to stop its run; False (with the reason shown) for an unknown seat."""
-        from tl_widgets.core.room.control import request_stop
-
+    def _open_seat(self, seat: Any) -> str | None:
+        """The name of an open seat picked (None, with the reason shown, for anything else)."""
         try:
-            name = check_choice(seat, "seat", [s["seat"] for s in self.seats])
+            return str(check_choice(seat, "seat", [s["seat"] for s in self.seats if s["alive"]]))
         except PanelError as exc:
             self.notice.show(str(exc))
-            return False
-        request_stop(self.root / name)
-        self.notice.show(_("Asked {seat} to stop its run.").format(seat=name), "info")
-        return True
+            return None
+
+    def stop_seat(self, seat: Any) -> bool:
+        """Asks one seat to stop its run; False (with the reason shown) for a seat that is not open."""
+        from tl_widgets.core.room.control import request_stop
+
+        name = self._open_seat(seat)
+        if name is not None:
+            request_stop(self.root / name)
+            self.notice.show(_("Asked {seat} to stop its run.").format(seat=name), "info")
+        return name is not None
+
+    def shutdown_seat(self, seat: Any) -> bool:
+        """Asks the room's server to end one seat's kernel (its runs stay); False (with the reason) for a bad seat."""
+        from tl_widgets.core.room.control import request_shutdown
+
+        name = self._open_seat(seat)
+        if name is not None:
+            request_shutdown(self.root / name)
+            self.notice.show(_("Asked the room's server to shut {seat} down; it leaves the open seats within "
+                               "seconds.").format(seat=name), "info")
+        return name is not None
 
     def push(self, text: str) -> bool:
         """Checks ``text`` as a TrainConfig (JSON) and offers it to every seat; False with the reason if refused."""

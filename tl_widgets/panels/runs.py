@@ -6,6 +6,9 @@ empty chart. With two or more runs picked, a table lists the settings that diffe
 between the two newest of them (:func:`tl_widgets.core.runs.config_diff.run_config_diff`).
 Picking a child run (retrained with fixes) also shows its per-class F1 and image counts next to its
 parent's (:func:`tl_widgets.core.runs.lineage.compare_with_parent`, evaluated in a worker when needed).
+**Delete** removes the picked runs, their folders first and then their rows, as the run store's
+:meth:`~tl_widgets.core.runs.store.RunStore.delete_run` does (a run that trains is refused), after a
+second click that says how many runs go: the way to free a seat's disk quota.
 """
 
 from __future__ import annotations
@@ -83,10 +86,19 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         self.guard.watch(self.picker, self._check_ids, lambda _v: self._picked())
         self.guard.watch(self.metric, lambda v: check_choice(v, "metric", METRICS), lambda _v: self.draw())
         self.refresh_button.on_click(lambda _b: self.refresh())
+        self.delete_button = widgets.Button(description=_("Delete"), icon="trash", layout={"width": "auto"},
+                                            tooltip=_("Delete the picked runs and their files"))
+        self.delete_button.add_class("tlw-runs-delete")
+        self.confirm_button = widgets.Button(button_style="danger", layout={"width": "auto", "display": "none"})
+        self.confirm_button.add_class("tlw-runs-delete-confirm")
+        self.delete_button.on_click(lambda _b: self._ask_delete())
+        self.confirm_button.on_click(lambda _b: self.delete(self._to_delete))
+        self._to_delete: tuple[str, ...] = ()
         self.picker.tooltip = _("Pick runs to overlay their curves (Ctrl or Shift + click picks several)")
         self.hint = widgets.HTML("<small style='color:#555'>" + html.escape(self.picker.tooltip) + "</small>")
         self.hint.add_class("tlw-help")
-        super().__init__([widgets.HTML("<h3>" + _("Runs") + "</h3>"), widgets.HBox([self.refresh_button, self.metric]),
+        super().__init__([widgets.HTML("<h3>" + _("Runs") + "</h3>"), widgets.HBox([self.refresh_button, self.metric, self.delete_button,
+                                                                    self.confirm_button]),
                           self.empty, self.hint, self.picker, self.notice, self.lineage, self.chart, self.diff])
         self.add_class("tlw-runs-panel")
         self.refresh()
@@ -118,6 +130,46 @@ class RunsPanel(BackgroundWork, widgets.VBox):
             for w in (self.hint, self.picker, self.metric, self.chart):
                 w.layout.display = None if self.runs else "none"
         self.draw()
+
+    def _ask_delete(self) -> None:
+        ids = tuple(self.picker.value)
+        if not ids:
+            self.notice.show(_("Pick the runs to delete first."), "warning")
+            return
+        self._to_delete = ids
+        self.confirm_button.description = _("Really delete {n} runs and their files?").format(n=len(ids))
+        self.confirm_button.layout.display = None
+
+    def delete(self, run_ids: Any) -> list[str]:
+        """Deletes runs and their folders (files first, as the run store does); returns the ids deleted.
+
+        A run that trains, or whose folder is not its own, is left (the reason is shown).
+        """
+        from tl_widgets.core.runs.store import RunActiveError, RunNotFoundError
+
+        self.confirm_button.layout.display = "none"
+        self._to_delete = ()
+        try:
+            ids = self._check_ids(tuple(run_ids))
+        except (PanelError, TypeError) as exc:
+            self.notice.show(str(exc))
+            return []
+        done, refused = [], []
+        for run_id in ids:
+            try:
+                self.store.delete_run(run_id, delete_files=True)
+            except (RunActiveError, RunNotFoundError, ValueError, OSError) as exc:
+                refused.append(str(exc))
+                continue
+            done.append(run_id)
+        self.auto_pick = True
+        self.refresh()
+        if refused:
+            self.notice.show(_("Deleted {n} runs; not deleted: {reasons}").format(n=len(done), reasons="; ".join(
+                refused)), "warning")
+        else:
+            self.notice.show(_("Deleted {n} runs and their files.").format(n=len(done)), "info")
+        return done
 
     def _picked(self) -> None:
         """The user picked runs: keep their pick on refresh (an emptied pick goes back to the newest)."""

@@ -340,6 +340,8 @@ class TrainPanel(widgets.VBox):
             if self.notice.text == self._run_notice:  # not "Stopping after the current batch..." once stopped
                 done = _("Run {run_id} finished.") if p.status == "finished" else _("Run {run_id} stopped.")
                 self._note_run(done.format(run_id=self.session.run_id))
+            if p.warning:  # the room stopped it (its time limit): say why, above the run's end
+                self.notice.show(p.warning, "warning")
             self._set_status(p.status)  # after the notice: whoever sees the status sees the notice too
         elif self.status != "running":
             self._set_status("running")

@@ -37,6 +37,7 @@ MAX_LIMIT = 1000
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 _BOOL = {"true": True, "1": True, "false": False, "0": False}
 _STORE_KEY = "tl_widgets_run_store"
+_STORE_LOCK_KEY = "tl_widgets_run_store_lock"
 
 _T = TypeVar("_T")
 
@@ -44,15 +45,23 @@ _T = TypeVar("_T")
 class _BaseHandler(APIHandler):
     auth_resource = "tl_widgets"
 
-    def store(self) -> RunStore:
-        """The server's run store, opened on first use (``$TL_WIDGETS_HOME``)."""
+    async def store(self) -> RunStore:
+        """The server's run store, opened on first use (``$TL_WIDGETS_HOME``) in a worker thread.
+
+        Opening creates the folder and the schema and may wait on SQLite's lock: never on the event loop,
+        which serves every other request meanwhile. One request opens it; the others wait for that one.
+        """
         store = self.settings.get(_STORE_KEY)
         if store is None:
-            try:
-                store = RunStore()
-            except (OSError, RuntimeError) as exc:
-                raise web.HTTPError(500, f"Could not open the tl_widgets run store: {exc}") from exc
-            self.settings[_STORE_KEY] = store
+            lock = self.settings.setdefault(_STORE_LOCK_KEY, asyncio.Lock())
+            async with lock:
+                store = self.settings.get(_STORE_KEY)
+                if store is None:
+                    try:
+                        store = await self.call(RunStore)
+                    except (OSError, RuntimeError) as exc:
+                        raise web.HTTPError(500, f"Could not open the tl_widgets run store: {exc}") from exc
+                    self.settings[_STORE_KEY] = store
         return store
 
     async def call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -89,7 +98,7 @@ class RunsHandler(_BaseHandler):
             raise web.HTTPError(
                 400, f"Expected an integer limit between 1 and {MAX_LIMIT}. Received: limit={raw_limit[:100]!r}"
             )
-        runs = await self.call(self.store().list_runs, status=status, limit=limit)
+        runs = await self.call((await self.store()).list_runs, status=status, limit=limit)
         self.send_json({"runs": runs})
 
 
@@ -101,7 +110,7 @@ class RunHandler(_BaseHandler):
     async def get(self, run_id: str) -> None:
         self.check_run_id(run_id)
         try:
-            run = await self.call(self.store().get_run, run_id)
+            run = await self.call((await self.store()).get_run, run_id)
         except RunNotFoundError as exc:
             raise web.HTTPError(404, f"Expected the id of a recorded run. Received: {run_id!r} (no such run)") from exc
         self.send_json(run)
@@ -114,7 +123,7 @@ class RunHandler(_BaseHandler):
         if raw.lower() not in _BOOL:
             raise web.HTTPError(400, f"Expected delete_files=true or false. Received: delete_files={raw[:100]!r}")
         try:
-            await self.call(self.store().delete_run, run_id, delete_files=_BOOL[raw.lower()])
+            await self.call((await self.store()).delete_run, run_id, delete_files=_BOOL[raw.lower()])
         except RunNotFoundError as exc:
             raise web.HTTPError(404, f"Expected the id of a recorded run. Received: {run_id!r} (no such run)") from exc
         except RunActiveError as exc:

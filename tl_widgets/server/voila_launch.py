@@ -35,7 +35,7 @@ from tl_widgets.core.settings import DATA_ROOTS_ENV, MAX_UPLOAD_ENV, SEATS_ENV, 
 
 __all__ = [
     "LaunchOptions", "VoilaLaunchError", "studio_notebook", "instructor_notebook", "Companion", "voila_argv", "kernel_env", "run_voila", "free_port",
-    "is_loopback", "new_token", "check_token",
+    "is_loopback", "new_token", "check_token", "MIN_TOKEN_LENGTH",
     "THREAD_ENV_VARS", "READY_PROBE", "MAX_UPLOAD_ENV", "DATA_ROOTS_ENV", "WORKSHOP_ENV",
 ]
 
@@ -78,16 +78,22 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+MIN_TOKEN_LENGTH = 16
+"""Shortest ``--token`` accepted (a generated one has 32 characters)."""
+
+
 def check_token(token: str, flag: str = "--token") -> str:
     """Returns ``token`` when it is a usable access token.
 
     Raises:
-        ValueError: Shorter than 8 characters, or not only ASCII letters, digits, ``-`` and ``_``.
+        ValueError: Shorter than :data:`MIN_TOKEN_LENGTH` characters, or not only ASCII letters, digits,
+            ``-`` and ``_``.
     """
-    ok = isinstance(token, str) and len(token) >= 8 and token.isascii() and \
+    ok = isinstance(token, str) and len(token) >= MIN_TOKEN_LENGTH and token.isascii() and \
         token.replace("-", "").replace("_", "").isalnum()
     if not ok:
-        raise ValueError(f"Expected {flag} of at least 8 ASCII letters, digits, '-' or '_'. Received: {token!r}")
+        raise ValueError(f"Expected {flag} of at least {MIN_TOKEN_LENGTH} ASCII letters, digits, '-' or '_'. "
+                         f"Received: {token!r}")
     return token
 
 
@@ -122,6 +128,10 @@ class LaunchOptions:
             "waiting for a seat, N ahead" page (:mod:`tl_widgets.server.waiting_room`).
         preheat: Studio pages Voilà prepares before anyone asks (its kernel pool: ``preheat_kernel``,
             ``pool_size``); 0: none.
+        max_seats: Student kernels at once (None: no cap); later visitors get a "room full" page
+            (:mod:`tl_widgets.server.seat_limit`).
+        cull_unconnected_s: Shut down a kernel whose page never connected this long after it was sent
+            (None: only the idle culling).
         extra_env: More variables for the server and its kernels.
     """
 
@@ -137,6 +147,8 @@ class LaunchOptions:
     seats: Path | None = None
     max_starting: int | None = None
     preheat: int = 0
+    max_seats: int | None = None
+    cull_unconnected_s: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -184,6 +196,10 @@ def voila_argv(opts: LaunchOptions, notebook: Path | None = None) -> list[str]:
     flags = [f"--websocket-max-bytes={ws}"] if ws is not None else []
     if opts.max_starting:
         flags.append(f"--max-starting={int(opts.max_starting)}")
+    if opts.max_seats:
+        flags.append(f"--max-seats={int(opts.max_seats)}")
+    if opts.cull_unconnected_s:
+        flags.append(f"--unconnected-s={int(opts.cull_unconnected_s)}")
     if is_loopback(opts.ip):
         flags.append("--local-only")
     return [sys.executable, "-m", "tl_widgets.server.voila_launch", *flags, "--", *args]
@@ -327,15 +343,20 @@ def run_voila(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m tl_widgets.server.voila_launch [--websocket-max-bytes=N] [--local-only] -- VOILA_ARGS``.
+    """``python -m tl_widgets.server.voila_launch [FLAGS] -- VOILA_ARGS``.
 
+    Flags: ``--websocket-max-bytes=N``, ``--local-only``, and the room's
+    ``--max-starting=N``, ``--max-seats=N``, ``--unconnected-s=N`` (any of
+    these serves the Studio behind the room's door: :mod:`tl_widgets.server.room_server`).
     The token is read from ``$TL_WIDGETS_TOKEN`` and removed from the
     environment (the kernels inherit it otherwise); without it Voilà serves
-    without authentication.
+    without authentication. Requests are logged with the token scrubbed.
     """
+    from jupyter_server.log import log_request
+
     args = list(sys.argv[1:] if argv is None else argv)
-    settings: dict[str, object] = {}
-    max_starting = 0
+    settings: dict[str, object] = {"log_function": log_request}
+    room: dict[str, float] = {}
     while args and args[0] != "--":
         flag = args.pop(0)
         name, _, value = flag.partition("=")
@@ -343,11 +364,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings["allow_remote_access"] = False  # Host header must name this machine (no DNS rebinding)
         elif name == "--websocket-max-bytes" and value.isdigit():
             settings["websocket_max_message_size"] = int(value)
-        elif name == "--max-starting" and value.isdigit() and int(value) >= 1:
-            max_starting = int(value)
+        elif name in ("--max-starting", "--max-seats", "--unconnected-s") and value.isdigit() and int(value) >= 1:
+            room[name[2:].replace("-", "_")] = int(value)
         else:
-            raise SystemExit("Expected --websocket-max-bytes=<bytes>, --max-starting=<n >= 1> or --local-only "
-                             f"before '--'. Received: {flag!r}")
+            raise SystemExit("Expected --websocket-max-bytes=<bytes>, --max-starting=<n >= 1>, --max-seats=<n >= 1>, "
+                             f"--unconnected-s=<n >= 1> or --local-only before '--'. Received: {flag!r}")
     if args and args[0] == "--":
         args.pop(0)
     if any(a.split("=")[0] in ("--token", "--Voila.token") for a in args):
@@ -355,13 +376,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     token = os.environ.pop(TOKEN_ENV, "")
     for name in ("JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE"):
         os.environ.pop(name, None)
+    from tl_widgets.server.log_scrub import install_log_scrubber
+
+    install_log_scrubber()
     from voila.app import Voila
 
-    if max_starting:  # pages beyond this many being built at once wait in line on a page that says so
-        from tl_widgets.server.waiting_room import SETTINGS_KEY, WaitingRoom, gated_voila
+    if room:  # serve: the Studio page behind the room's door (cookie, clean URL, seat cap, waiting line)
+        from tl_widgets.server.room_server import RoomOptions, room_settings, room_voila
 
-        settings[SETTINGS_KEY] = WaitingRoom(max_starting)
-        Voila = gated_voila()  # noqa: N806
+        settings.update(room_settings(RoomOptions(max_starting=int(room.get("max_starting", 0)) or None,
+                                                  max_seats=int(room.get("max_seats", 0)),
+                                                  unconnected_s=float(room.get("unconnected_s", 120)))))
+        Voila = room_voila()  # noqa: N806
     Voila.launch_instance(argv=args, tornado_settings=settings, token=token or None)
 
 

@@ -8,10 +8,14 @@ who arrives while all are taken gets a small page served by the server itself
 second (same token/cookie as the Studio; without one the answer is 403) and
 moves to the Studio when its turn comes.
 
+Tickets are the server's: each is issued to one browser (its owner, the
+student id from the room's cookie) and answers only to it, a browser holds at
+most :data:`MAX_PER_OWNER` of them, and the line is no longer than the room
+(``max_line``, the room's seats): made-up tickets never enter it.
+
 :class:`WaitingRoom` is the bookkeeping (pure Python, testable without a
-server); :func:`gated_voila` returns a Voilà application class whose notebook
-page goes through it. Only ``python -m tl_widgets.server.voila_launch``
-imports this module.
+server); :func:`tl_widgets.server.room_server.room_voila` routes the Studio page
+through it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import secrets
 import time
 from typing import Any, Callable
 
-__all__ = ["WaitingRoom", "waiting_page", "gated_voila", "WAIT_PATH", "TICKET_ARG", "SETTINGS_KEY"]
+__all__ = ["WaitingRoom", "TicketError", "waiting_page", "valid_ticket", "WAIT_PATH", "TICKET_ARG", "SETTINGS_KEY",
+           "MAX_PER_OWNER"]
 
 WAIT_PATH = "tl-widgets-wait"
 TICKET_ARG = "seat_ticket"
@@ -32,7 +37,15 @@ STALE_S = 15.0
 # A turn not taken (the page not requested) within this long goes to the next in line.
 RESERVE_S = 30.0
 MAX_LINE = 1000
+#: Tickets one browser may hold at once (tabs opened while the room is busy).
+MAX_PER_OWNER = 3
+#: A ticket's owner is remembered this long after its last poll (a tab that slept rejoins under its ticket).
+FORGET_S = 600.0
 _TICKET_RE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
+
+
+class TicketError(ValueError):
+    """A ticket that is not this browser's, or no place left in line."""
 
 
 def valid_ticket(ticket: object) -> str | None:
@@ -51,35 +64,47 @@ class WaitingRoom:
         ValueError: ``limit`` below 1.
     """
 
-    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic, max_line: int = MAX_LINE) -> None:
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"Expected a waiting-room limit >= 1. Received: {limit!r}")
-        self.limit = limit
+        if not isinstance(max_line, int) or max_line < 1:
+            raise ValueError(f"Expected a line of at least 1 place. Received: max_line={max_line!r}")
+        self.limit, self.max_line = limit, max_line
         self.building = 0
         self._clock = clock
         self._line: list[str] = []
         self._seen: dict[str, float] = {}
         self._reserved: dict[str, float] = {}
+        self._owner: dict[str, str] = {}
 
     def _prune(self) -> None:
         now = self._clock()
         for ticket in [t for t in self._line if now - self._seen.get(t, now) > STALE_S]:
             self._line.remove(ticket)
-            self._seen.pop(ticket, None)
         for ticket in [t for t, until in self._reserved.items() if now > until]:
             del self._reserved[ticket]
+        for ticket in [t for t in self._owner if t not in self._line and t not in self._reserved
+                       and now - self._seen.get(t, now) > FORGET_S]:
+            self._owner.pop(ticket, None)
+            self._seen.pop(ticket, None)
+
+    def _check_owner(self, ticket: str, owner: str) -> None:
+        if self._owner.get(ticket) != owner:
+            raise TicketError("Expected a ticket this browser was given. Received: another (not shown: tickets stay "
+                              "out of the log)")
 
     def _free(self) -> int:
         return self.limit - self.building - len(self._reserved)
 
-    def enter(self, ticket: str | None) -> bool:
+    def enter(self, ticket: str | None, owner: str = "") -> bool:
         """True when this page request may be built now (then call :meth:`leave` when it is done).
 
-        A request whose ticket was given its turn enters; one without a ticket
-        enters only when nobody is waiting and a place is free.
+        A request whose ticket was given its turn (and is its owner's) enters; one
+        without a ticket enters only when nobody is waiting and a place is free.
         """
         self._prune()
-        if ticket is not None and self._reserved.pop(ticket, None) is not None:
+        if ticket is not None and ticket in self._reserved and self._owner.get(ticket) == owner:
+            del self._reserved[ticket]
             self.building += 1
             return True
         if not self._line and self._free() > 0:
@@ -91,14 +116,26 @@ class WaitingRoom:
         """A page entered with :meth:`enter` is built (or failed)."""
         self.building = max(0, self.building - 1)
 
-    def join(self, ticket: str | None = None) -> str:
-        """Puts a visitor at the end of the line (again, under its old ticket when it has one); returns the ticket."""
+    def join(self, owner: str = "", ticket: str | None = None) -> str:
+        """Puts a visitor at the end of the line (again, under its old ticket when it is its own); returns the ticket.
+
+        Raises:
+            TicketError: The line is as long as the room, or this browser already waits in
+                :data:`MAX_PER_OWNER` places.
+        """
         self._prune()
-        ticket = valid_ticket(ticket) or secrets.token_urlsafe(12)
+        ticket = valid_ticket(ticket)
+        if ticket is None or self._owner.get(ticket) != owner:
+            ticket = secrets.token_urlsafe(12)  # only the server issues tickets
         if ticket not in self._line and ticket not in self._reserved:
-            if len(self._line) >= MAX_LINE:
-                raise ValueError(f"Expected at most {MAX_LINE} visitors waiting. Received: one more")
+            if len(self._line) >= self.max_line:
+                raise TicketError(f"Expected at most {self.max_line} visitors waiting (the room's seats). "
+                                  "Received: one more")
+            mine = sum(1 for t in self._line if self._owner.get(t) == owner)
+            if mine >= MAX_PER_OWNER:
+                raise TicketError(f"Expected at most {MAX_PER_OWNER} waiting tabs per browser. Received: one more")
             self._line.append(ticket)
+            self._owner[ticket] = owner
         self._seen[ticket] = self._clock()
         return ticket
 
@@ -107,13 +144,18 @@ class WaitingRoom:
         position = self._line.index(ticket) if ticket in self._line else len(self._line)
         return self.building + len(self._reserved) + position
 
-    def poll(self, ticket: str) -> dict[str, Any]:
-        """The answer to a waiting page: ``{"go": bool, "ahead": N}``; gives the turn when it has come."""
+    def poll(self, ticket: str, owner: str = "") -> dict[str, Any]:
+        """The answer to a waiting page: ``{"go": bool, "ahead": N}``; gives the turn when it has come.
+
+        Raises:
+            TicketError: ``ticket`` was not issued to ``owner`` (made up, or another browser's).
+        """
         self._prune()
+        self._check_owner(ticket, owner)
         if ticket in self._reserved:
             return {"go": True, "ahead": 0}
         if ticket not in self._line:
-            self.join(ticket)  # dropped while its tab slept: back in line
+            self.join(owner, ticket)  # dropped while its tab slept: back in line, under its own ticket
         self._seen[ticket] = self._clock()
         if self._line.index(ticket) < self._free():
             self._line.remove(ticket)
@@ -156,61 +198,3 @@ async function ask() {{
 }}
 setTimeout(ask, 1000);
 </script></body></html>"""
-
-
-def gated_voila() -> type:
-    """A Voilà application class whose notebook page goes through the :class:`WaitingRoom` in its settings."""
-    import tornado.web
-    from jupyter_server.base.handlers import APIHandler
-    from jupyter_server.utils import url_path_join
-    from voila.app import Voila
-    from voila.tornado.handler import TornadoVoilaHandler
-
-    class GatedVoilaHandler(TornadoVoilaHandler):  # type: ignore[misc]
-        @tornado.web.authenticated
-        async def get(self, path: str | None = None) -> None:
-            if path:  # not the Studio page: Voilà redirects to a file (no kernel); never a place in line
-                await super().get(path)
-                return
-            room: WaitingRoom = self.settings[SETTINGS_KEY]
-            ticket = valid_ticket(self.get_query_argument(TICKET_ARG, None))
-            if not room.enter(ticket):
-                try:
-                    ticket = room.join(ticket)
-                except ValueError as exc:
-                    raise tornado.web.HTTPError(503, str(exc)) from exc
-                self.set_header("Cache-Control", "no-store")
-                self.finish(waiting_page(room.ahead(ticket), ticket,
-                                         url_path_join(self.base_url, WAIT_PATH)))
-                return
-            try:
-                await super().get(path)
-            finally:
-                room.leave()
-
-    class WaitHandler(APIHandler):  # type: ignore[misc]
-        @tornado.web.authenticated
-        def get(self) -> None:
-            ticket = valid_ticket(self.get_query_argument("ticket", None))
-            if ticket is None:
-                raise tornado.web.HTTPError(400, "Expected ?ticket=<8-32 letters, digits, '-' or '_'>")
-            room: WaitingRoom = self.settings[SETTINGS_KEY]
-            try:
-                answer = room.poll(ticket)
-            except ValueError as exc:
-                raise tornado.web.HTTPError(503, str(exc)) from exc
-            self.set_header("Cache-Control", "no-store")
-            self.finish(json.dumps(answer))
-
-    class GatedVoila(Voila):  # type: ignore[misc]
-        def init_handlers(self) -> list:
-            handlers = []
-            for spec in super().init_handlers():
-                if spec[1] is TornadoVoilaHandler:
-                    handlers.append((url_path_join(self.server_url, WAIT_PATH), WaitHandler))
-                    spec = (spec[0], GatedVoilaHandler, *spec[2:])
-                handlers.append(spec)
-            return handlers
-
-    return GatedVoila
-

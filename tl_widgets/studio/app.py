@@ -26,7 +26,7 @@ from tl_widgets.panels.kit.validation import data_roots as resolve_data_roots
 from tl_widgets.panels.train import TrainPanel
 from tl_widgets.studio.chrome import CodeView, RunBar, StepHeader, loading_text
 from tl_widgets.studio.defaults import ALIASES, HELP, STEPS, TABS, default_studio_config
-from tl_widgets.studio.limits import check_disk, check_limits, fit_to_workshop, upload_limit
+from tl_widgets.studio.limits import check_disk, check_limits, disk_left, fit_to_workshop, upload_limit
 from tl_widgets.studio.loading import StepLoader, build_extra_parts, build_model_parts
 from tl_widgets.studio.results import ResultSteps, last_result, missing_steps
 from tl_widgets.studio.room import connect_room
@@ -138,7 +138,7 @@ class Studio(widgets.VBox):
                                             store=store, engine=self.engine)
         self.run_bar: RunBar = RunBar(self.train)
         self.capture: CapturePanel = CapturePanel(default_home(), on_dataset=self.use_captured,
-                                                  space_check=self._check_disk)
+                                                  space_left=lambda: disk_left(self.seat, self.workshop))
         self.health: HealthPanel = HealthPanel(lambda: self.data.config, on_curation=self._use_curation,
                                                engine=self.engine)
         # The webcam first (one closed line): found before the demo's long report and augmentation settings.
@@ -163,7 +163,7 @@ class Studio(widgets.VBox):
         self.show_code_button, self.code = self.code_view.button, self.code_view.code
         self.resume_slot = widgets.VBox()
         header: list[widgets.Widget] = []
-        if ws is not None:
+        if ws is not None and ws.summary():  # a room served without a workshop file has limits, no banner
             banner = widgets.HTML(f"<i>{html.escape(ws.summary())}</i>")
             banner.add_class("tlw-workshop")
             header.append(banner)
@@ -225,14 +225,14 @@ class Studio(widgets.VBox):
             self._on_tab({"new": self.tab})
 
     # -- limits -------------------------------------------------------------------
-    def check_limits(self, cfg: TrainConfig) -> None:
+    def check_limits(self, cfg: TrainConfig, starting: bool = True) -> None:
         """Checks a whole config before Start, Resume or a restore: no LR sweep running, the seat's own data, the
         workshop's limits.
 
         Raises:
             PanelError: Naming the limit and the value.
         """
-        check_limits(cfg, workshop=self.workshop, seat=self.seat, check_zip=self.data.check_zip,
+        check_limits(cfg, workshop=self.workshop, seat=self.seat, check_zip=self.data.check_zip, starting=starting,
                      lr_busy=self.lr_finder is not None and self.lr_finder.busy, extra_roots=[self.captures])
 
     def _check_disk(self, more_bytes: int) -> None:
@@ -354,7 +354,7 @@ class Studio(widgets.VBox):
         if not isinstance(cfg, TrainConfig):
             raise TypeError(f"Expected a TrainConfig. Received: {type(cfg).__name__}")
         before = self.config  # also raises while the engine loads
-        self.check_limits(cfg)
+        self.check_limits(cfg, starting=False)
         try:
             self._show_config(cfg)
         except (PanelError, ConfigError):

@@ -16,7 +16,7 @@ from tl_widgets.core.settings import MAX_UPLOAD_ENV
 from tl_widgets.panels.data import DEFAULT_MAX_UPLOAD_BYTES
 from tl_widgets.panels.kit.validation import PanelError
 
-__all__ = ["fit_to_workshop", "check_limits", "check_disk", "upload_limit"]
+__all__ = ["fit_to_workshop", "check_limits", "check_disk", "disk_left", "check_student_place", "upload_limit"]
 
 
 def fit_to_workshop(cfg: TrainConfig, ws: Any) -> list[str]:
@@ -39,11 +39,17 @@ def fit_to_workshop(cfg: TrainConfig, ws: Any) -> list[str]:
     if cfg.data.batch_size > ws.max_batch_size:
         changed.append(_("batch size {old} -> {new}").format(old=cfg.data.batch_size, new=ws.max_batch_size))
         cfg.data.batch_size = ws.max_batch_size
+    from tl_widgets.core.room.limits import size_limits
+
+    for part, name, limit in size_limits(cfg, ws):
+        if getattr(part, name) > limit:
+            changed.append(_("{name} {old} -> {new}").format(name=name, old=getattr(part, name), new=limit))
+            setattr(part, name, limit)
     return changed
 
 
 def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Callable[[str], Any],
-                 lr_busy: bool = False, extra_roots: Sequence[Path] = ()) -> None:
+                 lr_busy: bool = False, extra_roots: Sequence[Path] = (), starting: bool = True) -> None:
     """Checks a whole config before Start, Resume or a restore: no LR sweep running, the seat's own data, the
     workshop's limits.
 
@@ -54,6 +60,8 @@ def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Calla
         check_zip: The Data panel's check of a zip path (this seat's upload, or a zip under the data roots).
         lr_busy: True while a learning-rate sweep runs.
         extra_roots: Folders a data folder may also lie in (the Studio's captures home).
+        starting: A run is about to start (False for a config only shown, e.g. the instructor's push): the
+            student must not hold a place in the room's queue from another tab.
 
     Raises:
         PanelError: Naming the limit and the value.
@@ -72,6 +80,26 @@ def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Calla
         check_run_limits(cfg, workshop, extra_roots)
     except ConfigError as exc:
         raise PanelError(str(exc)) from None
+    if starting:
+        check_student_place(seat)
+
+
+def check_student_place(seat: Any) -> None:
+    """Raises PanelError when ``seat``'s student already trains (or waits) in another tab (no-op outside a room)."""
+    from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue, busy_message
+
+    if seat is None:
+        return
+    place = TrainingQueue(seat.home.parent / QUEUE_FILE, slots=1).student_place(seat.student)
+    if place is not None and place["seat"] != seat.name:
+        raise PanelError(busy_message(place))
+
+
+def disk_left(seat: Any, workshop: Any) -> int | None:
+    """Bytes ``seat`` may still write under the workshop's disk quota (None outside a seat: no quota)."""
+    if seat is None or workshop is None:
+        return None
+    return int(workshop.max_seat_disk_mb * 2**20) - seat.disk_bytes()
 
 
 def check_disk(seat: Any, workshop: Any, more_bytes: int) -> None:

@@ -56,7 +56,9 @@ def connect_room(seat: Any, workshop: Any, train: Any, notice: Any, output_dir: 
     from tl_widgets.core.training.session import set_start_gate
 
     slots = workshop.training_slots if workshop is not None else max(1, os.cpu_count() or 1)
-    set_start_gate(queue_gate(TrainingQueue(seat.home.parent / QUEUE_FILE, slots), seat.name))
+    max_hold_s = workshop.max_training_minutes * 60 if workshop is not None else None
+    set_start_gate(queue_gate(TrainingQueue(seat.home.parent / QUEUE_FILE, slots), seat.name, student=seat.student,
+                              max_hold_s=max_hold_s))
 
     def on_stop() -> None:
         if train.running:

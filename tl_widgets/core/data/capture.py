@@ -173,7 +173,8 @@ class CaptureStore:
         """Checks one JPEG frame and writes it into class ``name``; returns the file written.
 
         Raises:
-            CaptureError: an unknown class, a full class or dataset, or bytes that are not an acceptable JPEG.
+            CaptureError: an unknown class, a full class or dataset, bytes that are not an acceptable JPEG, or a
+                write that failed (a full disk).
         """
         if isinstance(data, memoryview):
             data = data.tobytes()
@@ -201,15 +202,23 @@ class CaptureStore:
             target = self.root / name / f"{number:05d}.jpg"
             tmp = self.root / name / f".{number:05d}.{threading.get_ident()}.part.jpg"
             try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
+                try:
+                    with open(tmp, "wb") as fh:
+                        fh.write(data)
+                except OSError as exc:  # a full disk, a folder removed meanwhile: a notice, not a crash
+                    raise CaptureError(_("Expected to save the frame in {folder}. Received: {reason}").format(
+                        folder=str(self.root / name), reason=exc.strerror or exc)) from exc
                 checked = check_image(tmp, MAX_FRAME_PIXELS)
                 if isinstance(checked, SkippedFile):
                     raise CaptureError(_("Expected a complete JPEG of at most {limit:,} pixels. Received: a frame that is "
                                          "{reason}").format(limit=MAX_FRAME_PIXELS, reason=checked.reason))
                 if checked.format not in ("JPEG", "MPO"):
                     raise CaptureError(_("Expected a JPEG frame. Received: a {kind} image").format(kind=checked.format))
-                os.replace(tmp, target)
+                try:
+                    os.replace(tmp, target)
+                except OSError as exc:
+                    raise CaptureError(_("Expected to save the frame in {folder}. Received: {reason}").format(
+                        folder=str(self.root / name), reason=exc.strerror or exc)) from exc
             finally:
                 tmp.unlink(missing_ok=True)
             frames.append(target)

@@ -5,7 +5,8 @@ decoding anything: JPEG markers are walked up to the frame header (size,
 components, EXIF orientation) and the PNG ``IHDR`` chunk is read directly,
 about 8x faster than opening the file with Pillow. Other formats, and any JPEG
 whose frame header lies beyond the bytes read, go through Pillow's header
-parser (still no decode). Damage past the header (truncated or corrupt image
+parser (still no decode), through the one opener of user images
+(:func:`~tl_widgets.core.data.image_open.open_image`). Damage past the header (truncated or corrupt image
 data) is not seen here: the tf.data decoder meets it during the first epoch and
 :mod:`tl_widgets.core.data.first_pass` reports it (see
 :func:`tl_widgets.core.data.images.check_image` for the full, slower check).
@@ -17,18 +18,14 @@ import os
 import struct
 from pathlib import Path
 
-from PIL import Image
-
+from tl_widgets.core.data.image_open import ImageRefused, open_image, too_large_reason
 from tl_widgets.core.data.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
-    PIL_READ_ERRORS,
     ImageInfo,
     SkippedFile,
     _needs_conversion,
     effective_max_pixels,
-    skipped_for,
-    too_large_reason,
 )
 from tl_widgets.core.i18n import _
 
@@ -115,12 +112,11 @@ def _too_large(path: str, width: int, height: int, max_pixels: int) -> SkippedFi
 
 def _pillow_header(p: Path, max_pixels: int) -> ImageInfo | SkippedFile:
     try:
-        with open(p, "rb") as fh, Image.open(fh) as im:
+        with open_image(p, max_pixels) as im:  # the known formats only, under the pixel limit
             width, height = im.size
-            return _too_large(str(p), width, height, max_pixels) or ImageInfo(
-                str(p), width, height, im.format or "", im.mode, _needs_conversion(im))
-    except PIL_READ_ERRORS as exc:
-        return skipped_for(p, exc)
+            return ImageInfo(str(p), width, height, im.format or "", im.mode, _needs_conversion(im))
+    except ImageRefused as exc:
+        return SkippedFile(str(p), exc.reason)
 
 
 def read_header(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo | SkippedFile:

@@ -23,7 +23,6 @@ says what to do:
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -99,10 +98,9 @@ class HealthReport:
 
 def _root_of(path: Path, work_dir: Path | None) -> Path:
     if path.is_file() and path.suffix.lower() == ".zip":
-        from tl_widgets.core.data.zipsafe import safe_extract_zip
+        from tl_widgets.core.data.loading import extract_zip_once
 
-        target = (work_dir or Path(tempfile.mkdtemp(prefix="tlw-health-"))) / path.stem
-        return safe_extract_zip(path, target)
+        return extract_zip_once(path, work_dir)  # the extraction training uses: one per zip, not one per check
     return path
 
 
@@ -135,7 +133,8 @@ def check_dataset(path: str | os.PathLike[str], *, val_path: str | os.PathLike[s
         embeddings: Compute backbone embeddings for near duplicates and leaks (False: exact ones only).
         backbone: The embedding backbone.
         similarity: The near-duplicate cosine threshold.
-        work_dir: Where a zip is extracted (default: a new temporary folder).
+        work_dir: Where a zip is extracted (default: the home's data work folder, shared with training: an
+            unchanged zip is extracted once).
 
     Raises:
         DataError: The path is not a usable dataset.

@@ -8,7 +8,9 @@ TensorFlow's decoders handle JPEG, PNG (8- and 16-bit, grey, alpha, palette),
 GIF (first frame), WebP and RGB BMP correctly and fast. The few files they get
 wrong (palette or low-bit BMPs, CMYK JPEGs, EXIF-rotated photos, formats TF
 can't read) are flagged here and converted once with Pillow into a PNG cache
-(see :func:`convert_to_png`). TensorFlow is imported lazily.
+(see :func:`convert_to_png`). Every file is opened through
+:func:`tl_widgets.core.data.image_open.open_image` (the known formats only, under
+the pixel limit). TensorFlow is imported lazily.
 
 :func:`png_bytes` (and :func:`png_data_uri`) turn an array into PNG bytes for every figure, thumbnail and
 model card that shows an image.
@@ -20,13 +22,16 @@ import base64
 import hashlib
 import io
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
+
+from tl_widgets.core.data.image_open import (
+    DEFAULT_MAX_PIXELS, ImageRefused, effective_max_pixels, limit_pixels, open_image,
+)
 
 from tl_widgets.core.i18n import _
 
@@ -44,7 +49,6 @@ __all__ = [
     "convert_to_png",
     "png_bytes",
     "png_data_uri",
-    "too_large_reason",
     "jpeg_ratio",
     "make_tf_decoder",
     "size_stats",
@@ -52,10 +56,7 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp"})
-DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold (about 0.25 GiB as RGB)
-
 _TF_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP"}
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF87a", b"GIF89a", b"BM")
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -73,8 +74,9 @@ class SkippedFile:
     Attributes:
         path: The file.
         reason: ``"0 bytes"``, ``"not an image"``, ``"corrupt or truncated"``,
-            ``"unreadable"``, ``"not an image file type"`` or ``"too large
-            (W x H pixels, limit N)"``.
+            ``"unreadable"``, ``"not an image file type"``, ``"<FORMAT> format"`` (an
+            image of a kind that is never opened, e.g. ``"EPS format"`` behind a ``.jpg`` name) or
+            ``"too large (W x H pixels, limit N)"``.
     """
 
     path: str
@@ -103,15 +105,6 @@ class ImageInfo:
     convert: str | None = None
 
 
-def _has_magic(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(12)
-    except OSError:
-        return False
-    return head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-
-
 def _jpeg_complete(fh: Any, size: int, im: Image.Image) -> bool:
     """True when a JPEG ends with its EOI marker or fully decodes at 1/8 scale."""
     fh.seek(max(0, size - 4096))
@@ -135,20 +128,6 @@ def _needs_conversion(im: Image.Image) -> str | None:
         if im.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
             return "EXIF orientation"
     return None
-
-
-_PROCESS_MAX_PIXELS = DEFAULT_MAX_PIXELS
-
-
-def limit_pixels(max_pixels: int) -> None:
-    """Lowers the pixel limit of every image check in this process (a workshop's quota; never raised)."""
-    global _PROCESS_MAX_PIXELS
-    _PROCESS_MAX_PIXELS = min(DEFAULT_MAX_PIXELS, max(1, int(max_pixels)))
-
-
-def effective_max_pixels(max_pixels: int) -> int:
-    """``max_pixels`` capped by this process's limit (see :func:`limit_pixels`)."""
-    return min(max_pixels, _PROCESS_MAX_PIXELS)
 
 
 def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo | SkippedFile:
@@ -176,42 +155,18 @@ def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
     if size == 0:
         return SkippedFile(str(p), _("0 bytes"))
     try:
-        with open(p, "rb") as fh, Image.open(fh) as im:
+        with open_image(p, max_pixels) as im:
             width, height = im.size
-            if width * height > max_pixels:
-                return SkippedFile(str(p), too_large_reason(width, height, max_pixels))
             info = ImageInfo(str(p), width, height, im.format or "", im.mode, _needs_conversion(im))
             if im.format == "PNG":
                 im.verify()
             elif im.format in ("JPEG", "MPO"):
-                _jpeg_complete(fh, size, im)
+                _jpeg_complete(im.fp, size, im)
             else:
                 im.load()
-    except PIL_READ_ERRORS as exc:
-        return skipped_for(p, exc)
+    except ImageRefused as exc:
+        return SkippedFile(str(p), exc.reason)
     return info
-
-
-PIL_READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, Image.DecompressionBombError)
-"""What Pillow raises on an unreadable, broken or oversized file, depending on the format."""
-
-
-def skipped_for(p: Path, exc: BaseException) -> SkippedFile:
-    """The :class:`SkippedFile` (with the reason users see) for one of :data:`PIL_READ_ERRORS` raised reading ``p``."""
-    if isinstance(exc, PermissionError):
-        return SkippedFile(str(p), _("unreadable ({error})").format(error=exc.strerror or exc))
-    if isinstance(exc, Image.DecompressionBombError):
-        return SkippedFile(str(p), _("too large (over Pillow's limit of {limit:,} pixels)").format(
-            limit=Image.MAX_IMAGE_PIXELS))
-    if isinstance(exc, UnidentifiedImageError):
-        return SkippedFile(str(p), _("corrupt or truncated") if _has_magic(p) else _("not an image"))
-    return SkippedFile(str(p), _("corrupt or truncated"))
-
-
-def too_large_reason(width: int, height: int, max_pixels: int) -> str:
-    """The reason a file over the pixel limit is skipped (the up-front check and the header reader share it)."""
-    return _("too large ({width} x {height} pixels, limit {limit:,})").format(width=width, height=height,
-                                                                               limit=max_pixels)
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:
@@ -247,9 +202,13 @@ def load_rgb(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS)
     if isinstance(checked, SkippedFile):
         raise DataError(_("Expected a readable image file. Received: {path!r} ({reason})").format(
             path=str(path), reason=checked.reason))
-    with Image.open(path) as im:
-        im.seek(0)
-        return pil_to_rgb(im)
+    try:
+        with open_image(path, max_pixels) as im:
+            im.seek(0)
+            return pil_to_rgb(im)
+    except ImageRefused as exc:
+        raise DataError(_("Expected a readable image file. Received: {path!r} ({reason})").format(
+            path=str(path), reason=exc.reason)) from exc
 
 
 def convert_to_png(src: str | os.PathLike[str], cache_dir: str | os.PathLike[str]) -> str:
@@ -264,9 +223,12 @@ def convert_to_png(src: str | os.PathLike[str], cache_dir: str | os.PathLike[str
     if out.is_file():
         return str(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with Image.open(src) as im:
-        im.seek(0)
-        rgb = pil_to_rgb(im)
+    try:
+        with open_image(src) as im:
+            im.seek(0)
+            rgb = pil_to_rgb(im)
+    except ImageRefused as exc:
+        raise DataError(f"Expected a readable image file. Received: {str(src)!r} ({exc.reason})") from exc
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.png")
     Image.fromarray(rgb).save(tmp, compress_level=1)
     os.replace(tmp, out)

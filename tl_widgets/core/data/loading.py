@@ -39,7 +39,7 @@ from tl_widgets.core.data.zipsafe import find_class_root, safe_extract_zip
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import home_path
 
-__all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets"]
+__all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets", "extract_zip_once"]
 
 
 @dataclass
@@ -143,10 +143,23 @@ def _work_dir(work_dir: str | os.PathLike[str] | None) -> Path:
 
 
 def _zip_root(cfg: DataConfig, work_dir: str | os.PathLike[str] | None) -> Path:
-    zpath = Path(cfg.path or "")
-    if not zpath.is_file():
+    if not Path(cfg.path or "").is_file():
         raise DataError(_("Expected an existing zip file for data.path. Received: {path!r} (not found)").format(
             path=cfg.path))
+    return extract_zip_once(cfg.path or "", work_dir)
+
+
+def extract_zip_once(zip_path: str | os.PathLike[str], work_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The class root of ``zip_path`` extracted under ``<work_dir>/extracted`` (the user's home by default).
+
+    The extraction is keyed by the zip's path, size and modification time: training, the health check and
+    anything else reading the same unchanged zip reuse one extraction (inside the seat's quota) instead of
+    writing a new one each time.
+
+    Raises:
+        DataError: Not a zip, or unsafe (see :func:`~tl_widgets.core.data.zipsafe.safe_extract_zip`).
+    """
+    zpath = Path(zip_path)
     st = zpath.stat()
     key = hashlib.sha1(f"{zpath.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
     target = _work_dir(work_dir) / "extracted" / f"{zpath.stem}-{key}"

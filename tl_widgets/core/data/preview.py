@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from tl_widgets.core.i18n import _
+
 import numpy as np
 
 __all__ = ["DataPreview", "THUMBNAIL_SIDE", "sub_folders", "square_thumbnails", "load_thumbnail", "demo_preview", "folder_preview"]
@@ -90,21 +92,22 @@ def load_thumbnail(path: str | os.PathLike[str], side: int = THUMBNAIL_SIDE) -> 
     Raises:
         DataError: The file is not a usable image.
     """
-    from PIL import Image
-
+    from tl_widgets.core.data.image_open import ImageRefused, open_image
     from tl_widgets.core.data.images import DataError, SkippedFile, check_image, pil_to_rgb
 
     checked = check_image(path)
     if isinstance(checked, SkippedFile):
-        from tl_widgets.core.i18n import _
-
         raise DataError(_("Expected a readable image file. Received: {path!r} ({reason})").format(
             path=str(path), reason=checked.reason))
-    with Image.open(path) as im:
-        im.seek(0)
-        im.draft("RGB", (side, side))
-        im.thumbnail((side, side))
-        return pil_to_rgb(im)
+    try:
+        with open_image(path) as im:
+            im.seek(0)
+            im.draft("RGB", (side, side))
+            im.thumbnail((side, side))
+            return pil_to_rgb(im)
+    except ImageRefused as exc:
+        raise DataError(_("Expected a readable image file. Received: {path!r} ({reason})").format(
+            path=str(path), reason=exc.reason)) from exc
 
 
 def folder_preview(root: str | os.PathLike[str], max_per_class: int | None = None) -> DataPreview:

@@ -20,7 +20,6 @@ import os
 import tempfile
 import threading
 import time
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tl_widgets.core.data.image_open import ImageRefused, open_image
 from tl_widgets.core.data.images import (
     DEFAULT_MAX_PIXELS, DataError, SkippedFile, check_image, convert_to_png, jpeg_ratio, make_tf_decoder,
 )
@@ -123,8 +123,6 @@ def decode_image(name: str, data: Any, size: int, *, max_bytes: int | None = Non
     Raises:
         DataError: Not bytes, too large, empty, not a JPEG/PNG/GIF/BMP/WebP image, corrupt or truncated.
     """
-    from PIL import Image
-
     label = str(name)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DataError(_("Expected the bytes of an image file. Received: {name!r} ({kind})").format(
@@ -136,25 +134,24 @@ def decode_image(name: str, data: Any, size: int, *, max_bytes: int | None = Non
         raise DataError(_("Expected an image of at most {limit:.1f} MiB. Received: {name!r} ({size:.1f} MiB)").format(
             limit=max_bytes / 2**20, name=label, size=len(raw) / 2**20))
     try:
-        with warnings.catch_warnings():  # an oversized header is refused below, with the numbers
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw)) as im:  # the header only: which format it really is
-                fmt = im.format or ""
-    except Image.DecompressionBombError:
-        raise DataError(_("Expected an image of at most {limit:,} pixels. Received: {name!r} (far larger)").format(
-            limit=max_pixels, name=label)) from None
-    except Exception:  # Pillow raises many types for bytes it cannot identify; none of them helps a user
-        raise DataError(_("Expected a {kinds} image. Received: {name!r} (its contents are not an image)").format(
-            kinds=_KINDS, name=label)) from None
+        with open_image(raw, max_pixels) as im:  # the header only: which format it really is, and its size
+            fmt = im.format or ""
+    except ImageRefused as exc:
+        if exc.reason == "not an image":
+            raise DataError(_("Expected a {kinds} image. Received: {name!r} (its contents are not an image)").format(
+                kinds=_KINDS, name=label)) from None
+        if exc.reason.endswith(" format"):  # another kind of image (TIFF, ICO, EPS...): never opened
+            raise DataError(_("Expected a {kinds} image. Received: {name!r} ({fmt})").format(
+                kinds=_KINDS, name=label, fmt=exc.reason)) from None
+        raise DataError(_("Expected a readable {kinds} image. Received: {name!r} ({reason})").format(
+            kinds=_KINDS, name=label, reason=exc.reason)) from None
     if fmt not in _SUFFIX:
         raise DataError(_("Expected a {kinds} image. Received: {name!r} ({fmt} format)").format(
             kinds=_KINDS, name=label, fmt=fmt or "unknown"))
     with tempfile.TemporaryDirectory(prefix="tlw-try-") as tmp:
         path = Path(tmp) / f"image{_SUFFIX[fmt]}"
         path.write_bytes(raw)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            info = check_image(path, max_pixels)
+        info = check_image(path, max_pixels)
         if isinstance(info, SkippedFile):
             raise DataError(_("Expected a readable {kinds} image. Received: {name!r} ({reason})").format(
                 kinds=_KINDS, name=label, reason=info.reason))

@@ -6,12 +6,19 @@ card repeats them, it never recomputes them differently. When the run has no
 evaluation yet, :func:`write_model_card` evaluates it first (the same
 :func:`~tl_widgets.core.evaluation.evaluate.evaluate_run` as ``tl-widgets evaluate``).
 The "Intended use" and "Limits" sections are a template for the owner to edit.
+
+Class names, file paths and other values that came from users are escaped
+(:func:`md_text` for prose and table cells, :func:`md_code` for code spans):
+a class named ``<img src=x onerror=...>`` is shown as text, and a backtick in
+a path cannot end its code span.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 import os
 import shlex
 from dataclasses import dataclass
@@ -22,7 +29,8 @@ from tl_widgets.core.fileio import atomic_save, atomic_write_text
 from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import RunFolder
 
-__all__ = ["SECTIONS", "ModelCard", "config_hash", "render_model_card", "write_model_card", "confusion_png"]
+__all__ = ["SECTIONS", "ModelCard", "config_hash", "render_model_card", "write_model_card", "confusion_png",
+           "md_text", "md_code"]
 
 SECTIONS = (
     "Summary", "Training data", "Model", "Configuration", "Metrics", "Metrics per class", "Confusion matrix",
@@ -54,8 +62,25 @@ def _read(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+_MD_SPECIAL = re.compile(r"([\\`\[\]|])")  # code spans, links and images, table cells (emphasis is harmless)
+
+
+def md_text(value: Any) -> str:
+    """``value`` as Markdown text: HTML escaped, and the characters that open code, links or cells; one line."""
+    text = html.escape(" ".join(str(value).splitlines()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_code(value: Any) -> str:
+    """``value`` in an inline code span that no backtick inside it can end (one line)."""
+    text = " ".join(str(value).splitlines())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -113,25 +138,25 @@ def render_model_card(run_dir: Path, summary: dict[str, Any], config: dict[str, 
     skipped = summary.get("skipped_files") or []
     health = summary.get("health")
     cal = summary.get("calibration")
-    out = [f"# Model card: {run_dir.name}", ""]
-    out += ["## Summary", "", f"An image classifier over {len(names)} classes ({', '.join(map(str, names))}), "
-            f"fine-tuned from `{model.get('backbone')}` with tl_widgets. Run status: **{summary.get('status')}**, "
-            f"{summary.get('epochs_done', '—')} epochs.", ""]
+    out = [f"# Model card: {md_text(run_dir.name)}", ""]
+    out += ["## Summary", "", f"An image classifier over {len(names)} classes ({', '.join(map(md_text, names))}), "
+            f"fine-tuned from {md_code(model.get('backbone'))} with tl_widgets. Run status: "
+            f"**{md_text(summary.get('status'))}**, {md_text(summary.get('epochs_done', '—'))} epochs.", ""]
     source = data.get("path") or data.get("demo") or data.get("source")
-    out += ["## Training data", "", f"Source: `{data.get('source')}` (`{source}`), validation split "
-            f"{data.get('validation_split', '—')}, seed {config.get('seed')}.", ""]
+    out += ["## Training data", "", f"Source: {md_code(data.get('source'))} ({md_code(source)}), validation split "
+            f"{md_text(data.get('validation_split', '—'))}, seed {md_text(config.get('seed'))}.", ""]
     out += ["Images found per class (before any per-class cap and the validation split):", "",
             _table(["class", "images"], [(c, counts.get(c, "—")) for c in names]), ""]
     out += [f"Skipped files: {len(skipped)}." + ("" if not skipped else " " + "; ".join(
-        f"`{s.get('path')}` ({s.get('reason')})" for s in skipped[:20])), ""]
-    out += [("Dataset health: " + json.dumps(health)) if health else
+        f"{md_code(s.get('path'))} ({md_text(s.get('reason'))})" for s in skipped[:20])), ""]
+    out += [("Dataset health: " + md_code(json.dumps(health))) if health else
             "Dataset health: not recorded for this run (check the data with `tl-widgets data check DIR` before training).", ""]
     out += ["## Model", "", _table(["backbone", "weights", "input size", "pooling", "hidden units", "dropout"], [(
         model.get("backbone"), model.get("weights"), model.get("input_size") or "backbone default",
         model.get("pooling"), model.get("hidden_units") or 0, model.get("dropout"))]), ""]
     out += ["## Configuration", "", f"Config hash (SHA-256 of the canonical JSON, 16 digits): "
             f"`{config_hash(config)}`. The full config is `config.json` in the run folder.", "",
-            "<details><summary>config.json</summary>", "", "```json", json.dumps(config, indent=2), "```", "",
+            "<details><summary>config.json</summary>", "", "````json", json.dumps(config, indent=2), "````", "",
             "</details>", ""]
     out += ["## Metrics", "", "Final metrics of training (from `summary.json`; losses before calibration):", "",
             _table(["metric", "value"], [(k, _num(v)) for k, v in sorted(metrics.items())]), ""]

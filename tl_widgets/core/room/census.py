@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue
-from tl_widgets.core.room.seat import list_seats, seat_alive
+from tl_widgets.core.room.seat import ROOM_FEATURE_CACHE, list_seats, seat_alive
 from tl_widgets.core.runs import db
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import home_path
 
-__all__ = ["room_census", "kernel_pss_bytes"]
+__all__ = ["room_census", "kernel_pss_bytes", "feature_cache_bytes"]
 
 
 def kernel_pss_bytes(pid: int) -> int | None:
@@ -29,6 +29,13 @@ def kernel_pss_bytes(pid: int) -> int | None:
         return int(psutil.Process(pid).memory_full_info().pss)
     except (psutil.Error, AttributeError):
         return None
+
+
+def feature_cache_bytes(seats_root: str | Path) -> int:
+    """Bytes of the room's shared feature cache (bounded by the workshop's ``max_feature_cache_mb``)."""
+    from tl_widgets.core.training.feature_cache_trim import cache_bytes
+
+    return cache_bytes(Path(seats_root) / ROOM_FEATURE_CACHE)
 
 
 def _latest_run(home: Path) -> dict[str, Any] | None:

@@ -1,10 +1,13 @@
-"""The instructor's controls over a room's seats: stop a seat's run, push a config to every seat.
+"""The instructor's controls over a room's seats: stop a seat's run, shut a seat down, push a config to every seat.
 
-Both are files the seats' kernels watch (no new service): the instructor's
-kernel writes ``<seat>/control/stop`` or ``<seats>/pushed_config.json``
-(atomically), and each seat's :class:`SeatWatcher` acts on them within a
-second: it stops the seat's run, or offers the pushed config to the Studio,
-which checks it against the workshop's limits like anything from a browser.
+All are files (no new service): the instructor's kernel writes
+``<seat>/control/stop``, ``<seat>/control/shutdown`` or
+``<seats>/pushed_config.json`` (atomically). Each seat's :class:`SeatWatcher`
+acts on a stop or a push within a second: it stops the seat's run, or offers
+the pushed config to the Studio, which checks it against the workshop's
+limits like anything from a browser. A shutdown is carried out by the room's
+server, which owns the kernels (:mod:`tl_widgets.server.seat_limit`). A new
+room starts without the last room's push (:func:`clear_pushed_config`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from typing import Any, Callable
 from tl_widgets.core.fileio import atomic_write_json
 from tl_widgets.core.settings import home_path
 
-__all__ = ["request_stop", "push_config", "read_pushed_config", "SeatWatcher", "PUSHED_CONFIG", "STOP_FILE"]
+__all__ = ["request_stop", "request_shutdown", "shutdown_requested", "push_config", "read_pushed_config",
+           "clear_pushed_config", "SeatWatcher", "PUSHED_CONFIG", "STOP_FILE", "SHUTDOWN_FILE"]
 
 PUSHED_CONFIG = "pushed_config.json"
 STOP_FILE = "stop"
+SHUTDOWN_FILE = "shutdown"
 
 
 def request_stop(seat_home: str | Path) -> None:
@@ -29,6 +34,22 @@ def request_stop(seat_home: str | Path) -> None:
     control = home_path("control", seat_home)
     control.mkdir(mode=0o700, exist_ok=True)
     atomic_write_json(control / STOP_FILE, {"time": time.time()})
+
+
+def request_shutdown(seat_home: str | Path) -> None:
+    """Asks the room's server to shut down the seat's kernel (the server watches for it; see ``server.seat_limit``)."""
+    control = home_path("control", seat_home)
+    control.mkdir(mode=0o700, exist_ok=True)
+    atomic_write_json(control / SHUTDOWN_FILE, {"time": time.time()})
+
+
+def shutdown_requested(seat_home: str | Path) -> bool:
+    """True (once: the request is removed) when the instructor asked to shut down this seat's kernel."""
+    request = home_path("control", seat_home) / SHUTDOWN_FILE
+    if not request.exists():
+        return False
+    request.unlink(missing_ok=True)
+    return True
 
 
 def push_config(seats_root: str | Path, config: dict[str, Any]) -> float:
@@ -45,6 +66,14 @@ def read_pushed_config(seats_root: str | Path) -> tuple[float, dict[str, Any]] |
         return float(data["time"]), dict(data["config"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def clear_pushed_config(seats_root: str | Path) -> bool:
+    """Removes the last push (a new room starts without the previous day's config); True when there was one."""
+    path = Path(seats_root) / PUSHED_CONFIG
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed
 
 
 class SeatWatcher(threading.Thread):

@@ -15,11 +15,19 @@ from tl_widgets.core.config.checks import check_choice, check_number, check_unde
 from tl_widgets.core.config.schema import TrainConfig
 from tl_widgets.core.i18n import _
 
-__all__ = ["check_run_limits"]
+__all__ = ["check_run_limits", "size_limits"]
+
+
+def size_limits(cfg: TrainConfig, workshop: Any) -> list[tuple[Any, str, int]]:
+    """``(config part, field, workshop limit)`` for the limits on how big a run's model and steps may be."""
+    ws = workshop
+    return [(cfg.model, "hidden_units", ws.max_hidden_units), (cfg.strategy, "logical_cpus", ws.max_logical_cpus),
+            (cfg.strategy, "steps_per_execution", ws.max_steps_per_execution)]
 
 
 def check_run_limits(cfg: TrainConfig, workshop: Any, extra_roots: Sequence[Path] = ()) -> None:
-    """Checks ``cfg`` against ``workshop``: input size, allowed backbone, epochs per phase, batch size, data folder.
+    """Checks ``cfg`` against ``workshop``: input size, allowed backbone, epochs per phase, batch size, the model's
+    size and steps per execution, the data folder.
 
     Args:
         cfg: The run's config.
@@ -38,5 +46,8 @@ def check_run_limits(cfg: TrainConfig, workshop: Any, extra_roots: Sequence[Path
         what = _("{phase} epochs").format(phase=phase.name)
         check_number(phase.epochs, limit.format(what=what), 1, ws.max_epochs, integer=True)
     check_number(cfg.data.batch_size, limit.format(what="batch_size"), 1, ws.max_batch_size, integer=True)
+    for part, name, most in size_limits(cfg, ws):
+        check_number(getattr(part, name), limit.format(what=name), 0 if name != "steps_per_execution" else 1, most,
+                     integer=True)
     if cfg.data.source == "folder":
         check_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], _("data folder"))

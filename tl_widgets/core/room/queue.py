@@ -1,11 +1,15 @@
-"""The room's fair training queue: at most K trainings at once, first come first served.
+"""The room's fair training queue: at most K trainings at once, first come first served, one place per student.
 
 Built on the run store's SQLite helpers (:mod:`tl_widgets.core.runs.db`): one
 ``room.sqlite`` beside the seats, one row per training that asked for a
 slot. A training waits (``queued, N ahead``) until fewer than K trainings
 run and nobody who asked earlier is still waiting. Rows of processes that are
 gone (a killed kernel) are dropped at every poll, so their slots free
-themselves; Stop while queued leaves the queue at once.
+themselves; Stop while queued leaves the queue at once. A student (a browser,
+however many tabs it opens) holds at most one place (:class:`StudentBusyError`),
+and a run that holds a slot longer than the room allows is stopped
+(:func:`queue_gate`). A damaged queue file raises :class:`RoomQueueError`,
+which ``serve`` checks before the room opens (:func:`check_queue_file`).
 
 Example::
 
@@ -28,7 +32,8 @@ from typing import Any, Callable
 from tl_widgets.core.i18n import _, ngettext
 from tl_widgets.core.runs import db
 
-__all__ = ["TrainingQueue", "QUEUE_FILE"]
+__all__ = ["TrainingQueue", "QUEUE_FILE", "RoomQueueError", "StudentBusyError", "check_queue_file", "queue_gate",
+           "busy_message"]
 
 QUEUE_FILE = "room.sqlite"
 
@@ -41,9 +46,18 @@ CREATE TABLE IF NOT EXISTS queue (
     pid_create_time REAL,
     state TEXT NOT NULL DEFAULT 'waiting',
     entered REAL NOT NULL,
-    started REAL
+    started REAL,
+    student TEXT
 );
 """
+
+
+class RoomQueueError(RuntimeError):
+    """The room's queue database cannot be used (damaged, or not a database)."""
+
+
+class StudentBusyError(RuntimeError):
+    """The student already has a training running or waiting (from another tab)."""
 
 
 def _alive(row: sqlite3.Row) -> bool:
@@ -73,22 +87,46 @@ class TrainingQueue:
             raise ValueError(f"Expected at least 1 training slot. Received: {slots!r}")
         self.path, self.slots, self.poll_s = Path(path), int(slots), float(poll_s)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
         def create() -> None:
             conn = db.connect(self.path)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                if "student" not in {r[1] for r in conn.execute("PRAGMA table_info(queue)")}:
+                    conn.execute("ALTER TABLE queue ADD COLUMN student TEXT")  # a queue file from before students
             finally:
                 conn.close()
 
-        db.with_retry(create)
+        try:
+            db.with_retry(create)
+        except sqlite3.DatabaseError as exc:
+            raise RoomQueueError(
+                f"Expected the room's queue database {str(self.path)!r} to be readable. Received: {exc}; it holds "
+                "only the queue of waiting trainings: move it away and start again") from exc
 
-    def enter(self, seat: str, run_id: str) -> None:
-        """Takes a ticket for ``run_id`` (at the back of the queue)."""
+    def enter(self, seat: str, run_id: str, student: str | None = None) -> None:
+        """Takes a ticket for ``run_id`` (at the back of the queue).
+
+        Raises:
+            StudentBusyError: ``student`` already holds a place with another run (a live process's).
+        """
         pid, created = db.this_process()
-        db.write(self.path, lambda c: c.execute(
-            "INSERT OR REPLACE INTO queue (run_id, seat, pid, pid_create_time, entered) VALUES (?, ?, ?, ?, ?)",
-            (run_id, seat, pid, created, time.time())))
+
+        def take(conn: sqlite3.Connection) -> None:
+            if student is not None:
+                for row in conn.execute("SELECT * FROM queue WHERE student = ? AND run_id != ?", (student, run_id)):
+                    if _alive(row):
+                        raise StudentBusyError(busy_message(row))
+            conn.execute("INSERT OR REPLACE INTO queue (run_id, seat, pid, pid_create_time, entered, student) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (run_id, seat, pid, created, time.time(), student))
+
+        db.write(self.path, take)
+
+    def student_place(self, student: str) -> dict[str, Any] | None:
+        """The live ticket ``student`` holds (``run_id``, ``seat``, ``state``...), None when it holds none."""
+        rows = db.read(self.path, lambda c: c.execute("SELECT * FROM queue WHERE student = ?", (student,)).fetchall())
+        return next((dict(r) for r in rows if _alive(r)), None)
 
     def poll(self, run_id: str) -> int:
         """Starts ``run_id`` when its turn has come; returns how many are ahead of it (0: it may train).
@@ -122,7 +160,7 @@ class TrainingQueue:
         db.write(self.path, lambda c: c.execute("DELETE FROM queue WHERE run_id = ?", (run_id,)))
 
     def wait_turn(self, seat: str, run_id: str, stop: threading.Event,
-                  on_position: Callable[[int], Any] | None = None) -> bool:
+                  on_position: Callable[[int], Any] | None = None, student: str | None = None) -> bool:
         """Queues ``run_id`` and blocks until it may train.
 
         Args:
@@ -130,11 +168,15 @@ class TrainingQueue:
             run_id: The run.
             stop: Set by Stop: leaves the queue and returns False.
             on_position: Told the number ahead each time it changes (not when 0).
+            student: The student asking (one place each; None: no such rule).
 
         Returns:
             True when the run holds a slot (call :meth:`leave` when it ends), False when stopped while queued.
+
+        Raises:
+            StudentBusyError: The student already holds a place.
         """
-        self.enter(seat, run_id)
+        self.enter(seat, run_id, student)
         last = None
         try:
             while True:
@@ -156,18 +198,57 @@ class TrainingQueue:
         return db.read(self.path, lambda c: [dict(r) for r in c.execute("SELECT * FROM queue ORDER BY ticket")])
 
 
-def queue_gate(queue: TrainingQueue, seat: str) -> Callable[[str, threading.Event, Callable[[str], None]], Any]:
+def busy_message(row: Any) -> str:
+    """The refusal for a student who already holds ``row`` (a queue ticket) from another tab."""
+    state = _("training") if row["state"] == "training" else _("waiting in the queue")
+    return _("Expected one training at a time per student. Received: another tab of yours has run {run} {state}; "
+             "stop it there first").format(run=row["run_id"], state=state)
+
+
+def check_queue_file(path: str | Path) -> None:
+    """Opens (or creates) the room's queue database once, so that a damaged one stops ``serve`` with the reason.
+
+    Raises:
+        RoomQueueError: Naming the file and what to do.
+    """
+    TrainingQueue(path, slots=1)
+
+
+def queue_gate(queue: TrainingQueue, seat: str, *, student: str | None = None, max_hold_s: float | None = None
+               ) -> Callable[[str, threading.Event, Callable[[str], None]], Any]:
     """A start gate for :func:`tl_widgets.core.training.session.set_start_gate`: every run waits its turn.
 
     The run's notice says ``queued: N ahead of you`` while it waits.
+
+    Args:
+        queue: The room's queue.
+        seat: The seat asking.
+        student: The student asking: one place per student across their tabs.
+        max_hold_s: A run that holds its slot this long is stopped (after its current batch), with a notice.
     """
     def gate(run_id: str, stop: threading.Event, say: Callable[[str], None]) -> Callable[[], None] | None:
         def tell(ahead: int) -> None:
             at_once = ngettext("{n} training at a time", "{n} trainings at once", queue.slots).format(n=queue.slots)
             say(_("queued: {ahead} ahead of you ({at_once} in this room)").format(ahead=ahead, at_once=at_once))
 
-        if not queue.wait_turn(seat, run_id, stop, on_position=tell):
+        if not queue.wait_turn(seat, run_id, stop, on_position=tell, student=student):
             return None
-        return lambda: queue.leave(run_id)
+        timer = None
+        if max_hold_s is not None:
+            def time_up() -> None:
+                say(_("Stopped: a run may train for at most {minutes:g} minutes in this room (workshop limit).")
+                    .format(minutes=max_hold_s / 60), "warning")
+                stop.set()
+
+            timer = threading.Timer(max_hold_s, time_up)
+            timer.daemon = True
+            timer.start()
+
+        def release() -> None:
+            if timer is not None:
+                timer.cancel()
+            queue.leave(run_id)
+
+        return release
 
     return gate

@@ -16,18 +16,22 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tl_widgets.core.settings import HOME_ENV, SEATS_ENV, home_path
+from tl_widgets.core.settings import HOME_ENV, HOME_LAYOUT, SEATS_ENV, STUDENT_ENV, home_path
 
-__all__ = ["Seat", "current_seat", "open_seat", "list_seats", "sweep_seats", "seat_alive", "SEAT_FILE"]
+__all__ = ["Seat", "current_seat", "open_seat", "list_seats", "sweep_seats", "seat_alive", "SEAT_FILE",
+           "ROOM_FEATURE_CACHE"]
 
 SEAT_FILE = "seat.json"
-"""The seat's description (pid, start time), read by the room view."""
+"""The seat's description (pid, start time, student), read by the room view and the room's server."""
+ROOM_FEATURE_CACHE = HOME_LAYOUT["feature_cache"]
+"""The room's shared feature cache, beside the seats (each seat links to it)."""
 
 _CURRENT: Seat | None = None
 
@@ -39,10 +43,13 @@ class Seat:
     Attributes:
         home: The seat's folder (0700): run store, runs, caches.
         tmp: Temporary work (uploads, extractions, scratch), removed when the kernel ends.
+        student: Who sits here: the id the room's server gives a browser (the same in all its tabs), else the
+            seat's own name (every tab its own student).
     """
 
     home: Path
     tmp: Path
+    student: str = ""
 
     @property
     def name(self) -> str:
@@ -51,14 +58,9 @@ class Seat:
 
     def disk_bytes(self) -> int:
         """Bytes of files under the seat's home (links are not followed)."""
-        total = 0
-        for dirpath, _, files in os.walk(self.home):
-            for f in files:
-                try:
-                    total += os.lstat(os.path.join(dirpath, f)).st_size
-                except OSError:
-                    continue  # removed while walking
-        return total
+        from tl_widgets.core.fileio import folder_bytes
+
+        return folder_bytes(self.home)
 
     def close(self) -> None:
         """Removes the seat's temporary work (kept: runs and the run store)."""
@@ -101,13 +103,15 @@ def open_seat(root: str | os.PathLike[str]) -> Seat:
     tmp.mkdir(mode=0o700)
     # One feature cache for the room: seats training the same backbone on the same data compute features once
     # (entries are keyed by backbone, weights, size and a dataset fingerprint, and written atomically).
-    shared = _private_dir(home_path("feature_cache", base))
-    home_path("feature_cache", home).symlink_to(shared, target_is_directory=True)
-    (home / SEAT_FILE).write_text(json.dumps({"pid": os.getpid(), "started": time.time()}), encoding="utf-8")
+    home_path("feature_cache", home).symlink_to(_private_dir(base / ROOM_FEATURE_CACHE), target_is_directory=True)
+    student = os.environ.get(STUDENT_ENV, "")
+    student = student if re.fullmatch(r"[0-9a-f]{16,64}", student) else home.name  # set by the server, checked anyway
+    (home / SEAT_FILE).write_text(json.dumps({"pid": os.getpid(), "started": time.time(), "student": student}),
+                                  encoding="utf-8")
     os.environ[HOME_ENV] = str(home)
     os.environ["TMPDIR"] = str(tmp)
     tempfile.tempdir = str(tmp)
-    seat = Seat(home=home, tmp=tmp)
+    seat = Seat(home=home, tmp=tmp, student=student)
     atexit.register(seat.close)
     return seat
 

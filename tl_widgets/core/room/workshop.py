@@ -7,43 +7,56 @@ Example file::
     allowed_backbones: [demo_cnn, mobilenet_v2]
     max_epochs: 10                  # per phase
     max_batch_size: 64
-    max_upload_mb: 8                # optional (default 8)
-    threads_per_kernel: 1           # optional (default 1)
-    idle_timeout_minutes: 30        # optional (default 30)
-    max_extract_ratio: 4            # optional: extracted bytes <= this x max_upload_mb (default 4)
-    max_files: 5000                 # optional: files in an upload (default 5000)
-    max_image_megapixels: 16        # optional: pixels per image (default 16)
-    max_input_size: 320             # optional: largest model input side (default: the schema's bound)
-    max_seat_disk_mb: 1024          # optional: disk one seat may fill (runs, uploads; default 1024)
-    max_trainings: 2                # optional: trainings at once; more wait in a queue (default: cores / threads)
+    max_upload_mb: 8                # every other field is optional: see the Workshop fields for defaults
+    max_seats: 30                   # kernels at once (default: sized from the machine's memory)
 
-:func:`load_workshop` checks every field and names the field and the value
-it refuses; :meth:`Workshop.check_weights` checks that every allowed
-backbone's ImageNet weights are already in the cache (a workshop room may
-have no network). The served Studio finds the file through
-``$TL_WIDGETS_WORKSHOP``.
+Each field is declared once, on :class:`Workshop`, with its default and its
+bounds (``min``/``max`` field metadata, as the config schema does; the bounds
+that mirror a config field are read from the schema). :func:`workshop_from_dict`
+checks a file against those declarations through the one validator
+(:mod:`tl_widgets.core.config.checks`) and names the field and the value it
+refuses; :meth:`Workshop.check_weights` checks that every allowed backbone's
+ImageNet weights are already in the cache (a workshop room may have no
+network). The served Studio finds the file through ``$TL_WIDGETS_WORKSHOP``;
+a served seat without one gets :func:`served_defaults` (``serve`` without
+``--workshop`` is hardened the same way).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tl_widgets.core.config.checks import ConfigError, bounds_rule, check_number, check_text
-from tl_widgets.core.settings import WORKSHOP_ENV
+from tl_widgets.core.config.checks import ConfigError, bounds_rule, check_text, check_value, field_bounds, type_hints
+from tl_widgets.core.config.schema import DataConfig, ModelConfig, StrategyConfig
+from tl_widgets.core.settings import DATA_ROOTS_ENV, SEATS_ENV, WORKSHOP_ENV
 
-__all__ = ["Workshop", "WorkshopError", "load_workshop", "workshop_from_env", "WORKSHOP_ENV"]
+__all__ = ["Workshop", "WorkshopError", "load_workshop", "workshop_from_dict", "workshop_from_env", "served_defaults",
+           "workshop_default", "check_workshop_value", "seats_for_memory", "WORKSHOP_ENV", "SEAT_MEMORY_BYTES"]
 
-_FIELDS = ("name", "data_roots", "allowed_backbones", "max_epochs", "max_batch_size", "max_upload_mb",
-           "threads_per_kernel", "idle_timeout_minutes", "max_extract_ratio", "max_files", "max_image_megapixels",
-           "max_input_size", "max_seat_disk_mb", "max_trainings")
-_REQUIRED = ("data_roots", "allowed_backbones", "max_epochs", "max_batch_size")
+SEAT_MEMORY_BYTES = 2**30
+"""Memory one seat is given when ``max_seats`` is sized from the machine (a Studio kernel after a run: ~0.6-0.9 GiB)."""
+RESERVED_MEMORY_BYTES = 2 * 2**30
+"""Memory kept for the system and the server before seats are counted."""
 
 
 class WorkshopError(ValueError):
     """A workshop file is missing, unreadable or has an invalid field."""
+
+
+def _required(lo: float | None = None, hi: float | None = None) -> Any:
+    return field(metadata={"min": lo, "max": hi})
+
+
+def _limit(default: Any, lo: float | None = None, hi: float | None = None) -> Any:
+    return field(default=default, metadata={"min": lo, "max": hi})
+
+
+def _schema_max(cls: type, name: str) -> Any:
+    return field_bounds(cls, name)[1]
 
 
 @dataclass
@@ -51,39 +64,54 @@ class Workshop:
     """The limits of one workshop (see the module doc for the file format).
 
     Attributes:
-        path: The file it was read from (None when built in code).
-        name: A title shown in the Studio.
         data_roots: Folders students may pick data from (resolved, existing).
         allowed_backbones: Registered backbone names students may pick.
         max_epochs: Most epochs per phase.
         max_batch_size: Largest batch size.
+        name: A title shown in the Studio ("" for none).
+        path: The file it was read from (None when built in code; not a file field).
         max_upload_mb: Largest zip a student may upload, in MiB.
         threads_per_kernel: CPU threads each student's kernel may use.
         idle_timeout_minutes: An idle kernel (no tab attached) is shut down after this.
+        unconnected_minutes: A kernel whose page never connected (a bare GET, a closed tab) is shut down
+            this long after its page was sent.
         max_extract_ratio: An upload may extract to at most this many times :attr:`max_upload_mb`.
         max_files: Most files in one upload.
         max_image_megapixels: Most pixels per image (larger ones are skipped, with the reason).
         max_input_size: Largest model input side (None: the schema's bound).
-        max_seat_disk_mb: Disk one seat may fill; Start and uploads are refused beyond it.
+        max_seat_disk_mb: Disk one seat may fill; Start, uploads and webcam frames are refused beyond it.
         max_trainings: Trainings running at once in the room; more wait in a fair queue
             (None: CPU cores // :attr:`threads_per_kernel`).
+        max_seats: Student kernels at once; more visitors get a "room full" page (None: :func:`seats_for_memory`).
+        max_hidden_units: Largest hidden dense layer of the head.
+        max_logical_cpus: Most logical CPU devices a run may split the CPU into.
+        max_steps_per_execution: Most batches per compiled call (Stop and the time limit act between calls).
+        max_training_minutes: How long one run may hold a training slot before it is stopped.
+        max_feature_cache_mb: Size of the room's shared feature cache; the least recently used entries go first.
     """
 
-    data_roots: list[Path]
-    allowed_backbones: list[str]
-    max_epochs: int
-    max_batch_size: int
-    max_upload_mb: float = 8.0
-    threads_per_kernel: int = 1
-    idle_timeout_minutes: float = 30.0
+    data_roots: list[Path] = _required()
+    allowed_backbones: list[str] = _required()
+    max_epochs: int = _required(1, 10_000)
+    max_batch_size: int = _required(1, _schema_max(DataConfig, "batch_size"))
     name: str = "Workshop"
-    path: Path | None = field(default=None, compare=False)
-    max_extract_ratio: float = 4.0
-    max_files: int = 5000
-    max_image_megapixels: float = 16.0
-    max_input_size: int | None = None
-    max_seat_disk_mb: float = 1024.0
-    max_trainings: int | None = None
+    path: Path | None = field(default=None, compare=False, metadata={"file": False})
+    max_upload_mb: float = _limit(8.0, 0.01, 1024)
+    threads_per_kernel: int = _limit(1, 1, 256)
+    idle_timeout_minutes: float = _limit(30.0, 1, 7 * 24 * 60)
+    unconnected_minutes: float = _limit(2.0, 0.1, 60)
+    max_extract_ratio: float = _limit(4.0, 1, 100)
+    max_files: int = _limit(5000, 2, 10_000_000)
+    max_image_megapixels: float = _limit(16.0, 0.01, 1000)
+    max_input_size: int | None = _limit(None, 32, _schema_max(ModelConfig, "input_size"))
+    max_seat_disk_mb: float = _limit(1024.0, 1, 10**7)
+    max_trainings: int | None = _limit(None, 1, 1024)
+    max_seats: int | None = _limit(None, 1, 10_000)
+    max_hidden_units: int = _limit(1024, 0, _schema_max(ModelConfig, "hidden_units"))
+    max_logical_cpus: int = _limit(2, 0, _schema_max(StrategyConfig, "logical_cpus"))
+    max_steps_per_execution: int = _limit(32, 1, _schema_max(StrategyConfig, "steps_per_execution"))
+    max_training_minutes: float = _limit(60.0, 0.01, 7 * 24 * 60)
+    max_feature_cache_mb: float = _limit(4096.0, 1, 10**7)
 
     @property
     def max_extract_bytes(self) -> int:
@@ -103,12 +131,24 @@ class Workshop:
         return max(1, (os.cpu_count() or 1) // max(1, self.threads_per_kernel))
 
     @property
+    def seats(self) -> int:
+        """Student kernels at once: :attr:`max_seats`, else :func:`seats_for_memory`."""
+        return self.max_seats if self.max_seats is not None else seats_for_memory()
+
+    @property
     def max_upload_bytes(self) -> int:
         """:attr:`max_upload_mb` in bytes."""
         return int(self.max_upload_mb * 1024 * 1024)
 
+    @property
+    def max_feature_cache_bytes(self) -> int:
+        """:attr:`max_feature_cache_mb` in bytes."""
+        return int(self.max_feature_cache_mb * 2**20)
+
     def summary(self) -> str:
-        """One line for the Studio header."""
+        """One line for the Studio header ("" for an unnamed workshop, e.g. :func:`served_defaults`)."""
+        if not self.name:
+            return ""
         return (f"{self.name}: backbones {', '.join(self.allowed_backbones)}; at most {self.max_epochs} epochs "
                 f"per phase, batch size at most {self.max_batch_size}, uploads up to {self.max_upload_mb:g} MiB")
 
@@ -139,27 +179,57 @@ class Workshop:
                 f"(or remove them from allowed_backbones in {str(self.path) if self.path else 'the workshop'})")
 
 
+_FIELDS = {f.name: f for f in dataclasses.fields(Workshop) if f.metadata.get("file", True)}
+_REQUIRED = tuple(n for n, f in _FIELDS.items()
+                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+
+
+def seats_for_memory(total_bytes: int | None = None) -> int:
+    """The default ``max_seats``: (memory − 2 GiB kept for the system) // 1 GiB per seat, at least 1."""
+    if total_bytes is None:
+        import psutil
+
+        total_bytes = int(psutil.virtual_memory().total)
+    return max(1, (int(total_bytes) - RESERVED_MEMORY_BYTES) // SEAT_MEMORY_BYTES)
+
+
+def workshop_default(name: str) -> Any:
+    """The default of the optional workshop field ``name`` (the one place it is written).
+
+    Raises:
+        KeyError: Not an optional workshop field.
+    """
+    f = _FIELDS[name]
+    if f.default is dataclasses.MISSING:
+        raise KeyError(f"Expected an optional workshop field. Received: {name!r} (required)")
+    return f.default
+
+
 def _where(path: Path | None) -> str:
     return f" in {str(path)!r}" if path else ""
 
 
-def _int(data: dict[str, Any], key: str, lo: int, hi: int, path: Path | None) -> int:
-    return _checked(data, key, lo, hi, path, integer=True)
+def check_workshop_value(name: str, value: Any, label: str | None = None, path: Path | None = None) -> Any:
+    """``value`` checked against the type and bounds the workshop field ``name`` declares.
 
+    Args:
+        name: A numeric workshop field.
+        value: The value (from YAML, or a command-line flag).
+        label: What the message calls it (default ``name``; e.g. ``--max-upload-mb``).
+        path: The file it came from (named in the message).
 
-def _number(data: dict[str, Any], key: str, lo: float, hi: float, path: Path | None) -> float:
-    return float(_checked(data, key, lo, hi, path, integer=False))
-
-
-def _checked(data: dict[str, Any], key: str, lo: float, hi: float, path: Path | None, *, integer: bool) -> Any:
-    """``data[key]`` checked by the one validator; a refusal names the file and the whole rule."""
-    value = data[key]
+    Raises:
+        WorkshopError: Naming the field, its rule and the value.
+    """
+    f, label = _FIELDS[name], label or name
+    hint = type_hints(Workshop)[name]
+    lo, hi = f.metadata.get("min"), f.metadata.get("max")
     try:
-        return check_number(value, key, lo, hi, integer=integer)
+        return check_value(hint, value, name, f.metadata)
     except ConfigError as exc:
-        kind = "an integer" if integer else "a number"
-        raise WorkshopError(f"Expected {key} to be {kind} {bounds_rule(lo, hi)}{_where(path)}. "
-                            f"Received: {key}={value!r}") from exc
+        kind = "an integer" if int in getattr(hint, "__args__", (hint,)) else "a number"
+        raise WorkshopError(f"Expected {label} to be {kind} {bounds_rule(lo, hi)}{_where(path)}. "
+                            f"Received: {label}={value!r}") from exc
 
 
 def _is_text(value: Any) -> bool:
@@ -171,8 +241,47 @@ def _is_text(value: Any) -> bool:
     return True
 
 
+def _roots(value: Any, base: Path, path: Path | None) -> list[Path]:
+    roots_in = [value] if isinstance(value, str) else value
+    if not isinstance(roots_in, list) or not roots_in or not all(_is_text(r) and r.strip() for r in roots_in):
+        raise WorkshopError(f"Expected data_roots to be a non-empty list of folders{_where(path)}. "
+                            f"Received: data_roots={value!r}")
+    roots: list[Path] = []
+    for root in roots_in:
+        resolved = (base / Path(root).expanduser()).resolve()
+        if not resolved.is_dir():
+            raise WorkshopError(f"Expected each data root to be an existing folder{_where(path)}. "
+                                f"Received: data_roots entry {root!r} (resolves to {str(resolved)!r})")
+        if resolved not in roots:
+            roots.append(resolved)
+    return roots
+
+
+def _backbones(names: Any, path: Path | None) -> list[str]:
+    from tl_widgets.core.models.backbones import list_backbones
+
+    known = [s.name for s in list_backbones()]
+    if not isinstance(names, list) or not names or not all(_is_text(n) for n in names):
+        raise WorkshopError(f"Expected allowed_backbones to be a non-empty list of backbone names{_where(path)}. "
+                            f"Received: allowed_backbones={names!r}")
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise WorkshopError(f"Expected allowed_backbones from `tl-widgets backbones` (e.g. {known[:4]}){_where(path)}. "
+                            f"Received: unknown {bad}")
+    return list(dict.fromkeys(names))
+
+
+def _name(value: Any, path: Path | None) -> str:
+    if not _is_text(value) or not value.strip() or len(value) > 200:
+        raise WorkshopError(f"Expected name to be a short text{_where(path)}. Received: name={value!r}")
+    return value.strip()
+
+
 def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
     """Checks a parsed workshop mapping and returns the :class:`Workshop`.
+
+    Every field the mapping gives is checked against its declaration on
+    :class:`Workshop`; the others keep their declared defaults.
 
     Args:
         data: The mapping (e.g. from YAML).
@@ -181,8 +290,6 @@ def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
     Raises:
         WorkshopError: Naming the field and the value refused.
     """
-    from tl_widgets.core.models.backbones import list_backbones
-
     if not isinstance(data, dict):
         raise WorkshopError(f"Expected a mapping of workshop settings{_where(path)}. Received: {type(data).__name__}")
     unknown = sorted(set(map(str, data)) - set(_FIELDS))
@@ -192,59 +299,11 @@ def workshop_from_dict(data: Any, path: Path | None = None) -> Workshop:
     if absent:
         raise WorkshopError(f"Expected the fields {list(_REQUIRED)}{_where(path)}. Received: {absent} missing")
     base = path.parent if path is not None else Path.cwd()
-
-    roots_in = data["data_roots"]
-    if isinstance(roots_in, str):
-        roots_in = [roots_in]
-    if not isinstance(roots_in, list) or not roots_in or not all(_is_text(r) and r.strip() for r in roots_in):
-        raise WorkshopError(f"Expected data_roots to be a non-empty list of folders{_where(path)}. "
-                            f"Received: data_roots={data['data_roots']!r}")
-    roots: list[Path] = []
-    for root in roots_in:
-        resolved = (base / Path(root).expanduser()).resolve()
-        if not resolved.is_dir():
-            raise WorkshopError(f"Expected each data root to be an existing folder{_where(path)}. "
-                                f"Received: data_roots entry {root!r} (resolves to {str(resolved)!r})")
-        if resolved not in roots:
-            roots.append(resolved)
-
-    names = data["allowed_backbones"]
-    known = [s.name for s in list_backbones()]
-    if not isinstance(names, list) or not names or not all(_is_text(n) for n in names):
-        raise WorkshopError(f"Expected allowed_backbones to be a non-empty list of backbone names{_where(path)}. "
-                            f"Received: allowed_backbones={names!r}")
-    bad = [n for n in names if n not in known]
-    if bad:
-        raise WorkshopError(f"Expected allowed_backbones from `tl-widgets backbones` (e.g. {known[:4]}){_where(path)}. "
-                            f"Received: unknown {bad}")
-
-    name = data.get("name", "Workshop")
-    try:
-        check_text(name, "name")
-    except ConfigError as exc:
-        raise WorkshopError(f"Expected name to be a short text{_where(path)}. Received: name={name!r}") from exc
-    if not name.strip() or len(name) > 200:
-        raise WorkshopError(f"Expected name to be a short text{_where(path)}. Received: name={name!r}")
-    opt = {k: data[k] for k in _FIELDS[5:] if k in data}
-    return Workshop(
-        data_roots=roots,
-        allowed_backbones=list(dict.fromkeys(names)),
-        max_epochs=_int(data, "max_epochs", 1, 10_000, path),
-        max_batch_size=_int(data, "max_batch_size", 1, 8192, path),
-        max_upload_mb=_number(opt, "max_upload_mb", 0.01, 1024, path) if "max_upload_mb" in opt else 8.0,
-        threads_per_kernel=_int(opt, "threads_per_kernel", 1, 256, path) if "threads_per_kernel" in opt else 1,
-        idle_timeout_minutes=(_number(opt, "idle_timeout_minutes", 1, 7 * 24 * 60, path)
-                              if "idle_timeout_minutes" in opt else 30.0),
-        name=name.strip(),
-        path=path,
-        max_extract_ratio=_number(opt, "max_extract_ratio", 1, 100, path) if "max_extract_ratio" in opt else 4.0,
-        max_files=_int(opt, "max_files", 2, 10_000_000, path) if "max_files" in opt else 5000,
-        max_image_megapixels=(_number(opt, "max_image_megapixels", 0.01, 1000, path)
-                              if "max_image_megapixels" in opt else 16.0),
-        max_input_size=_int(opt, "max_input_size", 32, 1024, path) if "max_input_size" in opt else None,
-        max_seat_disk_mb=_number(opt, "max_seat_disk_mb", 1, 10**7, path) if "max_seat_disk_mb" in opt else 1024.0,
-        max_trainings=_int(opt, "max_trainings", 1, 1024, path) if "max_trainings" in opt else None,
-    )
+    special = {"data_roots": lambda v: _roots(v, base, path), "allowed_backbones": lambda v: _backbones(v, path),
+               "name": lambda v: _name(v, path)}
+    values = {key: special[key](value) if key in special else check_workshop_value(key, value, path=path)
+              for key, value in data.items()}
+    return Workshop(**values, path=path)
 
 
 def load_workshop(path: str | os.PathLike[str]) -> Workshop:
@@ -267,11 +326,31 @@ def load_workshop(path: str | os.PathLike[str]) -> Workshop:
     return workshop_from_dict(data, p)
 
 
+def served_defaults(data_roots: list[Path] | None = None) -> Workshop:
+    """The limits of a room served without a workshop file: every default, every backbone, the schema's bounds.
+
+    Args:
+        data_roots: The room's data roots (None: ``$TL_WIDGETS_DATA_ROOTS``).
+    """
+    from tl_widgets.core.config.schema import PhaseConfig
+    from tl_widgets.core.models.backbones import list_backbones
+
+    if data_roots is None:
+        data_roots = [Path(p) for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    return Workshop(data_roots=list(data_roots), allowed_backbones=[s.name for s in list_backbones()],
+                    max_epochs=_schema_max(PhaseConfig, "epochs"), max_batch_size=_FIELDS["max_batch_size"].metadata["max"],
+                    name="")
+
+
 def workshop_from_env() -> Workshop | None:
-    """The workshop named by ``$TL_WIDGETS_WORKSHOP`` (None when unset).
+    """The workshop named by ``$TL_WIDGETS_WORKSHOP``; in a served seat without one, :func:`served_defaults`.
+
+    Returns None outside a served room with no workshop (a personal Studio).
 
     Raises:
         WorkshopError: The variable names an invalid file.
     """
     value = os.environ.get(WORKSHOP_ENV, "").strip()
-    return load_workshop(value) if value else None
+    if value:
+        return load_workshop(value)
+    return served_defaults() if os.environ.get(SEATS_ENV, "").strip() else None

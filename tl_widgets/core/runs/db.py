@@ -29,6 +29,7 @@ import psutil
 
 __all__ = [
     "SCHEMA_VERSION",
+    "StoreTooNewError",
     "SOURCES",
     "MAX_BATCH_POINTS",
     "ACTIVE_STATUSES",
@@ -225,11 +226,16 @@ def write(path: Path, fn: Callable[[sqlite3.Connection], _T]) -> _T:
     return with_retry(attempt)
 
 
+class StoreTooNewError(OSError):
+    """A run store written by a newer tl_widgets (a schema version this one does not know)."""
+
+
 def ensure_schema(path: Path) -> None:
     """Creates the tables and switches the file to WAL mode (idempotent).
 
     Raises:
-        RuntimeError: The file was written by a newer tl_widgets.
+        StoreTooNewError: The file was written by a newer tl_widgets (an ``OSError``, as a damaged
+            store's is: every caller that reports one reports the other).
     """
 
     def attempt() -> None:
@@ -239,9 +245,10 @@ def ensure_schema(path: Path) -> None:
                 raise sqlite3.OperationalError(f"Expected journal_mode 'wal'. Received: {mode!r} for {str(path)!r}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise StoreTooNewError(
                     f"Expected a run store with schema version <= {SCHEMA_VERSION}. "
-                    f"Received: version {version} in {str(path)!r} (written by a newer tl_widgets)"
+                    f"Received: version {version} in {str(path)!r} (written by a newer tl_widgets); upgrade "
+                    "tl_widgets, or move the file away to start a fresh store"
                 )
             if version < SCHEMA_VERSION:
                 conn.execute("BEGIN IMMEDIATE")

@@ -23,10 +23,11 @@ import numpy as np
 
 from tl_widgets.core.config.schema import FreezeConfig, TrainConfig
 from tl_widgets.core.settings import home_path
+from tl_widgets.core.training.feature_cache_trim import touch_entry, trim_cache
 from tl_widgets.core.training.feature_store import FeatureBatches, FeatureWriter, open_entry
 
 __all__ = ["cache_applies", "feature_key", "FeatureSet", "feature_batches", "compute_features", "load_or_compute",
-           "head_fit_args", "head_model", "HEAD_LAYER_NAMES", "cache_dir"]
+           "head_fit_args", "head_model", "HEAD_LAYER_NAMES", "cache_dir", "cache_budget"]
 
 HEAD_LAYER_NAMES = ("head_dropout", "head_hidden", "head_hidden_dropout", "predictions")
 
@@ -189,9 +190,21 @@ def load_or_compute(model: Any, data: Any, key: str | None) -> FeatureSet:
         entry = open_entry(folder)
         if entry is None:
             raise RuntimeError(f"Expected the feature cache entry {str(folder)!r} after writing it. Received: none")
+    touch_entry(folder)
+    budget = cache_budget()
+    if budget is not None:  # a room's shared cache: least recently used entries go first (never this one)
+        trim_cache(cache_dir(), budget, keep=[key])
     xt, yt = entry["train"]
     xv, yv = entry.get("val", (None, None))
     return FeatureSet(xt, yt, xv, yv, not computed, time.perf_counter() - t0, on_disk=True)
+
+
+def cache_budget() -> int | None:
+    """Bytes the feature cache may hold: the workshop's ``max_feature_cache_mb`` in a served room, else None."""
+    from tl_widgets.core.room.workshop import workshop_from_env
+
+    ws = workshop_from_env()
+    return ws.max_feature_cache_bytes if ws is not None else None
 
 
 def head_fit_args(feats: FeatureSet, batch_size: int, seed: int | None) -> dict[str, Any]:

@@ -24,10 +24,11 @@ import keras
 import numpy as np
 from numpy.lib.format import open_memmap
 
+from tl_widgets.core.training.feature_cache_trim import META
+
 __all__ = ["FeatureWriter", "open_entry", "FeatureBatches", "SPLITS"]
 
 SPLITS = ("train", "val")
-META = "meta.json"
 
 
 class FeatureWriter:

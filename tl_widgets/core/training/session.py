@@ -37,7 +37,7 @@ _PROCESS_LOCK = threading.Lock()
 _ACTIVE: dict[str, str] = {}
 
 
-StartGate = Callable[[str, threading.Event, Callable[[str], None]], "Callable[[], None] | None"]
+StartGate = Callable[[str, threading.Event, Callable[..., None]], "Callable[[], None] | None"]
 _GATE: StartGate | None = None
 
 
@@ -46,8 +46,9 @@ def set_start_gate(gate: StartGate | None) -> None:
 
     ``gate(run_id, stop_event, say)`` blocks until the run may train and
     returns a function that gives the slot back, or None when Stop was
-    pressed while waiting; ``say(text)`` publishes a notice (e.g. the place in
-    line) on the run's bus. None removes the gate.
+    pressed while waiting; ``say(text, level="info")`` publishes a notice (e.g.
+    the place in line; ``"warning"`` for why the room stopped the run) on the
+    run's bus. None removes the gate.
     """
     global _GATE
     _GATE = gate
@@ -265,7 +266,7 @@ class TrainingSession:
             gate = _GATE
             if gate is not None:
                 release = gate(runner.run_id, self._stop,
-                               lambda text: self.bus.publish(Message(runner.run_id, level="info", text=text)))
+                               lambda text, level="info": self.bus.publish(Message(runner.run_id, level=level, text=text)))
             if gate is not None and release is None:  # stopped while queued: nothing was trained or written
                 result = RunResult(run_id=runner.run_id, status="stopped", metrics={}, history=self.history,
                                    run_dir=None, model=None, duration=time.time() - t0)

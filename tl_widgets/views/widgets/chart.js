@@ -44,7 +44,7 @@ async function evaluatePlotly(source) {
   }
 }
 
-function requestPlotly(model) {
+function requestPlotly(model, viewId) {
   return new Promise((resolve, reject) => {
     const onMessage = (msg, buffers) => {
       if (!msg || msg.type !== "plotly") return;
@@ -61,15 +61,15 @@ function requestPlotly(model) {
       reject(new Error("the kernel did not send Plotly.js (is it running?)"));
     }, LOAD_TIMEOUT_MS);
     model.on("msg:custom", onMessage);
-    model.send({ type: "plotly?", gzip: typeof DecompressionStream === "function" });
+    model.send({ type: "plotly?", view: viewId, gzip: typeof DecompressionStream === "function" });
   });
 }
 
-function loadPlotly(model) {
+function loadPlotly(model, viewId) {
   const version = model.get("_plotly_version");
   const cache = (globalThis[CACHE_KEY] ??= {});
   if (!cache[version]) {
-    cache[version] = requestPlotly(model).catch((err) => {
+    cache[version] = requestPlotly(model, viewId).catch((err) => {
       delete cache[version];
       throw err;
     });
@@ -154,7 +154,7 @@ function render({ model, el }) {
 
   enqueue(async () => {
     try {
-      Plotly = await loadPlotly(model);
+      Plotly = await loadPlotly(model, viewId);
     } catch (err) {
       box.textContent = `Plotly.js could not be loaded: ${err.message}`;
       return;

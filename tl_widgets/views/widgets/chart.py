@@ -7,7 +7,9 @@ order: ``react`` (full redraw), ``extend`` (only the new points, drawn with
 ``Plotly.extendTraces``), ``add_traces``, ``restyle`` and ``relayout``.
 
 How Plotly.js reaches the browser: the widget's ``_esm`` is a few kilobytes.
-The first chart view on a page asks its kernel for Plotly.js once; the kernel
+The first chart view on a page asks its kernel for Plotly.js once (naming the
+view: a chart answers each view once, and a kernel sends only a few bundles at a
+time, :func:`~tl_widgets.views.plotly_bundle.may_send_bundle`); the kernel
 answers with the gzipped ``plotly.min.js`` (about 1.5 MB instead of 4.8 MB) as
 a binary buffer, the page evaluates it as an ES module and caches it on
 ``globalThis`` under the Plotly.js version, and every later chart on the page
@@ -42,13 +44,14 @@ import plotly.io as pio
 import traitlets
 
 from tl_widgets.views.figure_json import apply_relayout, figure_dict, json_values
-from tl_widgets.views.plotly_bundle import plotly_js_payload, plotly_js_version
+from tl_widgets.views.plotly_bundle import may_send_bundle, plotly_js_payload, plotly_js_version
 
 __all__ = ["PlotlyChart"]
 
 _log = logging.getLogger(__name__)
 
 _VIEW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MAX_BUNDLE_VIEWS = 16  # views of one chart that may each ask for Plotly.js once (a page asks once in all)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -108,6 +111,7 @@ class PlotlyChart(anywidget.AnyWidget):
         self._has_xy: list[tuple[bool, bool]] = []
         self._layout: dict[str, Any] = {}
         self.requests_rejected = 0
+        self._bundle_views: set[str] = set()
         self._click_handlers: list[Callable[[dict[str, Any]], None]] = []
         self._load(figure_dict(figure))
         super().__init__(
@@ -344,6 +348,14 @@ class PlotlyChart(anywidget.AnyWidget):
             _log.warning("PlotlyChart ignored an unexpected message from the browser: %.200r", content)
             return
         if content["type"] == "plotly?":
+            view = content.get("view")
+            if not isinstance(view, str) or not _VIEW_ID.match(view) or view in self._bundle_views \
+                    or len(self._bundle_views) >= _MAX_BUNDLE_VIEWS or not may_send_bundle():
+                self.requests_rejected += 1  # once per view, a few views per chart, a few bundles per kernel
+                _log.warning("PlotlyChart refused a Plotly.js request (view %.80r): already answered or over the "
+                             "kernel's rate", view)
+                return
+            self._bundle_views.add(view)
             encoding = "gzip" if content.get("gzip") is True else "identity"
             payload = plotly_js_payload(encoding)
             self.send(
