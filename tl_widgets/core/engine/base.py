@@ -95,11 +95,11 @@ class Engine:
 
     def try_images(self, run_dir: str, items: Sequence[tuple[str, bytes]], **options: Any) -> Any:
         """Tries each ``(name, bytes)`` image on the run's model (a TryOutcome; bad images get their own error)."""
-        return self.call("try_images", run_dir=str(run_dir), items=list(items), **options)
+        return self.call("try_images", run_dir=str(run_dir), items=_as_bytes(items), **options)
 
     def export_preview(self, run_dir: str, fmt: str, files: Sequence[tuple[str, bytes]] = ()) -> Any:
         """Keras beside an export of the run on uploaded files or the validation split (a Preview)."""
-        return self.call("export_preview", run_dir=str(run_dir), fmt=fmt, files=list(files))
+        return self.call("export_preview", run_dir=str(run_dir), fmt=fmt, files=_as_bytes(files))
 
     # -- heavy ------------------------------------------------------------------------------------------------
     def check_dataset(self, path: str, **options: Any) -> Any:
@@ -117,6 +117,11 @@ class Engine:
     def model_card(self, run_dir: str) -> Any:
         """Writes the run's MODEL_CARD.md (a ModelCard)."""
         return self.call("model_card", run_dir=str(run_dir))
+
+
+def _as_bytes(items: Sequence[tuple[str, Any]]) -> list[tuple[str, bytes]]:
+    """``(name, data)`` pairs with ``data`` as bytes (a browser upload's content is a memoryview: not plain data)."""
+    return [(str(name), bytes(data)) for name, data in items]
 
 
 class InProcessEngine(Engine):
