@@ -258,3 +258,39 @@ def test_a_seat_never_imports_tensorflow(room):
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert found["modules"] == [] and found["verified"]
     assert Path(found["run"]).parent.parent.parent == room.seats  # written in the seat's own home
+
+
+def test_a_heavy_job_waits_its_turn_in_the_rooms_queue(room, tmp_path):
+    """With one training slot taken, a health check (heavy) waits in the fair queue, and runs once it is free."""
+    from PIL import Image
+
+    from tl_widgets.core.room.queue import TrainingQueue, queue_gate
+    from tl_widgets.core.training.session import set_start_gate
+
+    folder = room.data / "queued-check"
+    for k, shade in enumerate((30, 220)):
+        (folder / f"c{k}").mkdir(parents=True, exist_ok=True)
+        for i in range(4):
+            Image.new("RGB", (16, 16), (shade, shade + i, shade)).save(folder / f"c{k}" / f"{i}.png")
+    queue = TrainingQueue(room.seats / "room.sqlite", 1)
+    trainer, checker = room.seat("q-trainer"), room.seat("q-checker")
+    set_start_gate(queue_gate(queue, trainer.name))
+    try:
+        bus = EventBus()
+        batches = threading.Event()
+        bus.subscribe(lambda e: batches.set() if e.kind == "batch_end" else None)
+        session = room.engine(trainer).session(tiny_config(trainer, epochs=30, per_class=60), bus=bus)
+        session.start()
+        assert batches.wait(120)
+        done: list = []
+        check = threading.Thread(target=lambda: done.append(room.engine(checker).check_dataset(str(folder),
+                                                                                               embeddings=False)))
+        check.start()
+        time.sleep(3)
+        assert check.is_alive() and not done  # in line behind the training
+        session.stop()
+        assert session.wait(120).status == "stopped"
+        check.join(120)
+        assert done and sum(done[0].counts.values()) == 8
+    finally:
+        set_start_gate(None)

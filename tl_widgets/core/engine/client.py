@@ -97,6 +97,24 @@ class WorkerEngine(Engine):
         return conn
 
     def call(self, job: str, **kwargs: Any) -> Any:
+        """Runs ``job`` in the room's workers; a heavy one first waits its turn in the room's fair queue (the one
+        gate trainings pass), so an export or a health check never runs beside everyone's trainings unqueued."""
+        import secrets
+
+        from tl_widgets.core.engine.jobs import JOBS
+        from tl_widgets.core.training.session import start_gate
+
+        gate = start_gate() if JOBS.get(job) is not None and JOBS[job].lane == "heavy" else None
+        release = None
+        if gate is not None:
+            release = gate(f"{job.replace('_', '-')}-{secrets.token_hex(6)}", threading.Event(), lambda *a, **k: None)
+        try:
+            return self._call(job, kwargs)
+        finally:
+            if release is not None:
+                release()
+
+    def _call(self, job: str, kwargs: dict[str, Any]) -> Any:
         conn = self.open(job, kwargs)
         try:
             while True:
@@ -302,6 +320,16 @@ class RemoteSession:
         if not self.running:
             return
         self._stop.set()
+        self._send_stop()
+
+    def _forward_stop(self) -> None:
+        """While the run trains: a stop flag set by anyone (Stop, the room's time limit) reaches the worker."""
+        while not self._done.is_set():
+            if self._stop.wait(0.5):
+                self._send_stop()
+                return
+
+    def _send_stop(self) -> None:
         with self._conn_lock:
             if self._conn is not None:
                 try:
@@ -327,8 +355,8 @@ class RemoteSession:
         try:
             gate = start_gate()
             if gate is not None:
-                release = gate(run_id, self._stop, lambda text: self.bus.publish(Message(run_id, level="info",
-                                                                                          text=text)))
+                release = gate(run_id, self._stop, lambda text, level="info": self.bus.publish(
+                    Message(run_id, level=level, text=text)))
             if gate is not None and release is None:  # stopped while queued: nothing was trained or written
                 result = RunResult(run_id=run_id, status="stopped", metrics={}, history=self.history, run_dir=None,
                                    duration=time.time() - t0)
@@ -354,8 +382,8 @@ class RemoteSession:
         conn = self.engine.open("train", kwargs)
         with self._conn_lock:
             self._conn = conn
-        if self._stop.is_set():
-            self.stop()
+        # Stop pressed, or the room's time limit set the stop flag itself: the worker is told either way.
+        threading.Thread(target=self._forward_stop, name="tlw-remote-stop", daemon=True).start()
         try:
             while True:
                 message = _receive(conn)
