@@ -110,9 +110,13 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         return
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, insecure: bool = False) -> bool:
+    import ssl
+
+    # ``insecure``: our own server's self-signed certificate (``serve --https``); the probe only asks "is it up?"
+    context = ssl._create_unverified_context() if insecure and url.startswith("https:") else None  # noqa: S323
     try:
-        with urllib.request.urlopen(url, timeout=2):
+        with urllib.request.urlopen(url, timeout=2, context=context):
             return True
     except urllib.error.HTTPError:
         return True  # any status means the server is up
@@ -153,6 +157,7 @@ def start_server(artifacts_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
         cwd: str | os.PathLike[str] | None = None,
         timeout: float = 90.0,
         name: str = "server",
+        insecure: bool = False,
     ) -> ServerProcess:
         port = ready_url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[-1]
         log_path = artifacts_dir / f"{name}-{port}.log"
@@ -163,7 +168,7 @@ def start_server(artifacts_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
         server = ServerProcess(proc=proc, ready_url=ready_url, log_path=log_path, _log=log)
         started.append(server)
         deadline = time.monotonic() + timeout
-        while not _answers(ready_url):
+        while not _answers(ready_url, insecure):
             if proc.poll() is not None:
                 server.stop()
                 raise RuntimeError(
@@ -206,6 +211,28 @@ def chromium() -> Iterator[Any]:
         try:
             yield browser
         finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def launch() -> Iterator[Callable[[list[str]], Any]]:
+    """``launch(extra_args) -> Browser``: Chromium with the suite's flags plus ``extra_args`` (a fake camera, a
+    host name mapped to 127.0.0.1, ...), closed at the end of the module."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.fail("Browser tests need Chromium: `apt-get install chromium`. Received: no chromium on PATH")
+    with sync_playwright() as pw:
+        browsers: list[Any] = []
+
+        def start(extra: list[str]) -> Any:
+            browsers.append(pw.chromium.launch(executable_path=executable, args=[*CHROMIUM_ARGS, *extra],
+                                               headless=True))
+            return browsers[-1]
+
+        yield start
+        for browser in browsers:
             browser.close()
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator
 
 import nbformat
 import pytest
 
-from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
 from tests.browser.studio_page import CapturePage, StudioPage
 
 FAKE_CAMERA = ["--use-fake-device-for-media-stream"]
@@ -30,27 +28,6 @@ used.add_class("tlw-test-used")
 panel = CapturePanel(default_home(), lambda folder: setattr(used, "value", folder))
 display(widgets.VBox([panel, used]))
 """
-
-
-@pytest.fixture(scope="module")
-def launch() -> Iterator[Callable[[list[str]], Any]]:
-    """``launch(extra_args) -> Browser``: Chromium with the suite's flags plus ``extra_args``."""
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium_path()
-    if executable is None:
-        pytest.fail("Browser tests need Chromium: `apt-get install chromium`. Received: no chromium on PATH")
-    with sync_playwright() as pw:
-        browsers: list[Any] = []
-
-        def start(extra: list[str]) -> Any:
-            browsers.append(pw.chromium.launch(executable_path=executable, args=[*CHROMIUM_ARGS, *extra],
-                                               headless=True))
-            return browsers[-1]
-
-        yield start
-        for browser in browsers:
-            browser.close()
 
 
 @pytest.fixture(scope="module")

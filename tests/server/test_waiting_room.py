@@ -65,7 +65,7 @@ def test_bad_input():
 
 @pytest.mark.parametrize("flag", ["--max-starting=0", "--max-starting=x", "--max-starting=-1"])
 def test_the_server_entry_point_refuses_a_bad_limit(flag):
-    from tl_widgets.server.voila_launch import main
+    from tl_widgets.server.voila_entry import main
 
     with pytest.raises(SystemExit, match="--max-starting=<n >= 1>"):
         main([flag, "--"])

@@ -58,7 +58,8 @@ def register(sub: Any) -> None:
                        minutes=workshop_default("unconnected_minutes")))
     p.add_argument("--max-seats", type=int, default=None, metavar="N",
                    help=_("student kernels at once; later visitors see 'the room is full' (default: the workshop's, "
-                          "else (memory - 2 GiB) / 1 GiB)"))
+                          "else sized from memory: 0.25 GiB per seat beside 1 GiB per engine worker, 1 GiB per seat "
+                          "with --engine in-process)"))
     p.add_argument("--skip-weights-check", action="store_true",
                    help=_("start even when an allowed backbone's weights are not cached (they will download)"))
     p.add_argument("--instructor-port", type=int, default=0,
@@ -72,6 +73,11 @@ def register(sub: Any) -> None:
                    help=_("GPUs on this machine to spread the workers over (each worker sees one; default 0)"))
     p.add_argument("--gpu-memory-fraction", type=float, default=None, metavar="F",
                    help=_("with JAX, the share of a GPU's memory one worker may take (default: as needed)"))
+    p.add_argument("--https", action="store_true",
+                   help=_("serve over HTTPS with a self-signed certificate for this machine (made once, kept in the "
+                          "home); prints its SHA-256 fingerprint for students to compare"))
+    p.add_argument("--certfile", metavar="PEM", help=_("serve over HTTPS with this certificate (with --keyfile)"))
+    p.add_argument("--keyfile", metavar="PEM", help=_("the certificate's private key (with --certfile)"))
     p.add_argument("--preheat", type=int, default=0, metavar="N",
                    help=_("Studio pages Voilà prepares before students arrive (its kernel pool; default 0)"))
     p.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="F",
@@ -120,13 +126,52 @@ def build_options(args: argparse.Namespace) -> LaunchOptions:
     if not 1 <= starting <= 1024:
         raise ValueError(f"Expected --max-starting between 1 and 1024. Received: {starting}")
     token = resolve_token(args)
+    certfile, keyfile = tls_files(args)
     return LaunchOptions(
-        port=args.port, ip=args.ip, data_roots=roots, token=token,
+        port=args.port, ip=args.ip, data_roots=roots, token=token, certfile=certfile, keyfile=keyfile,
         max_upload_bytes=int(upload_mb * 2**20), threads=threads, cull_idle_s=int(idle * 60),
         strip_sources=True, workshop=workshop.path if workshop else None, seats=seats_root(),
-        max_starting=starting, preheat=_preheat(args), max_seats=seats if seats is not None else limits.seats,
+        max_starting=starting, preheat=_preheat(args), max_seats=seats if seats is not None else _seats(args, limits),
         cull_unconnected_s=max(1, int(unconnected * 60)),
     )
+
+
+def _seats(args: argparse.Namespace, limits: Any) -> int:
+    """The room's seat cap when neither the workshop file nor ``--max-seats`` sets one: sized from memory, for thin
+    seats and the engine's workers (``--engine local``/``ray://``) or for kernels that train themselves."""
+    from tl_widgets.core.room.workshop import seats_for_memory
+
+    if getattr(args, "engine", "local") == "in-process":
+        return seats_for_memory()
+    local_workers = limits.training_slots + 1 if getattr(args, "engine", "local") == "local" else 0
+    return seats_for_memory(workers=local_workers)
+
+
+def tls_files(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """``(certfile, keyfile)`` from ``--certfile``/``--keyfile`` or ``--https`` (a self-signed one; its fingerprint
+    is printed), else ``(None, None)``.
+
+    Raises:
+        ValueError: Only one of the pair, ``--https`` with a certificate, or files that do not load.
+    """
+    from tl_widgets.server.tls import self_signed, server_context
+
+    cert, key = getattr(args, "certfile", None), getattr(args, "keyfile", None)
+    if bool(cert) != bool(key):
+        raise ValueError(f"Expected --certfile and --keyfile together. Received: --certfile={cert!r}, --keyfile={key!r}")
+    if cert and getattr(args, "https", False):
+        raise ValueError("Expected either --https (a self-signed certificate) or --certfile/--keyfile. Received: both")
+    if cert:
+        server_context(cert, key)  # refused here, with the reason, rather than by the server after start
+        return Path(cert).resolve(), Path(key).resolve()
+    if not getattr(args, "https", False):
+        return None, None
+    from tl_widgets.core.settings import home_path
+
+    cert_path, key_path, sha256 = self_signed(home_path("tls"))
+    print(_("HTTPS with a self-signed certificate: browsers will warn once; its SHA-256 fingerprint is {fingerprint}"
+            ).format(fingerprint=sha256), flush=True)
+    return cert_path, key_path
 
 
 def _preheat(args: argparse.Namespace) -> int:
@@ -168,7 +213,7 @@ def instructor_options(opts: LaunchOptions, port: int = 0) -> LaunchOptions:
     if not 0 <= port < 65536 or (port and port == opts.port):
         raise ValueError(f"Expected --instructor-port between 0 and 65535, not the Studio's. Received: {port}")
     return LaunchOptions(port=port, ip=opts.ip, token=new_token(), threads=1, strip_sources=True,
-                         workshop=opts.workshop, seats=opts.seats)
+                         workshop=opts.workshop, seats=opts.seats, certfile=opts.certfile, keyfile=opts.keyfile)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ Tornado's access log and its ``HTTPError`` warnings print the whole URI of a
 refused request (``...?token=...``); jupyter_server's ``log_request`` scrubs
 only the access lines it writes. :func:`install_log_scrubber` makes every log
 record of the server process pass through :func:`scrub_secrets`, whichever
-logger wrote it. Called by ``python -m tl_widgets.server.voila_launch`` before
+logger wrote it. Called by ``python -m tl_widgets.server.voila_entry`` before
 Voilà starts.
 """
 

@@ -20,7 +20,7 @@ request goes through, in order:
 
 Every request is logged by jupyter_server's ``log_request``, which scrubs the
 token (and here the tickets) from the URLs it logs; Tornado's default access
-log prints them whole. Only ``python -m tl_widgets.server.voila_launch``
+log prints them whole. Only ``python -m tl_widgets.server.voila_entry``
 imports this module.
 """
 

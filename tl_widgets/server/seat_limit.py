@@ -17,7 +17,7 @@ has loaded), so a room needs a cap that does not depend on browsers behaving.
 
 Which kernel a page request started is passed back through :data:`KERNEL_OF_REQUEST`
 (a context variable the handler sets around its work; Voilà starts the kernel in
-that request's task). Only ``python -m tl_widgets.server.voila_launch`` imports this module.
+that request's task). Only ``python -m tl_widgets.server.voila_entry`` imports this module.
 """
 
 from __future__ import annotations

@@ -5,15 +5,7 @@ the safe defaults for shared use (token, upload limit, thread limits, idle
 culling, no sources). Both build a :class:`LaunchOptions` and call
 :func:`run_voila`.
 
-This module is also the entry point the server runs (``python -m
-tl_widgets.server.voila_launch [--websocket-max-bytes=N] [--local-only] --
-VOILA_ARGS``): it hands Voilà an integer websocket limit (Voilà reads
-``--Voila.tornado_settings`` from the command line as strings), turns the
-Host-header check back on for a loopback server (Voilà turns it off, which
-lets a web page reach a local server through DNS rebinding), and takes the
-access token from ``$TL_WIDGETS_TOKEN`` — never from the command line, which
-``ps`` shows to every user — removing it from the environment before any
-kernel starts.
+The server process itself runs :mod:`tl_widgets.server.voila_entry`.
 
 Importing this module stays light: no widgets, Keras or Voilà.
 """
@@ -128,6 +120,9 @@ class LaunchOptions:
             "waiting for a seat, N ahead" page (:mod:`tl_widgets.server.waiting_room`).
         preheat: Studio pages Voilà prepares before anyone asks (its kernel pool: ``preheat_kernel``,
             ``pool_size``); 0: none.
+        certfile: A PEM certificate to serve HTTPS with (None: HTTP); ``keyfile`` is its private key
+            (:mod:`tl_widgets.server.tls`). Browsers give the camera only to https pages (or localhost).
+        keyfile: The certificate's private key.
         max_seats: Student kernels at once (None: no cap); later visitors get a "room full" page
             (:mod:`tl_widgets.server.seat_limit`).
         cull_unconnected_s: Shut down a kernel whose page never connected this long after it was sent
@@ -148,6 +143,8 @@ class LaunchOptions:
     max_starting: int | None = None
     preheat: int = 0
     max_seats: int | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
     cull_unconnected_s: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -161,7 +158,7 @@ class LaunchOptions:
         """The page URL without the token."""
         host = "127.0.0.1" if self.ip in ("0.0.0.0", "", "::") else self.ip
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}/"
+        return f"{'https' if self.certfile else 'http'}://{host}:{self.port}/"
 
     @property
     def url(self) -> str:
@@ -194,6 +191,8 @@ def voila_argv(opts: LaunchOptions, notebook: Path | None = None) -> list[str]:
         args += ["--preheat_kernel=True", f"--pool_size={int(opts.preheat)}"]
     ws = opts.websocket_max_bytes
     flags = [f"--websocket-max-bytes={ws}"] if ws is not None else []
+    if opts.certfile is not None:
+        flags += [f"--certfile={opts.certfile}", f"--keyfile={opts.keyfile}"]
     if opts.max_starting:
         flags.append(f"--max-starting={int(opts.max_starting)}")
     if opts.max_seats:
@@ -202,7 +201,7 @@ def voila_argv(opts: LaunchOptions, notebook: Path | None = None) -> list[str]:
         flags.append(f"--unconnected-s={int(opts.cull_unconnected_s)}")
     if is_loopback(opts.ip):
         flags.append("--local-only")
-    return [sys.executable, "-m", "tl_widgets.server.voila_launch", *flags, "--", *args]
+    return [sys.executable, "-m", "tl_widgets.server.voila_entry", *flags, "--", *args]
 
 
 def kernel_env(opts: LaunchOptions, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -242,10 +241,14 @@ def _has_display() -> bool:
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
+    import ssl
+
     deadline = time.monotonic() + timeout
+    # Our own server on this machine, possibly with a self-signed certificate: this probe only asks "is it up?".
+    context = ssl._create_unverified_context() if url.startswith("https:") else None  # noqa: S323
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2, context=context):
                 return True
         except urllib.error.HTTPError:
             return True  # any status (403 without a token) means it is up
@@ -340,56 +343,3 @@ def run_voila(
         for _, other in others:
             _stop(other)
         signal.signal(signal.SIGTERM, previous)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m tl_widgets.server.voila_launch [FLAGS] -- VOILA_ARGS``.
-
-    Flags: ``--websocket-max-bytes=N``, ``--local-only``, and the room's
-    ``--max-starting=N``, ``--max-seats=N``, ``--unconnected-s=N`` (any of
-    these serves the Studio behind the room's door: :mod:`tl_widgets.server.room_server`).
-    The token is read from ``$TL_WIDGETS_TOKEN`` and removed from the
-    environment (the kernels inherit it otherwise); without it Voilà serves
-    without authentication. Requests are logged with the token scrubbed.
-    """
-    from jupyter_server.log import log_request
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    settings: dict[str, object] = {"log_function": log_request}
-    room: dict[str, float] = {}
-    while args and args[0] != "--":
-        flag = args.pop(0)
-        name, _, value = flag.partition("=")
-        if name == "--local-only" and not value:
-            settings["allow_remote_access"] = False  # Host header must name this machine (no DNS rebinding)
-        elif name == "--websocket-max-bytes" and value.isdigit():
-            settings["websocket_max_message_size"] = int(value)
-        elif name in ("--max-starting", "--max-seats", "--unconnected-s") and value.isdigit() and int(value) >= 1:
-            room[name[2:].replace("-", "_")] = int(value)
-        else:
-            raise SystemExit("Expected --websocket-max-bytes=<bytes>, --max-starting=<n >= 1>, --max-seats=<n >= 1>, "
-                             f"--unconnected-s=<n >= 1> or --local-only before '--'. Received: {flag!r}")
-    if args and args[0] == "--":
-        args.pop(0)
-    if any(a.split("=")[0] in ("--token", "--Voila.token") for a in args):
-        raise SystemExit("Expected the token in $TL_WIDGETS_TOKEN. Received: a token on the command line")
-    token = os.environ.pop(TOKEN_ENV, "")
-    for name in ("JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE"):
-        os.environ.pop(name, None)
-    from tl_widgets.server.log_scrub import install_log_scrubber
-
-    install_log_scrubber()
-    from voila.app import Voila
-
-    if room:  # serve: the Studio page behind the room's door (cookie, clean URL, seat cap, waiting line)
-        from tl_widgets.server.room_server import RoomOptions, room_settings, room_voila
-
-        settings.update(room_settings(RoomOptions(max_starting=int(room.get("max_starting", 0)) or None,
-                                                  max_seats=int(room.get("max_seats", 0)),
-                                                  unconnected_s=float(room.get("unconnected_s", 120)))))
-        Voila = room_voila()  # noqa: N806
-    Voila.launch_instance(argv=args, tornado_settings=settings, token=token or None)
-
-
-if __name__ == "__main__":
-    main()

@@ -35,10 +35,16 @@ from tl_widgets.core.config.schema import DataConfig, ModelConfig, StrategyConfi
 from tl_widgets.core.settings import DATA_ROOTS_ENV, SEATS_ENV, WORKSHOP_ENV
 
 __all__ = ["Workshop", "WorkshopError", "load_workshop", "workshop_from_dict", "workshop_from_env", "served_defaults",
-           "workshop_default", "check_workshop_value", "seats_for_memory", "WORKSHOP_ENV", "SEAT_MEMORY_BYTES"]
+           "workshop_default", "check_workshop_value", "seats_for_memory", "WORKSHOP_ENV", "SEAT_MEMORY_BYTES",
+           "THIN_SEAT_MEMORY_BYTES", "WORKER_MEMORY_BYTES"]
 
 SEAT_MEMORY_BYTES = 2**30
-"""Memory one seat is given when ``max_seats`` is sized from the machine (a Studio kernel after a run: ~0.6-0.9 GiB)."""
+"""Memory one seat is given when ``max_seats`` is sized from the machine and every kernel trains itself
+(``serve --engine in-process``: a Studio kernel after a run holds ~0.6-0.9 GiB)."""
+THIN_SEAT_MEMORY_BYTES = 2**28
+"""Memory one seat is given when the room's engine workers do the Keras work (a thin Studio kernel: ~0.1 GiB PSS)."""
+WORKER_MEMORY_BYTES = 2**30
+"""Memory one engine worker is given (TensorFlow warm, a run's model and data: ~0.4-0.9 GiB)."""
 RESERVED_MEMORY_BYTES = 2 * 2**30
 """Memory kept for the system and the server before seats are counted."""
 
@@ -184,13 +190,20 @@ _REQUIRED = tuple(n for n, f in _FIELDS.items()
                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 
 
-def seats_for_memory(total_bytes: int | None = None) -> int:
-    """The default ``max_seats``: (memory − 2 GiB kept for the system) // 1 GiB per seat, at least 1."""
+def seats_for_memory(total_bytes: int | None = None, *, workers: int | None = None) -> int:
+    """The default ``max_seats``, from the machine's memory, at least 1.
+
+    With the room's engine (``workers`` engine worker processes): (memory − 2 GiB − 1 GiB per worker) // 0.25 GiB
+    per thin seat. Without (``workers=None``: every kernel trains itself): (memory − 2 GiB) // 1 GiB per seat.
+    """
     if total_bytes is None:
         import psutil
 
         total_bytes = int(psutil.virtual_memory().total)
-    return max(1, (int(total_bytes) - RESERVED_MEMORY_BYTES) // SEAT_MEMORY_BYTES)
+    if workers is None:
+        return max(1, (int(total_bytes) - RESERVED_MEMORY_BYTES) // SEAT_MEMORY_BYTES)
+    left = int(total_bytes) - RESERVED_MEMORY_BYTES - int(workers) * WORKER_MEMORY_BYTES
+    return max(1, left // THIN_SEAT_MEMORY_BYTES)
 
 
 def workshop_default(name: str) -> Any:
