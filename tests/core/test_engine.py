@@ -124,7 +124,7 @@ def test_a_config_must_write_in_the_seat_and_read_the_roots(room, tmp_path):
 
 def test_the_gateway_checks_who_asks(room, tmp_path):
     theirs = room.seat("someone-else", pid=1)  # a seat another process owns
-    with pytest.raises(EngineError, match="from the kernel that owns seat-someone-else"):
+    with pytest.raises(EngineError, match="from a kernel of seat-someone-else"):
         room.engine(theirs).block_names("demo_cnn")
     outside = tmp_path / "seat-outside"
     outside.mkdir()

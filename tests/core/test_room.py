@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -272,3 +273,66 @@ def test_the_feature_cache_budget_is_the_rooms(tmp_path, monkeypatch):
     monkeypatch.setenv(SEATS_ENV, str(tmp_path / "seats"))
     monkeypatch.setenv(DATA_ROOTS_ENV, str(tmp_path))
     assert cache_budget() == int(workshop_default("max_feature_cache_mb") * 2**20)
+
+
+_TAB = r"""
+import json, sys
+from tl_widgets.core.room.seat import open_seat
+seat = open_seat(sys.argv[1])
+print(json.dumps({"home": str(seat.home), "rejoined": seat.rejoined, "student": seat.student}), flush=True)
+sys.stdin.readline()  # the tab stays open until the test closes it
+"""
+
+
+def _open_tab(root, student: str | None):
+    import subprocess
+    import sys
+
+    from tl_widgets.core.settings import STUDENT_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != STUDENT_ENV}
+    if student is not None:
+        env[STUDENT_ENV] = student
+    proc = subprocess.Popen([sys.executable, "-c", _TAB, str(root)], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    return proc, json.loads(proc.stdout.readline())
+
+
+def _close_tab(proc) -> None:
+    proc.stdin.close()
+    proc.wait(30)
+
+
+def test_a_students_tabs_share_one_seat_and_the_last_one_out_cleans_up(tmp_path):
+    """#26: a reload or a second tab of the same browser rejoins the student's seat (runs, captures, uploads);
+    another browser gets its own; the seat's temporary files go when its last tab does."""
+    from tl_widgets.core.room.seat import SEAT_FILE, list_seats, seat_pids
+
+    root = tmp_path / "seats"
+    a1, first = _open_tab(root, "a" * 32)
+    a2, second = _open_tab(root, "a" * 32)
+    b1, other = _open_tab(root, "b" * 32)
+    lone, alone = _open_tab(root, None)  # no room cookie: a seat of its own
+    try:
+        assert first["home"] == second["home"] and second["rejoined"] and not first["rejoined"]
+        assert other["home"] != first["home"] and alone["home"] not in (first["home"], other["home"])
+        info = json.loads((Path(first["home"]) / SEAT_FILE).read_text())
+        assert sorted(seat_pids(info)) == sorted([a1.pid, a2.pid])
+        (Path(first["home"]) / "tmp" / "scratch").write_text("work")
+        _close_tab(a1)
+        assert (Path(first["home"]) / "tmp" / "scratch").exists()  # the other tab still uses it
+        assert seat_pids(json.loads((Path(first["home"]) / SEAT_FILE).read_text())) == [a2.pid]
+        _close_tab(a2)
+        info = json.loads((Path(first["home"]) / SEAT_FILE).read_text())
+        assert info["ended"] and not (Path(first["home"]) / "tmp").exists() and not seat_pids(info)
+        a3, back = _open_tab(root, "a" * 32)  # the student comes back later: the same seat, reopened
+        try:
+            assert back["home"] == first["home"] and back["rejoined"]
+            assert "ended" not in json.loads((Path(first["home"]) / SEAT_FILE).read_text())
+        finally:
+            _close_tab(a3)
+        assert len(list_seats(root)) == 3
+    finally:
+        for proc in (a1, a2, b1, lone):
+            if proc.poll() is None:
+                _close_tab(proc)

@@ -102,13 +102,21 @@ def test_a_second_tab_of_the_same_student_cannot_queue_a_second_run(seat_env, tm
     ws = _workshop(tmp_path)
     first = _studio(workshop=ws, background=False)
     seat_module._CURRENT = None
-    second = _studio(workshop=ws, background=False)  # another tab of the same browser: another seat
+    second = _studio(workshop=ws, background=False)  # another tab of the same browser: the same seat (#26)
     try:
-        assert first.seat.name != second.seat.name and first.seat.student == second.seat.student
-        TrainingQueue(first.seat.home.parent / QUEUE_FILE, slots=1).enter(first.seat.name, "run-tab1",
-                                                                          student=first.seat.student)
-        with pytest.raises(PanelError, match="one training at a time per student.*run-tab1"):
-            second.check_limits(second.config)
+        assert first.seat.name == second.seat.name and second.seat.rejoined and not first.seat.rejoined
+        queue = TrainingQueue(first.seat.home.parent / QUEUE_FILE, slots=1)
+        queue.enter(first.seat.name, "run-tab1", student=first.seat.student)
+        row = queue.student_place(first.seat.student)
+        # the place belongs to another kernel (tab) of this student: a second tab is refused
+        queue_pid = row["pid"]
+        monkeypatch_pid = pytest.MonkeyPatch()
+        monkeypatch_pid.setattr("os.getpid", lambda: queue_pid + 1)
+        try:
+            with pytest.raises(PanelError, match="one training at a time per student.*run-tab1"):
+                second.check_limits(second.config)
+        finally:
+            monkeypatch_pid.undo()
         first.check_limits(first.config)  # the tab that holds the place is not refused by itself
     finally:
         _close(first)
@@ -179,7 +187,8 @@ def test_the_instructor_view_lists_ended_seats_and_shuts_one_down(tmp_path, monk
     monkeypatch.setattr(tempfile, "tempdir", None)
     live, gone = open_seat(tmp_path / "seats"), open_seat(tmp_path / "seats")
     info = json.loads((gone.home / SEAT_FILE).read_text())
-    (gone.home / SEAT_FILE).write_text(json.dumps({**info, "pid": 999_999_999}))  # its kernel died
+    dead = [{"pid": 999_999_999, "started": 0}]  # its kernel died
+    (gone.home / SEAT_FILE).write_text(json.dumps({**info, "pid": 999_999_999, "kernels": dead}))
     panel = RoomPanel(tmp_path / "seats", every_s=0)
     try:
         listed = {s["seat"]: s["alive"] for s in panel.seats}

@@ -74,6 +74,7 @@ HOME_LAYOUT: dict[str, str] = {
     "tmp": "tmp",                              # a seat's temporary files (removed when its kernel ends)
     "control": "control",                      # a seat's requests from the instructor (stop a run)
     "tls": "tls",                              # ``serve --https``: the self-signed certificate and its key
+    "uploads": "uploads",                      # a served seat's uploaded zips (kept for the student's other tabs)
 }
 
 

@@ -52,6 +52,9 @@ class DataPanel(widgets.VBox):
         max_files: Most files in an upload (None: 5000).
         space_check: Called with an upload's size before it is saved; raises PanelError to refuse
             it (a seat's disk quota).
+        engine: Draws the augmentation preview (None: this process's).
+        uploads_dir: Where uploads are kept (a served seat's own folder, so a reload finds them; None: a private
+            temporary folder of this kernel).
     """
 
     source = traitlets.Unicode("demo", help="Where images come from: 'demo', 'folder' or 'zip'.")
@@ -65,7 +68,8 @@ class DataPanel(widgets.VBox):
     def __init__(self, config: DataConfig | None = None, data_roots: Sequence[str | os.PathLike[str]] | None = None,
                  max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_batch_size: int | None = None,
                  max_extract_bytes: int | None = None, max_files: int | None = None,
-                 space_check: Any = None, engine: Any = None) -> None:
+                 space_check: Any = None, engine: Any = None, uploads_dir: str | os.PathLike[str] | None = None
+                 ) -> None:
         self.roots = _data_roots(data_roots)
         self.engine = engine  # draws the augmentation preview (None: this process's)
         bs_lo, bs_hi = field_bounds(DataConfig, "batch_size")
@@ -78,6 +82,10 @@ class DataPanel(widgets.VBox):
         self.guard = Guard(self.notice)
         self._uploads: dict[str, Path] = {}  # saved zip path -> extracted class root
         self._upload_dir: Path | None = None
+        if uploads_dir is not None:  # a served seat's own folder: uploads outlive this tab (a reload finds them)
+            self._upload_dir = Path(uploads_dir)
+            self._upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._find_uploads()
         self._base = DataConfig()
 
         self.source_picker = widgets.ToggleButtons(
@@ -268,7 +276,7 @@ class DataPanel(widgets.VBox):
             self.guard.refusals += 1
             self.notice.show(_("Refused {name}: {reason}").format(name=repr(name), reason=exc))
             return None
-        n = len(self._uploads) + 1
+        n = 1 + max((int(Path(z).stem.split("-")[-1]) for z in self._uploads), default=0)
         zip_path = (self._upload_dir / f"upload-{n}.zip").resolve()
         target = self._upload_dir / f"upload-{n}"
         try:
@@ -291,6 +299,26 @@ class DataPanel(widgets.VBox):
         self._show_where()
         self.refresh()
         return zip_path
+
+    def _find_uploads(self) -> None:
+        """Registers the uploads already in :attr:`_upload_dir` (this seat's, from an earlier tab)."""
+        from tl_widgets.core.data.images import DataError
+        from tl_widgets.core.data.zipsafe import find_class_root
+
+        assert self._upload_dir is not None
+        for zip_path in sorted(self._upload_dir.glob("upload-*.zip")):
+            folder = zip_path.with_suffix("")
+            if not zip_path.stem.split("-")[-1].isdigit() or zip_path.is_symlink() or not folder.is_dir():
+                continue  # not one of ours, or its extraction did not finish
+            try:
+                self._uploads[str(zip_path.resolve())] = find_class_root(folder)
+            except DataError:
+                continue  # an extraction that holds no class folders is not offered again
+
+    @property
+    def uploads(self) -> list[str]:
+        """The zips uploaded in this seat (this tab's and earlier tabs'), oldest first."""
+        return list(self._uploads)
 
     # -- report -----------------------------------------------------------------
     def refresh(self) -> None:

@@ -139,7 +139,7 @@ class SeatLimitedKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]
         if not self.seats_root:
             return []
         from tl_widgets.core.room.control import shutdown_requested
-        from tl_widgets.core.room.seat import list_seats
+        from tl_widgets.core.room.seat import list_seats, seat_pids
 
         by_pid = {}
         for kernel_id in ids:
@@ -148,8 +148,6 @@ class SeatLimitedKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]
                 by_pid[int(pid)] = kernel_id
         out = []
         for home, info in list_seats(self.seats_root):
-            if shutdown_requested(home):
-                kernel_id = by_pid.get(int(info.get("pid", -1)))
-                if kernel_id is not None:
-                    out.append(kernel_id)
+            if shutdown_requested(home):  # every tab's kernel of that seat
+                out += [by_pid[pid] for pid in seat_pids(info) if pid in by_pid]
         return out

@@ -19,12 +19,12 @@ import ipywidgets as widgets
 from tl_widgets.core.config.schema import ConfigError, TrainConfig
 from tl_widgets.core.engine import Engine, resolve_engine
 from tl_widgets.core.i18n import _
-from tl_widgets.core.settings import MAX_UPLOAD_ENV, captures_home, default_home
+from tl_widgets.core.settings import MAX_UPLOAD_ENV, captures_home, default_home, home_path
 from tl_widgets.panels.data import DataPanel
 from tl_widgets.panels.kit.validation import Notice, PanelError
 from tl_widgets.panels.kit.validation import data_roots as resolve_data_roots
 from tl_widgets.panels.train import TrainPanel
-from tl_widgets.studio.chrome import CodeView, RunBar, StepHeader, loading_text
+from tl_widgets.studio.chrome import CodeView, NameBox, RunBar, StepHeader, loading_text, room_header
 from tl_widgets.studio.defaults import ALIASES, HELP, STEPS, TABS, default_studio_config
 from tl_widgets.studio.limits import check_disk, check_limits, disk_left, fit_to_workshop, upload_limit
 from tl_widgets.studio.loading import StepLoader, build_extra_parts, build_model_parts
@@ -132,7 +132,8 @@ class Studio(widgets.VBox):
             cfg.data, data_roots=[*resolve_data_roots(data_roots), self.captures],
             max_upload_bytes=upload_limit(max_upload_bytes, ws), max_batch_size=ws.max_batch_size if ws else None,
             max_extract_bytes=ws.max_extract_bytes if ws else None, max_files=ws.max_files if ws else None,
-            space_check=self._check_disk, engine=self.engine)
+            space_check=self._check_disk, engine=self.engine,
+            uploads_dir=home_path("uploads", self.seat.home) if self.seat is not None else None)
         self.train: TrainPanel = TrainPanel(cfg, config_source=lambda: self.config, n_blocks=0,
                                             max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
                                             store=store, engine=self.engine)
@@ -162,11 +163,8 @@ class Studio(widgets.VBox):
         self.code_view = CodeView(lambda: self.config, self.notice)
         self.show_code_button, self.code = self.code_view.button, self.code_view.code
         self.resume_slot = widgets.VBox()
-        header: list[widgets.Widget] = []
-        if ws is not None and ws.summary():  # a room served without a workshop file has limits, no banner
-            banner = widgets.HTML(f"<i>{html.escape(ws.summary())}</i>")
-            banner.add_class("tlw-workshop")
-            header.append(banner)
+        header, name_box = room_header(self.seat, ws, self.notice)
+        self.name_box: NameBox | None = name_box  # a served seat's "Your name" line
         super().__init__([*header, self.resume_slot, self.steps, self.run_bar, self.tabs, self.notice,
                           self.code_view, AccessibilityHelper()])
         self.add_class("tlw-studio")

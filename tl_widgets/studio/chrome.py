@@ -23,7 +23,7 @@ import traitlets
 
 from tl_widgets.core.i18n import _
 
-__all__ = ["StepHeader", "RunBar", "CodeView", "loading_text"]
+__all__ = ["StepHeader", "RunBar", "CodeView", "NameBox", "loading_text", "room_header"]
 
 
 class StepHeader(widgets.VBox):
@@ -242,3 +242,60 @@ def loading_text() -> widgets.HTML:
     box = widgets.HTML("<i>" + html.escape(_("Loading TensorFlow…")) + "</i>")
     box.add_class("tlw-loading")
     return box
+
+
+class NameBox(widgets.HBox):
+    """A served seat's "Your name" line: the name the instructor sees for this seat (kept with the seat).
+
+    Args:
+        name: The name already recorded ("" when none).
+        on_name: Records a name; returns it as recorded (cleaned) or raises ValueError.
+    """
+
+    def __init__(self, name: str, on_name: Callable[[str], str]) -> None:
+        self._on_name = on_name
+        self.text = widgets.Text(value=name, placeholder=_("Your name (your teacher sees it)"),
+                                 layout={"width": "260px"})
+        self.text.add_class("tlw-seat-name")
+        self.button = widgets.Button(description=_("Save name"), icon="user", layout={"width": "auto"})
+        self.button.add_class("tlw-seat-name-save")
+        self.said = widgets.HTML()
+        self.said.add_class("tlw-seat-name-said")
+        self.button.on_click(lambda _b: self.save())
+        self.text.on_submit(lambda _t: self.save())
+        super().__init__([self.text, self.button, self.said], layout={"align_items": "center"})
+        self.add_class("tlw-seat-name-box")
+        self._show(name)
+
+    def save(self) -> None:
+        """Records the name typed (checked in Python: the browser can send any text)."""
+        value = self.text.value if isinstance(self.text.value, str) else ""
+        try:
+            name = self._on_name(value)
+        except (ValueError, OSError) as exc:
+            self.said.value = html.escape(_("Cannot save the name: {reason}").format(reason=exc))
+            return
+        self.text.value = name
+        self._show(name)
+
+    def _show(self, name: str) -> None:
+        self.said.value = html.escape(_("Hello, {name}!").format(name=name)) if name else ""
+
+
+def room_header(seat: Any, workshop: Any, notice: Any) -> tuple[list[widgets.Widget], NameBox | None]:
+    """The lines above the steps: in a served seat the "Your name" line (and "welcome back" after a reload), the
+    workshop's banner; returns them and the name line (None outside a seat)."""
+    header: list[widgets.Widget] = []
+    name_box = None
+    if seat is not None:
+        from tl_widgets.core.room.seat import set_display_name
+
+        name_box = NameBox(seat.display_name, lambda name: set_display_name(seat.home, name))
+        header.append(name_box)
+        if seat.rejoined:
+            notice.show(_("Welcome back: your runs, captures and uploads are here."), "info")
+    if workshop is not None and workshop.summary():  # a room served without a workshop file: limits, no banner
+        banner = widgets.HTML(f"<i>{html.escape(workshop.summary())}</i>")
+        banner.add_class("tlw-workshop")
+        header.append(banner)
+    return header, name_box

@@ -85,13 +85,14 @@ def check_limits(cfg: TrainConfig, *, workshop: Any, seat: Any, check_zip: Calla
 
 
 def check_student_place(seat: Any) -> None:
-    """Raises PanelError when ``seat``'s student already trains (or waits) in another tab (no-op outside a room)."""
+    """Raises PanelError when ``seat``'s student already trains (or waits) in another tab — another kernel, of this
+    seat or not — (no-op outside a room)."""
     from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue, busy_message
 
     if seat is None:
         return
     place = TrainingQueue(seat.home.parent / QUEUE_FILE, slots=1).student_place(seat.student)
-    if place is not None and place["seat"] != seat.name:
+    if place is not None and int(place["pid"]) != os.getpid():
         raise PanelError(busy_message(place))
 
 

@@ -4,9 +4,9 @@
 private folder (mode 0700; the room's key is required to connect) and, for
 every connection, reads one job request and treats it as hostile until checked:
 
-- **who asks**: the peer's process id (``SO_PEERCRED``) must be the process
-  that opened the seat the request names (``seat.json``), and that seat must be
-  a folder of this room;
+- **who asks**: the peer's process id (``SO_PEERCRED``) must be one of the
+  live kernels of the seat the request names (``seat.json``: every tab of
+  that student), and that seat must be a folder of this room;
 - **what**: a known job with keyword arguments (the worker re-checks every path
   and config against the seat);
 - **how much**: one job per lane per seat at a time (a second tab or a
@@ -160,8 +160,10 @@ class EngineGateway:
             info = json.loads((home / SEAT_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise EngineError(f"Expected a seat of this room. Received: {seat!r} ({type(exc).__name__})") from None
-        if not isinstance(info, dict) or info.get("pid") != pid or info.get("ended"):
-            raise EngineError(f"Expected the request from the kernel that owns {home.name}. Received: process {pid}")
+        from tl_widgets.core.room.seat import seat_pids
+
+        if not isinstance(info, dict) or info.get("ended") or pid not in seat_pids(info):
+            raise EngineError(f"Expected the request from a kernel of {home.name}. Received: process {pid}")
         return str(home)
 
     def _handle(self, conn: Any) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tl_widgets.core.room.queue import QUEUE_FILE, TrainingQueue
-from tl_widgets.core.room.seat import ROOM_FEATURE_CACHE, list_seats, seat_alive
+from tl_widgets.core.room.seat import ROOM_FEATURE_CACHE, list_seats, seat_alive, seat_pids
 from tl_widgets.core.runs import db
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import home_path
@@ -64,7 +64,8 @@ def _latest_run(home: Path) -> dict[str, Any] | None:
 
 
 def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[dict[str, Any]]:
-    """One dict per seat (oldest first): ``seat``, ``home``, ``alive``, ``pss_bytes``, ``run`` and ``queue``.
+    """One dict per seat (oldest first): ``seat``, ``name``, ``home``, ``alive``, ``tabs``, ``pss_bytes`` (its kernels'
+    together), ``run`` and ``queue``.
 
     ``queue`` is ``"training"``, ``"queued (#N in line)"`` (in the user's language) or ``""``. A seat whose
     queued run is not in its store yet gets that run with status ``"starting"`` (holding a training slot) or ``"queued"``.
@@ -90,7 +91,9 @@ def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[
                 # say what the queue says, not "no run yet" or the old run's status.
                 run = {"run_id": mine["run_id"], "status": "starting" if mine["state"] == "training" else "queued",
                        "epoch": 0, "total_epochs": None, "val_accuracy": None, "images_per_sec": None}
-        out.append({"seat": home.name, "home": str(home), "alive": alive,
-                    "pss_bytes": kernel_pss_bytes(int(info.get("pid", -1))) if alive else None,
+        pids = seat_pids(info) if alive else []
+        pss = [kernel_pss_bytes(pid) for pid in pids]
+        out.append({"seat": home.name, "name": str(info.get("name") or ""), "home": str(home), "alive": alive,
+                    "tabs": len(pids), "pss_bytes": sum(p for p in pss if p) if alive else None,
                     "run": run, "queue": queue})
     return out
