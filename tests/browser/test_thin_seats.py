@@ -152,4 +152,20 @@ def test_two_seats_take_the_whole_path_with_tensorflow_only_in_the_workers(chrom
         studio.show("runs")
         studio.wait_run_option(timeout=60_000)
         assert len(studio.run_options()) == 1
+    # A reload is the same student: the seat is rejoined (its run is still listed, no new seat); a new browser
+    # gets a seat of its own.
+    seats_before = sorted(p.name for p in (tmp_path / "home" / "seats").glob("seat-*"))
+    pages[0].reload(timeout=120_000)
+    a.wait_open(timeout=300_000)
+    a.wait_text("studio", contains="Welcome back", timeout=120_000)
+    a.show("runs")
+    a.wait_run_option(timeout=60_000)
+    assert len(a.run_options()) == 1
+    assert sorted(p.name for p in (tmp_path / "home" / "seats").glob("seat-*")) == seats_before
+    fresh = chromium.new_context(viewport={"width": 1300, "height": 1000}).new_page()
+    fresh.goto(f"{server.ready_url}?token={TOKEN}", timeout=120_000)
+    c = StudioPage(fresh)
+    c.wait_open(timeout=300_000)
+    assert "Welcome back" not in c.notices()
+    assert len(list((tmp_path / "home" / "seats").glob("seat-*"))) == len(seats_before) + 1
     assert not errors, errors
