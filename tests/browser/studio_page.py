@@ -50,6 +50,7 @@ TEXTS = {
     "curate_status": ".tlw-curate-status",
     "workshop": ".tlw-workshop",
     "try_results": ".tlw-try-results",
+    "work": ".tlw-work-download ~ .tlw-message, .tlw-work .tlw-message",
 }
 
 #: Number fields (an ipywidgets text box inside the element), by name.
@@ -78,6 +79,7 @@ BUTTONS = {
     "lr_use": "button.tlw-lr-use",
     "retrain": "button.tlw-retrain",
     "try_upload": ".tlw-try-upload",
+    "work_download": "button.tlw-work-download",
 }
 
 #: Dropdowns (``<select>``), by name.
@@ -521,6 +523,13 @@ class StudioPage:
         with self.page.expect_file_chooser() as chooser:
             self.button("try_upload").click()
         chooser.value.set_files(path)
+
+    def download_work(self, to: str, timeout: float = 300_000) -> str:
+        """Runs step: presses "Download my work", saves the file the browser gets to ``to``; returns its name."""
+        with self.page.expect_download(timeout=timeout) as got:
+            self.button("work_download").click()
+        got.value.save_as(to)
+        return got.value.suggested_filename
 
     def open_capture(self) -> None:
         """Data step: opens the accordion section that holds the webcam capture panel."""

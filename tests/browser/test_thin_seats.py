@@ -152,6 +152,13 @@ def test_two_seats_take_the_whole_path_with_tensorflow_only_in_the_workers(chrom
         studio.show("runs")
         studio.wait_run_option(timeout=60_000)
         assert len(studio.run_options()) == 1
+    # Take it home: seat A's work as one zip, saved by the browser, opened by a one-person Studio in another home
+    # (`tl-widgets studio --open WORK.zip`), where the run is listed and Try it uses its model.
+    a.show("runs")
+    saved = tmp_path / "work.zip"
+    assert a.download_work(str(saved)) == "tl-widgets-work.zip"
+    _take_it_home(saved, chromium, start_server, free_port, tmp_path, photo)
+
     # A reload is the same student: the seat is rejoined (its run is still listed, no new seat); a new browser
     # gets a seat of its own.
     seats_before = sorted(p.name for p in (tmp_path / "home" / "seats").glob("seat-*"))
@@ -169,3 +176,33 @@ def test_two_seats_take_the_whole_path_with_tensorflow_only_in_the_workers(chrom
     assert "Welcome back" not in c.notices()
     assert len(list((tmp_path / "home" / "seats").glob("seat-*"))) == len(seats_before) + 1
     assert not errors, errors
+
+
+def _take_it_home(saved: Path, chromium, start_server, free_port, tmp_path: Path, photo: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(saved) as zf:
+        names = zf.namelist()
+    run_files = [n for n in names if n.startswith("runs/") and n.endswith("/model.keras")]
+    assert "tl_widgets_work.json" in names and len(run_files) == 1
+    run_id = run_files[0].split("/")[1]
+    port = free_port()
+    env = {**os.environ, "TL_WIDGETS_HOME": str(tmp_path / "at-home"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("TL_WIDGETS_SEATS", None)
+    server = start_server([sys.executable, "-m", "tl_widgets", "studio", "--open", str(saved), "--port", str(port),
+                           "--no-browser", "--no-token"], ready_url=f"http://127.0.0.1:{port}/tl-widgets-ready",
+                          env=env, cwd=tmp_path, name="studio-open", timeout=300)
+    assert "Opened 1 run(s)" in server.log_tail(20_000)
+    page = chromium.new_context(viewport={"width": 1300, "height": 1000}).new_page()
+    page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+    home = StudioPage(page)
+    home.wait_open(timeout=300_000)
+    home.wait_start_enabled(timeout=300_000)
+    home.show("runs")
+    home.wait_run_option(contains=run_id, timeout=60_000)
+    home.show("try")
+    home.try_upload(str(photo))
+    home.wait_try_cards(1, timeout=300_000)
+    assert run_id in home.text("try_results") or home.try_cards() == 1
+    page.close()

@@ -67,7 +67,7 @@ def test_loading_state_then_ready_with_a_running_loop(tmp_path, monkeypatch):
     assert studio.model_tab.children[:3] == (studio.backbone, studio.freeze, studio.strategy)
     assert studio.train.n_blocks == len(studio.freeze.blocks) > 0
     # Start is enabled first; Runs, Resume, the LR finder, the sweep and Try it follow on the next loop turn.
-    assert studio.runs is not None and studio.runs_tab.children == (studio.runs,)
+    assert studio.runs is not None and studio.runs_tab.children == (studio.runs, studio.work.download_box)
     assert studio.try_it in studio.results.try_box.children and studio.lr_finder_box in studio.train_tab.children
     assert studio.config.model.backbone == "demo_cnn"  # the same config as a Studio built at once
 

@@ -36,6 +36,9 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8866, help=_("port on 127.0.0.1 (default 8866; 0 picks a free one)"))
     p.add_argument("--ip", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)"))
     p.add_argument("--no-browser", action="store_true", help=_("don't open a browser"))
+    p.add_argument("--open", metavar="WORK.zip", default=None,
+                   help=_("first bring back work downloaded with \"Download my work\" (its runs, captures and data "
+                          "fixes) into your home"))
     add_token_flags(p)
     p.add_argument("--data-root", action="append", default=[], metavar="DIR",
                    help=_("a folder whose sub-folders the data picker lists (repeatable)"))
@@ -116,5 +119,16 @@ def _run(args: argparse.Namespace) -> int:
         token = resolve_token(args)
     except ValueError as exc:
         return fail(str(exc))
+    if args.open:
+        from tl_widgets.core.runs.work import open_work
+        from tl_widgets.core.settings import default_home
+
+        try:
+            added = open_work(args.open, default_home())
+        except (OSError, ValueError) as exc:  # DataError, WorkError and unsafe archives are ValueErrors
+            return fail(_("Cannot open {zip}: {reason}").format(zip=args.open, reason=exc))
+        print(_("Opened {what}.").format(what=added.describe()), flush=True)
+        for skipped in added.skipped:
+            print(_("  skipped {what}").format(what=skipped), flush=True)
     opts = LaunchOptions(port=args.port, ip=args.ip, data_roots=roots, token=token)
     return launch(opts, open_browser=not args.no_browser, label="tl-widgets Studio")

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from tl_widgets.panels.strategy import StrategyPanel
     from tl_widgets.panels.sweep import SweepPanel
     from tl_widgets.panels.try_it import TryItPanel
+    from tl_widgets.panels.work import WorkPanel
 
 __all__ = ["Studio", "default_studio_config", "MAX_UPLOAD_ENV", "TABS", "STEPS"]
 
@@ -125,6 +126,7 @@ class Studio(widgets.VBox):
         self.runs: RunsPanel | None = None
         self.resume: ResumePanel | None = None
         self.try_it: TryItPanel | None = None
+        self.work: WorkPanel | None = None  # "Download my work" (Runs), "Open work" (Data, one person)
         self.room_watcher: SeatWatcher | None = None
         # -- first paint: the Data step, the run bar and the Train panel (none of them imports Keras) --------
         cfg = self._base
@@ -216,7 +218,11 @@ class Studio(widgets.VBox):
         self.lr_finder, self.lr_finder_box, self.sweep = parts.lr_finder, parts.lr_finder_box, parts.sweep
         self.runs, self.resume, self.try_it = parts.runs, parts.resume, parts.try_it
         self.train_tab.children = (self.train, parts.lr_finder_box, parts.sweep_box)
-        self.runs_tab.children = (parts.runs,)
+        self.work = parts.work
+        self.runs_tab.children = (parts.runs, parts.work.download_box)
+        if self.seat is None:  # a one-person Studio may bring work back; a served seat's home is the room's
+            self.data_tab.children = (*self.data_tab.children, widgets.Accordion(
+                [parts.work.open_box], titles=(_("Open work from a zip"),)))
         self.resume_slot.children = (parts.resume,)
         self.results.try_box.children = (parts.try_it,)
         if self.tab in ("runs", "evaluate", "try"):

@@ -26,6 +26,7 @@ import ipywidgets as widgets
 
 from tl_widgets.core.config.schema import TrainConfig
 from tl_widgets.core.i18n import _
+from tl_widgets.core.settings import default_home
 
 __all__ = ["engine_loaded", "running_loop", "load_engine", "StepLoader", "ModelParts", "build_model_parts", "ExtraParts",
            "build_extra_parts"]
@@ -188,7 +189,8 @@ def build_model_parts(cfg: TrainConfig, *, data_roots: Sequence[str | Path] | No
 
 @dataclass
 class ExtraParts:
-    """The parts built after the Model step: the LR finder and sweep (Train step), Runs, Resume and Try it."""
+    """The parts built after the Model step: the LR finder and sweep (Train step), Runs, Resume, Try it, and taking
+    work home (Runs) or bringing it back (Data, one-person Studio)."""
 
     lr_finder: Any
     lr_finder_box: widgets.Accordion
@@ -197,6 +199,7 @@ class ExtraParts:
     runs: Any
     resume: Any
     try_it: Any
+    work: Any
 
 
 def build_extra_parts(*, store: Any, config_source: Callable[[], TrainConfig], train_panel: Any,
@@ -219,6 +222,7 @@ def build_extra_parts(*, store: Any, config_source: Callable[[], TrainConfig], t
     from tl_widgets.panels.runs import RunsPanel
     from tl_widgets.panels.sweep import SweepPanel
     from tl_widgets.panels.try_it import TryItPanel
+    from tl_widgets.panels.work import WorkPanel
 
     lr_finder = LRFinderPanel(config_source=config_source, train_panel=train_panel, engine=engine)
     lr_box = widgets.Accordion([lr_finder], titles=(_("Learning-rate finder"),))
@@ -233,4 +237,5 @@ def build_extra_parts(*, store: Any, config_source: Callable[[], TrainConfig], t
     sweep_box = widgets.Accordion([sweep], titles=(_("Hyperparameter sweep (Optuna)"),))
     sweep_box.add_class("tlw-sweep-box")
     try_it = TryItPanel(store=runs.store, result_source=result_source, engine=engine)
-    return ExtraParts(lr_finder, lr_box, sweep, sweep_box, runs, resume, try_it)
+    work = WorkPanel(default_home(), store=runs.store, on_opened=runs.refresh)
+    return ExtraParts(lr_finder, lr_box, sweep, sweep_box, runs, resume, try_it, work)

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from tl_widgets.core.data.images import DataError
 from tl_widgets.core.i18n import _
 
-__all__ = ["UnsafeArchiveError", "safe_extract_zip", "find_class_root", "is_ignored_name"]
+__all__ = ["UnsafeArchiveError", "safe_extract_zip", "safe_extract", "find_class_root", "is_ignored_name"]
 
 _CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -99,7 +99,27 @@ def safe_extract_zip(
     max_total_bytes: int = 2 * 1024**3,
     max_files: int = 200_000,
 ) -> Path:
-    """Extracts a zip of class folders safely.
+    """Extracts a zip of class folders safely (see :func:`safe_extract`).
+
+    Returns:
+        The folder holding the class folders (``target_dir`` or the single
+        folder inside it that wraps them).
+
+    Raises:
+        DataError: The archive is missing or not a zip, the target is not empty, or it holds no class folders.
+        UnsafeArchiveError: Zip-slip, a symlink member, or over a cap. Nothing is left on disk.
+    """
+    return find_class_root(safe_extract(zip_path, target_dir, max_total_bytes=max_total_bytes, max_files=max_files))
+
+
+def safe_extract(
+    zip_path: str | os.PathLike[str],
+    target_dir: str | os.PathLike[str],
+    *,
+    max_total_bytes: int = 2 * 1024**3,
+    max_files: int = 200_000,
+) -> Path:
+    """Extracts any zip safely: every member inside ``target_dir``, no links, capped sizes, all or nothing.
 
     Args:
         zip_path: The archive.
@@ -108,8 +128,7 @@ def safe_extract_zip(
         max_files: Cap on the number of extracted files.
 
     Returns:
-        The folder holding the class folders (``target_dir`` or the single
-        folder inside it that wraps them).
+        ``target_dir``.
 
     Raises:
         DataError: The archive is missing or not a zip, or the target is not empty.
@@ -153,7 +172,7 @@ def safe_extract_zip(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return find_class_root(target)
+    return target
 
 
 def _extract_members(

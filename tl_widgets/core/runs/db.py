@@ -58,7 +58,7 @@ STATUSES = ("running", "finished", "stopped", "failed", "interrupted")
 #: The statuses of a run that ended with a saved model (stopped runs keep the model of their last epoch).
 MODEL_STATUSES = ("finished", "stopped")
 ACTIVE_STATUSES = ("running",)
-SOURCES = ("studio", "python", "cli")
+SOURCES = ("studio", "python", "cli", "work")
 # Batch points kept per run; older points are thinned by doubling a stride.
 MAX_BATCH_POINTS = 2000
 # A run on another host whose last heartbeat is older than this is reported
