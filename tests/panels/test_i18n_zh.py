@@ -314,7 +314,7 @@ def test_refusals_in_the_chinese_studio_have_no_english(language, tmp_path, monk
         assert studio.train.status_line.value == status_label("queued")
         shown["queued run"] = studio.train.progress_text.value
         room = RoomPanel(seat.home.parent, every_s=0)
-        shown["instructor's room table"] = _text(room.table.value)
+        shown["instructor's room table"] = _text(room.summary.value + room.badges.value + room.leaderboard.value)
         studio.train.stop()
         studio.train.wait(60)
         # The seat over its disk quota: an upload that would not fit is refused.

@@ -193,9 +193,9 @@ def test_the_instructor_view_lists_ended_seats_and_shuts_one_down(tmp_path, monk
     try:
         listed = {s["seat"]: s["alive"] for s in panel.seats}
         assert listed == {live.name: True, gone.name: False}
-        assert "1 seats open" in panel.table.value and "1 ended" in panel.table.value
-        assert gone.name in panel.table.value and "ended" in panel.table.value
-        assert list(panel.seat_picker.options) == [live.name]  # only open seats can be stopped or shut down
+        assert "1 seats open" in panel.summary.value and "1 ended" in panel.summary.value
+        assert gone.name in panel.badges.value and "tlw-seat-ended" in panel.badges.value
+        assert [value for _label, value in panel.seat_picker.options] == [live.name]  # only open seats: stop, shut
         assert not panel.shutdown_seat(gone.name) and "Expected seat" in panel.notice.text
         assert panel.shutdown_seat(live.name)
         assert (live.home / "control" / "shutdown").is_file()  # the room's server acts on it

@@ -165,7 +165,7 @@ class Studio(widgets.VBox):
         self.code_view = CodeView(lambda: self.config, self.notice)
         self.show_code_button, self.code = self.code_view.button, self.code_view.code
         self.resume_slot = widgets.VBox()
-        header, name_box = room_header(self.seat, ws, self.notice)
+        header, name_box, self.broadcast_line = room_header(self.seat, ws, self.notice)
         self.name_box: NameBox | None = name_box  # a served seat's "Your name" line
         super().__init__([*header, self.resume_slot, self.steps, self.run_bar, self.tabs, self.notice,
                           self.code_view, AccessibilityHelper()])
@@ -205,7 +205,7 @@ class Studio(widgets.VBox):
                 changes="; ".join(self._lowered)), "info")
         if self.seat is not None:  # a served room: the fair training queue and the instructor's controls
             self.room_watcher = connect_room(self.seat, ws, self.train, self.notice, lambda: self._base.output_dir,
-                                             self.set_config)
+                                             self.set_config, banner=self.broadcast_line)
 
     def _build_extras(self) -> None:
         """Builds the Train step's LR finder and sweep, Runs, Resume and Try it."""

@@ -282,9 +282,12 @@ class NameBox(widgets.HBox):
         self.said.value = html.escape(_("Hello, {name}!").format(name=name)) if name else ""
 
 
-def room_header(seat: Any, workshop: Any, notice: Any) -> tuple[list[widgets.Widget], NameBox | None]:
+def room_header(seat: Any, workshop: Any, notice: Any) -> tuple[list[widgets.Widget], NameBox | None, widgets.HTML]:
     """The lines above the steps: in a served seat the "Your name" line (and "welcome back" after a reload), the
-    workshop's banner; returns them and the name line (None outside a seat)."""
+    workshop's banner, the line where the instructor's message to the room appears; returns them, the name line
+    (None outside a seat) and the message line (hidden until there is a message)."""
+    message = widgets.HTML(layout={"display": "none"})
+    message.add_class("tlw-broadcast")
     header: list[widgets.Widget] = []
     name_box = None
     if seat is not None:
@@ -298,4 +301,4 @@ def room_header(seat: Any, workshop: Any, notice: Any) -> tuple[list[widgets.Wid
         banner = widgets.HTML(f"<i>{html.escape(workshop.summary())}</i>")
         banner.add_class("tlw-workshop")
         header.append(banner)
-    return header, name_box
+    return [*header, message], name_box, message

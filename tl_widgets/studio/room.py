@@ -12,6 +12,7 @@ own output folder is kept).
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
 from typing import Any, Callable
 
@@ -37,7 +38,7 @@ def pushed_config(data: Any, output_dir: str) -> TrainConfig:
 
 
 def connect_room(seat: Any, workshop: Any, train: Any, notice: Any, output_dir: Callable[[], str],
-                 set_config: Callable[[TrainConfig], None]) -> Any:
+                 set_config: Callable[[TrainConfig], None], banner: Any = None) -> Any:
     """Queues this kernel's runs in the seat's room and starts watching the instructor's controls.
 
     Args:
@@ -47,6 +48,7 @@ def connect_room(seat: Any, workshop: Any, train: Any, notice: Any, output_dir: 
         notice: Where the seat is told what the instructor did.
         output_dir: The seat's own output folder (kept whatever a pushed config says).
         set_config: The Studio's one config setter.
+        banner: Shows the instructor's message to the room (an HTML widget), or None.
 
     Returns:
         The started :class:`~tl_widgets.core.room.control.SeatWatcher` (``halt()`` it to stop).
@@ -76,6 +78,12 @@ def connect_room(seat: Any, workshop: Any, train: Any, notice: Any, output_dir: 
             return
         notice.show(_("The instructor sent a config: the panels show it now."), "info")
 
-    watcher = SeatWatcher(seat.home, on_stop, on_config)
+    def on_broadcast(text: str) -> None:
+        if banner is not None:
+            said = html.escape(_("From your teacher:"))
+            banner.value = f"<b>{said}</b> {html.escape(text)}" if text else ""
+            banner.layout.display = None if text else "none"
+
+    watcher = SeatWatcher(seat.home, on_stop, on_config, on_broadcast=on_broadcast)
     watcher.start()
     return watcher

@@ -53,9 +53,14 @@ def _latest_run(home: Path) -> dict[str, Any] | None:
         batch = conn.execute("SELECT images_per_sec FROM batches WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
                              (row["run_id"],)).fetchone()
         metrics = db.loads(epoch["metrics"], {}) if epoch is not None else {}
+        curve = [db.loads(r["metrics"], {}).get("val_accuracy") for r in conn.execute(
+            "SELECT metrics FROM epochs WHERE run_id = ? ORDER BY epoch", (row["run_id"],)).fetchall()]
+        best = conn.execute("SELECT MAX(best_metric) AS best, COUNT(*) AS n FROM runs").fetchone()
         return {"run_id": run["run_id"], "status": run["status"], "epoch": run["epoch"],
                 "total_epochs": run["total_epochs"], "val_accuracy": metrics.get("val_accuracy"),
-                "images_per_sec": batch["images_per_sec"] if batch is not None else None}
+                "images_per_sec": batch["images_per_sec"] if batch is not None else None,
+                "error": run.get("error"), "start_time": run.get("start_time"), "end_time": run.get("end_time"),
+                "curve": [v for v in curve if isinstance(v, (int, float))], "best": best["best"], "runs": best["n"]}
 
     try:
         return db.read(path, query)
@@ -63,9 +68,35 @@ def _latest_run(home: Path) -> dict[str, Any] | None:
         return None  # a seat whose store is being created or is damaged: shown without a run
 
 
+def _capturing(home: Path, within_s: float = 20.0) -> bool:
+    """True when the seat wrote a webcam frame in the last ``within_s`` seconds."""
+    import time
+
+    captures = home_path("captures", home)
+    try:
+        latest = max((d.stat().st_mtime for d in captures.glob("*/*") if d.is_dir()), default=0.0)
+    except OSError:
+        return False
+    return time.time() - latest < within_s
+
+
+def _last_activity(home: Path, info: dict[str, Any], run: dict[str, Any] | None) -> float:
+    """When the seat last did something the room sees: a run's start or end, a capture, or its opening."""
+    times = [float(info.get("started") or 0.0)]
+    if run:
+        times += [float(run.get("start_time") or 0.0), float(run.get("end_time") or 0.0)]
+    captures = home_path("captures", home)
+    try:
+        times += [d.stat().st_mtime for d in captures.glob("*/*") if d.is_dir()]
+    except OSError:
+        pass  # a capture folder removed while reading: the other times stand
+    return max(times)
+
+
 def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[dict[str, Any]]:
     """One dict per seat (oldest first): ``seat``, ``name``, ``home``, ``alive``, ``tabs``, ``pss_bytes`` (its kernels'
-    together), ``run`` and ``queue``.
+    together), ``last_activity`` (seconds since the epoch), ``capturing``, ``run`` (its latest: status, epoch,
+    validation accuracy and its curve per epoch, error, the seat's best and number of runs) and ``queue``.
 
     ``queue`` is ``"training"``, ``"queued (#N in line)"`` (in the user's language) or ``""``. A seat whose
     queued run is not in its store yet gets that run with status ``"starting"`` (holding a training slot) or ``"queued"``.
@@ -92,8 +123,10 @@ def room_census(seats_root: str | Path, *, include_ended: bool = False) -> list[
                 run = {"run_id": mine["run_id"], "status": "starting" if mine["state"] == "training" else "queued",
                        "epoch": 0, "total_epochs": None, "val_accuracy": None, "images_per_sec": None}
         pids = seat_pids(info) if alive else []
+        activity = _last_activity(home, info, run)
         pss = [kernel_pss_bytes(pid) for pid in pids]
         out.append({"seat": home.name, "name": str(info.get("name") or ""), "home": str(home), "alive": alive,
                     "tabs": len(pids), "pss_bytes": sum(p for p in pss if p) if alive else None,
+                    "last_activity": activity, "capturing": _capturing(home),
                     "run": run, "queue": queue})
     return out
