@@ -257,7 +257,7 @@ def _summary(n: int, slots: int, epochs: int, threads: int, results: list[dict[s
     order = [r["t_train"] for r in started]
     inversions = sum(a > b + 1.0 for i, a in enumerate(order) for b in order[i + 1:])  # 1 s: the queue's poll
     pss = sorted(sampler.kernel_pss.values()) if sampler else []
-    m = re.search(r"(\d+) seats open", seats_seen)
+    m = re.search(r"Seats open: (\d+)", seats_seen)
     return {
         "bench": "load_voila", "n": n, "slots": slots, "epochs": epochs, "threads_per_kernel": threads,
         "cpus": os.cpu_count(), "all_ok": all(r["ok"] for r in results),

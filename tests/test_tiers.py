@@ -34,3 +34,13 @@ def test_browser_and_notebook_tests_are_marked_by_folder(tmp_path):
     assert browser and notebook and len(browser) + len(notebook) == len(marks), sorted(marks)
     assert [t for t, m in browser.items() if "browser" not in m or "notebook" in m] == []
     assert [t for t, m in notebook.items() if "notebook" not in m or "browser" in m] == []
+
+
+def test_every_module_under_tests_has_its_own_name():
+    """pytest imports test modules by base name (rootdir-relative folders are not packages here): two files of one
+    name in two folders make the second one fail to collect — in the full run only, which the fast tier hides."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path.name != "conftest.py" and "__pycache__" not in path.parts:
+            seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

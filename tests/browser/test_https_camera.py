@@ -12,19 +12,12 @@ import sys
 from pathlib import Path
 
 from tests.browser.studio_page import CapturePage, StudioPage
+from tests.browser.room_server import SERVE
 
 TOKEN = "https-camera-test-token-42"
 NAME = "classroom.test"
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                f"--host-resolver-rules=MAP {NAME} 127.0.0.1"]
-RUNNER = """
-import argparse, sys
-from tl_widgets.cli import serve
-parser = argparse.ArgumentParser(); sub = parser.add_subparsers()
-serve.register(sub)
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.func(args))
-"""
 
 
 def _serve(start_server, free_port, tmp_path, *extra: str):
@@ -35,7 +28,7 @@ def _serve(start_server, free_port, tmp_path, *extra: str):
     scheme = "https" if "--https" in extra else "http"
     # 0.0.0.0: the page is opened by name, as from a laptop on the room's network (the test only ever connects
     # to 127.0.0.1). The engine is left out: the camera needs none.
-    server = start_server([sys.executable, "-c", RUNNER, "serve", "--data-root", str(tmp_path / "data"),
+    server = start_server([*SERVE, "--data-root", str(tmp_path / "data"),
                            "--ip", "0.0.0.0", "--port", str(port), "--token", TOKEN, "--no-browser",
                            "--engine", "in-process", *extra],
                           ready_url=f"{scheme}://127.0.0.1:{port}/tl-widgets-ready", env=env, cwd=tmp_path,

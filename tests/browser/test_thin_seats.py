@@ -16,17 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.browser.studio_page import StudioPage
+from tests.browser.room_server import SERVE
 
 
 TOKEN = "thin-seats-test-token-42"
-RUNNER = """
-import argparse, sys
-from tl_widgets.cli import serve
-parser = argparse.ArgumentParser(); sub = parser.add_subparsers()
-serve.register(sub)
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.func(args))
-"""
 # Shared objects a kernel that imported them would have mapped (Keras itself is pure Python: its compiled
 # dependencies optree and ml_dtypes, and its backends, give it away).
 HEAVY = re.compile(r"tensorflow|/jaxlib/|/jax/|sklearn|scikit_learn|/ml_dtypes/|/optree/")
@@ -92,7 +85,7 @@ def test_two_seats_take_the_whole_path_with_tensorflow_only_in_the_workers(chrom
     env = {**os.environ, "TL_WIDGETS_HOME": str(tmp_path / "home"), "TL_WIDGETS_STUDIO_EPOCHS": "1",
            "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "20",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    server = start_server([sys.executable, "-c", RUNNER, "serve", "--workshop", str(tmp_path / "workshop.yaml"),
+    server = start_server([*SERVE, "--workshop", str(tmp_path / "workshop.yaml"),
                            "--port", str(port), "--token", TOKEN, "--no-browser", "--max-starting", "2"],
                           ready_url=f"http://127.0.0.1:{port}/", env=env, cwd=tmp_path, name="thin-serve", timeout=600)
     zipped = _zip(tmp_path / "shades.zip", 0)

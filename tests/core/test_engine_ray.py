@@ -7,9 +7,11 @@ runs them; the head is started by the test (``ray start --head --block`` in its 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -38,11 +40,15 @@ def ray_room(tmp_path_factory):
     seats.mkdir(mode=0o700)
     data.mkdir()
     gcs, client = _free_port(), _free_port()
+    # Ray's unix sockets live under --temp-dir and a socket path may not pass 107 bytes: pytest's own temporary
+    # folders (pytest-of-USER/pytest-N/popen-gwN/...) are too deep for it under xdist, so Ray gets a short one.
+    ray_tmp = tempfile.mkdtemp(prefix="tlw-ray-")
+    log = open(root / "ray-head.log", "wb")
     head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
                              "--node-ip-address=127.0.0.1", f"--port={gcs}", f"--ray-client-server-port={client}",
                              "--num-cpus=2", "--include-dashboard=false", "--object-store-memory=104857600",
-                             f"--temp-dir={root / 'ray'}"], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             f"--temp-dir={ray_tmp}"], start_new_session=True,
+                            stdout=log, stderr=subprocess.STDOUT)
     pool = None
     try:
         pool = RayPool(WorkerSettings(str(seats), data_roots=(str(data),), warm=(("demo_cnn", None),),
@@ -54,8 +60,10 @@ def ray_room(tmp_path_factory):
                 pool.start(wait_s=300)
                 break
             except ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
+                if head.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    tail = (root / "ray-head.log").read_text(errors="replace")[-3000:]
+                    raise ConnectionError(f"the Ray head (exit {head.poll()}) did not answer; its log:\n{tail}")
                 time.sleep(2)
         gateway = EngineGateway(pool, seats).start()
         yield Room(seats, data, pool, gateway)
@@ -68,6 +76,8 @@ def ray_room(tmp_path_factory):
             head.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
+        log.close()
+        shutil.rmtree(ray_tmp, ignore_errors=True)  # a Ray process still exiting may remove its own files meanwhile
 
 
 def test_two_seats_train_at_once_on_two_ray_actors(ray_room):

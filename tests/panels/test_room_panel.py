@@ -35,7 +35,7 @@ def test_room_panel_lists_seats_stops_one_and_pushes_a_config(seat, tmp_path):
     assert row["run"]["status"] == "running" and row["run"]["val_accuracy"] == 0.75
     assert row["pss_bytes"] and row["pss_bytes"] > 10 * 2**20  # this process, measured as PSS
     assert "training 1/3" in panel.badges.value and seat.name in panel.badges.value  # the seat's badge
-    assert row["run"]["curve"] == [0.75] and "1 seats open" in panel.summary.value  # its chart's points
+    assert row["run"]["curve"] == [0.75] and "Seats open: 1," in panel.summary.value  # its chart's points
 
     stops: list[int] = []
     configs: list[dict] = []

@@ -13,37 +13,8 @@ import tempfile
 
 import pytest
 
+from served_seat import close_studio as _close, open_studio as _studio
 from tl_widgets.core.settings import DATA_ROOTS_ENV, HOME_ENV, SEATS_ENV, STUDENT_ENV, WORKSHOP_ENV
-
-
-@pytest.fixture
-def seat_env(tmp_path, monkeypatch):
-    """A served kernel's environment (a fresh seat per Studio), restored afterwards."""
-    from tl_widgets.core.room import seat as seat_module
-    from tl_widgets.core.training.session import set_start_gate
-
-    (tmp_path / "data").mkdir()
-    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr(tempfile, "tempdir", None)
-    monkeypatch.setattr(seat_module, "_CURRENT", None)
-    monkeypatch.setenv(SEATS_ENV, str(tmp_path / "seats"))
-    monkeypatch.setenv(DATA_ROOTS_ENV, str(tmp_path / "data"))
-    monkeypatch.delenv(WORKSHOP_ENV, raising=False)
-    yield monkeypatch
-    set_start_gate(None)
-
-
-def _studio(**kwargs):
-    from tl_widgets.studio import Studio
-
-    return Studio(**kwargs)
-
-
-def _close(studio) -> None:
-    if getattr(studio, "room_watcher", None) is not None:
-        studio.room_watcher.halt()
-    studio.close()
 
 
 def _workshop(tmp_path, **fields):
@@ -193,7 +164,7 @@ def test_the_instructor_view_lists_ended_seats_and_shuts_one_down(tmp_path, monk
     try:
         listed = {s["seat"]: s["alive"] for s in panel.seats}
         assert listed == {live.name: True, gone.name: False}
-        assert "1 seats open" in panel.summary.value and "1 ended" in panel.summary.value
+        assert "Seats open: 1, ended: 1;" in panel.summary.value
         assert gone.name in panel.badges.value and "tlw-seat-ended" in panel.badges.value
         assert [value for _label, value in panel.seat_picker.options] == [live.name]  # only open seats: stop, shut
         assert not panel.shutdown_seat(gone.name) and "Expected seat" in panel.notice.text

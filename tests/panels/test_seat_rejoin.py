@@ -9,7 +9,7 @@ import zipfile
 
 from PIL import Image
 
-from test_room_security import _close, _studio, seat_env  # noqa: F401  (the served-kernel fixture)
+from served_seat import close_studio as _close, open_studio as _studio
 from tl_widgets.core.settings import STUDENT_ENV
 
 

@@ -151,7 +151,7 @@ class RoomPanel(widgets.VBox):
         waiting = sum(1 for s in self.seats if s["queue"] and s["queue"] != _("training"))
         memory = psutil.virtual_memory()
         seats_pss = sum(s["pss_bytes"] or 0 for s in self.seats)
-        line = _("{open} seats open, {ended} ended; queue: {training} training, {waiting} waiting; memory used "
+        line = _("Seats open: {open}, ended: {ended}; queue: {training} training, {waiting} waiting; memory used "
                  "{used:.1f} of {total:.1f} GiB (seats {seats:.1f} GiB); shared feature cache {cache:.0f} MiB").format(
             open=len(alive), ended=len(self.seats) - len(alive), training=training, waiting=waiting,
             used=(memory.total - memory.available) / 2**30, total=memory.total / 2**30, seats=seats_pss / 2**30,

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tl_widgets.core.i18n import _
+from tl_widgets.core.runs.db import saved_a_model
 
 __all__ = ["seat_state", "seat_curves_figure", "badges_html", "leaderboard_html", "room_csv", "IDLE_AFTER_S",
            "QUEUED_AFTER_S"]
@@ -59,7 +60,7 @@ def seat_state(seat: Mapping[str, Any], now: float | None = None) -> tuple[str, 
     if status == "failed":
         return "failed", (_("failed: {reason}").format(reason=str(run.get("error") or "?"))[:120] + " " + minutes
                           ).strip(), True
-    if status in ("finished", "stopped"):
+    if saved_a_model(status):
         acc = run.get("val_accuracy")
         shown = f" {acc:.0%}" if isinstance(acc, (int, float)) and not math.isnan(acc) else ""
         word = _("finished") if status == "finished" else _("stopped")

@@ -36,17 +36,10 @@ import pytest
 from PIL import Image
 
 from hostile_images import fake_ghostscript, ico_wrapping_png, path_with, postscript_named_jpeg
+from tests.browser.room_server import SERVE, instructor_url
 
 pytestmark = pytest.mark.browser
 
-RUNNER = """
-import argparse, sys
-from tl_widgets.cli import serve
-parser = argparse.ArgumentParser(); sub = parser.add_subparsers()
-serve.register(sub)
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.func(args))
-"""
 TOKEN = "room-security-test-token-25"
 STATUS_JS = "((document.querySelector('.tlw-status') || {}).innerText || '')"
 RUN_NOTICE_JS = "((document.querySelector('.tlw-run-notice') || {}).innerText || '')"
@@ -104,7 +97,7 @@ def _serve(start_server, free_port, tmp_path: Path, workshop: str, *, extra_env:
     env = {**os.environ, "TL_WIDGETS_HOME": str(tmp_path / "home"), "TL_WIDGETS_STUDIO_EPOCHS": "1",
            "TL_WIDGETS_STUDIO_MAX_PER_CLASS": "20",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **(extra_env or {})}
-    return start_server([sys.executable, "-c", RUNNER, "serve", "--workshop", str(ws), "--port", str(port),
+    return start_server([*SERVE, "--workshop", str(ws), "--port", str(port),
                          "--token", TOKEN, "--no-browser", *args],
                         ready_url=f"http://127.0.0.1:{port}/", env=env, cwd=tmp_path, name="serve-security")
 
@@ -135,15 +128,6 @@ def _get(opener, url: str, timeout: float = 300) -> tuple[int, str, str]:
             return resp.status, resp.url, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.url, exc.read().decode("utf-8", "replace")
-
-
-def _instructor_url(server) -> str:
-    for _ in range(240):
-        found = re.search(r"Instructor view[^:]*: (http://\S+)", server.log_tail(40_000))
-        if found:
-            return found.group(1)
-        time.sleep(0.5)
-    raise AssertionError(server.log_tail(4000))
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -225,12 +209,13 @@ def test_the_room_caps_kernels_frees_unconnected_ones_and_keeps_tokens_out(chrom
         assert len(_kernels(server)) == 3
         # H1: the instructor view shuts a seat down; the room's server ends its kernel.
         teacher = teacher_ctx.new_page()
-        teacher.goto(_instructor_url(server), timeout=120_000)
+        teacher.goto(instructor_url(server), timeout=120_000)
+        # The three tabs are one student (one browser): one seat with three kernels.
         teacher.wait_for_function("(document.querySelector('.tlw-room-table') || {innerText: ''})"
-                                  ".innerText.includes('3 seats open')", timeout=180_000)
+                                  ".innerText.includes('Seats open: 1,')", timeout=180_000)
         teacher.locator(".tlw-room-shutdown").click()
-        _wait(lambda: len(_kernels(server)) == 2, 60, "the instructor's shutdown to end one kernel")
-        teacher.wait_for_function("document.querySelector('.tlw-room-table').innerText.includes('2 seats open')",
+        _wait(lambda: not _kernels(server), 60, "the instructor's shutdown to end the seat's three kernels")
+        teacher.wait_for_function("document.querySelector('.tlw-room-table').innerText.includes('Seats open: 0,')",
                                   timeout=60_000)  # the shut seat is listed among the ended ones (with the culled)
         teacher.screenshot(path=str(artifacts_dir / "room_instructor_shutdown.png"), full_page=True)
     except Exception:
