@@ -20,7 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["rank_label_errors", "run_label_errors", "feature_label_errors", "predictions_with_keys"]
+__all__ = ["rank_label_errors", "run_label_errors", "feature_label_errors", "oof_probabilities",
+           "predictions_with_keys"]
 
 
 def rank_label_errors(labels: Sequence[int], probs: np.ndarray, keys: Sequence[str], class_names: Sequence[str],
@@ -73,24 +74,44 @@ def rank_label_errors(labels: Sequence[int], probs: np.ndarray, keys: Sequence[s
     return out
 
 
-def feature_label_errors(features: np.ndarray, labels: Sequence[int], keys: Sequence[str],
-                         class_names: Sequence[str], *, folds: int = 5, seed: int = 0,
-                         limit: int | None = 50) -> list[dict[str, Any]]:
-    """Label errors from out-of-fold logistic-regression probabilities on embeddings (no trained run needed)."""
+def oof_probabilities(features: np.ndarray, labels: Sequence[int], *, folds: int = 5, seed: int = 0) -> np.ndarray | None:
+    """Out-of-fold class probabilities ``[N, C]`` of a logistic regression on standardised features.
+
+    Each image is predicted by a head fitted on the other folds (never on itself): the cheap stand-in for a
+    trained model's out-of-sample predictions, over every image. None when a class has fewer than 2 images.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     y = np.asarray(labels, np.int64)
-    smallest = int(np.bincount(y).min()) if len(y) else 0
-    k = min(folds, smallest)
-    if k < 2:
-        return []
-    clf = LogisticRegression(max_iter=500, C=1.0)
+    counts = np.bincount(y) if len(y) else np.zeros(0, np.int64)
+    k = min(folds, int(counts[counts > 0].min()) if len(y) else 0)
+    if k < 2 or (counts > 0).sum() < 2:
+        return None
     x = np.asarray(features, np.float32)
     x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+    clf = LogisticRegression(max_iter=200, C=1.0)
     probs = cross_val_predict(clf, x, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed),
                               method="predict_proba")
-    return rank_label_errors(y, probs, keys, class_names, limit=limit)
+    full = np.zeros((len(y), max(len(counts), 1)), np.float64)
+    full[:, np.flatnonzero(counts > 0)] = probs  # classes with no image (curated away) get probability 0
+    return full
+
+
+def feature_label_errors(features: np.ndarray, labels: Sequence[int], keys: Sequence[str],
+                         class_names: Sequence[str], *, folds: int = 5, seed: int = 0,
+                         limit: int | None = 50, probs: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Label errors from out-of-fold logistic-regression probabilities on embeddings (no trained run needed).
+
+    ``probs``: the :func:`oof_probabilities` when already computed.
+    """
+    if probs is None:
+        probs = oof_probabilities(features, labels, folds=folds, seed=seed)
+    if probs is None:
+        return []
+    full = np.zeros((len(probs), len(class_names)), np.float64)
+    full[:, :probs.shape[1]] = probs
+    return rank_label_errors(labels, full, keys, class_names, limit=limit)
 
 
 def predictions_with_keys(run_dir: str | os.PathLike[str]) -> tuple[Any, np.ndarray, np.ndarray, list[str]]:

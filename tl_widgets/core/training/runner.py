@@ -129,6 +129,8 @@ class Runner:
             ))
             for level, text in data.notices:  # e.g. the data cache chosen and why
                 self._message(level, text)
+            if runtime.is_chief and resume is None:
+                self._record_health(size)
             status = self._phases(assembled, data, runtime)
         return self._finish(status, t0)
 
@@ -292,6 +294,18 @@ class Runner:
         else:
             self._message("info", f"Not calibrated: the best temperature ({result.temperature:.3f}) would not lower "
                                   f"the expected calibration error ({result.ece_before:.4f} -> {result.ece_after:.4f})")
+
+    def _record_health(self, size: int) -> None:
+        """``health.json``: the health of the data this run trains on, when they were checked before (cheap then)."""
+        from tl_widgets.core.runs.health import record_health
+
+        try:
+            note = record_health(self.folder, self.cfg, size)
+        except (OSError, ValueError) as exc:  # a health record is a report: it never stops training
+            self._message("warning", f"Data health not recorded: {exc}")
+            return
+        if note:
+            self._message("info", note)
 
     def _message(self, level: str, text: str) -> None:
         self.messages.append(text)
