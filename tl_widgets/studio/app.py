@@ -140,7 +140,8 @@ class Studio(widgets.VBox):
         self.capture: CapturePanel = CapturePanel(default_home(), on_dataset=self.use_captured,
                                                   space_left=lambda: disk_left(self.seat, self.workshop))
         self.health: HealthPanel = HealthPanel(lambda: self.data.config, on_curation=self._use_curation,
-                                               engine=self.engine)
+                                               engine=self.engine, last_run=self._last_run_dir,
+                                               on_retrain=self.retrain_with_fixes)
         # The webcam first (one closed line): found before the demo's long report and augmentation settings.
         self.data_tab = widgets.VBox([widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),
                                       self.data, widgets.Accordion([self.health], titles=(_("Data health check"),))])
@@ -308,6 +309,11 @@ class Studio(widgets.VBox):
             self.data.set_config(dataclasses.replace(self.data.config, curation=path))
         except (PanelError, ConfigError) as exc:
             self.notice.show(_("Cannot use the curation: {reason}").format(reason=exc))
+
+    def _last_run_dir(self) -> str | None:
+        """The folder of the last finished or stopped run (the health check's weak groups and retraining)."""
+        result = last_result(self.train)
+        return str(result.run_dir) if result is not None else None
 
     def retrain_with_fixes(self, run_dir: str, curation: str) -> str | None:
         """Starts a child run of ``run_dir`` with ``curation`` applied, on Train (see :meth:`ResultSteps.retrain`)."""
