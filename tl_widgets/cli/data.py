@@ -42,11 +42,13 @@ def register(sub: Any) -> None:
 
 
 def findings_table(report: Any) -> str:
-    """The report's findings as a plain-text table: kind, severity, files, the line drawn, the first files."""
+    """The report's findings as a plain-text table: kind, severity, files, the line drawn (the rule in words is in
+    each finding's message), the worst files."""
     head = [_("finding"), _("severity"), _("files"), _("threshold"), _("worst files")]
     rows = []
     for f in report.findings:
-        line = (f.threshold or {}).get("rule", "") if f.threshold else ""
+        t = f.threshold or {}
+        line = f"{'<' if t.get('side') == 'low' else '>'} {t['value']:.3g}" if "value" in t else "—"
         worst = ", ".join(f.files[:_SHOWN]) + (" …" if len(f.files) > _SHOWN else "")
         rows.append([f.kind, f.severity, str(len(f.files)) if f.files else "—", line, worst])
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
