@@ -82,5 +82,6 @@ def health_counts_html(columns: Sequence[tuple[str, Mapping[str, int] | None]]) 
     if not kinds:
         return (f"<details open class='tlw-runs-health'><summary>{summary}</summary>"
                 + ("<i>" + _("No problems found.") + "</i>" if not missing else "") + note + "</details>")
+    finding = _("finding")
     return (f"<details open class='tlw-runs-health'><summary>{summary}</summary><table style='border-collapse:"
-            f"collapse'><tr><th style='padding:1px 12px'>{_('finding')}</th>{heads}</tr>{body}</table>{note}</details>")
+            f"collapse'><tr><th style='padding:1px 12px'>{finding}</th>{heads}</tr>{body}</table>{note}</details>")
