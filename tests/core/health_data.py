@@ -169,6 +169,21 @@ def make_dirty_folder(root: Path, *, per_class: int = 150, each: int = 8, seed: 
     return injected
 
 
+def add_blurred(root: Path, n: int, *, seed: int = 1) -> list[str]:
+    """Adds ``n`` blurred shapes (``blurred_extra_K.png``) spread over the class folders of ``root``; their keys."""
+    from PIL import ImageFilter
+
+    from tl_widgets.core.data.demo_datasets import shapes_arrays
+
+    x, y, names = shapes_arrays("source", n_per_class=-(-n // 4), size=64, seed=seed + 100)
+    keys = []
+    for i in range(n):
+        key = f"{names[int(y[i * len(x) // n])]}/blurred_extra_{i:02d}.png"
+        Image.fromarray(x[i * len(x) // n]).filter(ImageFilter.GaussianBlur(2.5)).save(root / key)
+        keys.append(key)
+    return keys
+
+
 if __name__ == "__main__":  # python tests/core/health_data.py OUT [--clean]: the dirty folder, for a demo
     import json
     import sys

@@ -285,7 +285,10 @@ class CuratePanel(BackgroundWork, widgets.VBox):
                 current = "keep"
             self.guard.set_options(card.action, options, current)
             card.layout.display = None
-        order = ((_("worst {score} first").format(score=self._score) if self._scores else _("in the finding's order"))
+        from tl_widgets.views.figures.health import score_label
+
+        order = ((_("worst {score} first").format(score=score_label(self._score)) if self._scores
+                  else _("in the finding's order"))
                  if self._files is not None else _("highest loss first"))
         self._status_head = _("{n} images, {order}. Decisions are saved at once to {file}").format(
             n=len(chosen), order=order, file=f"<code>{self.curation.name}</code>")

@@ -174,7 +174,7 @@ class HealthPanel(BackgroundWork, widgets.VBox):
                                   class_names=self.report.class_names,
                                   title=_("health finding: {kind}").format(kind=kind_label(f.kind)),
                                   on_decide=self._decided, scores=f.scores or None, score=f.score,
-                                  retrain_from=self.run_dir, on_retrain=self.on_retrain)
+                                  retrain_from=self._run_on(self._data), on_retrain=self.on_retrain)
         self.curation = self.curate.curation
         self.grid_box.children = (self.curate,)
         self.curate.load()

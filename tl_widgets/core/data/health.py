@@ -317,7 +317,11 @@ def _leaks(keys: list[str], pairs: list[tuple[int, int, float]], in_val: np.ndar
 def _groups(run_dir: Any, keys: list[str], emb: np.ndarray, names: list[str]) -> tuple[list[Finding], str]:
     from tl_widgets.core.data.health_groups import run_predictions, weak_groups
 
-    run_id, vkeys, vlabels, probs = run_predictions(run_dir)
+    try:
+        run_id, vkeys, vlabels, probs = run_predictions(run_dir)
+    except (OSError, ValueError) as exc:  # no model saved, data changed: the rest of the report stands
+        return [Finding("weak_groups", "info", _("The run's weak classes and groups were not checked: {reason}").format(
+            reason=exc), _("Check again after a run on these data that saved a model."))], Path(run_dir).name
     index = {k: i for i, k in enumerate(keys)}
     rows = np.array([index.get(k, -1) for k in vkeys])
     known = rows >= 0

@@ -44,8 +44,8 @@ class Finding:
     Attributes:
         kind: ``imbalance``, ``unreadable``, ``exact_duplicates``, ``near_duplicates``, ``leakage``,
             ``label_errors``, ``blurry``, ``dark``, ``bright``, ``low_information``, ``small_images``,
-            ``aspect_ratio``, ``mixed_colour``, ``outliers``, ``far_from_class``, ``weak_class`` or
-            ``weak_cluster``.
+            ``aspect_ratio``, ``mixed_colour``, ``outliers``, ``far_from_class``, ``weak_class``,
+            ``weak_cluster`` or ``weak_groups`` (after a run whose weak groups could not be checked, with why).
         severity: ``"warning"`` or ``"info"``.
         message: What was found, in words.
         action: What to do about it.

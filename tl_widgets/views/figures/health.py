@@ -17,7 +17,7 @@ KIND_LABELS = {
     "mixed_colour": N_("mixed colour"), "unreadable": N_("unreadable"), "imbalance": N_("imbalance"),
     "blurry": N_("blurry"), "dark": N_("dark"), "bright": N_("overly bright"),
     "low_information": N_("low information"), "outliers": N_("outliers"), "far_from_class": N_("far from its class"),
-    "weak_class": N_("weak class"), "weak_cluster": N_("weak group"),
+    "weak_class": N_("weak class"), "weak_cluster": N_("weak group"), "weak_groups": N_("weak groups"),
 }
 """A finding's kind as the user reads it (other kinds show with spaces for underscores)."""
 SCORE_LABELS = {
