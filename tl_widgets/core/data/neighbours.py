@@ -6,11 +6,12 @@ the upper triangle only (each pair once), thresholded before ranking (the
 work is n²/2: ~0.4 s at 10k, ~40 s at 100k on two cores). Above that it
 searches an inverted-file index built here in numpy (the IVF scheme of
 faiss's ``IndexIVFFlat``): a spherical k-means of about ``2·sqrt(n)``
-centroids on a sample; every vector is filed under its :data:`PROBES` nearest
-centroids, and pairs are searched exactly within each list. Two images only
-meet when they share a list, so the search is approximate: its recall of the
-exact pairs is measured in ``bench/bench_neighbours.py`` (figures in
-docs/PERFORMANCE.md) and checked in the tests. No index library is needed:
+centroids on a sample; every vector is filed under its nearest centroid's
+list and searched, exactly, in the lists of its :data:`PROBES` nearest
+centroids. Two images only meet when one lies in a list the other searches,
+so the search is approximate: its recall of the exact pairs is measured in
+``bench/bench_health.py`` (figures in docs/PERFORMANCE.md) and checked in the
+tests. No index library is needed:
 at 100k x 128 it takes seconds.
 
 :func:`knn_distance` scores how far each image is from its ``k`` nearest
@@ -33,8 +34,8 @@ __all__ = ["similar_pairs", "knn_distance", "normalise", "standardise", "EXACT_M
 _BLOCK = 2048
 EXACT_MAX = 20_000
 """Up to this many vectors the pair search is exact."""
-PROBES = 2
-"""Lists each vector is filed under in the approximate search."""
+PROBES = 8
+"""Lists each vector is searched in by the approximate search (it is filed under its nearest one)."""
 REFERENCE = 5_000
 """Images the k-nearest-neighbour distance is measured against (all of them up to this many)."""
 
@@ -86,6 +87,28 @@ def _pairs_among(x: np.ndarray, ids: np.ndarray, threshold: float, k: int,
             found[key] = max(found.get(key, -1.0), float(v))
 
 
+def _pairs_between(x: np.ndarray, queries: np.ndarray, ids: np.ndarray, threshold: float, k: int,
+                   found: dict[tuple[int, int], float], block: int = _BLOCK) -> None:
+    """Adds to ``found`` the pairs of a query row and a list member above ``threshold`` (each query row keeps its
+    ``k`` most similar members)."""
+    members = x[ids]
+    for start in range(0, len(queries), block):
+        q = queries[start:start + block]
+        sims = x[q] @ members.T
+        r_idx, c_idx = np.nonzero(sims >= threshold - 1e-6)
+        other = q[r_idx] != ids[c_idx]
+        r_idx, c_idx = r_idx[other], c_idx[other]
+        if not len(r_idx):
+            continue
+        vals = sims[r_idx, c_idx]
+        order = np.lexsort((-vals, r_idx))
+        r_idx, c_idx, vals = r_idx[order], c_idx[order], vals[order]
+        keep = (np.arange(len(r_idx)) - np.searchsorted(r_idx, r_idx, side="left")) < k
+        for i, j, v in zip(q[r_idx[keep]], ids[c_idx[keep]], vals[keep]):
+            key = (int(min(i, j)), int(max(i, j)))
+            found[key] = max(found.get(key, -1.0), float(v))
+
+
 def _kmeans(x: np.ndarray, n_lists: int, seed: int, iterations: int = 8) -> np.ndarray:
     """Spherical k-means centroids (unit rows) of unit vectors ``x``, trained on a sample of at most 64 per list."""
     rng = np.random.default_rng(seed)
@@ -122,7 +145,7 @@ def similar_pairs(emb: np.ndarray, threshold: float, *, max_per_item: int = 10, 
         threshold: Cosine similarity in ``(-1, 1]``.
         max_per_item: Partners kept per item.
         exact: True: the exact search; False: the inverted-file index; None: exact up to :data:`EXACT_MAX`.
-        probes: Lists each vector is filed under (the index only).
+        probes: Lists each vector is searched in (the index only).
         seed: The index's k-means seed.
         block: Rows per matrix-product block (bounds memory to ``block * N`` floats).
 
@@ -139,14 +162,17 @@ def similar_pairs(emb: np.ndarray, threshold: float, *, max_per_item: int = 10, 
         _pairs_among(x, np.arange(n), threshold, k, found, block)
     else:
         n_lists = max(2, int(2 * math.sqrt(n)))
-        lists = _nearest_lists(x, _kmeans(x, n_lists, seed), max(1, min(int(probes), n_lists)))
-        order = np.argsort(lists.ravel(), kind="stable")
-        members = order // lists.shape[1]
-        bounds = np.searchsorted(lists.ravel()[order], np.arange(n_lists + 1))
+        near = _nearest_lists(x, _kmeans(x, n_lists, seed), max(1, min(int(probes), n_lists)))
+        home = near[:, 0]  # each vector is filed under its nearest list, and searched from its `probes` nearest
+        members = np.argsort(home, kind="stable")
+        bounds = np.searchsorted(home[members], np.arange(n_lists + 1))
+        flat = np.argsort(near.ravel(), kind="stable")
+        qbounds = np.searchsorted(near.ravel()[flat], np.arange(n_lists + 1))
         for c in range(n_lists):
             ids = members[bounds[c]:bounds[c + 1]]
-            if len(ids) > 1:
-                _pairs_among(x[ids], ids, threshold, k, found, block)
+            queries = flat[qbounds[c]:qbounds[c + 1]] // near.shape[1]
+            if len(ids) and len(queries):
+                _pairs_between(x, queries, ids, threshold, k, found, block)
     return sorted(((i, j, s) for (i, j), s in found.items()), key=lambda t: (-t[2], t[0], t[1]))
 
 
