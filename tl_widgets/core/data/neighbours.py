@@ -36,7 +36,7 @@ EXACT_MAX = 20_000
 """Up to this many vectors the pair search is exact."""
 PROBES = 8
 """Lists each vector is searched in by the approximate search (it is filed under its nearest one)."""
-REFERENCE = 5_000
+REFERENCE = 2_500
 """Images the k-nearest-neighbour distance is measured against (all of them up to this many)."""
 
 

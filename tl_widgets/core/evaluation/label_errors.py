@@ -74,7 +74,7 @@ def rank_label_errors(labels: Sequence[int], probs: np.ndarray, keys: Sequence[s
     return out
 
 
-FIT_MAX = 20_000
+FIT_MAX = 10_000
 """Most images a cross-validation head is fitted on (a stratified sample of the other folds; every image is still
 predicted)."""
 
