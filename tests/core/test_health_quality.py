@@ -89,6 +89,11 @@ def test_a_second_check_decodes_nothing_and_a_curation_is_applied(dirty, tmp_pat
     assert cured.decoded == 0 and cured.images == report.images - len(injected["blurry"])
     assert cured.curation["excluded"] == len(injected["blurry"]) and cured.curation["relabelled"] == 1
     assert not set(injected["blurry"]) & {k for f in cured.findings for k in f.files}
+    (root / "circle" / "new_one.png").write_bytes((root / injected["dark"][0]).read_bytes()[:-1] + b"\x00")
+    newer = check_dataset(root, curation=curation)  # one new file: decoded alone, and the cache keeps the rest
+    assert newer.decoded == 1
+    assert check_dataset(root).decoded == 0  # the excluded images' rows were kept in the cache
+    (root / "circle" / "new_one.png").unlink()
 
 
 def test_the_report_crosses_the_engine_wire(dirty):
