@@ -4,8 +4,9 @@
     over synthetic images already in memory (file decoding excluded; see bench_pipeline.py for that).
 (b) Neighbour search over synthetic 128-d vectors (the demo backbone's width) with planted near
     duplicates: every pair above a cosine threshold, three ways:
-      numpy    - tl_widgets.core.data.neighbours.similar_pairs: exact, blocked upper-triangle matrix product,
-                 thresholded before ranking;
+      numpy    - tl_widgets.core.data.neighbours.similar_pairs(exact=True): exact, blocked upper-triangle matrix
+                 product, thresholded before ranking;
+      ivf      - similar_pairs(exact=False): the inverted-file index the health check uses above 20k vectors;
       sk-brute - scikit-learn NearestNeighbors(metric="cosine", algorithm="brute").kneighbors, k=11;
       sk-ball  - scikit-learn BallTree on unit vectors (Euclidean), query_radius (10k only: it does not
                  scale in 128 dimensions).
@@ -89,8 +90,10 @@ def search(n: int, threshold: float = 0.95, sklearn: bool = True, with_faiss: bo
 
     x, planted = vectors(n)
     out: dict = {"n": n}
-    pairs, out["numpy_s"] = timed(lambda: similar_pairs(x, threshold))
+    pairs, out["numpy_s"] = timed(lambda: similar_pairs(x, threshold, exact=True))
     out["numpy_recall"] = recall({(i, j) for i, j, _ in pairs}, planted)
+    pairs, out["ivf_s"] = timed(lambda: similar_pairs(x, threshold, exact=False))
+    out["ivf_recall"] = recall({(i, j) for i, j, _ in pairs}, planted)
     if with_faiss:
         faiss_search(x, planted, threshold, out)
 
@@ -119,7 +122,7 @@ def search(n: int, threshold: float = 0.95, sklearn: bool = True, with_faiss: bo
 
 
 def embed(n: int) -> dict:
-    from tl_widgets.core.data.neighbours import embed_arrays
+    from tl_widgets.core.data.embeddings import embed_arrays
 
     rng = np.random.default_rng(1)
     embed_arrays(rng.integers(0, 255, (64, 48, 48, 3), dtype=np.uint8))  # build + warm up
@@ -140,7 +143,8 @@ def main() -> None:
     for n in sizes:
         r = search(n, sklearn=n <= 10_000 or args.sklearn_100k, with_faiss=args.faiss)
         results["search"].append(r)
-        line = f"search n={n:>7}: numpy {r['numpy_s']:.2f}s (recall {r['numpy_recall']:.3f})"
+        line = (f"search n={n:>7}: numpy {r['numpy_s']:.2f}s (recall {r['numpy_recall']:.3f})  "
+                f"ivf {r['ivf_s']:.2f}s (recall {r['ivf_recall']:.3f})")
         if "sk_brute_s" in r:
             r["ratio_sk_brute_over_numpy"] = r["sk_brute_s"] / r["numpy_s"]
             line += f"  sklearn brute {r['sk_brute_s']:.2f}s (recall {r['sk_brute_recall']:.3f})"

@@ -48,6 +48,10 @@ TEXTS = {
     "lr_suggested": ".tlw-lr-suggested",
     "curate": ".tlw-curate",
     "curate_status": ".tlw-curate-status",
+    "curate_page": ".tlw-curate-page",
+    "health": ".tlw-health .tlw-message",
+    "health_findings": ".tlw-health-findings",
+    "runs_health": ".tlw-runs-health",
     "workshop": ".tlw-workshop",
     "try_results": ".tlw-try-results",
     "work": ".tlw-work-download ~ .tlw-message, .tlw-work .tlw-message",
@@ -78,6 +82,9 @@ BUTTONS = {
     "lr_find": "button.tlw-lr-find",
     "lr_use": "button.tlw-lr-use",
     "retrain": "button.tlw-retrain",
+    "health_check": "button.tlw-health-run",
+    "curate_next": "button.tlw-curate-next",
+    "curate_prev": "button.tlw-curate-prev",
     "try_upload": ".tlw-try-upload",
     "work_download": "button.tlw-work-download",
 }
@@ -98,6 +105,7 @@ PARTS = {
     "confusion": ".tlw-evaluate .tlw-confusion",
     "before_after": ".tlw-evaluate .tlw-before-after",
     "runs_before_after": ".tlw-runs-lineage .tlw-before-after",
+    "runs_health": ".tlw-runs-health table",
     "try": ".tlw-try-it",
     "try_camera": ".tlw-try-camera .tlw-camera-toggle",
     "try_camera_panel": ".tlw-try-camera",
@@ -485,6 +493,21 @@ class StudioPage:
     def card_gradcam(card: Any) -> None:
         """Asks a curation card for its Grad-CAM."""
         card.locator("button.tlw-curate-gradcam").click()
+
+    def review_finding(self, label: str) -> None:
+        """Data step's health check: clicks the Review button of the finding shown as ``label`` (e.g. "blurry")."""
+        self.locator("button.tlw-health-review").filter(has_text=f": {label}").first.click()
+
+    def retrain_from_health(self) -> None:
+        """Data step: "Retrain with fixes" in the grid the health check opened."""
+        self.locator(".tlw-health button.tlw-retrain").click()
+
+    def health_counts(self) -> dict[str, list[str]]:
+        """Runs step: the data-health table, finding -> the cells of its row (one per picked run)."""
+        rows = self.page.evaluate("(sel) => Array.from(document.querySelectorAll(sel))"
+                                  ".map(tr => Array.from(tr.cells).map(td => td.innerText.trim()))",
+                                  self.css(".tlw-runs-health tr"))
+        return {r[0]: r[1:] for r in rows[1:] if r}
 
     def run_options(self) -> list[str]:
         """Runs step: the texts of the run list's options (non-breaking spaces as spaces)."""

@@ -79,3 +79,114 @@ def make_noisy_dataset(tmp: Path, *, big: int = 40, small: int = 4, seed: int = 
     (inj.train / "red" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     inj.corrupt.append("red/broken.png")
     return inj
+
+
+# -- a photo-like folder with every image-level problem injected (issue #27) ---------------------------------
+
+DIRTY_KINDS = ("blurry", "dark", "bright", "low_information", "outliers", "far_from_class")
+"""The problems :func:`make_dirty_folder` injects, by the finding kind that must report them."""
+
+
+def photo(rng: np.random.Generator, cls: int, classes: int) -> Image.Image:
+    """A photo-like image of class ``cls``: a class colour cast over smooth noise, noise grain and a few shapes."""
+    from PIL import ImageDraw
+
+    w, h = int(rng.integers(72, 121)), int(rng.integers(72, 121))
+    low = rng.integers(0, 256, (max(2, h // 10), max(2, w // 10), 3), dtype=np.uint8)
+    base = np.asarray(Image.fromarray(low).resize((w, h), Image.BICUBIC), np.float32)
+    hue = np.array([(67 * cls) % 256, (151 * cls + 80) % 256, (211 * cls + 160) % 256], np.float32)
+    arr = (base * 0.5 + hue * 0.5 + rng.normal(0, 7, (h, w, 3))).clip(0, 255).astype(np.uint8)
+    img = Image.fromarray(arr)
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(2, 5))):
+        x0, y0 = int(rng.integers(0, w - 12)), int(rng.integers(0, h - 12))
+        x1, y1 = x0 + int(rng.integers(8, w // 2)), y0 + int(rng.integers(8, h // 2))
+        fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1, y1], fill=fill)
+    return img
+
+
+def _other_kind(rng: np.random.Generator, i: int) -> Image.Image:
+    """An image of another kind than the shapes: a text page, a chessboard, TV static or a photo-like texture."""
+    from PIL import ImageDraw
+
+    side = 64
+    kind = i % 4
+    if kind == 1:
+        cells = int(rng.integers(4, 9))
+        board = (np.indices((cells, cells)).sum(axis=0) % 2 * 255).astype(np.uint8)
+        return Image.fromarray(board).resize((side, side), Image.NEAREST).convert("RGB")
+    if kind == 3:
+        return photo(rng, i, 4).resize((side, side))
+    if kind == 2:
+        return Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8))
+    img = Image.new("RGB", (side, side), "white")
+    draw = ImageDraw.Draw(img)
+    for y in range(4, side - 4, int(rng.integers(5, 8))):
+        draw.line([4, y, int(rng.integers(side // 2, side - 4)), y], fill="black", width=2)
+    return img
+
+
+def make_dirty_folder(root: Path, *, per_class: int = 150, each: int = 8, seed: int = 0,
+                      dirty: bool = True) -> dict[str, list[str]]:
+    """Writes ``root/<shape>/*.png``: the demo backbone's own shapes (circle, square, triangle, star) at 64 px, which it
+    knows; with ``dirty``, ``each`` images of every kind of :data:`DIRTY_KINDS` are injected, spread
+    over the classes (each made from a fresh shape image). Returns the injected keys by kind."""
+    from PIL import ImageFilter
+
+    from tl_widgets.core.data.demo_datasets import shapes_arrays
+
+    rng = np.random.default_rng(seed)
+    x, y, names = shapes_arrays("source", n_per_class=per_class + each, size=64, seed=seed)
+    spare: dict[int, list[np.ndarray]] = {c: [] for c in range(len(names))}
+    for c, name in enumerate(names):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(x[y == c]):
+            if i < per_class:
+                Image.fromarray(img).save(root / name / f"img_{i:04d}.png")
+            else:
+                spare[c].append(img)
+    injected: dict[str, list[str]] = {k: [] for k in DIRTY_KINDS}
+    if not dirty:
+        return injected
+    for i in range(each):
+        c = i % len(names)
+        arr = spare[c][i // len(names)].astype(np.float32)
+        made = {
+            "blurry": Image.fromarray(arr.astype(np.uint8)).filter(ImageFilter.GaussianBlur(2.5)),
+            "dark": Image.fromarray((arr * 0.2).astype(np.uint8)),
+            "bright": Image.fromarray((arr * 0.2 + 200).clip(0, 255).astype(np.uint8)),
+            "low_information": Image.fromarray(np.clip(np.full_like(arr, arr.mean(axis=(0, 1)))
+                                                       + rng.normal(0, 1.0, arr.shape), 0, 255).astype(np.uint8)),
+            "outliers": _other_kind(rng, i),
+            # another class's shape, in this class's folder
+            "far_from_class": Image.fromarray(spare[(c + 1) % len(names)][-1 - i // len(names)]),
+        }
+        for kind, img in made.items():
+            key = f"{names[c]}/{kind}_{i:02d}.png"
+            img.save(root / key)
+            injected[kind].append(key)
+    return injected
+
+
+def add_blurred(root: Path, n: int, *, seed: int = 1) -> list[str]:
+    """Adds ``n`` blurred shapes (``blurred_extra_K.png``) spread over the class folders of ``root``; their keys."""
+    from PIL import ImageFilter
+
+    from tl_widgets.core.data.demo_datasets import shapes_arrays
+
+    x, y, names = shapes_arrays("source", n_per_class=-(-n // 4), size=64, seed=seed + 100)
+    keys = []
+    for i in range(n):
+        key = f"{names[int(y[i * len(x) // n])]}/blurred_extra_{i:02d}.png"
+        Image.fromarray(x[i * len(x) // n]).filter(ImageFilter.GaussianBlur(2.5)).save(root / key)
+        keys.append(key)
+    return keys
+
+
+if __name__ == "__main__":  # python tests/core/health_data.py OUT [--clean]: the dirty folder, for a demo
+    import json
+    import sys
+
+    out = make_dirty_folder(Path(sys.argv[1]), dirty="--clean" not in sys.argv)
+    print(json.dumps(out, indent=1))

@@ -93,6 +93,8 @@ def test_a_training_streams_its_events_and_records_in_the_seats_store(room):
     ("evaluate", {"run_dir": "/etc"}, "this seat's folder"),
     ("try_images", {"run_dir": "{other}/runs", "items": []}, "this seat's folder"),
     ("check_dataset", {"path": "/etc"}, "this seat's folder or the data roots"),
+    ("check_dataset", {"path": "/etc", "curation": "{other}/runs/c.jsonl"}, "this seat's folder or the data roots"),
+    ("check_dataset", {"path": "/etc", "run_dir": "{other}/runs"}, "this seat's folder"),
     ("backbone_facts", {"backbone": "/etc/passwd"}, "this seat's folder or the data roots"),
 ])
 def test_a_worker_refuses_paths_outside_the_seat(room, job, kwargs, message):

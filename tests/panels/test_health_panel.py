@@ -77,3 +77,46 @@ def test_the_studio_shows_it_and_uses_its_curation(tmp_path):
     assert studio.health in studio.data_tab.children[2].children
     studio._use_curation(str(tmp_path / "c.jsonl"))
     assert studio.config.data.curation == str(tmp_path / "c.jsonl")
+
+
+def test_a_finding_opens_the_grid_on_all_its_files_page_by_page_worst_first(tmp_path):
+    """#27: the grid showed the first 12 files of a finding; it pages through all of them by the finding's score."""
+    from health_data import add_blurred, make_dirty_folder
+
+    from tl_widgets.core.config.schema import TrainConfig
+
+    root = tmp_path / "data"
+    make_dirty_folder(root, per_class=30, each=4)
+    add_blurred(root, 14)
+    cfg = DataConfig(source="folder", path=str(root))
+    run_dir = tmp_path / "runs" / "r1"  # a run on the same data: the grid can retrain it
+    run_dir.mkdir(parents=True)
+    TrainConfig(data=cfg).save(run_dir / "config.json")
+    retrained = []
+    panel = HealthPanel(lambda: cfg, last_run=lambda: str(run_dir),
+                        on_retrain=lambda run, cur: retrained.append((run, cur)) or "child-1")
+    panel.start()
+    panel.wait(180)
+    assert panel.error is None, panel.error
+    kinds = [f.kind for f in panel.report.findings]
+    weak = panel.report.findings[kinds.index("weak_groups")]  # the fake run saved no model: said, not fatal
+    assert weak.severity == "info" and "Expected model.keras" in weak.message and panel.report.run_id == "r1"
+    blurry = panel.report.findings[kinds.index("blurry")]
+    assert len(blurry.files) > 12 and blurry.scores == sorted(blurry.scores)  # sharpest last
+    grid = panel.review(kinds.index("blurry"))
+    grid.wait(60)
+    shown = [c.item["key"] for c in grid.cards if c.item is not None]
+    assert shown == blurry.files[:12] and "page 1 of 2" in grid.page_label.value
+    assert grid.prev_button.disabled and not grid.next_button.disabled
+    assert "sharpness" in grid.cards[0].caption.value and "worst sharpness first" in grid.status.value
+    grid.next_button.click()
+    assert [c.item["key"] for c in grid.cards if c.item is not None] == blurry.files[12:24]
+    assert "page 2 of 2" in grid.page_label.value and grid.next_button.disabled
+    grid.decide(0, "exclude")
+    grid.prev_button.click()
+    assert grid.page == 0 and grid.cards[0].item["key"] == blurry.files[0]
+    with pytest.raises(PanelError, match="Expected a page step of -1 or 1"):
+        grid.turn(2)
+    assert grid.retrain_button.layout.display != "none"
+    assert grid.retrain() == "child-1" and retrained == [(str(run_dir), str(grid.curation))]
+    assert read_decisions(grid.curation)[blurry.files[12]].action == "exclude"

@@ -116,3 +116,29 @@ def test_delete_removes_the_picked_runs_files_first_and_refuses_a_training_one(s
     assert "stop it first" in panel.notice.text and "Deleted 1 runs" in panel.notice.text
     assert panel.confirm_button.layout.display == "none"
     assert panel.delete(["not-a-run"]) == [] and "Expected run ids" in panel.notice.text
+
+
+def test_picked_runs_show_the_data_health_they_trained_with(store, tmp_path):
+    """#27: each run's health.json, side by side (oldest first); a run without one says so."""
+    from tl_widgets.core.runs.folder import RunFolder
+    from tl_widgets.core.runs.store import RunRecorder
+    from tl_widgets.panels.runs import RunsPanel
+
+    rec = RunRecorder(store)
+    for run_id, blurry in (("20261130-000001-a", 5), ("20261130-000002-b", 3), ("20261130-000003-c", None)):
+        folder = RunFolder.create(tmp_path / "runs" / run_id)
+        if blurry is not None:
+            folder.write_health({"findings": [{"kind": "blurry", "files": [f"x/{i}.png" for i in range(blurry)]},
+                                              {"kind": "imbalance", "files": []}]})
+        rec(RunStarted(run_id, config=demo_config().to_dict(), run_dir=str(folder.path), total_epochs=1,
+                       steps_per_epoch=1))
+        rec(RunFinished(run_id, metrics={"val_accuracy": 0.5}, run_dir=str(folder.path), duration=1.0))
+    rec.flush()
+    panel = RunsPanel(store)
+    html = panel.health.value
+    assert html.index("20261130-000001-a") < html.index("20261130-000002-b") < html.index("20261130-000003-c")
+    row = html[html.index("blurry"):].split("</tr>")[0]
+    assert [c.split(">")[-1] for c in row.split("</td>")[1:4]] == ["5", "3", "–"]
+    assert "Not recorded for 20261130-000003-c" in html
+    panel.picker.value = ("20261130-000002-b",)
+    assert "20261130-000001-a" not in panel.health.value

@@ -28,7 +28,7 @@ from tl_widgets.panels.kit.worker import BackgroundWork
 __all__ = ["CuratePanel", "PAGE_SIZE"]
 
 PAGE_SIZE = 12
-"""Images shown at once (the highest-loss ones of the chosen set)."""
+"""Images shown at once: one page of the chosen set (highest loss, or worst score, first)."""
 _BASE_ACTIONS = [(N_("keep"), "keep"), (N_("exclude"), "exclude"), (N_("ambiguous"), "ambiguous")]
 
 
@@ -69,13 +69,18 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         title: What ``files`` are (shown in the filter).
         on_decide: Called with the curation file after each decision (None: nothing).
         engine: The engine that draws Grad-CAM and retrains (None: this process's).
+        scores: The score each of ``files`` was ranked by (shown on its card), when reviewing ``files``.
+        score: What the score is (shown before each value).
+        retrain_from: A run on the same data that "Retrain with fixes" retrains when reviewing ``files`` (None:
+            no retraining from the grid).
     """
 
     def __init__(self, run_dir: str | os.PathLike[str] | None, *, curation: str | os.PathLike[str] | None = None,
                  data_roots: Sequence[str | os.PathLike[str]] | None = None,
                  on_retrain: Callable[[str, str], Any] | None = None, who: str | None = None,
                  data: Any = None, files: Sequence[str] | None = None, class_names: Sequence[str] = (),
-                 title: str = "files", on_decide: Callable[[str], None] | None = None, engine: Any = None) -> None:
+                 title: str = "files", on_decide: Callable[[str], None] | None = None, engine: Any = None,
+                 scores: Sequence[float] | None = None, score: str = "", retrain_from: str | None = None) -> None:
         from tl_widgets.core.engine import resolve_engine
 
         self.engine = resolve_engine(engine)
@@ -86,6 +91,12 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.on_decide = on_decide
         self._files = (list(files), list(class_names), str(title)) if run_dir is None and files is not None else None
+        self._scores = ({k: float(v) for k, v in zip(files or [], scores)} if scores is not None and self._files
+                        else {})
+        self._score = str(score)
+        self.retrain_from = Path(retrain_from) if retrain_from is not None and self._files is not None else None
+        self.page = 0
+        self._chosen: list[int] = []
         self.notice = Notice()
         self.guard = Guard(self.notice)
         self.on_retrain = on_retrain
@@ -135,12 +146,24 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         self.grid = widgets.Box(self.cards, layout={"display": "flex", "flex_flow": "row wrap", "grid_gap": "6px"})
         self.guard.watch(self.filter, self._check_filter, after=lambda v: self.show(v))
         self.retrain_button.on_click(lambda _: self.retrain())
-        if self._files is not None:  # no run: nothing to retrain from, no model for Grad-CAM
-            self.retrain_button.layout.display = "none"
+        self.prev_button = widgets.Button(description=_("Previous"), icon="chevron-left", disabled=True,
+                                          layout={"width": "auto"})
+        self.prev_button.add_class("tlw-curate-prev")
+        self.next_button = widgets.Button(description=_("Next"), icon="chevron-right", disabled=True,
+                                          layout={"width": "auto"})
+        self.next_button.add_class("tlw-curate-next")
+        self.page_label = widgets.HTML()
+        self.page_label.add_class("tlw-curate-page")
+        self.prev_button.on_click(lambda _: self.turn(-1))
+        self.next_button.on_click(lambda _: self.turn(1))
+        if self._files is not None:  # no run's predictions: no model for Grad-CAM (retrain only from a given run)
+            if self.retrain_from is None:
+                self.retrain_button.layout.display = "none"
             for card in self.cards:
                 card.gradcam.layout.display = "none"
         super().__init__([widgets.HTML(_("<h4>Fix the data</h4>")),
-                          widgets.HBox([self.filter, self.retrain_button]), self.status, self.notice, self.grid])
+                          widgets.HBox([self.filter, self.retrain_button]), self.status, self.notice,
+                          widgets.HBox([self.prev_button, self.page_label, self.next_button]), self.grid])
         self.add_class("tlw-curate")
 
     # -- loading -------------------------------------------------------------------
@@ -227,8 +250,9 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             return r.cell(r.class_names[int(t)], r.class_names[int(p)])
         return r.wrong()
 
-    def show(self, value: str) -> None:
-        """Fills the grid with the images of a filter value, each with its decision read from the curation file."""
+    def show(self, value: str, page: int = 0) -> None:
+        """Fills the grid with one page of the images of a filter value, each with its decision read from the
+        curation file."""
         from tl_widgets.core.data.curation import read_decisions
         from tl_widgets.core.data.images import png_bytes
         from tl_widgets.views.figures.curate_grid import prediction_bars_html
@@ -237,7 +261,10 @@ class CuratePanel(BackgroundWork, widgets.VBox):
             return
         r = self.review
         chosen = self.indices(value)
-        self.shown = chosen[:PAGE_SIZE]
+        pages = max(1, -(-len(chosen) // PAGE_SIZE))
+        self.page = min(max(0, int(page)), pages - 1)
+        self._chosen = chosen
+        self.shown = chosen[self.page * PAGE_SIZE:(self.page + 1) * PAGE_SIZE]
         decisions = read_decisions(self.curation)
         relabel = [(_("relabel → {name}").format(name=n), f"relabel:{n}") for n in r.class_names]
         for slot, card in enumerate(self.cards):
@@ -247,6 +274,8 @@ class CuratePanel(BackgroundWork, widgets.VBox):
                 continue
             i = self.shown[slot]
             card.item = r.item(i)
+            if card.item["key"] in self._scores:
+                card.item["score"] = (self._score, self._scores[card.item["key"]])
             card.image.value = png_bytes(_thumb(r.image(i)))
             card.caption.value = prediction_bars_html(card.item)
             d = decisions.get(card.item["key"])
@@ -256,14 +285,26 @@ class CuratePanel(BackgroundWork, widgets.VBox):
                 current = "keep"
             self.guard.set_options(card.action, options, current)
             card.layout.display = None
-        more = ""
-        if len(chosen) > PAGE_SIZE:
-            more = (_(" (the {n} first shown)") if self._files is not None
-                    else _(" (the {n} with the highest loss shown)")).format(n=PAGE_SIZE)
-        self._status_head = _("{n} images{more}. Decisions are saved at once to {file}").format(
-            n=len(chosen), more=more, file=f"<code>{self.curation.name}</code>")
+        from tl_widgets.views.figures.health import score_label
+
+        order = ((_("worst {score} first").format(score=score_label(self._score)) if self._scores
+                  else _("in the finding's order"))
+                 if self._files is not None else _("highest loss first"))
+        self._status_head = _("{n} images, {order}. Decisions are saved at once to {file}").format(
+            n=len(chosen), order=order, file=f"<code>{self.curation.name}</code>")
         self.status.value = _("{head} ({n} so far).").format(head=self._status_head, n=len(decisions))
+        first = self.page * PAGE_SIZE + 1 if chosen else 0
+        self.page_label.value = _("page {page} of {pages} (images {first}–{last})").format(
+            page=self.page + 1, pages=pages, first=first, last=self.page * PAGE_SIZE + len(self.shown))
+        self.prev_button.disabled = self.page == 0
+        self.next_button.disabled = self.page >= pages - 1
         self.notice.clear()
+
+    def turn(self, step: int) -> None:
+        """Shows the previous (``-1``) or next (``1``) page of the current filter."""
+        if isinstance(step, bool) or step not in (-1, 1):
+            raise PanelError(_("Expected a page step of -1 or 1. Received: {step!r}").format(step=step))
+        self.show(self.filter.value, self.page + step)
 
     # -- deciding --------------------------------------------------------------------
     def _decide(self, card: _Card, value: str) -> None:
@@ -307,18 +348,19 @@ class CuratePanel(BackgroundWork, widgets.VBox):
         """Starts a child run with the decisions applied (through ``on_retrain`` when given)."""
         from tl_widgets.core.data.curation import read_decisions
 
-        if self.run_dir is None:
+        run_dir = self.run_dir if self.run_dir is not None else self.retrain_from
+        if run_dir is None:
             self.notice.show(_("Expected a run to retrain from. Received: files of a health check (train a run first)"))
             return None
         if not read_decisions(self.curation):
             self.notice.show(_("Expected at least one decision before retraining. Received: none yet"))
             return None
         if self.on_retrain is not None:
-            self.child_run_id = self.on_retrain(str(self.run_dir), str(self.curation))
+            self.child_run_id = self.on_retrain(str(run_dir), str(self.curation))
             return self.child_run_id
         from tl_widgets.core.runs.lineage import child_config
 
-        session = self.engine.session(child_config(self.run_dir, self.curation), source="studio")
+        session = self.engine.session(child_config(run_dir, self.curation), source="studio")
         self.child_run_id = session.start()
         self.notice.show(_("Child run {run_id} started.").format(run_id=self.child_run_id), "info")
         return self.child_run_id

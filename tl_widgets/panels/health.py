@@ -8,8 +8,12 @@ errors). The decisions go to the dataset's curation file in the user's home,
 and ``on_curation(path)`` lets the Studio switch ``data.curation`` on so the
 next run uses them. Original files are never touched. Each finding about files
 also has a "Review" button: it opens the curate grid
-(:class:`~tl_widgets.panels.curate.CuratePanel`) on those files, to relabel,
-exclude or mark them ambiguous one by one (same curation file).
+(:class:`~tl_widgets.panels.curate.CuratePanel`) on all its files, page by page,
+worst score first, to relabel, exclude or mark them ambiguous one by one (same
+curation file); with a finished run on the same data (``last_run``), the grid's
+"Retrain with fixes" retrains it with the decisions, and the check adds the
+classes and groups of images where that run is weak. The check sees the data
+as the next run will: with the Data step's curation applied.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from tl_widgets.views.figures.health import kind_label
 __all__ = ["HealthPanel", "ACTIONS"]
 
 ACTIONS = {"leakage": "exclude", "exact_duplicates": "exclude", "near_duplicates": "exclude",
-           "small_images": "exclude", "label_errors": "ambiguous"}
+           "small_images": "exclude", "label_errors": "ambiguous", "blurry": "exclude", "dark": "exclude",
+           "bright": "exclude", "low_information": "exclude", "outliers": "exclude", "far_from_class": "ambiguous"}
 """The action each kind of finding offers for its files."""
 _UNVIEWABLE = ("unreadable",)
 ACTION_LABELS = {"exclude": N_("exclude the {n} files of '{kind}'"),
@@ -45,16 +50,24 @@ class HealthPanel(BackgroundWork, widgets.VBox):
         on_curation: Called with the curation file after decisions were written (None: nothing).
         input_size: Returns the model's input side (for the small-image check); None: 48.
         engine: The engine that runs the check (None: this process's).
+        last_run: Returns the folder of the last finished run, or None (its data must be the checked data to count).
+        on_retrain: Called with ``(run_dir, curation)`` by the grid's "Retrain with fixes" (the Studio starts the
+            child run on Train); None starts it in the grid.
     """
 
     def __init__(self, config_source: Callable[[], Any], *, on_curation: Callable[[str], None] | None = None,
-                 input_size: Callable[[], int] | None = None, engine: Any = None) -> None:
+                 input_size: Callable[[], int] | None = None, engine: Any = None,
+                 last_run: Callable[[], str | None] | None = None,
+                 on_retrain: Callable[[str, str], Any] | None = None) -> None:
         from tl_widgets.core.engine import resolve_engine
 
         self.engine = resolve_engine(engine)
         self.config_source = config_source
         self.on_curation = on_curation
         self.input_size = input_size
+        self.last_run = last_run
+        self.on_retrain = on_retrain
+        self.run_dir: str | None = None
         self.report: Any = None
         self.curation: Path | None = None
         self._data: Any = None
@@ -95,17 +108,24 @@ class HealthPanel(BackgroundWork, widgets.VBox):
                              "info")
             return
         size = self.input_size() if self.input_size is not None else 48
+        run_dir = self._run_on(data)
+        options = {"curation": data.curation} if data.curation else {}
+        if run_dir is not None:
+            options["run_dir"] = run_dir
 
         def work() -> None:
             self.report = self.engine.check_dataset(data.path, val_path=data.val_path,
-                                                    validation_split=data.validation_split, input_size=size)
+                                                    validation_split=data.validation_split, input_size=size,
+                                                    **options)
+            self.run_dir = run_dir
             self._data = data
             self.show()
             self.notice.show(_("Checked {images} images: {n} findings.").format(
                 images=sum(self.report.counts.values()), n=len(self.report.findings)), "info")
 
         self.findings.children = ()
-        self.notice.show(_("Checking (hashing files, computing embeddings)…"), "info")
+        self.notice.show(_("Checking (hashing files; decoding new images once for their embeddings and quality)…"),
+                         "info")
         self._run_in_background(work, name="tlw-health", buttons=[self.button])
 
     def show(self) -> None:
@@ -150,13 +170,30 @@ class HealthPanel(BackgroundWork, widgets.VBox):
                 or findings[index].kind in _UNVIEWABLE or not findings[index].files:
             raise PanelError(_("Expected a finding that names files. Received: {index!r}").format(index=index))
         f = findings[index]
-        self.curate = CuratePanel(None, engine=self.engine, data=self._data, files=f.files, class_names=self.report.class_names,
+        self.curate = CuratePanel(None, engine=self.engine, data=self._data, files=f.files,
+                                  class_names=self.report.class_names,
                                   title=_("health finding: {kind}").format(kind=kind_label(f.kind)),
-                                  on_decide=self._decided)
+                                  on_decide=self._decided, scores=f.scores or None, score=f.score,
+                                  retrain_from=self._run_on(self._data), on_retrain=self.on_retrain)
         self.curation = self.curate.curation
         self.grid_box.children = (self.curate,)
         self.curate.load()
         return self.curate
+
+    def _run_on(self, data: Any) -> str | None:
+        """The last finished run when it trained on these data (same source, folder and validation folder)."""
+        from tl_widgets.core.config.schema import TrainConfig
+        from tl_widgets.core.runs.folder import RunFolder
+
+        run_dir = self.last_run() if self.last_run is not None else None
+        if not run_dir:
+            return None
+        try:
+            ran = TrainConfig.load(RunFolder(Path(run_dir)).config_file).data
+        except (OSError, ValueError):
+            return None
+        same = (ran.source, ran.path, ran.val_path) == (data.source, data.path, data.val_path)
+        return str(run_dir) if same else None
 
     def _decided(self, curation: str) -> None:
         if self.on_curation is not None:

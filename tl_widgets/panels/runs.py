@@ -6,6 +6,7 @@ empty chart. With two or more runs picked, a table lists the settings that diffe
 between the two newest of them (:func:`tl_widgets.core.runs.config_diff.run_config_diff`).
 Picking a child run (retrained with fixes) also shows its per-class F1 and image counts next to its
 parent's (:func:`tl_widgets.core.runs.lineage.compare_with_parent`, evaluated in a worker when needed).
+The picked runs' data health (their ``health.json``: files per finding) is shown side by side.
 **Delete** removes the picked runs, their folders first and then their rows, as the run store's
 :meth:`~tl_widgets.core.runs.store.RunStore.delete_run` does (a run that trains is refused), after a
 second click that says how many runs go: the way to free a seat's disk quota.
@@ -30,6 +31,8 @@ __all__ = ["RunsPanel"]
 METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
 NEWEST_SHOWN = 3
 """Runs picked and drawn when the panel opens without a pick of the user's."""
+HEALTH_SHOWN = 4
+"""Picked runs whose data health is shown side by side (the newest)."""
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -76,6 +79,8 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         self.chart.add_class("tlw-runs-chart")
         self.lineage = widgets.HTML()
         self.lineage.add_class("tlw-runs-lineage")
+        self.health = widgets.HTML()
+        self.health.add_class("tlw-runs-health")
         self._lineage_for: str | None = None
         self._compared: dict[str, str] = {}
         self.empty = widgets.HTML()
@@ -99,7 +104,8 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         self.hint.add_class("tlw-help")
         super().__init__([widgets.HTML("<h3>" + _("Runs") + "</h3>"), widgets.HBox([self.refresh_button, self.metric, self.delete_button,
                                                                     self.confirm_button]),
-                          self.empty, self.hint, self.picker, self.notice, self.lineage, self.chart, self.diff])
+                          self.empty, self.hint, self.picker, self.notice, self.lineage, self.health, self.chart,
+                          self.diff])
         self.add_class("tlw-runs-panel")
         self.refresh()
 
@@ -186,7 +192,25 @@ class RunsPanel(BackgroundWork, widgets.VBox):
         curves = self.store.compare(ids, metric) if ids else {}
         self.chart.set_figure(runs_overlay_figure(curves, metric))
         self._show_lineage(ids)
+        self._show_health(ids)
         self._show_diff(ids)
+
+    def _show_health(self, ids: list[str]) -> None:
+        """The data health each picked run trained with (``health.json``), files per finding, oldest first."""
+        from pathlib import Path
+
+        from tl_widgets.core.runs.folder import RunFolder
+        from tl_widgets.core.runs.health import health_counts
+        from tl_widgets.views.figures.health import health_counts_html
+
+        order = [r["run_id"] for r in self.runs]
+        by_id = {r["run_id"]: r for r in self.runs}
+        picked = sorted((i for i in ids if i in by_id and by_id[i].get("run_dir")), key=order.index)[:HEALTH_SHOWN]
+        columns = []
+        for run_id in reversed(picked):
+            report = RunFolder(Path(by_id[run_id]["run_dir"])).read_health()
+            columns.append((run_id, health_counts(report) if report is not None else None))
+        self.health.value = health_counts_html(columns) if columns else ""
 
     def _show_diff(self, ids: list[str]) -> None:
         """The settings that differ between the two newest picked runs (nothing with fewer than two)."""

@@ -28,7 +28,7 @@ from tl_widgets.studio.chrome import CodeView, NameBox, RunBar, StepHeader, load
 from tl_widgets.studio.defaults import ALIASES, HELP, STEPS, TABS, default_studio_config
 from tl_widgets.studio.limits import check_disk, check_limits, disk_left, fit_to_workshop, upload_limit
 from tl_widgets.studio.loading import StepLoader, build_extra_parts, build_model_parts
-from tl_widgets.studio.results import ResultSteps, last_result, missing_steps
+from tl_widgets.studio.results import ResultSteps, last_result, last_run_dir, missing_steps
 from tl_widgets.studio.room import connect_room
 from tl_widgets.views.widgets.a11y import AccessibilityHelper
 
@@ -143,7 +143,8 @@ class Studio(widgets.VBox):
         self.capture: CapturePanel = CapturePanel(default_home(), on_dataset=self.use_captured,
                                                   space_left=lambda: disk_left(self.seat, self.workshop))
         self.health: HealthPanel = HealthPanel(lambda: self.data.config, on_curation=self._use_curation,
-                                               engine=self.engine)
+                                               engine=self.engine, last_run=lambda: last_run_dir(self.train),
+                                               on_retrain=self.retrain_with_fixes)
         # The webcam first (one closed line): found before the demo's long report and augmentation settings.
         self.data_tab = widgets.VBox([widgets.Accordion([self.capture], titles=(_("Capture from your webcam"),)),
                                       self.data, widgets.Accordion([self.health], titles=(_("Data health check"),))])

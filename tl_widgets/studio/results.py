@@ -15,7 +15,7 @@ import ipywidgets as widgets
 from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.db import saved_a_model
 
-__all__ = ["last_result", "missing_steps", "ResultSteps"]
+__all__ = ["last_result", "last_run_dir", "missing_steps", "ResultSteps"]
 
 
 def last_result(train: Any) -> Any:
@@ -25,6 +25,12 @@ def last_result(train: Any) -> Any:
     if result is None or not saved_a_model(result.status) or result.run_dir is None:
         return None
     return result
+
+
+def last_run_dir(train: Any) -> str | None:
+    """The folder of the last finished or stopped run (the health check's weak groups and retraining)."""
+    result = last_result(train)
+    return str(result.run_dir) if result is not None else None
 
 
 def missing_steps(data_report: dict[str, Any] | None, loading: bool, train: Any) -> dict[str, str]:

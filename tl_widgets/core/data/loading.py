@@ -39,7 +39,8 @@ from tl_widgets.core.data.zipsafe import find_class_root, safe_extract_zip
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import home_path
 
-__all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets", "extract_zip_once"]
+__all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets", "extract_zip_once",
+           "zip_extraction_dir"]
 
 
 @dataclass
@@ -149,6 +150,14 @@ def _zip_root(cfg: DataConfig, work_dir: str | os.PathLike[str] | None) -> Path:
     return extract_zip_once(cfg.path or "", work_dir)
 
 
+def zip_extraction_dir(zip_path: str | os.PathLike[str], work_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where :func:`extract_zip_once` extracts ``zip_path`` (keyed by its path, size and modification time)."""
+    zpath = Path(zip_path)
+    st = zpath.stat()
+    key = hashlib.sha1(f"{zpath.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return _work_dir(work_dir) / "extracted" / f"{zpath.stem}-{key}"
+
+
 def extract_zip_once(zip_path: str | os.PathLike[str], work_dir: str | os.PathLike[str] | None = None) -> Path:
     """The class root of ``zip_path`` extracted under ``<work_dir>/extracted`` (the user's home by default).
 
@@ -160,9 +169,7 @@ def extract_zip_once(zip_path: str | os.PathLike[str], work_dir: str | os.PathLi
         DataError: Not a zip, or unsafe (see :func:`~tl_widgets.core.data.zipsafe.safe_extract_zip`).
     """
     zpath = Path(zip_path)
-    st = zpath.stat()
-    key = hashlib.sha1(f"{zpath.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = _work_dir(work_dir) / "extracted" / f"{zpath.stem}-{key}"
+    target = zip_extraction_dir(zpath, work_dir)
     if target.is_dir() and any(target.iterdir()):
         return find_class_root(target)  # extracted before (the rename into place is atomic)
     return safe_extract_zip(zpath, target)

@@ -1,44 +1,43 @@
-"""Image embeddings from a backbone, and the pairs of images that look alike (cosine similarity).
+"""Neighbours in embedding space: the pairs of images that look alike, and how far each image is from the rest.
 
-:func:`embed_files` runs a backbone (the bundled demo CNN by default) up to
-its global pooling over image files and caches the vectors on disk under
-``$TL_WIDGETS_HOME/feature_cache/embeddings`` keyed by the backbone and every
-file's content hash, so a second check of the same folder costs only the
-hashing. :func:`similar_pairs` finds every pair above a cosine threshold
-with an exact, blocked matrix product in numpy over the upper triangle only
-(each pair once), thresholded before ranking: faster than scikit-learn's brute
-``NearestNeighbors`` and ball tree and than faiss's exact flat index at 10k and
-100k vectors on two cores, and about as fast as faiss's approximate HNSW
-index at 100k (``bench/bench_neighbours.py``, figures in docs/PERFORMANCE.md);
-exact (a missed leak is worse than a slow check) and with no extra
-dependency. The work is n²/2: about a second at 10k, about a minute at 100k
-on two cores.
+:func:`similar_pairs` finds every pair above a cosine threshold. Up to
+:data:`EXACT_MAX` vectors it is exact: a blocked matrix product in numpy over
+the upper triangle only (each pair once), thresholded before ranking (the
+work is n²/2: ~0.4 s at 10k, ~40 s at 100k on two cores). Above that it
+searches an inverted-file index built here in numpy (the IVF scheme of
+faiss's ``IndexIVFFlat``): a spherical k-means of about ``2·sqrt(n)``
+centroids on a sample; every vector is filed under its nearest centroid's
+list and searched, exactly, in the lists of its :data:`PROBES` nearest
+centroids. Two images only meet when one lies in a list the other searches,
+so the search is approximate: its recall of the exact pairs is measured in
+``bench/bench_health.py`` (figures in docs/PERFORMANCE.md) and checked in the
+tests. No index library is needed:
+at 100k x 128 it takes seconds.
+
+:func:`knn_distance` scores how far each image is from its ``k`` nearest
+neighbours (mean Euclidean distance), against every image up to
+:data:`REFERENCE` images and against a seeded sample of that many above
+(one blocked pass: ``n x REFERENCE`` products, bounded memory). cleanlab's
+``OutOfDistribution`` scores a mean neighbour distance too but searches every pair
+with scikit-learn (n² at 100k); the sample keeps it to seconds, and a small
+group of strange images stays strange because few of them fall in the sample.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
-from typing import Any, Sequence
+import math
 
 import numpy as np
 
-from tl_widgets.core.fileio import atomic_save
-from tl_widgets.core.settings import home_path
-
-__all__ = ["file_digest", "embed_files", "embed_arrays", "similar_pairs", "normalise", "standardise", "cache_folder"]
+__all__ = ["similar_pairs", "knn_distance", "normalise", "standardise", "EXACT_MAX", "PROBES", "REFERENCE"]
 
 _BLOCK = 2048
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes (exact duplicates share it)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+EXACT_MAX = 20_000
+"""Up to this many vectors the pair search is exact."""
+PROBES = 8
+"""Lists each vector is searched in by the approximate search (it is filed under its nearest one)."""
+REFERENCE = 2_500
+"""Images the k-nearest-neighbour distance is measured against (all of them up to this many)."""
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -62,27 +61,11 @@ def standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
 
 
-def similar_pairs(emb: np.ndarray, threshold: float, *, max_per_item: int = 10,
-                  block: int = _BLOCK) -> list[tuple[int, int, float]]:
-    """Every pair ``(i, j, similarity)`` with ``i < j`` and cosine similarity >= ``threshold``.
-
-    At most ``max_per_item`` partners are kept per item among the items after
-    it (the most similar), so a folder of thousands of identical images cannot
-    blow up the result. Only the upper triangle of the similarity matrix is
-    computed (each pair once).
-
-    Args:
-        emb: ``[N, D]`` vectors (any scale: they are normalised here).
-        threshold: Cosine similarity in ``(-1, 1]``.
-        max_per_item: Partners kept per item.
-        block: Rows per matrix-product block (bounds memory to ``block * N`` floats).
-    """
-    if not -1.0 < threshold <= 1.0:
-        raise ValueError(f"Expected a cosine threshold in (-1, 1]. Received: {threshold!r}")
-    x = normalise(emb)
+def _pairs_among(x: np.ndarray, ids: np.ndarray, threshold: float, k: int,
+                 found: dict[tuple[int, int], float], block: int = _BLOCK) -> None:
+    """Adds to ``found`` the pairs of rows of unit vectors ``x`` (global ids ``ids``) above ``threshold``: each
+    row keeps its ``k`` most similar partners among the rows after it."""
     n = len(x)
-    found: dict[tuple[int, int], float] = {}
-    k = max(1, int(max_per_item))
     for start in range(0, n, block):
         stop = min(n, start + block)
         # Upper triangle only: row i meets columns j >= start (pairs with earlier rows were found there).
@@ -99,68 +82,135 @@ def similar_pairs(emb: np.ndarray, threshold: float, *, max_per_item: int = 10,
         first = np.searchsorted(r_idx, r_idx, side="left")
         keep = (np.arange(len(r_idx)) - first) < k
         for r, c, v in zip(r_idx[keep], c_idx[keep], vals[keep]):
-            i, j = start + int(r), start + int(c)
-            found[(min(i, j), max(i, j))] = float(v)
+            i, j = int(ids[start + r]), int(ids[start + c])
+            key = (min(i, j), max(i, j))
+            found[key] = max(found.get(key, -1.0), float(v))
+
+
+def _pairs_between(x: np.ndarray, queries: np.ndarray, ids: np.ndarray, threshold: float, k: int,
+                   found: dict[tuple[int, int], float], block: int = _BLOCK) -> None:
+    """Adds to ``found`` the pairs of a query row and a list member above ``threshold`` (each query row keeps its
+    ``k`` most similar members)."""
+    members = x[ids]
+    for start in range(0, len(queries), block):
+        q = queries[start:start + block]
+        sims = x[q] @ members.T
+        r_idx, c_idx = np.nonzero(sims >= threshold - 1e-6)
+        other = q[r_idx] != ids[c_idx]
+        r_idx, c_idx = r_idx[other], c_idx[other]
+        if not len(r_idx):
+            continue
+        vals = sims[r_idx, c_idx]
+        order = np.lexsort((-vals, r_idx))
+        r_idx, c_idx, vals = r_idx[order], c_idx[order], vals[order]
+        keep = (np.arange(len(r_idx)) - np.searchsorted(r_idx, r_idx, side="left")) < k
+        for i, j, v in zip(q[r_idx[keep]], ids[c_idx[keep]], vals[keep]):
+            key = (int(min(i, j)), int(max(i, j)))
+            found[key] = max(found.get(key, -1.0), float(v))
+
+
+def _kmeans(x: np.ndarray, n_lists: int, seed: int, iterations: int = 8) -> np.ndarray:
+    """Spherical k-means centroids (unit rows) of unit vectors ``x``, trained on a sample of at most 64 per list."""
+    rng = np.random.default_rng(seed)
+    sample = x[rng.choice(len(x), min(len(x), 64 * n_lists), replace=False)]
+    cent = sample[rng.choice(len(sample), n_lists, replace=False)].copy()
+    for _ in range(iterations):
+        assign = np.argmax(sample @ cent.T, axis=1)
+        sums = np.zeros_like(cent)
+        np.add.at(sums, assign, sample)
+        empty = np.bincount(assign, minlength=n_lists) == 0
+        sums[empty] = sample[rng.choice(len(sample), int(empty.sum()))]  # restart empty lists on random points
+        cent = normalise(sums)
+    return cent
+
+
+def _nearest_lists(x: np.ndarray, cent: np.ndarray, probes: int, block: int = 8192) -> np.ndarray:
+    out = np.empty((len(x), probes), np.int64)
+    for s in range(0, len(x), block):
+        sims = x[s:s + block] @ cent.T
+        out[s:s + block] = np.argpartition(-sims, probes - 1, axis=1)[:, :probes]
+    return out
+
+
+def similar_pairs(emb: np.ndarray, threshold: float, *, max_per_item: int = 10, exact: bool | None = None,
+                  probes: int = PROBES, seed: int = 0, block: int = _BLOCK) -> list[tuple[int, int, float]]:
+    """Every pair ``(i, j, similarity)`` with ``i < j`` and cosine similarity >= ``threshold``.
+
+    At most ``max_per_item`` partners are kept per item among the items after
+    it (the most similar), so a folder of thousands of identical images cannot
+    blow up the result.
+
+    Args:
+        emb: ``[N, D]`` vectors (any scale: they are normalised here).
+        threshold: Cosine similarity in ``(-1, 1]``.
+        max_per_item: Partners kept per item.
+        exact: True: the exact search; False: the inverted-file index; None: exact up to :data:`EXACT_MAX`.
+        probes: Lists each vector is searched in (the index only).
+        seed: The index's k-means seed.
+        block: Rows per matrix-product block (bounds memory to ``block * N`` floats).
+
+    Raises:
+        ValueError: ``threshold`` is outside ``(-1, 1]``.
+    """
+    if not -1.0 < threshold <= 1.0:
+        raise ValueError(f"Expected a cosine threshold in (-1, 1]. Received: {threshold!r}")
+    x = normalise(emb)
+    n = len(x)
+    found: dict[tuple[int, int], float] = {}
+    k = max(1, int(max_per_item))
+    if exact or (exact is None and n <= EXACT_MAX) or n < 64:
+        _pairs_among(x, np.arange(n), threshold, k, found, block)
+    else:
+        n_lists = max(2, int(2 * math.sqrt(n)))
+        near = _nearest_lists(x, _kmeans(x, n_lists, seed), max(1, min(int(probes), n_lists)))
+        home = near[:, 0]  # each vector is filed under its nearest list, and searched from its `probes` nearest
+        members = np.argsort(home, kind="stable")
+        bounds = np.searchsorted(home[members], np.arange(n_lists + 1))
+        flat = np.argsort(near.ravel(), kind="stable")
+        qbounds = np.searchsorted(near.ravel()[flat], np.arange(n_lists + 1))
+        for c in range(n_lists):
+            ids = members[bounds[c]:bounds[c + 1]]
+            queries = flat[qbounds[c]:qbounds[c + 1]] // near.shape[1]
+            if len(ids) and len(queries):
+                _pairs_between(x, queries, ids, threshold, k, found, block)
     return sorted(((i, j, s) for (i, j), s in found.items()), key=lambda t: (-t[2], t[0], t[1]))
 
 
-def _extractor(backbone: str, input_size: int | None) -> tuple[Any, int]:
-    import keras
+def knn_distance(emb: np.ndarray, k: int = 10, *, reference: int = REFERENCE, seed: int = 0,
+                 block: int = 4096) -> np.ndarray:
+    """Mean Euclidean distance of each vector to its ``k`` nearest others (among a sample of ``reference``).
 
-    from tl_widgets.core.config.schema import ModelConfig
-    from tl_widgets.core.models.assembly import build_model
-
-    assembled = build_model(ModelConfig(backbone=backbone, input_size=input_size), 2)
-    model = assembled.model
-    size = int(model.input_shape[1])
-    return keras.Model(model.inputs, model.get_layer("pool").output, name="embedder"), size
-
-
-def embed_arrays(images: Any, backbone: str = "demo_cnn", input_size: int | None = None,
-                 batch_size: int = 64) -> np.ndarray:
-    """Pooled backbone features of ``uint8`` RGB images already resized to the backbone's input."""
-    model, _ = _extractor(backbone, input_size)
-    x = np.asarray(images)  # converted to float32 one batch at a time (100k images stay uint8 in memory)
-    out = [np.asarray(model.predict_on_batch(np.asarray(x[i:i + batch_size], np.float32)), np.float32)
-           for i in range(0, len(x), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-
-
-def embed_files(paths: Sequence[str | os.PathLike[str]], digests: Sequence[str] | None = None, *,
-                backbone: str = "demo_cnn", input_size: int | None = None, batch_size: int = 64,
-                cache: bool = True) -> np.ndarray:
-    """Pooled backbone features ``[N, D]`` of image files (cached on disk by content).
+    Euclidean, not cosine: an image of another kind often shows as unusual activation strength, which
+    normalising would hide (measured on the tests' injected images: ranked 0-8 of 264 by Euclidean distance on
+    standardised embeddings, 2-138 by cosine).
 
     Args:
-        paths: Image files (readable: check them first).
-        digests: Their :func:`file_digest` (computed when None).
-        backbone: A registered backbone (``"demo_cnn"`` runs offline in seconds).
-        input_size: Its input side (None: the backbone's default).
-        batch_size: Images per forward pass.
-        cache: Read and write the on-disk cache.
+        emb: ``[N, D]`` vectors (standardise them first).
+        k: Neighbours averaged.
+        reference: Vectors compared against (every one when N is at most this).
+        seed: The sample's seed.
+        block: Rows per product (memory: ``block x reference`` floats).
+
+    Returns:
+        ``[N]`` distances (NaN with fewer than 2 vectors).
     """
-    from tl_widgets.core.data.images import load_rgb
-
-    digests = list(digests) if digests is not None else [file_digest(p) for p in paths]
-    key = hashlib.sha256(f"{backbone}|{input_size}|v1|".encode() + "\n".join(digests).encode()).hexdigest()[:32]
-    file = cache_folder() / f"{key}.npy"
-    if cache and file.is_file():
-        return np.load(file)
-    model, size = _extractor(backbone, input_size)
-    from PIL import Image
-
-    feats = []
-    for start in range(0, len(paths), batch_size):
-        batch = [np.asarray(Image.fromarray(load_rgb(p)).resize((size, size)), np.float32)
-                 for p in paths[start:start + batch_size]]
-        feats.append(np.asarray(model.predict_on_batch(np.stack(batch)), np.float32))
-    emb = np.concatenate(feats) if feats else np.zeros((0, 0), np.float32)
-    if cache:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save(file, lambda tmp: np.save(tmp, emb))
-    return emb
-
-
-def cache_folder() -> Path:
-    """Where embeddings are cached."""
-    return home_path("embeddings")
+    x = np.asarray(emb, np.float32)
+    n = len(x)
+    if n < 2:
+        return np.full(n, np.nan, np.float32)
+    ref_ids = np.arange(n) if n <= reference else np.sort(np.random.default_rng(seed).choice(n, reference, False))
+    ref = x[ref_ids]
+    ref_sq = (ref * ref).sum(axis=1)
+    kk = max(1, min(int(k), len(ref_ids) - 1))
+    position = np.full(n, -1, np.int64)
+    position[ref_ids] = np.arange(len(ref_ids))
+    out = np.empty(n, np.float32)
+    for s in range(0, n, block):
+        rows_x = x[s:s + block]
+        d2 = (rows_x * rows_x).sum(axis=1)[:, None] + ref_sq[None, :] - 2.0 * (rows_x @ ref.T)
+        rows = np.arange(len(d2))
+        me = position[s:s + block]
+        d2[rows[me >= 0], me[me >= 0]] = np.inf  # never one's own neighbour
+        near = np.partition(d2, kk - 1, axis=1)[:, :kk]
+        out[s:s + block] = np.sqrt(np.maximum(near, 0.0)).mean(axis=1)
+    return out

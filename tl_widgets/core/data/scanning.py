@@ -31,7 +31,7 @@ from tl_widgets.core.data.images import (
 from tl_widgets.core.data.zipsafe import is_ignored_name
 from tl_widgets.core.i18n import _
 
-__all__ = ["class_dirs", "class_files", "check_files", "scan", "skipped_warning"]
+__all__ = ["class_dirs", "class_files", "check_files", "check_workers", "scan", "skipped_warning"]
 
 _CHUNK = 256  # files per task: large enough that the pool's overhead is small
 
@@ -82,7 +82,8 @@ def class_files(folder: Path) -> list[str]:
     return found
 
 
-def _workers() -> int:
+def check_workers() -> int:
+    """Threads for per-file work (checks, hashes, decodes): the kernel's thread limit, else 4 per core (at most 16)."""
     # A served kernel has a thread limit (`serve --threads`, set before it started): file checks keep to it.
     limit = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
     return int(limit) if limit.isdigit() and int(limit) > 0 else min(16, 4 * (os.cpu_count() or 1))
@@ -91,7 +92,7 @@ def _workers() -> int:
 def check_files(paths: list[str], max_pixels: int, deep: bool) -> list[ImageInfo | SkippedFile]:
     """Checks ``paths`` in a thread pool (file reads overlap; results in input order)."""
     check: Callable[[str, int], ImageInfo | SkippedFile] = check_image if deep else read_header
-    workers = _workers()
+    workers = check_workers()
     if len(paths) < 64 or workers == 1:
         return [check(p, max_pixels) for p in paths]
 

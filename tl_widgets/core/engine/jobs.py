@@ -192,12 +192,16 @@ def check_dataset(ctx: JobContext, path: str, **options: Any) -> Any:
     """The dataset health check (:class:`~tl_widgets.core.data.health.HealthReport`) of a folder or zip."""
     from tl_widgets.core.data.health import check_dataset as check
 
-    allowed = {"val_path", "validation_split", "seed", "input_size", "embeddings", "backbone", "similarity"}
+    allowed = {"val_path", "validation_split", "seed", "input_size", "embeddings", "backbone", "similarity",
+               "curation", "run_dir"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(f"Expected health-check options from {sorted(allowed)}. Received: {unknown}")
-    if options.get("val_path"):
-        options["val_path"] = ctx.scope.read_path(options["val_path"], "val_path")
+    for name in ("val_path", "curation"):
+        if options.get(name):
+            options[name] = ctx.scope.read_path(options[name], name)
+    if options.get("run_dir"):
+        options["run_dir"] = ctx.scope.run_dir(options["run_dir"])
     if "backbone" in options:
         options["backbone"] = ctx.scope.backbone(options["backbone"])
     return check(ctx.scope.read_path(path, "dataset"), **options)

@@ -136,7 +136,7 @@ def render_model_card(run_dir: Path, summary: dict[str, Any], config: dict[str, 
     names = summary.get("class_names") or evaluation.get("class_names") or []
     counts = summary.get("class_counts") or {}
     skipped = summary.get("skipped_files") or []
-    health = summary.get("health")
+    health = RunFolder(run_dir).read_health()
     cal = summary.get("calibration")
     out = [f"# Model card: {md_text(run_dir.name)}", ""]
     out += ["## Summary", "", f"An image classifier over {len(names)} classes ({', '.join(map(md_text, names))}), "
@@ -149,8 +149,7 @@ def render_model_card(run_dir: Path, summary: dict[str, Any], config: dict[str, 
             _table(["class", "images"], [(c, counts.get(c, "—")) for c in names]), ""]
     out += [f"Skipped files: {len(skipped)}." + ("" if not skipped else " " + "; ".join(
         f"{md_code(s.get('path'))} ({md_text(s.get('reason'))})" for s in skipped[:20])), ""]
-    out += [("Dataset health: " + md_code(json.dumps(health))) if health else
-            "Dataset health: not recorded for this run (check the data with `tl-widgets data check DIR` before training).", ""]
+    out += _health_section(health)
     out += ["## Model", "", _table(["backbone", "weights", "input size", "pooling", "hidden units", "dropout"], [(
         model.get("backbone"), model.get("weights"), model.get("input_size") or "backbone default",
         model.get("pooling"), model.get("hidden_units") or 0, model.get("dropout"))]), ""]
@@ -200,6 +199,22 @@ def render_model_card(run_dir: Path, summary: dict[str, Any], config: dict[str, 
     config_file = RunFolder(run_dir).config_file
     out += ["## How to reproduce", "", "```bash", f"tl-widgets train {shlex.quote(str(config_file))}", "```", ""]
     return "\n".join(out)
+
+
+def _health_section(health: dict[str, Any] | None) -> list[str]:
+    """The data section's health part: ``health.json``'s findings as a table, with the lines drawn."""
+    if not health:
+        return ["Dataset health: not recorded for this run (check the data with `tl-widgets data check DIR` "
+                "before training: the next run then records it in `health.json`).", ""]
+    rows = [(f["kind"], f["severity"], len(f.get("files") or []) or "—",
+             (f.get("threshold") or {}).get("rule") or "—", f["message"]) for f in health.get("findings", [])]
+    curation = health.get("curation")
+    cur = "" if not curation else (f" after its curation ({curation.get('relabelled', 0)} relabelled, "
+                                   f"{curation.get('excluded', 0)} excluded, {curation.get('ambiguous', 0)} ambiguous)")
+    head = (f"Dataset health (`health.json`): {health.get('images', '—')} images checked{cur}, embeddings by "
+            f"{md_code(health.get('backbone'))}.")
+    return [head, "", _table(["finding", "severity", "files", "threshold", "what"], rows) if rows else
+            "No problems found.", ""]
 
 
 def write_model_card(run_dir: str | os.PathLike[str], *, evaluate: bool = True) -> ModelCard:

@@ -2,7 +2,8 @@
 
 ``<output_dir>/<run_id>/`` holds ``config.json``, ``labels.txt``,
 ``history_batches.csv``, ``history_epochs.csv``, ``model.keras``,
-``summary.json``, ``eval_report.json``, ``MODEL_CARD.md``
+``summary.json``, ``eval_report.json``, ``health.json`` (the data's health report the run trained with),
+``MODEL_CARD.md``
 (with ``model_card_confusion.png``), ``exports/<format>/``,
 ``tensorboard/`` (``train/`` and ``validation/`` event files, when the run
 logs to TensorBoard) and ``checkpoints/`` (``last.weights.h5`` with ``last.json`` saying which epoch it
@@ -37,6 +38,7 @@ BATCH_HISTORY_FILE = "history_batches.csv"
 EPOCH_HISTORY_FILE = "history_epochs.csv"
 EVAL_REPORT_FILE = "eval_report.json"
 EVAL_REPORT_HTML = "eval_report.html"
+HEALTH_FILE = "health.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
 MODEL_CARD_CONFUSION = "model_card_confusion.png"
 EXPORTS_DIR = "exports"
@@ -118,6 +120,22 @@ class RunFolder:
     def eval_report_html(self) -> Path:
         """The default HTML evaluation report (``tl-widgets evaluate``)."""
         return self.path / EVAL_REPORT_HTML
+
+    @property
+    def health_file(self) -> Path:
+        """``health.json``: the health report of the data the run trained with (curation applied)."""
+        return self.path / HEALTH_FILE
+
+    def write_health(self, report: dict[str, Any]) -> Path:
+        """Writes ``health.json`` (a :meth:`~tl_widgets.core.data.health.HealthReport.to_dict`)."""
+        return atomic_write_json(self.health_file, report)
+
+    def read_health(self) -> dict[str, Any] | None:
+        """The run's health report, or None when none was recorded (or the file is unreadable)."""
+        try:
+            return json.loads(self.health_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     @property
     def model_card_file(self) -> Path:

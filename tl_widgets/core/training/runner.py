@@ -94,6 +94,8 @@ class Runner:
             self._scratch = tempfile.TemporaryDirectory(prefix="tl-widgets-worker-")
             self.folder = RunFolder.create(Path(self._scratch.name) / self.run_id)
         self.checkpoints = Checkpointer(self.folder)
+        # Before the seed: a health check that decodes new images builds a model, drawing no number from the run's.
+        health_note = self._record_health() if runtime.is_chief and resume is None else None
         if cfg.seed is not None:
             keras.utils.set_random_seed(cfg.seed)
         with runtime.scope():
@@ -129,6 +131,8 @@ class Runner:
             ))
             for level, text in data.notices:  # e.g. the data cache chosen and why
                 self._message(level, text)
+            if health_note:
+                self._message(*health_note)
             status = self._phases(assembled, data, runtime)
         return self._finish(status, t0)
 
@@ -292,6 +296,20 @@ class Runner:
         else:
             self._message("info", f"Not calibrated: the best temperature ({result.temperature:.3f}) would not lower "
                                   f"the expected calibration error ({result.ece_before:.4f} -> {result.ece_after:.4f})")
+
+    def _record_health(self) -> tuple[str, str] | None:
+        """``health.json``: the health of the data this run trains on, when they were checked before (cheap then);
+        the ``(level, text)`` to log once the run has started."""
+        from tl_widgets.core.models.assembly import input_size_for
+        from tl_widgets.core.models.backbones import resolve_backbone
+        from tl_widgets.core.runs.health import record_health
+
+        try:
+            note = record_health(self.folder, self.cfg, input_size_for(resolve_backbone(self.cfg.model.backbone),
+                                                                       self.cfg.model))
+        except (OSError, ValueError) as exc:  # a health record is a report: it never stops training
+            return "warning", f"Data health not recorded: {exc}"
+        return ("info", note) if note else None
 
     def _message(self, level: str, text: str) -> None:
         self.messages.append(text)

@@ -14,7 +14,8 @@ def prediction_bars_html(item: Mapping[str, Any]) -> str:
     """A caption for one image: its key, given label, and a bar per top class (the given one in red if wrong).
 
     Args:
-        item: ``key``, ``true``, ``predicted``, ``loss`` and ``top`` (``[(class, probability), ...]``).
+        item: ``key``, ``true``, ``predicted``, ``loss`` and ``top`` (``[(class, probability), ...]``); optionally
+            ``score``: ``(what, value)``, a health finding's score of the image.
     """
     rows = []
     for name, p in item["top"]:
@@ -31,7 +32,18 @@ def prediction_bars_html(item: Mapping[str, Any]) -> str:
             + "<div style='font-size:11px'>"
             + _("labelled {label}").format(label=f"<b>{html.escape(str(item['true']))}</b>")
             + (_(", loss {loss:.2f}").format(loss=float(item["loss"])) if item.get("loss") is not None else "")
-            + "</div>" + "".join(rows))
+            + "</div>" + _score_html(item.get("score")) + "".join(rows))
+
+
+def _score_html(score: Any) -> str:
+    """A health finding's score of the image (``(what, value)``), or nothing."""
+    if not score:
+        return ""
+    from tl_widgets.views.figures.health import score_label
+
+    what, value = score
+    return (f"<div class='tlw-curate-score' style='font-size:11px'>{html.escape(score_label(str(what)))} "
+            f"<b>{float(value):.3g}</b></div>")
 
 
 def before_after_html(parent_id: str, rows: Any) -> str:
