@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 #: ``[*SERVE, "--workshop", ...]`` runs ``tl-widgets serve`` in a fresh interpreter (the CLI's serve command only).
@@ -28,3 +29,13 @@ def instructor_url(server: Any, timeout: float = 120) -> str:
             return found.group(1)
         time.sleep(0.5)
     raise AssertionError(f"Expected the instructor view's URL within {timeout:.0f} s. Log: {server.log_tail(4000)}")
+
+
+def snapshot(page: Any, path: Path) -> None:
+    """A failure's screenshot that never hides the failure: a page too busy to paint within 10 s is reported."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.screenshot(path=str(path), full_page=True, timeout=10_000)
+    except PlaywrightError as exc:
+        print(f"No screenshot {path.name}: {exc}".splitlines()[0])

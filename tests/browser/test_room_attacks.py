@@ -36,7 +36,7 @@ import pytest
 from PIL import Image
 
 from hostile_images import fake_ghostscript, ico_wrapping_png, path_with, postscript_named_jpeg
-from tests.browser.room_server import SERVE, instructor_url
+from tests.browser.room_server import SERVE, instructor_url, snapshot
 
 pytestmark = pytest.mark.browser
 
@@ -219,7 +219,7 @@ def test_the_room_caps_kernels_frees_unconnected_ones_and_keeps_tokens_out(chrom
                                   timeout=60_000)  # the shut seat is listed among the ended ones (with the culled)
         teacher.screenshot(path=str(artifacts_dir / "room_instructor_shutdown.png"), full_page=True)
     except Exception:
-        page.screenshot(path=str(artifacts_dir / "room_security_failure.png"), full_page=True)
+        snapshot(page, artifacts_dir / "room_security_failure.png")
         print(server.log_tail(6000))
         raise
     finally:
@@ -350,7 +350,7 @@ def test_attacks_from_a_page(chromium, free_port, start_server, artifacts_dir, t
         page.locator("button.tlw-stop").click()
         page.wait_for_function(f"{STATUS_JS}.trim() === 'stopped'", timeout=120_000)
     except Exception:
-        page.screenshot(path=str(artifacts_dir / "room_attacks_failure.png"), full_page=True)
+        snapshot(page, artifacts_dir / "room_attacks_failure.png")
         print(server.log_tail(6000))
         print("\n".join(console[-40:]))
         raise

@@ -71,6 +71,7 @@ class RoomPanel(widgets.VBox):
         self.stop_button.add_class("tlw-room-stop")
         self.stop_button.on_click(lambda _: self.stop_seat(self.seat_picker.value))
         self.shutdown_button = widgets.Button(description=_("Shut the seat down"), icon="power-off",
+                                              layout={"width": "auto"},
                                               tooltip=_("Ends the seat's kernel (its runs stay): frees a seat "
                                                         "of the room"))
         self.shutdown_button.add_class("tlw-room-shutdown")
@@ -78,14 +79,14 @@ class RoomPanel(widgets.VBox):
         self.message = widgets.Text(placeholder=_("One line every student sees, e.g. 'Stop training: we look at "
                                                   "the results together'"), layout={"width": "560px"})
         self.message.add_class("tlw-room-message")
-        self.say_button = widgets.Button(description=_("Show to every seat"), icon="bullhorn")
+        self.say_button = widgets.Button(description=_("Show to every seat"), icon="bullhorn", layout={"width": "auto"})
         self.say_button.add_class("tlw-room-say")
         self.say_button.on_click(lambda _: self.say(self.message.value))
         self.unsay_button = widgets.Button(description=_("Take down"), icon="eraser")
         self.unsay_button.on_click(lambda _: self.say(""))
         self.send_button = widgets.Button(description=_("Send my Studio's config to the room"), icon="share",
-                                          button_style="primary", layout={"width": "auto"},
-                                          disabled=config_source is None)
+                                          button_style="primary", disabled=config_source is None,
+                                          layout={"width": "auto", "align_self": "flex-start"})
         self.send_button.add_class("tlw-room-send")
         self.send_button.on_click(lambda _: self.send_config())
         self.config_text = widgets.Textarea(json.dumps(demo_config().to_dict(), indent=1), rows=10,

@@ -105,10 +105,12 @@ def badges_html(seats: Sequence[Mapping[str, Any]], now: float | None = None) ->
         kind, text, flagged = seat_state(seat, now)
         flag = f"<span class='tlw-flag' title='{look}'>⚑</span>" if flagged else ""
         cards.append(f"<div class='tlw-seat-card tlw-seat-{kind}' style='display:inline-block;margin:3px;"
-                     f"padding:4px 8px;border:1px solid #d0d7de;border-radius:6px;min-width:150px'>"
+                     f"padding:4px 8px;border:1px solid #d0d7de;border-radius:6px;min-width:150px;max-width:320px;"
+                     f"vertical-align:top'>"
                      f"<b>{html.escape(_label(seat))}</b> {flag}<br>"
                      f"<span class='tlw-badge' style='color:#fff;background:{_COLORS[kind]};border-radius:10px;"
-                     f"padding:0 7px;font-size:0.85em'>{html.escape(text)}</span></div>")
+                     f"padding:0 7px;font-size:0.85em;display:inline-block;white-space:normal'>"
+                     f"{html.escape(text)}</span></div>")
     return "<div class='tlw-seat-cards'>" + "".join(cards) + "</div>"
 
 
