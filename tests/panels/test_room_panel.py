@@ -133,7 +133,8 @@ def test_the_board_says_what_each_seat_does_and_flags_who_needs_a_look():
     assert states["seat-d"][0] == "idle" and "idle 33 min" in states["seat-d"][1] and states["seat-d"][2]
     assert states["seat-e"][0] == "capturing" and states["seat-f"][0] == "ended"
     fig = seat_curves_figure(seats)
-    assert len(fig.data) == 5 and list(fig.data[0].y) == [0.5, 0.7]  # open seats only, one chart each
+    assert len(fig["data"]) == 5 and fig["data"][0]["y"] == [0.5, 0.7]  # open seats only, one chart each
+    assert [t["xaxis"] for t in fig["data"]] == ["x", "x2", "x3", "x4", "x5"] and "xaxis5" in fig["layout"]
     board = leaderboard_html(seats)
     assert board.index("Eve") < board.index("Ada") and "93.0%" in board and "Ben" not in board
     rows = room_csv(seats).splitlines()

@@ -8,17 +8,18 @@ failed) and whether the instructor should look (idle or queued too long).
 
 from __future__ import annotations
 
+import copy
 import csv
+import functools
 import html
 import io
 import math
 import time
 from typing import Any, Mapping, Sequence
 
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import _, current_language
 from tl_widgets.core.runs.db import saved_a_model
 
 __all__ = ["seat_state", "seat_curves_figure", "badges_html", "leaderboard_html", "room_csv", "IDLE_AFTER_S",
@@ -68,33 +69,42 @@ def seat_state(seat: Mapping[str, Any], now: float | None = None) -> tuple[str, 
     return "idle", (_("idle") + " " + minutes).strip(), flagged
 
 
-def seat_curves_figure(seats: Sequence[Mapping[str, Any]], columns: int = 6) -> go.Figure:
-    """One small chart per open seat: validation accuracy per epoch of its latest run, all on the same axes."""
-    shown = [s for s in seats if s.get("alive")] or list(seats)
-    if not shown:
-        fig = go.Figure()
-        fig.update_layout(height=120, annotations=[{"text": _("No seats yet"), "showarrow": False,
-                                                    "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])
-        return fig
-    cols = max(1, min(columns, len(shown)))
-    rows = math.ceil(len(shown) / cols)
-    fig = make_subplots(rows=rows, cols=cols, shared_xaxes="all", shared_yaxes="all",
-                        subplot_titles=[_label(s)[:18] for s in shown], horizontal_spacing=0.02,
-                        vertical_spacing=min(0.08, 0.3 / rows))
-    for i, seat in enumerate(shown):
-        curve = list((seat.get("run") or {}).get("curve") or [])
-        kind = seat_state(seat)[0]
-        fig.add_trace(go.Scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines+markers",
-                                 line={"color": _COLORS.get(kind, "#0969da"), "width": 2}, marker={"size": 4},
-                                 name=_label(seat), showlegend=False,
-                                 hovertemplate=_("epoch %{x}: %{y:.1%}") + "<extra>" + html.escape(_label(seat))
-                                 + "</extra>"), row=i // cols + 1, col=i % cols + 1)
+@functools.lru_cache(maxsize=8)
+def _grid_layout(titles: tuple[str, ...], cols: int, language: str) -> dict[str, Any]:
+    """The board's grid of small charts for these titles (``make_subplots`` costs ~0.1 s for 30: built once)."""
+    rows = math.ceil(len(titles) / cols)
+    fig = make_subplots(rows=rows, cols=cols, shared_xaxes="all", shared_yaxes="all", subplot_titles=titles,
+                        horizontal_spacing=0.02, vertical_spacing=min(0.08, 0.3 / rows))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", nticks=3)
     fig.update_xaxes(nticks=4)
     fig.update_annotations(font_size=11)
     fig.update_layout(height=110 + 150 * rows, margin={"l": 40, "r": 10, "t": 40, "b": 30},
                       title={"text": _("Validation accuracy per epoch, one chart per seat"), "font": {"size": 14}})
-    return fig
+    return fig.to_plotly_json()["layout"]
+
+
+def seat_curves_figure(seats: Sequence[Mapping[str, Any]], columns: int = 6) -> dict[str, Any]:
+    """One small chart per open seat: validation accuracy per epoch of its latest run, all on the same axes.
+
+    A figure dict (``data``, ``layout``): the board redraws it every time a seat ends an epoch, and plain dicts
+    on a cached grid cost ~1 ms for 30 seats where building a ``go.Figure`` costs ~0.2 s.
+    """
+    shown = [s for s in seats if s.get("alive")] or list(seats)
+    if not shown:
+        return {"data": [], "layout": {"height": 120, "annotations": [
+            {"text": _("No seats yet"), "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]}}
+    cols = max(1, min(columns, len(shown)))
+    layout = copy.deepcopy(_grid_layout(tuple(_label(s)[:18] for s in shown), cols, current_language()))
+    data = []
+    for i, seat in enumerate(shown):
+        curve = list((seat.get("run") or {}).get("curve") or [])
+        axis = "" if i == 0 else str(i + 1)  # make_subplots numbers the grid's axes row by row from the top left
+        data.append({"type": "scatter", "x": list(range(1, len(curve) + 1)), "y": curve, "mode": "lines+markers",
+                     "line": {"color": _COLORS.get(seat_state(seat)[0], "#0969da"), "width": 2},
+                     "marker": {"size": 4}, "name": _label(seat), "showlegend": False, "xaxis": "x" + axis,
+                     "yaxis": "y" + axis, "hovertemplate": _("epoch %{x}: %{y:.1%}") + "<extra>"
+                     + html.escape(_label(seat)) + "</extra>"})
+    return {"data": data, "layout": layout}
 
 
 def badges_html(seats: Sequence[Mapping[str, Any]], now: float | None = None) -> str:
