@@ -95,7 +95,7 @@ def test_studio_trains_in_a_lab_notebook(chromium: Any, lab_url: tuple[str, Path
         # 1. A long run: the loss trace gains points in the page; Stop -> "stopped".
         studio.wait_start_enabled()  # in a notebook, Keras loads in the background: "Loading TensorFlow…"
         studio.start_run()
-        studio.wait_points("loss", first=True, more_than=2, timeout=120_000)
+        studio.wait_points("loss", first=True, more_than=2, timeout=300_000)
         assert studio.status() == "running"
         studio.button("lr_find").click()  # refused while training
         studio.wait_text("lr_finder", contains="Refused: a training run is active")
@@ -107,13 +107,13 @@ def test_studio_trains_in_a_lab_notebook(chromium: Any, lab_url: tuple[str, Path
         studio.fill("epochs", 2)
         studio.wait_start_enabled()
         studio.start_run()
-        studio.wait_status("finished", timeout=120_000)
+        studio.wait_status("finished", timeout=300_000)
         studio.wait_points("live", trace="val")
         page.screenshot(path=str(artifacts_dir / "lab-studio-finished.png"))
 
         # 3. The learning-rate finder: the curve in the page, then "Use suggested" sets the head's lr.
         studio.button("lr_find").click()
-        studio.wait_points("lr", first=True, index=0, more_than=4, timeout=120_000)
+        studio.wait_points("lr", first=True, index=0, more_than=4, timeout=300_000)
         text = studio.text("lr_suggested")
         suggested = float(re.search(r"suggested: ([0-9.e+-]+)", text).group(1))  # type: ignore[union-attr]
         assert 1e-6 <= suggested <= 1.0, text
