@@ -135,18 +135,20 @@ def _head(title: str) -> str:
 def phone_page(class_name: str, nonce: str) -> str:
     """The capture page for a link whose photos go into ``class_name``; ``nonce`` allows its one inline script."""
     texts = json.dumps(page_texts()).replace("</", "<\\/")
-    title = _("Phone camera — tl-widgets Studio")
-    into = _("Photos go into the class")
-    return f"""{_head(title)}<style nonce="{nonce}">{_STYLE}</style></head>
+    title, into = html.escape(_("Phone camera — tl-widgets Studio")), html.escape(_("Photos go into the class"))
+    snap, hold = html.escape(_("Take photo")), html.escape(_("Hold to record"))
+    app, count = html.escape(_("Take a photo with the camera app")), html.escape(_("Photos sent:"))
+    head = _head(_("Phone camera — tl-widgets Studio"))
+    return f"""{head}<style nonce="{nonce}">{_STYLE}</style></head>
 <body><div class="tlw-phone">
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(into)} <span class="class tlw-phone-class">{html.escape(class_name)}</span></p>
+<h1>{title}</h1>
+<p>{into} <span class="class tlw-phone-class">{html.escape(class_name)}</span></p>
 <div class="tlw-phone-live"><video playsinline muted autoplay></video>
-<button class="tlw-phone-snap" disabled>{html.escape(_("Take photo"))}</button>
-<button class="rec tlw-phone-hold" disabled>{html.escape(_("Hold to record"))}</button></div>
-<label class="pick">{html.escape(_("Take a photo with the camera app"))}
+<button class="tlw-phone-snap" disabled>{snap}</button>
+<button class="rec tlw-phone-hold" disabled>{hold}</button></div>
+<label class="pick">{app}
 <input class="tlw-phone-file" type="file" accept="image/*" capture="environment" multiple></label>
-<p class="count tlw-phone-count">{html.escape(_("Photos sent:"))} <span class="tlw-phone-count-n">0</span></p>
+<p class="count tlw-phone-count">{count} <span class="tlw-phone-count-n">0</span></p>
 <p class="msg tlw-phone-message" role="status" aria-live="polite"></p>
 </div>
 <script id="tlw-texts" type="application/json">{texts}</script>
