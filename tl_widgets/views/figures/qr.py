@@ -21,7 +21,8 @@ def qr_svg(text: str, scale: int = 4) -> str:
         code = segno.make(text, error="m", micro=False)
     except segno.DataOverflowError as exc:
         raise ValueError(f"Expected a text short enough for a QR code. Received: {len(text)} characters") from exc
-    return code.svg_inline(scale=scale, dark="#000", light="#fff", title=None)
+    svg = code.svg_inline(scale=scale, dark="#000", light="#fff", title=None)
+    return svg.replace("<svg ", '<svg shape-rendering="crispEdges" ', 1)  # no seams between modules when scaled
 
 
 def qr_html(url: str, caption: str = "") -> str:
