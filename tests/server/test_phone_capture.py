@@ -167,3 +167,32 @@ def test_the_phone_door_imports_no_tensorflow(tmp_path):
     env = {**os.environ, SEATS_ENV: str(tmp_path / "seats")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]
+
+
+def test_the_phone_page_speaks_the_rooms_language():
+    import re
+
+    from tl_widgets.core import i18n
+    from tl_widgets.server.phone_page import page_texts, phone_error_page, phone_page
+
+    english = phone_page("mugs", "n0nce")
+    try:
+        i18n.set_language("zh_CN")
+        chinese, texts = phone_page("mugs", "n0nce"), page_texts()
+        refused = phone_error_page(_refusal())
+    finally:
+        i18n.set_language("en")
+    assert '<html lang="zh-CN">' in chinese and "拍照" in chinese and "Take photo" in english
+    words = [v for v in texts.values() if isinstance(v, str)]
+    assert words and all(re.search(r"[\u4e00-\u9fff]", v) for v in words), words
+    assert re.search(r"[\u4e00-\u9fff]", refused)
+
+
+def _refusal() -> str:
+    from tl_widgets.core.room.phone_link import PhoneLinkError, verify_link
+
+    try:
+        verify_link("/nonexistent-seats", "bad")
+    except PhoneLinkError as exc:
+        return str(exc)
+    raise AssertionError("Expected a made-up token to be refused")

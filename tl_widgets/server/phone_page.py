@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import json
 
-from tl_widgets.core.i18n import _
+from tl_widgets.core.i18n import _, current_language
 
 __all__ = ["phone_page", "phone_error_page", "page_texts", "HOLD_FPS", "MAX_SIDE"]
 
@@ -127,7 +127,8 @@ def page_texts() -> dict[str, object]:
 
 
 def _head(title: str) -> str:
-    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+    lang = html.escape(current_language().replace("_", "-"))
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1,maximum-scale=1">'
             f'<link rel="icon" href="data:,"><title>{html.escape(title)}</title>')
 
