@@ -22,7 +22,7 @@ from PIL import Image
 from tl_widgets.core.data.capture import CaptureError, CaptureStore, FrameTooLarge, NotAFrame
 from tl_widgets.core.data.capture_intake import MAX_FRAMES_PER_S, CaptureIntake, FrameTooFast, OverQuota
 from tl_widgets.core.room.phone_link import (
-    LINK_FILE, PhoneLinkError, issue_link, read_link, revoke_link, set_link_class, token_hash, verify_link,
+    PhoneLinkError, issue_link, read_link, revoke_link, set_link_class, token_hash, verify_link,
 )
 from tl_widgets.core.settings import home_path
 
@@ -55,9 +55,9 @@ def test_a_link_opens_its_own_seat_and_class_only(tmp_path):
     link = verify_link(tmp_path, token_a)
     assert (link.seat_home, link.class_name) == (a, "thumbs up")
     assert verify_link(tmp_path, token_b).seat_home == b  # another seat's token opens that seat, never this one
-    stored = (home_path("control", a) / LINK_FILE).read_text()
+    stored = home_path("phone_link", a).read_text()
     assert token_a not in stored and token_hash(token_a) in stored  # only the hash is kept
-    assert oct((home_path("control", a) / LINK_FILE).stat().st_mode & 0o777) == "0o600"
+    assert oct(home_path("phone_link", a).stat().st_mode & 0o777) == "0o600"
     assert set_link_class(a, "thumbs down") and verify_link(tmp_path, token_a).class_name == "thumbs down"
 
 
@@ -152,3 +152,14 @@ def test_two_writers_never_replace_each_others_frames(tmp_path):
     assert kernel.signature() != before
     kernel.rescan()
     assert kernel.counts() == {"a": 4}
+
+
+def test_the_last_kernel_leaving_its_seat_removes_the_link(tmp_path):
+    from tl_widgets.core.room.seat import Seat
+
+    home = _seat(tmp_path, "seat-aaaa")  # this process is its one kernel
+    token = issue_link(home, "a")
+    Seat(home=home, tmp=home_path("tmp", home)).close()
+    assert read_link(home) is None
+    with pytest.raises(PhoneLinkError):
+        verify_link(tmp_path, token)

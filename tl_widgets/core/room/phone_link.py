@@ -36,9 +36,8 @@ from tl_widgets.core.room.seat import list_seats, seat_pids
 from tl_widgets.core.settings import home_path
 
 __all__ = ["PhoneLink", "PhoneLinkError", "issue_link", "revoke_link", "set_link_class", "read_link", "verify_link",
-           "token_hash", "valid_token", "LINK_FILE", "LINK_TTL_S", "PHONE_PATH"]
+           "token_hash", "valid_token", "LINK_TTL_S", "PHONE_PATH"]
 
-LINK_FILE = "phone_link.json"
 #: How long a phone link works after it was issued (a workshop's afternoon), whatever else happens.
 LINK_TTL_S = 3 * 3600.0
 #: The URL path (under the server's base URL) of the phone page; the frames go to ``<PHONE_PATH>/<token>/frame``.
@@ -78,7 +77,7 @@ def valid_token(token: object) -> str | None:
 
 
 def _path(seat_home: str | os.PathLike[str]) -> Path:
-    return home_path("control", seat_home) / LINK_FILE
+    return home_path("phone_link", seat_home)
 
 
 def read_link(seat_home: str | os.PathLike[str]) -> dict | None:
