@@ -732,6 +732,18 @@ class PhonePage:
             self.page.wait_for_timeout(300)
         return self.sent()
 
+    def send_files(self, *paths: str, timeout: float = 20_000) -> None:
+        """"Take a photo with the camera app": hands ``paths`` to the page's file input (what the camera app
+        returns) and waits until each was sent."""
+        before = self.sent()
+        self.page.locator(".tlw-phone-file").set_input_files(list(paths))
+        self.page.wait_for_function("(n) => Number(document.querySelector('.tlw-phone-count-n').innerText) >= n",
+                                    arg=before + len(paths), timeout=timeout)
+
+    def live_shown(self) -> bool:
+        """True when the live camera part (video, Take photo, Hold) is shown."""
+        return bool(self.page.locator(".tlw-phone-live").is_visible())
+
     def message(self) -> str:
         return str(self.page.locator(".tlw-phone-message").inner_text())
 

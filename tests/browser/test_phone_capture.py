@@ -68,3 +68,35 @@ def test_a_phone_sends_photos_into_the_students_seat(launch, start_server, free_
     answer = phone.goto(url)
     assert answer.status == 403 and "turned off or replaced" in camera.refused()
     phone_context.close()
+
+
+def test_over_plain_http_the_phone_uses_its_camera_app(launch, start_server, free_port, tmp_path, artifacts_dir):
+    """No https: the browser gives the phone page no camera; it says so, and a photo from the camera app (a file
+    input) is scaled down and sent the same way."""
+    from PIL import Image
+
+    server, port = _serve(start_server, free_port, tmp_path)
+    browser = launch(FAKE_CAMERA)
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    page.goto(f"http://{NAME}:{port}/?token={TOKEN}", timeout=120_000)
+    studio = StudioPage(page)
+    studio.wait_open(timeout=180_000)
+    studio.open_capture()
+    capture = CapturePage(page)
+    capture.wait_shown()
+    capture.add_class("keys")
+    url = capture.phone_on()
+    assert url.startswith(f"http://{NAME}:{port}/tl-widgets-phone/") and "plain http" in capture.phone_status()
+    photo = tmp_path / "IMG_0001.jpg"
+    Image.new("RGB", (3000, 2000), (200, 120, 40)).save(photo, "JPEG")  # a phone camera's size: sent scaled down
+    phone = browser.new_context(**{k: v for k, v in PHONE.items() if k != "ignore_https_errors"}).new_page()
+    phone.goto(url, timeout=60_000)
+    camera = PhonePage(phone)
+    phone.wait_for_function("() => document.querySelector('.tlw-phone-message').innerText.includes('https')")
+    assert not camera.live_shown() and "--https" in camera.message()
+    camera.send_files(str(photo))
+    phone.screenshot(path=str(artifacts_dir / "phone_capture_http.png"))
+    capture.wait_count("keys", equals=1, timeout=30_000)
+    (frame,) = (tmp_path / "home" / "seats").glob("seat-*/captures/webcam/keys/*.jpg")
+    with Image.open(frame) as im:
+        assert max(im.size) == 1024  # scaled down on the phone, under the room's frame limit
