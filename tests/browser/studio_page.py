@@ -745,7 +745,14 @@ class PhonePage:
         return bool(self.page.locator(".tlw-phone-live").is_visible())
 
     def message(self) -> str:
+        """The server's answer to the last photo."""
         return str(self.page.locator(".tlw-phone-message").inner_text())
+
+    def wait_hint(self, contains: str, timeout: float = 20_000) -> str:
+        """Waits until the page's lasting hint (no camera: why) contains ``contains``; returns it."""
+        self.page.wait_for_function("(c) => (document.querySelector('.tlw-phone-hint')?.innerText || '').includes(c)",
+                                    arg=contains, timeout=timeout)
+        return str(self.page.locator(".tlw-phone-hint").inner_text())
 
     def refused(self) -> str:
         """The reason on the page a link that opens nothing gets."""

@@ -92,9 +92,9 @@ def test_over_plain_http_the_phone_uses_its_camera_app(launch, start_server, fre
     phone = browser.new_context(**{k: v for k, v in PHONE.items() if k != "ignore_https_errors"}).new_page()
     phone.goto(url, timeout=60_000)
     camera = PhonePage(phone)
-    phone.wait_for_function("() => document.querySelector('.tlw-phone-message').innerText.includes('https')")
-    assert not camera.live_shown() and "--https" in camera.message()
+    assert "--https" in camera.wait_hint("https") and not camera.live_shown()
     camera.send_files(str(photo))
+    assert "--https" in camera.wait_hint("https") and "Sent" in camera.message()  # the reason stays
     phone.screenshot(path=str(artifacts_dir / "phone_capture_http.png"))
     capture.wait_count("keys", equals=1, timeout=30_000)
     (frame,) = (tmp_path / "home" / "seats").glob("seat-*/captures/webcam/keys/*.jpg")

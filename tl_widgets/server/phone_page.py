@@ -35,7 +35,7 @@ button,.pick{display:block;width:100%;font-size:1.3em;padding:.9em;margin:.5em 0
 color:#fff;background:#1976d2;text-align:center;touch-action:none;user-select:none;-webkit-user-select:none}
 button.rec{background:#c62828} button:disabled{background:#9e9e9e} .pick{background:#455a64}
 .count{font-size:1.2em;margin:.4em 0} .msg{min-height:1.4em;color:#b71c1c;font-weight:600}
-.ok{color:#2e7d32} input[type=file]{display:none}
+.ok{color:#2e7d32} input[type=file]{display:none} .hint{color:#6d4c41}
 """
 
 _SCRIPT = """
@@ -45,6 +45,7 @@ const $ = (s) => document.querySelector(s);
 let sent = 0, busy = false, holding = null, inHold = 0;
 function say(text, ok) { const m = $(".tlw-phone-message"); m.textContent = text || ""; m.className =
   "msg tlw-phone-message" + (ok ? " ok" : ""); }
+function hint(text) { $(".tlw-phone-hint").textContent = text; }
 function scaled(source, w, h) {
   const k = Math.min(1, T.maxSide / Math.max(w, h)), c = document.createElement("canvas");
   c.width = Math.round(w * k); c.height = Math.round(h * k);
@@ -72,7 +73,7 @@ async function snap() {
 function stopHold() { if (holding) { clearInterval(holding); holding = null; } $(".tlw-phone-hold").textContent = T.hold; }
 async function start() {
   if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    say(T.notSecure); $(".tlw-phone-live").style.display = "none"; return;
+    hint(T.notSecure); $(".tlw-phone-live").style.display = "none"; return;
   }
   try {
     const stream = await navigator.mediaDevices.getUserMedia({audio: false,
@@ -81,7 +82,7 @@ async function start() {
     $(".tlw-phone-snap").disabled = false; $(".tlw-phone-hold").disabled = false;
   } catch (e) {
     const n = e && e.name;
-    say(n === "NotAllowedError" || n === "SecurityError" ? T.denied : n === "NotFoundError" ||
+    hint(n === "NotAllowedError" || n === "SecurityError" ? T.denied : n === "NotFoundError" ||
         n === "OverconstrainedError" ? T.noCamera : n === "NotReadableError" ? T.busyCamera : T.cameraFailed);
     $(".tlw-phone-live").style.display = "none";
   }
@@ -144,6 +145,7 @@ def phone_page(class_name: str, nonce: str) -> str:
 <body><div class="tlw-phone">
 <h1>{title}</h1>
 <p>{into} <span class="class tlw-phone-class">{html.escape(class_name)}</span></p>
+<p class="hint tlw-phone-hint" role="status"></p>
 <div class="tlw-phone-live"><video playsinline muted autoplay></video>
 <button class="tlw-phone-snap" disabled>{snap}</button>
 <button class="rec tlw-phone-hold" disabled>{hold}</button></div>
