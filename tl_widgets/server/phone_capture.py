@@ -83,7 +83,7 @@ class PhoneRoom:
         intake.store.rescan()  # the seat's kernel adds and deletes classes and frames too
         return intake
 
-    def add_frame(self, link: PhoneLink, data: bytes) -> tuple[int, dict[str, Any]]:
+    def take_photo(self, link: PhoneLink, data: bytes) -> tuple[int, dict[str, Any]]:
         """Checks and stores one photo; returns the HTTP status and the JSON answer."""
         try:
             intake = self.intake(link)
@@ -161,7 +161,7 @@ def phone_handlers(base_url: str, room: PhoneRoom) -> list[tuple]:
             if self._size > room.max_frame_bytes:
                 self.answer(413, {"ok": False, "message": _too_large(self._size, room.max_frame_bytes)})
                 return
-            self.answer(*room.add_frame(link, bytes(self._body)))
+            self.answer(*room.take_photo(link, bytes(self._body)))
 
     path = url_path_join(base_url, PHONE_PATH)
     return [(path + r"/([A-Za-z0-9_-]+)/frame", PhoneFrameHandler), (path + r"/([A-Za-z0-9_-]+)/?", PhonePageHandler)]
