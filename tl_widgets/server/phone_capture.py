@@ -24,6 +24,7 @@ server process imports no TensorFlow for any of this.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
@@ -83,6 +84,17 @@ class PhoneRoom:
         intake.store.rescan()  # the seat's kernel adds and deletes classes and frames too
         return intake
 
+    def answer_photo(self, token: str, data: bytes, size: int) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON answer to a photo of ``size`` bytes (``data``: its first bytes, up to the limit)
+        sent with ``token``: the link first, then the size, then :meth:`take_photo`."""
+        try:
+            link = self.verify(token)
+        except PhoneLinkError as exc:
+            return 403, {"ok": False, "message": str(exc)}
+        if size > self.max_frame_bytes:
+            return 413, {"ok": False, "message": _too_large(size, self.max_frame_bytes)}
+        return self.take_photo(link, data)
+
     def take_photo(self, link: PhoneLink, data: bytes) -> tuple[int, dict[str, Any]]:
         """Checks and stores one photo; returns the HTTP status and the JSON answer."""
         try:
@@ -126,9 +138,9 @@ def phone_handlers(base_url: str, room: PhoneRoom) -> list[tuple]:
             self.finish(json.dumps(body))
 
     class PhonePageHandler(_Phone):
-        def get(self, token: str) -> None:
+        async def get(self, token: str) -> None:
             try:
-                link = room.verify(token)
+                link = await asyncio.get_running_loop().run_in_executor(None, room.verify, token)
             except PhoneLinkError as exc:
                 self.refuse_page(403, str(exc))
                 return
@@ -152,16 +164,11 @@ def phone_handlers(base_url: str, room: PhoneRoom) -> list[tuple]:
             if self._size <= room.max_frame_bytes:
                 self._body += chunk  # beyond the limit only counted: answered 413 once it has arrived
 
-        def post(self, token: str) -> None:
-            try:
-                link = room.verify(token)
-            except PhoneLinkError as exc:
-                self.answer(403, {"ok": False, "message": str(exc)})
-                return
-            if self._size > room.max_frame_bytes:
-                self.answer(413, {"ok": False, "message": _too_large(self._size, room.max_frame_bytes)})
-                return
-            self.answer(*room.take_photo(link, bytes(self._body)))
+        async def post(self, token: str) -> None:
+            # Files, a walk of the seat for its quota, Pillow: off the server's loop, which serves every student.
+            status, body = await asyncio.get_running_loop().run_in_executor(
+                None, room.answer_photo, token, bytes(self._body), self._size)
+            self.answer(status, body)
 
     path = url_path_join(base_url, PHONE_PATH)
     return [(path + r"/([A-Za-z0-9_-]+)/frame", PhoneFrameHandler), (path + r"/([A-Za-z0-9_-]+)/?", PhonePageHandler)]
