@@ -79,3 +79,15 @@ def test_photos_from_the_phone_show_in_the_panel(panel):
         time.sleep(0.1)
     assert panel.store.counts() == {"cups": 3}
     assert ">3</td>" in panel.counts.value
+
+
+def test_a_link_replaced_in_another_tab_is_shown_as_off(panel, tmp_path):
+    from tl_widgets.core.room.phone_link import issue_link
+
+    panel.create_class("cups")
+    _page_says(panel.phone.address, base_url="https://10.0.0.2:8866/", secure=True)
+    panel.phone.turn_on()
+    other = issue_link(panel.store.root.parents[1], "cups")  # another tab of the same student
+    panel.create_class("plates")  # picking a class here must not re-point the other tab's link
+    assert verify_link(tmp_path / "seats", other).class_name == "cups"
+    assert panel.phone.token is None and panel.phone.qr.value == "" and "replaced" in panel.phone.status.value

@@ -22,7 +22,9 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from tl_widgets.core.i18n import _
-from tl_widgets.core.room.phone_link import PHONE_PATH, issue_link, read_link, revoke_link, set_link_class
+from tl_widgets.core.room.phone_link import (
+    PHONE_PATH, issue_link, read_link, revoke_link, set_link_class, token_hash,
+)
 from tl_widgets.views.figures.qr import qr_html
 from tl_widgets.views.widgets.page_address import PageAddress, is_loopback_url
 
@@ -100,8 +102,21 @@ class PhoneLinkBox(widgets.VBox):
 
     def class_changed(self, name: Any) -> None:
         """The panel picked another class: the phone's next photos go there (same link)."""
-        if self.token and name and set_link_class(self.seat_home, str(name)):
+        if self.token and name and self._still_mine() and set_link_class(self.seat_home, str(name)):
             self._show()
+
+    def _still_mine(self) -> bool:
+        """True while the seat's link is the one this box issued (another tab of the seat may have replaced it)."""
+        record = read_link(self.seat_home)
+        if self.token and record is not None and record.get("hash") == token_hash(self.token):
+            return True
+        if self.token:
+            self.token = None
+            self._halt.set()
+            self._show()
+            self._say(_("This phone link was replaced or turned off (in another tab of yours, or when your seat "
+                        "ended). Press 'Use my phone' for a new one."), error=True)
+        return False
 
     def close(self) -> None:
         self._halt.set()
@@ -145,6 +160,8 @@ class PhoneLinkBox(widgets.VBox):
         def loop() -> None:
             nonlocal seen
             while not halt.wait(POLL_S):
+                if not self._still_mine():
+                    return
                 now = self.signature()
                 if now != seen:
                     seen = now

@@ -130,7 +130,7 @@ def page_texts() -> dict[str, object]:
 def _head(title: str) -> str:
     lang = html.escape(current_language().replace("_", "-"))
     return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1,maximum-scale=1">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<link rel="icon" href="data:,"><title>{html.escape(title)}</title>')
 
 
