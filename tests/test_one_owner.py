@@ -9,7 +9,8 @@ and in a panel's dict...). Each test here names the owner and fails when a copy 
 - the "saved a model" statuses: ``core/runs/db.py`` (``MODEL_STATUSES``/``saved_a_model``);
 - the MLflow tracking-URI rule: ``core/tracking/mlflow_tracking.py`` (``resolve_tracking_uri``);
 - the PNG encoder: ``core/data/images.py`` (``png_bytes``/``png_data_uri``);
-- one confusion figure, one image grid.
+- one confusion figure, one image grid;
+- one path for a captured frame: ``core/data/capture_intake.py`` (``CaptureIntake``: the webcam's and the phone's).
 """
 
 from __future__ import annotations
@@ -145,6 +146,17 @@ def test_one_png_encoder_one_confusion_figure_one_image_grid():
                 encoders.append(_where(path, node))
     assert found == {name: [owner] for name, owner in owners.items()}
     assert encoders == []
+
+
+def test_every_captured_frame_takes_the_intake():
+    """The webcam panel and the phone door hand frames to ``CaptureIntake``; only it calls the store's ``add_frame``
+    (rate, quota and checks in one place)."""
+    callers = [_where(p, n) for p, tree in TREES.items() for n in ast.walk(tree)
+               if isinstance(n, ast.Attribute) and n.attr == "add_frame" and p != PACKAGE / "core/data/capture_intake.py"]
+    assert callers == []
+    users = {p.relative_to(PACKAGE).as_posix() for p, tree in TREES.items() for n in ast.walk(tree)
+             if isinstance(n, ast.Name) and n.id == "CaptureIntake"}
+    assert {"panels/capture.py", "server/phone_capture.py"} <= users
 
 
 def test_png_bytes_encodes_rgb_and_grey_and_scales():

@@ -689,3 +689,94 @@ class CapturePage:
 
     def placeholder(self) -> str:
         return str(self.locator(".tlw-webcam-placeholder").inner_text())
+
+    def phone_on(self, timeout: float = 20_000) -> str:
+        """Presses "Use my phone" (again while the page has not told the kernel its address yet); returns the phone
+        link shown under the QR code."""
+        url = self.locator(".tlw-phone-qr .tlw-qr-url")
+        for _try in range(10):
+            if url.count() == 0:
+                self.locator("button.tlw-phone-on").click()
+            try:
+                url.wait_for(state="visible", timeout=timeout / 10)
+                break
+            except Exception:  # noqa: BLE001 - not shown yet: press again (the status line says why)
+                continue
+        url.wait_for(state="visible", timeout=timeout)
+        return str(url.inner_text()).strip()
+
+    def phone_status(self) -> str:
+        return str(self.locator(".tlw-phone-status").inner_text())
+
+    def phone_qr(self) -> Any:
+        """The QR code's element (for a screenshot)."""
+        return self.locator(".tlw-phone-link")
+
+
+class PhonePage:
+    """The phone capture page that a seat's QR code opens (``server/phone_page.py``)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def wait_camera(self, timeout: float = 30_000) -> None:
+        """Waits until the back camera's picture plays and the buttons are enabled."""
+        self.page.wait_for_function("() => { const v = document.querySelector('.tlw-phone video');"
+                                    " return !!v && v.readyState >= 2 && v.videoWidth > 0 &&"
+                                    " !document.querySelector('.tlw-phone-snap').disabled; }", timeout=timeout)
+
+    def class_name(self) -> str:
+        return str(self.page.locator(".tlw-phone-class").inner_text()).strip()
+
+    def sent(self) -> int:
+        return int(self.page.locator(".tlw-phone-count-n").inner_text())
+
+    def snap(self, timeout: float = 20_000) -> None:
+        """Taps "Take photo" and waits until the server took it (the count goes up)."""
+        before = self.sent()
+        self.page.locator(".tlw-phone-snap").tap()
+        self.page.wait_for_function("(n) => Number(document.querySelector('.tlw-phone-count-n').innerText) > n",
+                                    arg=before, timeout=timeout)
+
+    def hold(self, seconds: float) -> int:
+        """Holds the record button down for ``seconds`` (pointer events, as a finger sends them); returns the photos
+        sent once the last one is answered."""
+        button = self.page.locator(".tlw-phone-hold")
+        button.dispatch_event("pointerdown", {"pointerType": "touch", "isPrimary": True})
+        self.page.wait_for_timeout(int(seconds * 1000))
+        button.dispatch_event("pointerup", {"pointerType": "touch", "isPrimary": True})
+        last, same = -1, 0
+        for _ in range(40):  # a photo on its way is still counted: wait until the count settles
+            now = self.sent()
+            same = same + 1 if now == last else 0
+            if same >= 3:
+                break
+            last = now
+            self.page.wait_for_timeout(300)
+        return self.sent()
+
+    def send_files(self, *paths: str, timeout: float = 20_000) -> None:
+        """"Take a photo with the camera app": hands ``paths`` to the page's file input (what the camera app
+        returns) and waits until each was sent."""
+        before = self.sent()
+        self.page.locator(".tlw-phone-file").set_input_files(list(paths))
+        self.page.wait_for_function("(n) => Number(document.querySelector('.tlw-phone-count-n').innerText) >= n",
+                                    arg=before + len(paths), timeout=timeout)
+
+    def live_shown(self) -> bool:
+        """True when the live camera part (video, Take photo, Hold) is shown."""
+        return bool(self.page.locator(".tlw-phone-live").is_visible())
+
+    def message(self) -> str:
+        """The server's answer to the last photo."""
+        return str(self.page.locator(".tlw-phone-message").inner_text())
+
+    def wait_hint(self, contains: str, timeout: float = 20_000) -> str:
+        """Waits until the page's lasting hint (no camera: why) contains ``contains``; returns it."""
+        self.page.wait_for_function("(c) => (document.querySelector('.tlw-phone-hint')?.innerText || '').includes(c)",
+                                    arg=contains, timeout=timeout)
+        return str(self.page.locator(".tlw-phone-hint").inner_text())
+
+    def refused(self) -> str:
+        """The reason on the page a link that opens nothing gets."""
+        return str(self.page.locator(".tlw-phone-refused").inner_text())

@@ -67,7 +67,7 @@ def test_hostile_class_names_are_refused(tmp_path, name, expected):
     assert not (tmp_path / "etc").exists()
 
 
-def test_hostile_frames_are_refused_and_nothing_is_written(tmp_path, monkeypatch):
+def test_hostile_frames_are_refused_and_nothing_is_written(tmp_path):
     store = CaptureStore(tmp_path / "ds")
     store.add_class("cat")
     bad = {
@@ -81,9 +81,9 @@ def test_hostile_frames_are_refused_and_nothing_is_written(tmp_path, monkeypatch
         with pytest.raises(CaptureError, match="Expected") as err:
             store.add_frame("cat", data)
         assert expected in str(err.value), label
-    monkeypatch.setattr(capture, "MAX_FRAME_PIXELS", 64 * 48 - 1)
+    small = CaptureStore(tmp_path / "ds", max_pixels=64 * 48 - 1)  # a room's lower pixel limit
     with pytest.raises(CaptureError, match="too large"):
-        store.add_frame("cat", _jpeg(64, 48))
+        small.add_frame("cat", _jpeg(64, 48))
     with pytest.raises(CaptureError, match="Expected one of the classes cat. Received: 'dog'"):
         store.add_frame("dog", _jpeg())
     assert store.counts() == {"cat": 0}

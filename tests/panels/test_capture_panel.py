@@ -160,7 +160,7 @@ def test_disk_quota_counts_every_frame_whatever_the_burst_ids(tmp_path):
 
 
 def test_a_page_cannot_lengthen_a_hold_or_speed_it_up(tmp_path):
-    from tl_widgets.panels import capture as capture_module
+    from tl_widgets.core.data import capture_intake as capture_module
 
     panel = CapturePanel(tmp_path, lambda folder: None)
     panel.create_class("a")

@@ -73,6 +73,7 @@ HOME_LAYOUT: dict[str, str] = {
     "seats": "seats",                          # ``serve``: one private home per seat
     "tmp": "tmp",                              # a seat's temporary files (removed when its kernel ends)
     "control": "control",                      # a seat's requests from the instructor (stop a run)
+    "phone_link": "control/phone_link.json",   # a seat's phone link: its token's hash, class, kernel, expiry
     "tls": "tls",                              # ``serve --https``: the self-signed certificate and its key
     "uploads": "uploads",                      # a served seat's uploaded zips (kept for the student's other tabs)
 }

@@ -9,13 +9,13 @@ hands the folder to ``on_dataset``. :func:`attach_camera` puts a "Snap and try" 
 from __future__ import annotations
 
 import html
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from tl_widgets.core.data.capture import MIN_PER_CLASS, CaptureError, CaptureStore
+from tl_widgets.core.data.capture import MIN_PER_CLASS, WEBCAM_DATASET, CaptureError, CaptureStore
+from tl_widgets.core.data.capture_intake import CaptureIntake, FrameTooFast
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import captures_home
 from tl_widgets.panels.kit.validation import Notice, PanelError
@@ -24,10 +24,6 @@ from tl_widgets.views.widgets.webcam import Webcam, default_labels
 __all__ = ["CapturePanel", "CameraToggle", "attach_camera"]
 
 N_THUMBS = 6
-#: Seconds between two looks at the disk quota (a walk of the seat); frames in between are counted.
-QUOTA_RECHECK_S = 2.0
-#: Frames kept per second (twice the 5 fps a hold records), whatever the page's burst ids say.
-MAX_FRAMES_PER_S = 10
 _HOLD_FPS = 5
 
 
@@ -64,22 +60,22 @@ class CapturePanel(widgets.VBox):
         on_dataset: Called with the dataset folder (a str) by "Use these samples".
         name: The dataset folder's name under ``home/captures``.
         store: The capture store (None: one at ``home/captures/<name>`` with the default caps).
-        space_left: ``space_left()`` is the bytes a quota (a workshop seat's) still allows, None for no quota.
-            It is asked at most every :data:`QUOTA_RECHECK_S` seconds; every frame written in between is
-            counted against the answer, so each frame is refused as soon as it would go over.
+        space_left: ``space_left()`` is the bytes a quota (a workshop seat's) still allows, None for no quota
+            (counted per frame by the :class:`~tl_widgets.core.data.capture_intake.CaptureIntake`).
+        phone_home: A served seat's home: the panel then offers a phone link (a QR code) whose frames go
+            into the picked class (:class:`~tl_widgets.panels.phone_link.PhoneLinkBox`); None: no phone link.
 
     Everything about a hold comes from the page, so none of it is trusted: frames beyond the "Frames per hold"
     slider's value (its bound is Python's) are dropped whatever ``max_frames`` the page claims, and at most
-    :data:`MAX_FRAMES_PER_S` frames a second are kept whatever burst ids the page sends.
+    :data:`~tl_widgets.core.data.capture_intake.MAX_FRAMES_PER_S` frames a second are kept whatever burst ids
+    the page sends. Each frame takes the one path into the folder that the phone page's frames take too.
     """
 
-    def __init__(self, home: str | Path, on_dataset: Callable[[str], None], name: str = "webcam",
-                 store: CaptureStore | None = None, space_left: Callable[[], int | None] | None = None) -> None:
+    def __init__(self, home: str | Path, on_dataset: Callable[[str], None], name: str = WEBCAM_DATASET,
+                 store: CaptureStore | None = None, space_left: Callable[[], int | None] | None = None,
+                 phone_home: str | Path | None = None) -> None:
         self.store = store if store is not None else CaptureStore(captures_home(home) / name)
-        self.space_left = space_left
-        self._left: int | None = None  # bytes the quota allows, counted down per frame
-        self._left_at = -QUOTA_RECHECK_S
-        self._recent: list[float] = []  # arrival times of the frames kept in the last second
+        self.intake = CaptureIntake(self.store, space_left)
         self.on_dataset = on_dataset
         self.notice = Notice()
         self.notice.add_class("tlw-capture-notice")
@@ -117,6 +113,13 @@ class CapturePanel(widgets.VBox):
         self.confirm_button.on_click(lambda _b: self.delete_class(str(self.classes.value or "")))
         self.use_button.on_click(lambda _b: self.use_samples())
         self.classes.observe(lambda _c: self._refresh(), names="value")
+        self.phone: Any = None  # a served seat's PhoneLinkBox
+        if phone_home is not None:
+            from tl_widgets.panels.phone_link import PhoneLinkBox
+
+            self.phone = PhoneLinkBox(phone_home, picked=lambda: self.classes.value, signature=self.store.signature,
+                                      on_change=self._frames_arrived)
+            self.classes.observe(lambda c: self.phone.class_changed(c["new"]), names="value")
         self.frames.observe(lambda c: setattr(self.webcam, "max_frames", int(c["new"])), names="value")
         # The page may claim another hold length or rate: Python's values win (the slider's bound is Python's).
         self.webcam.observe(lambda _c: setattr(self.webcam, "max_frames", int(self.frames.value)), names="max_frames")
@@ -134,6 +137,7 @@ class CapturePanel(widgets.VBox):
             self.classes,
             self.frames,
             widgets.HBox([self.delete_button, self.confirm_button, self.use_button]),
+            *([self.phone] if self.phone is not None else []),
             self.where,
         ])
         self.add_class("tlw-capture")
@@ -190,40 +194,30 @@ class CapturePanel(widgets.VBox):
             self.notice.show(_("Add a class first, then record into it."), "error")
             self.webcam.stop_recording()
             return
-        now = time.monotonic()
-        self._recent = [t for t in self._recent if now - t < 1.0]
-        if len(self._recent) >= MAX_FRAMES_PER_S:  # faster than any hold records: dropped, whatever the burst id
-            self.webcam.messages_rejected += 1
-            return
-        self._recent.append(now)
         burst, n = self._burst
         n = n if info["burst"] == burst else 0
         if n >= int(self.frames.value):  # the page promised to stop: don't trust it
             self.webcam.stop_recording()
             return
         try:
-            self._check_quota(len(jpeg), now)
-            path = self.store.add_frame(str(name), jpeg)
+            self.intake.add(str(name), jpeg)
+        except FrameTooFast:  # faster than any hold records: dropped, whatever the burst id
+            self.webcam.messages_rejected += 1
+            return
         except (CaptureError, PanelError) as exc:
             self.notice.show(str(exc), "error")
             self.webcam.stop_recording()
             return
-        if self._left is not None:
-            self._left -= path.stat().st_size
         self._burst = (info["burst"], n + 1)
         self._refresh()
 
-    def _check_quota(self, size: int, now: float) -> None:
-        """Raises PanelError when a frame of ``size`` bytes would go over the quota (counted, not walked, per frame)."""
-        if self.space_left is None:
-            return
-        if now - self._left_at >= QUOTA_RECHECK_S:
-            self._left, self._left_at = self.space_left(), now
-        if self._left is not None and size > self._left:
-            self._left_at = -QUOTA_RECHECK_S  # look again next time: a class may have been deleted
-            raise PanelError(_("Expected this seat to stay within its disk quota (workshop limit). Received: a frame "
-                               "of {size:,} bytes with {left:,} bytes left; delete captured classes or runs "
-                               "first").format(size=size, left=max(0, self._left)))
+    def _frames_arrived(self) -> None:
+        """Frames were written by another process (the phone page, through the room's server): show them."""
+        self.store.rescan()
+        if list(self.classes.options) != self.store.classes:
+            self._sync_classes()
+        else:
+            self._refresh()
 
     # -- drawing ---------------------------------------------------------------------------
 

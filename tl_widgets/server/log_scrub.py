@@ -13,14 +13,18 @@ from __future__ import annotations
 import logging
 import re
 
+from tl_widgets.core.room.phone_link import PHONE_PATH
+
 __all__ = ["scrub_secrets", "install_log_scrubber"]
 
 _SECRET_ARG = re.compile(r"(?i)\b((?:token|ticket|seat_ticket|_xsrf)=)[^&\s'\"]+")
+_SECRET_PATH = re.compile("(/" + re.escape(PHONE_PATH) + r"/)[^/?#\s'\"]+")
 
 
 def scrub_secrets(text: str) -> str:
-    """``text`` with the values of ``token=``, ``ticket=``, ``seat_ticket=`` and ``_xsrf=`` replaced by ``[secret]``."""
-    return _SECRET_ARG.sub(r"\1[secret]", text)
+    """``text`` with the values of ``token=``, ``ticket=``, ``seat_ticket=`` and ``_xsrf=`` replaced by ``[secret]``,
+    and so is the phone link's token in ``/tl-widgets-phone/<token>`` (a path segment, not an argument)."""
+    return _SECRET_PATH.sub(r"\1[secret]", _SECRET_ARG.sub(r"\1[secret]", text))
 
 
 def install_log_scrubber() -> None:

@@ -18,6 +18,9 @@ request goes through, in order:
 4. **the waiting room** — at most ``max_starting`` pages built at once
    (:mod:`tl_widgets.server.waiting_room`), tickets bound to the browser.
 
+Beside the Studio page it serves the seats' phone links (:mod:`tl_widgets.server.phone_capture`: a capture page and
+its photos, opened by a link's token alone, no room token or cookie).
+
 Every request is logged by jupyter_server's ``log_request``, which scrubs the
 token (and here the tickets) from the URLs it logs; Tornado's default access
 log prints them whole. Only ``python -m tl_widgets.server.voila_entry``
@@ -196,8 +199,21 @@ def room_voila() -> type:
             for spec in super().init_handlers():
                 if spec[1] is TornadoVoilaHandler:
                     handlers.append((url_path_join(self.server_url, WAIT_PATH), WaitHandler))
+                    handlers.extend(_phone_handlers(self.server_url))
                     spec = (spec[0], RoomPageHandler, *spec[2:])
                 handlers.append(spec)
             return handlers
 
     return RoomVoila
+
+
+def _phone_handlers(base_url: str) -> list:
+    """The phone capture handlers for the room's seats (none without ``$TL_WIDGETS_SEATS``: no seats, no links)."""
+    import os
+
+    from tl_widgets.core.room.workshop import workshop_from_env
+    from tl_widgets.core.settings import SEATS_ENV
+    from tl_widgets.server.phone_capture import PhoneRoom, phone_handlers
+
+    seats = os.environ.get(SEATS_ENV, "").strip()
+    return phone_handlers(base_url, PhoneRoom(seats, workshop_from_env())) if seats else []

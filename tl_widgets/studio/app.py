@@ -140,8 +140,9 @@ class Studio(widgets.VBox):
                                             max_epochs=ws.max_epochs if ws else None, config_check=self.check_limits,
                                             store=store, engine=self.engine)
         self.run_bar: RunBar = RunBar(self.train)
-        self.capture: CapturePanel = CapturePanel(default_home(), on_dataset=self.use_captured,
-                                                  space_left=lambda: disk_left(self.seat, self.workshop))
+        self.capture: CapturePanel = CapturePanel(
+            default_home(), on_dataset=self.use_captured, space_left=lambda: disk_left(self.seat, self.workshop),
+            phone_home=self.seat.home if self.seat is not None else None)  # phone links: a served seat's only
         self.health: HealthPanel = HealthPanel(lambda: self.data.config, on_curation=self._use_curation,
                                                engine=self.engine, last_run=lambda: last_run_dir(self.train),
                                                on_retrain=self.retrain_with_fixes)

@@ -100,7 +100,9 @@ def disk_left(seat: Any, workshop: Any) -> int | None:
     """Bytes ``seat`` may still write under the workshop's disk quota (None outside a seat: no quota)."""
     if seat is None or workshop is None:
         return None
-    return int(workshop.max_seat_disk_mb * 2**20) - seat.disk_bytes()
+    from tl_widgets.core.room.limits import seat_space_left
+
+    return seat_space_left(seat.home, workshop)
 
 
 def check_disk(seat: Any, workshop: Any, more_bytes: int) -> None:

@@ -2,11 +2,12 @@
 
 Every frame comes from the browser, so every frame is hostile until checked here:
 
-* the byte size is capped (:data:`MAX_FRAME_BYTES`) before anything else happens;
+* the byte size is capped (:data:`MAX_FRAME_BYTES`, or a room's lower limit) before anything else happens;
 * the bytes must start like a JPEG; they are written to a hidden temporary file in the class folder and
   checked with :func:`tl_widgets.core.data.images.check_image` (Pillow reads the header, the pixel limit
   is enforced from it, a truncated JPEG is refused) and must really be a JPEG;
-* only then is the file renamed into place (``os.replace``: a reader never sees half a frame);
+* only then is it linked into place under the next free number (``os.link``: a reader never sees half a frame,
+  and a frame never replaces one another process wrote);
 * class names are sanitised (:func:`check_class_name`): no path separators, no ``..`` or leading dot,
   no control characters, a length limit, unique ignoring case;
 * the frames per class, the total frames and the number of classes are capped.
@@ -33,7 +34,10 @@ from tl_widgets.core.i18n import _
 
 __all__ = [
     "CaptureError",
+    "FrameTooLarge",
+    "NotAFrame",
     "CaptureStore",
+    "WEBCAM_DATASET",
     "check_class_name",
     "MAX_FRAME_BYTES",
     "MAX_FRAME_PIXELS",
@@ -44,6 +48,8 @@ __all__ = [
     "MIN_PER_CLASS",
 ]
 
+#: The dataset folder under a home's captures that the capture panel and the phone page write into.
+WEBCAM_DATASET = "webcam"
 #: Largest accepted frame (a 1280 x 720 webcam JPEG is ~100-300 KB).
 MAX_FRAME_BYTES = 2 * 1024 * 1024
 #: Largest accepted frame in pixels (1920 x 1080 and a little more).
@@ -62,6 +68,14 @@ _FRAME_NAME = re.compile(r"^(\d{5,})\.jpg$")
 
 class CaptureError(DataError):
     """A captured frame or class name was refused; the message says what was expected and received."""
+
+
+class FrameTooLarge(CaptureError):
+    """A frame over the byte limit (refused before anything is written)."""
+
+
+class NotAFrame(CaptureError):
+    """Bytes that are not a complete JPEG within the pixel limit."""
 
 
 def check_class_name(name: object, existing: list[str] | tuple[str, ...] = ()) -> str:
@@ -104,23 +118,48 @@ class CaptureStore:
         max_per_class: Most frames one class may hold.
         max_total: Most frames in the whole dataset.
         max_classes: Most classes.
+        max_frame_bytes: Largest frame (a room's: see :func:`tl_widgets.core.room.limits.frame_byte_limit`).
+        max_pixels: Most pixels per frame (also capped by the process's limit).
+
+    Several processes may write into one folder (a seat's kernel and the room's server, for its phone page): a
+    frame never replaces another (the next free number is taken) and :meth:`rescan` reads what others wrote.
     """
 
     def __init__(self, root: str | os.PathLike[str], max_per_class: int = MAX_PER_CLASS,
-                 max_total: int = MAX_TOTAL, max_classes: int = MAX_CLASSES) -> None:
+                 max_total: int = MAX_TOTAL, max_classes: int = MAX_CLASSES,
+                 max_frame_bytes: int = MAX_FRAME_BYTES, max_pixels: int = MAX_FRAME_PIXELS) -> None:
         for label, value in (("max_per_class", max_per_class), ("max_total", max_total),
-                             ("max_classes", max_classes)):
+                             ("max_classes", max_classes), ("max_frame_bytes", max_frame_bytes),
+                             ("max_pixels", max_pixels)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Expected {label} to be a positive integer. Received: {value!r}")
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_per_class, self.max_total, self.max_classes = max_per_class, max_total, max_classes
+        self.max_frame_bytes, self.max_pixels = max_frame_bytes, max_pixels
         self._lock = threading.Lock()
         self._frames: dict[str, list[Path]] = {}
-        for folder in sorted(self.root.iterdir()):
-            if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith("."):
-                self._frames[folder.name] = sorted(p for p in folder.iterdir()
-                                                   if _FRAME_NAME.match(p.name) and p.is_file())
+        self.rescan()
+
+    def _class_folders(self) -> list[Path]:
+        return [f for f in sorted(self.root.iterdir())
+                if f.is_dir() and not f.is_symlink() and not f.name.startswith(".")]
+
+    def rescan(self) -> None:
+        """Reads the class folders and their frames from disk again (another process may have written some)."""
+        found = {folder.name: sorted(p for p in folder.iterdir() if _FRAME_NAME.match(p.name) and p.is_file())
+                 for folder in self._class_folders()}
+        with self._lock:
+            order = [n for n in self._frames if n in found] + [n for n in found if n not in self._frames]
+            self._frames = {n: found[n] for n in order}
+
+    def signature(self) -> tuple[int, ...]:
+        """A cheap fingerprint of the folder (modification times of it and its class folders): it changes when
+        a frame or a class is added or removed, by any process."""
+        try:
+            return (os.stat(self.root).st_mtime_ns, *(os.stat(f).st_mtime_ns for f in self._class_folders()))
+        except OSError:
+            return ()
 
     @property
     def classes(self) -> list[str]:
@@ -180,11 +219,11 @@ class CaptureStore:
             data = data.tobytes()
         if not isinstance(data, (bytes, bytearray)):
             raise CaptureError(_("Expected the frame as JPEG bytes. Received: {kind}").format(kind=type(data).__name__))
-        if len(data) > MAX_FRAME_BYTES:
-            raise CaptureError(_("Expected a frame of at most {limit:,} bytes. Received: {n:,} bytes")
-                               .format(limit=MAX_FRAME_BYTES, n=len(data)))
+        if len(data) > self.max_frame_bytes:
+            raise FrameTooLarge(_("Expected a frame of at most {limit:,} bytes. Received: {n:,} bytes")
+                                .format(limit=self.max_frame_bytes, n=len(data)))
         if not bytes(data[:3]) == _JPEG_MAGIC:
-            raise CaptureError(_("Expected a JPEG frame. Received: {n:,} bytes starting {head}")
+            raise NotAFrame(_("Expected a JPEG frame. Received: {n:,} bytes starting {head}")
                                .format(n=len(data), head=repr(bytes(data[:8]))))
         with self._lock:
             if name not in self._frames:
@@ -199,8 +238,7 @@ class CaptureStore:
                 raise CaptureError(_("Expected at most {limit} frames in all. Received: one more with {n} captured")
                                    .format(limit=self.max_total, n=total))
             number = int(_FRAME_NAME.match(frames[-1].name).group(1)) + 1 if frames else 1  # type: ignore[union-attr]
-            target = self.root / name / f"{number:05d}.jpg"
-            tmp = self.root / name / f".{number:05d}.{threading.get_ident()}.part.jpg"
+            tmp = self.root / name / f".{os.getpid()}.{threading.get_ident()}.part.jpg"
             try:
                 try:
                     with open(tmp, "wb") as fh:
@@ -208,21 +246,30 @@ class CaptureStore:
                 except OSError as exc:  # a full disk, a folder removed meanwhile: a notice, not a crash
                     raise CaptureError(_("Expected to save the frame in {folder}. Received: {reason}").format(
                         folder=str(self.root / name), reason=exc.strerror or exc)) from exc
-                checked = check_image(tmp, MAX_FRAME_PIXELS)
+                checked = check_image(tmp, self.max_pixels)
                 if isinstance(checked, SkippedFile):
-                    raise CaptureError(_("Expected a complete JPEG of at most {limit:,} pixels. Received: a frame that is "
-                                         "{reason}").format(limit=MAX_FRAME_PIXELS, reason=checked.reason))
+                    raise NotAFrame(_("Expected a complete JPEG of at most {limit:,} pixels. Received: a frame that is "
+                                      "{reason}").format(limit=self.max_pixels, reason=checked.reason))
                 if checked.format not in ("JPEG", "MPO"):
-                    raise CaptureError(_("Expected a JPEG frame. Received: a {kind} image").format(kind=checked.format))
-                try:
-                    os.replace(tmp, target)
-                except OSError as exc:
-                    raise CaptureError(_("Expected to save the frame in {folder}. Received: {reason}").format(
-                        folder=str(self.root / name), reason=exc.strerror or exc)) from exc
+                    raise NotAFrame(_("Expected a JPEG frame. Received: a {kind} image").format(kind=checked.format))
+                target = self._publish(tmp, name, number)
             finally:
                 tmp.unlink(missing_ok=True)
             frames.append(target)
             return target
+
+    def _publish(self, tmp: Path, name: str, number: int) -> Path:
+        """Links the checked frame in under the first free number from ``number`` (never over another's frame)."""
+        while True:
+            target = self.root / name / f"{number:05d}.jpg"
+            try:
+                os.link(tmp, target)  # fails when the name is taken: a reader never sees half a frame either
+                return target
+            except FileExistsError:
+                number += 1
+            except OSError as exc:
+                raise CaptureError(_("Expected to save the frame in {folder}. Received: {reason}").format(
+                    folder=str(self.root / name), reason=exc.strerror or exc)) from exc
 
     def ready(self) -> str | None:
         """None when the folder can be trained on, else why not (a sentence for the user)."""

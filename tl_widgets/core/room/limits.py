@@ -15,7 +15,7 @@ from tl_widgets.core.config.checks import check_choice, check_number, check_unde
 from tl_widgets.core.config.schema import TrainConfig
 from tl_widgets.core.i18n import _
 
-__all__ = ["check_run_limits", "size_limits"]
+__all__ = ["check_run_limits", "size_limits", "seat_space_left", "frame_byte_limit"]
 
 
 def size_limits(cfg: TrainConfig, workshop: Any) -> list[tuple[Any, str, int]]:
@@ -51,3 +51,17 @@ def check_run_limits(cfg: TrainConfig, workshop: Any, extra_roots: Sequence[Path
                      integer=True)
     if cfg.data.source == "folder":
         check_under_roots(cfg.data.path or "", [*ws.data_roots, *extra_roots], _("data folder"))
+
+
+def seat_space_left(seat_home: str | Path, workshop: Any) -> int:
+    """Bytes the seat at ``seat_home`` may still write under the workshop's disk quota (negative when over)."""
+    from tl_widgets.core.fileio import folder_bytes
+
+    return int(workshop.max_seat_disk_mb * 2**20) - folder_bytes(Path(seat_home))
+
+
+def frame_byte_limit(workshop: Any) -> int:
+    """The largest captured frame a room accepts: the capture store's limit, lowered to the workshop's upload limit."""
+    from tl_widgets.core.data.capture import MAX_FRAME_BYTES
+
+    return MAX_FRAME_BYTES if workshop is None else min(MAX_FRAME_BYTES, int(workshop.max_upload_bytes))

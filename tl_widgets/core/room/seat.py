@@ -92,6 +92,7 @@ class Seat:
             if not info["kernels"]:
                 info["ended"] = time.time()
                 shutil.rmtree(self.tmp, ignore_errors=True)
+                home_path("phone_link", self.home).unlink(missing_ok=True)  # a phone link ends with the seat
             _write(self.home, info)
 
 
@@ -261,5 +262,6 @@ def sweep_seats(root: str | os.PathLike[str]) -> int:
     for home, info in list_seats(root):
         if not info.get("ended") and not seat_alive(info) and home_path("tmp", home).exists():
             shutil.rmtree(home_path("tmp", home), ignore_errors=True)
+            home_path("phone_link", home).unlink(missing_ok=True)
             swept += 1
     return swept
