@@ -229,17 +229,11 @@ def file_dataset(
     image_spec = tf.TensorSpec([*spec.size, spec.channels], _image_dtype(spec, cache))
 
     def decode_batch(paths: Any, ys: Any, pos: Any, *group: Any) -> Any:
-        def unrolled() -> Any:
+        if per_call <= MAX_UNROLLED and not group:
             parts = [tf.unstack(c, num=per_call) for c in (paths, *group)]
-            return tf.stack([decode_one(*row) for row in zip(*parts)])
-
-        def looped() -> Any:
-            return tf.map_fn(lambda row: decode_one(*row), (paths, *group), fn_output_signature=image_spec)
-
-        # A last, smaller batch goes through a loop; so does every batch with several decoders (an unrolled
-        # graph would trace every decoder once per image).
-        images = (tf.cond(tf.equal(tf.shape(paths)[0], per_call), unrolled, looped)
-                  if per_call <= MAX_UNROLLED and not group else looped())
+            images = tf.stack([decode_one(*row) for row in zip(*parts)])
+        else:  # several decoders: a loop (an unrolled graph would trace every decoder once per image)
+            images = tf.map_fn(lambda row: decode_one(*row), (paths, *group), fn_output_signature=image_spec)
         return check.recorded(pos, images), ys
 
     def decode_again(position: int) -> Any:  # eagerly, for check.retry
@@ -253,7 +247,17 @@ def file_dataset(
         main = refs.map(plain(lambda path, y, pos, *group: (check.recorded(pos, decode_one(path, *group)), y)),
                         num_parallel_calls=autotune).ignore_errors()
     else:
-        main = refs.batch(per_call).map(plain(decode_batch), num_parallel_calls=autotune).ignore_errors()
+        # Full batches only: the last files of a pass (fewer than a batch) are left, in their order, to the
+        # retry, which decodes them with the files of any batch that failed: a pass then has exactly
+        # ceil(good files / batch size) batches.
+        empty = (tf.zeros([0, *image_spec.shape], image_spec.dtype), tf.zeros([0], tf.int32))
+
+        def decode_full(paths: Any, ys: Any, pos: Any, *group: Any) -> Any:
+            return tf.cond(tf.equal(tf.size(pos), per_call), lambda: decode_batch(paths, ys, pos, *group),
+                           lambda: check.deferred(pos, empty))
+
+        main = (refs.batch(per_call).map(plain(decode_full), num_parallel_calls=autotune).ignore_errors()
+                .filter(lambda x, y: tf.size(y) > 0))
     if batched:  # batches all along
         one_pass = main.concatenate(rescued.batch(per_call))
         count = -(-n // per_call)

@@ -9,11 +9,11 @@ the pipeline around it):
 * every decoder call records the positions it delivered in a small TensorFlow
   hash table (one graph op per call: no Python per image or per batch);
 * after the pass, :meth:`FirstPassCheck.retry` decodes the files the pass did
-  not deliver again, one by one: small images are decoded a batch per call, so
+  not deliver, one by one: small images are decoded a full batch per call, so
   one broken file drops its batch, and its good batch-mates are delivered there,
-  at the end of the same pass. What fails again is broken. Only those files are
-  opened again with Pillow (:func:`~tl_widgets.core.data.images.check_image`) to
-  learn the reason. Nothing is decoded again when a pass delivered everything.
+  at the end of the same pass (with the pass's last few files, never batched).
+  What fails there is broken. Only those files are opened again with Pillow
+  (:func:`~tl_widgets.core.data.images.check_image`) to learn the reason.
 
 The broken files are added to the :class:`~tl_widgets.core.data.dataset_report.DatasetReport`
 (``skipped``, ``counts``, the skipped-files warning) after the first pass, removed
@@ -93,7 +93,8 @@ class FirstPassCheck:
         self.what = what
         self.done = False
         self.found: list[SkippedFile] = []
-        self._seen: Any = None  # the TensorFlow table of delivered positions, made with the pipeline
+        self._seen: Any = None  # TensorFlow tables of this pass's positions, made with the pipeline (_tables)
+        self._deferred: Any = None
         self._lock = threading.Lock()
         self._watchers: list[Watcher] = []
 
@@ -156,16 +157,17 @@ class FirstPassCheck:
                 report.warnings.append(_("No usable image is left in class folders {names}.").format(names=empty))
 
     # -- the tf.data side ----------------------------------------------------------
-    def _table(self) -> Any:
-        """The positions the decoder delivered in this pass."""
+    def _tables(self) -> tuple[Any, Any]:
+        """This pass's positions: delivered by the decoder, and deferred to :meth:`retry` (value: their order)."""
         import tensorflow as tf
 
         if self._seen is None:
-            # A hash table, not a tf.Variable: pipelines are built inside a distribution strategy's scope,
+            # Hash tables, not tf.Variables: pipelines are built inside a distribution strategy's scope,
             # which would turn a variable into a distributed one. Lookup tables live on the CPU.
             with tf.init_scope():  # made eagerly, even when first asked for while the decoder is traced
-                self._seen = tf.lookup.experimental.MutableHashTable(tf.int32, tf.int32, default_value=0)
-        return self._seen
+                self._seen = tf.lookup.experimental.MutableHashTable(tf.int32, tf.int32, default_value=-1)
+                self._deferred = tf.lookup.experimental.MutableHashTable(tf.int32, tf.int32, default_value=-1)
+        return self._seen, self._deferred
 
     def recorded(self, positions: Any, images: Any) -> Any:
         """Inside a decoder's ``map``: records ``positions`` (one or a batch) once ``images`` are decoded.
@@ -176,35 +178,49 @@ class FirstPassCheck:
 
         keys = tf.reshape(positions, [-1])
         with tf.control_dependencies([images]):
-            done = self._table().insert(keys, tf.ones_like(keys))
+            done = self._tables()[0].insert(keys, tf.ones_like(keys))
         with tf.control_dependencies([done]):
             return tf.identity(images)
 
+    def deferred(self, positions: Any, result: Any) -> Any:
+        """Inside a decoder's ``map``: leaves ``positions`` (in this order) to :meth:`retry`; returns ``result``."""
+        import tensorflow as tf
+
+        done = self._tables()[1].insert(positions, tf.range(tf.size(positions), dtype=tf.int32))
+        with tf.control_dependencies([done]):
+            return tf.nest.map_structure(tf.identity, result)
+
     def _missing_now(self) -> np.ndarray:
-        """Positions the decoder did not deliver in this pass."""
-        seen, n = self._table(), len(self.paths)
+        """Positions the decoder did not deliver in this pass: those of failed calls, then the deferred ones."""
+        seen, deferred = self._tables()
+        n = len(self.paths)
         if int(seen.size()) >= n:
             return np.zeros(0, np.int64)
         delivered = np.zeros(n, bool)
         delivered[seen.export()[0].numpy()] = True
-        return np.flatnonzero(~delivered)
+        later, rank = (t.numpy() for t in deferred.export())
+        failed = np.flatnonzero(~delivered)
+        failed = failed[~np.isin(failed, later)]
+        return np.concatenate([failed, later[np.argsort(rank)]]).astype(np.int64)
 
     def pass_start(self, element_spec: Any) -> Any:
-        """An empty dataset to put before a pass: forgets what the previous pass delivered."""
+        """An empty dataset to put before a pass: forgets what the previous pass delivered and deferred."""
         import tensorflow as tf
 
         def reset() -> Any:
-            self._table().remove(tf.range(len(self.paths), dtype=tf.int32))
+            for table in self._tables():
+                table.remove(tf.range(len(self.paths), dtype=tf.int32))
             return False
 
         return self._empty(element_spec, reset)
 
     def retry(self, labels: np.ndarray, decode: Callable[[int], Any], image_spec: Any) -> Any:
-        """After a pass: the files it did not deliver, decoded again one by one; closes the first pass.
+        """After a pass: the files it did not deliver, decoded one by one; closes the first pass.
 
-        Small images are decoded a batch per call, so one broken file drops its batch: its good batch-mates
-        are delivered here, at the end of the same pass. What fails again is broken: reported (first pass).
-        Nothing is decoded when the pass delivered everything.
+        Small images are decoded a full batch per call, so one broken file drops its batch: its good
+        batch-mates are delivered here, at the end of the same pass, with the last files of the pass (fewer
+        than a batch, never batched). What fails here is broken: reported (first pass). Nothing is decoded
+        when the pass delivered everything.
 
         Args:
             labels: Label per position.
@@ -225,7 +241,7 @@ class FirstPassCheck:
             if not self.done:
                 in_pass = np.setdiff1d(np.arange(len(self.paths)), missing)
                 order = np.concatenate([in_pass, np.array(saved, np.int64)])
-                self.pass_ended(order, order=order if len(missing) else None)
+                self.pass_ended(order, order=order)
             empty = tf.zeros([0, *image_spec.shape], image_spec.dtype)
             return [tf.stack(images) if images else empty, tf.constant(labels[saved].astype(np.int32))]
 
