@@ -272,3 +272,40 @@ def test_a_keras_model_trains_from_it_under_the_jax_backend(shared: Path, tmp_pa
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["jax", "2", "4"]
+
+
+def test_the_engines_pipeline_is_this_function(tmp_path: Path) -> None:
+    """Training's validation pipeline gives, per file, image_dataset's pixels (EXIF applied, reduced decodes)."""
+    from tl_widgets.core.config.schema import DataConfig
+    from tl_widgets.core.data.loading import load_datasets
+
+    root = tmp_path / "ds"
+    rng = np.random.default_rng(3)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    for cls in ("a", "b"):
+        for i, (w, h) in enumerate([(300, 200), (40, 30), (130, 90), (200, 300)]):
+            (root / cls).mkdir(parents=True, exist_ok=True)
+            _smooth(rng, w, h).save(root / cls / f"{i}.jpg", quality=92, **({"exif": exif} if i == 0 else {}))
+        _smooth(rng, 50, 50).save(root / cls / "p.png")
+    cfg = DataConfig(source="folder", path=str(root), validation_split=0.5, batch_size=3, cache="none")
+    engine = load_datasets(cfg, 32, seed=0, work_dir=tmp_path / "work")
+    got = np.concatenate([b[0].numpy() for b in engine.val])
+    ours = tl_widgets.image_dataset(str(root), image_size=32, shuffle=False, exif_transpose=True, verbose=False)
+    by_key = dict(zip((Path(p).relative_to(root).as_posix() for p in ours.file_paths),
+                      np.concatenate([b[0].numpy() for b in ours])))
+    assert len(engine.val_keys) == len(got) >= 4 and len(ours.file_paths) == 10
+    for key, image in zip(engine.val_keys, got):
+        assert np.abs(by_key[key] - image).max() <= 1e-3, key
+    assert {"0.jpg", "2.jpg"} & {Path(k).name for k in engine.val_keys}  # a turned or a reduced decode among them
+
+
+def test_a_png_named_jpg_is_decoded_as_keras_decodes_it(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    rng = np.random.default_rng(4)
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        _smooth(rng, 20, 24).save(root / cls / "real.jpg", quality=92)
+        _smooth(rng, 24, 20).save(root / cls / "named.jpg", "PNG")  # by its content, not its name
+    _keras, ours = _same_as_keras(root, shuffle=False)
+    assert not ours.report.skipped and len(ours.file_paths) == 4
