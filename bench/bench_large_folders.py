@@ -26,6 +26,7 @@ existing ones). The last line printed is JSON.
     python bench/bench_large_folders.py --quick                              # 2,000 small images (CI size)
     python bench/bench_large_folders.py --sizes 10000 100000                 # small images at 96 px (by hand)
     python bench/bench_large_folders.py --photos 240 --image-size 224        # camera photos (by hand)
+    python bench/bench_large_folders.py --sizes 100000 --epochs 0 --arms keras,ours,data_report   # set-up only
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def _decode_limit(folder: str, image_size: int) -> dict:
             "images": sum(n for _, n in done), "ratios": groups}
 
 
-def run_arm(arm: str, folder: str, image_size: int, batch: int, work: str) -> dict:
-    """One arm in this process: returns seconds, CPU seconds, images and peak RSS (MB)."""
+def run_arm(arm: str, folder: str, image_size: int, batch: int, work: str, epochs: int = 2) -> dict:
+    """One arm in this process (``epochs`` 0: set-up only): seconds, CPU seconds, images and peak RSS (MB)."""
     import tensorflow as tf  # noqa: F401  (outside the clock for every arm)
 
     import keras
@@ -108,8 +109,8 @@ def run_arm(arm: str, folder: str, image_size: int, batch: int, work: str) -> di
     import tl_widgets
 
     load = os.getloadavg()[0]
-    out: dict = {"arm": arm, "epoch2_s": None, "epoch2_cpu_s": None, "images_epoch2": None, "skipped": None,
-                 "notes": []}
+    out: dict = {"arm": arm, "epoch1_s": None, "epoch1_cpu_s": None, "epoch2_s": None, "epoch2_cpu_s": None,
+                 "images_epoch2": None, "skipped": None, "notes": []}
     if arm == "decode_limit":
         out.update(_decode_limit(folder, image_size))
     elif arm == "data_report":
@@ -128,7 +129,8 @@ def run_arm(arm: str, folder: str, image_size: int, batch: int, work: str) -> di
             ds = tl_widgets.image_dataset(folder, image_size=(image_size, image_size), batch_size=batch, seed=0,
                                           cache=_CACHE[arm], work_dir=work, verbose=False)
         out["setup_s"] = time.perf_counter() - t
-        for epoch in (1, 2):
+        out["images"] = len(ds.file_paths)
+        for epoch in range(1, epochs + 1):
             t, c = time.perf_counter(), time.process_time()
             n = _drain(ds)
             out[f"epoch{epoch}_s"], out[f"epoch{epoch}_cpu_s"] = time.perf_counter() - t, time.process_time() - c
@@ -140,12 +142,12 @@ def run_arm(arm: str, folder: str, image_size: int, batch: int, work: str) -> di
     return out
 
 
-def _subprocess(arm: str, folder: str, image_size: int, batch: int, inner: int) -> list[dict]:
+def _subprocess(arm: str, folder: str, image_size: int, batch: int, inner: int, epochs: int = 2) -> list[dict]:
     """``inner`` repeats of one arm in a fresh process (each with its own work folder)."""
     with tempfile.TemporaryDirectory(prefix="tlw-bench-work-") as work:
         out = subprocess.run(
             [sys.executable, __file__, "--arm", arm, "--folder", folder, "--image-size", str(image_size),
-             "--batch", str(batch), "--work", work, "--repeats", str(inner)],
+             "--batch", str(batch), "--work", work, "--repeats", str(inner), "--epochs", str(epochs)],
             capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"arm {arm} failed:\n{out.stderr[-3000:]}")
@@ -194,7 +196,7 @@ def _ratios(a: dict, b: dict) -> dict:
 
 
 def measure(folder: str, n: int, arms: list[str], repeats: int, image_size: int, batch: int,
-            inner: int = 1) -> dict:
+            inner: int = 1, epochs: int = 2) -> dict:
     """Interleaved repeats of every arm on one folder; per-arm medians and ratios (ours vs Keras, vs the limit).
 
     Each of the ``repeats`` rounds starts one process per arm that measures it ``inner`` times.
@@ -202,7 +204,7 @@ def measure(folder: str, n: int, arms: list[str], repeats: int, image_size: int,
     runs: dict[str, list[dict]] = {a: [] for a in arms}
     for r in range(repeats):
         for arm in arms[r % len(arms):] + arms[: r % len(arms)]:
-            for res in _subprocess(arm, folder, image_size, batch, inner):
+            for res in _subprocess(arm, folder, image_size, batch, inner, epochs):
                 runs[arm].append(res)
                 print(f"  n={n} round {r + 1} {arm}: set-up {res['setup_s']:.2f} s, epoch 1 {res['epoch1_s']} s "
                       f"(CPU {res['epoch1_cpu_s']} s), epoch 2 {res['epoch2_s']} s, {res['images']} images, "
@@ -243,12 +245,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--image-size", type=int, default=None, help="96 (224 with --photos)")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--epochs", type=int, choices=(0, 1, 2), default=2,
+                        help="epochs drained per dataset arm (0: set-up only, e.g. for 100,000 files)")
     parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     size = args.image_size or (224 if args.photos else 96)
     if args.arm:  # the child process: one arm, --repeats times
-        print(json.dumps([run_arm(args.arm, args.folder[0], size, args.batch, str(Path(args.work) / str(i)))
+        print(json.dumps([run_arm(args.arm, args.folder[0], size, args.batch, str(Path(args.work) / str(i)),
+                                  args.epochs)
                           for i in range(args.repeats)]))
         return {}
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
@@ -271,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
                       f"in {made['seconds']} s", flush=True)
             # --quick: one process per arm measuring it 3 times (TensorFlow's import paid once per arm)
             outer, inner = (1, args.repeats) if args.quick else (args.repeats, 1)
-            results[str(n)] = measure(folder, n, arms, outer, size, args.batch, inner)
+            results[str(n)] = measure(folder, n, arms, outer, size, args.batch, inner, args.epochs)
             print(f"n={n}:", json.dumps(results[str(n)]), flush=True)
     summary = {f"{n}_{arm}_{k}": v for n, r in results.items() for arm, ratios in r.items()
                if arm.endswith(("_over_keras", "_over_decode_limit")) for k, v in ratios.items()}

@@ -5,7 +5,8 @@ and a few shapes, 64-128 px, so JPEG sizes and decode costs are close to small r
 
 Camera photos (``--photos``): sides from ``--photo-sizes`` in turn (default 4000x3000 and 3000x2000,
 with every tenth a 1280x960 phone picture), quality 90, a colour field with shapes and texture plus
-sensor-like noise, so that files are 2-4 MB (12 MP) like real photos and cost as much entropy decoding;
+sensor-like noise (``--grain``, standard deviation 6 levels; 0: none), so that files are 2-4 MB (12 MP) like
+real photos and cost as much entropy decoding;
 every fourth carries EXIF orientation 6 ("rotate 90 degrees clockwise to display"), as portrait photos
 from a phone do. Pixels are stored landscape either way.
 
@@ -13,7 +14,7 @@ Files are written by a process pool; with ``--bad K`` the last K files become br
 (alternately truncated JPEGs and text files with a .jpg name).
 
     python bench/make_image_folder.py OUT --n 10000 [--classes 10] [--bad 5] [--workers 2]
-    python bench/make_image_folder.py OUT --n 240 --photos [--photo-sizes 4000x3000,3000x2000]
+    python bench/make_image_folder.py OUT --n 240 --photos [--photo-sizes 4000x3000,3000x2000] [--grain 0]
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _image(i: int, classes: int) -> Image.Image:
     return img.filter(ImageFilter.SMOOTH) if rng.random() < 0.5 else img
 
 
-def _photo(i: int, classes: int, size: tuple[int, int]) -> Image.Image:
+def _photo(i: int, classes: int, size: tuple[int, int], grain: float = 6.0) -> Image.Image:
     """A camera-size picture: a colour field with shapes and texture, class colour cast, sensor-like noise."""
     rng = np.random.default_rng(i)
     w, h = size
@@ -69,18 +70,20 @@ def _photo(i: int, classes: int, size: tuple[int, int]) -> Image.Image:
                                                                  (91 * (i % classes)) % 256, 128)))
     quarter = Image.blend(quarter, cast, 0.25).filter(ImageFilter.GaussianBlur(1.5))
     texture = Image.effect_noise((w // 8, h // 8), 25).resize((w, h), Image.Resampling.BICUBIC)
-    grain = Image.effect_noise((w, h), 6)
     img = quarter.resize((w, h), Image.Resampling.BICUBIC)
     img = ImageChops.add(img, Image.merge("RGB", (texture,) * 3), scale=1.0, offset=-128)
-    return ImageChops.add(img, Image.merge("RGB", (grain,) * 3), scale=1.0, offset=-128)
+    if not grain:
+        return img
+    noise = Image.effect_noise((w, h), grain)
+    return ImageChops.add(img, Image.merge("RGB", (noise,) * 3), scale=1.0, offset=-128)
 
 
 def _photo_size(i: int, sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
     return PHONE_SIZE if i % 10 == 9 else sizes[i % len(sizes)]
 
 
-def _write_chunk(args: tuple[str, int, int, int, tuple[tuple[int, int], ...] | None]) -> int:
-    root, start, stop, classes, photo_sizes = args
+def _write_chunk(args: tuple[str, int, int, int, tuple[tuple[int, int], ...] | None, float]) -> int:
+    root, start, stop, classes, photo_sizes, grain = args
     for i in range(start, stop):
         path = Path(root) / f"class_{i % classes:02d}" / f"img_{i:06d}.jpg"
         if photo_sizes is None:
@@ -89,7 +92,7 @@ def _write_chunk(args: tuple[str, int, int, int, tuple[tuple[int, int], ...] | N
         exif = Image.Exif()
         if i % 4 == 3:
             exif[EXIF_ORIENTATION] = 6
-        _photo(i, classes, _photo_size(i, photo_sizes)).save(path, quality=90, exif=exif)
+        _photo(i, classes, _photo_size(i, photo_sizes), grain).save(path, quality=90, exif=exif)
     return stop - start
 
 
@@ -108,10 +111,11 @@ def _break(root: Path, n: int, bad: int, classes: int) -> list[str]:
 
 def write_folder(root: str | os.PathLike[str], n: int, *, classes: int = 10, bad: int = 0,
                  workers: int | None = None, photos: bool = False,
-                 photo_sizes: tuple[tuple[int, int], ...] = PHOTO_SIZES) -> dict:
+                 photo_sizes: tuple[tuple[int, int], ...] = PHOTO_SIZES, grain: float = 6.0) -> dict:
     """Writes ``n`` JPEGs under ``root/class_XX/``; returns a summary (seconds, bytes, broken files).
 
-    With ``photos``, camera-size photos (see the module docstring) instead of small images.
+    With ``photos``, camera-size photos (see the module docstring) instead of small images; ``grain`` is the
+    sensor-like noise's standard deviation at full resolution (0: none, files 3-4x smaller).
     """
     if n < classes:
         raise ValueError(f"Expected n >= classes ({classes}). Received: n={n}")
@@ -122,7 +126,7 @@ def write_folder(root: str | os.PathLike[str], n: int, *, classes: int = 10, bad
         (root / f"class_{c:02d}").mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     step = 4 if photos else 500
-    chunks = [(str(root), s, min(n, s + step), classes, tuple(photo_sizes) if photos else None)
+    chunks = [(str(root), s, min(n, s + step), classes, tuple(photo_sizes) if photos else None, grain)
               for s in range(0, n, step)]
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(chunks) == 1:
@@ -147,10 +151,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--photos", action="store_true", help="camera-size photos instead of small images")
     parser.add_argument("--photo-sizes", default=",".join(f"{w}x{h}" for w, h in PHOTO_SIZES),
                         help="photo sides WxH, comma-separated, used in turn")
+    parser.add_argument("--grain", type=float, default=6.0,
+                        help="photos: sensor-like noise, standard deviation in levels (0: none)")
     args = parser.parse_args(argv)
     sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.photo_sizes.split(","))
     summary = write_folder(args.out, args.n, classes=args.classes, bad=args.bad, workers=args.workers,
-                           photos=args.photos, photo_sizes=sizes)
+                           photos=args.photos, photo_sizes=sizes, grain=args.grain)
     print(json.dumps({k: v for k, v in summary.items() if k != "broken"} | {"broken": len(summary["broken"])}))
     return summary
 
