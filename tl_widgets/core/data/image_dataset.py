@@ -170,7 +170,9 @@ def image_dataset(
     """A ``tf.data.Dataset`` of the images in ``directory``, as ``keras.utils.image_dataset_from_directory``.
 
     The arguments up to ``crop_to_aspect_ratio`` are Keras' (same order, defaults and meaning); see the module
-    docstring for what differs: bad files skipped and reported, reduced-size JPEG decoding, the cache.
+    docstring for what differs: bad files skipped and reported, reduced-size JPEG decoding, the cache. Keras'
+    ``pad_to_aspect_ratio``, ``data_format`` (images are channels-last) and ``format`` (a ``tf.data`` dataset
+    only) are not taken.
 
     Args:
         directory: A local folder; with ``labels="inferred"``, one sub-folder per class.
