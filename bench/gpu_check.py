@@ -16,6 +16,10 @@ Model FLOP utilisation = training FLOPs per step (3x the forward pass's FLOPs fr
 compiled forward pass; a published per-image figure when the analysis gives none) x steps/s / peak. The peak
 defaults to the H200's dense bf16 figure (989 TFLOP/s; ``--peak-tflops``).
 
+The input case (``--input-only``, also part of the default run; bench/gpu_input.py): ``tl_widgets.image_dataset``
+over camera-size photos feeding MobileNetV2 at 224 px: the pipeline's images/s alone, the model's on decoded
+arrays, the model's fed by the pipeline, and whether the accelerator waits on input.
+
 The room case (``--room``, also part of the default run) is a served room on one GPU: 8 trainings from 8
 different seats, one after another, through the room's gateway and 2 warm engine workers that share the GPU
 (memory growth, no preallocation). It reports each run's status and seconds, whether any ran out of memory, and
@@ -25,6 +29,7 @@ pipeline is tf.data) and says so when it is missing.
     bash bench/gpu_check.sh                 # on the GPU machine
     bash bench/gpu_check.sh --smoke         # a CPU smoke run: 32 px, batch 4, 3 steps
     bash bench/gpu_check.sh --room-only     # only the room case
+    bash bench/gpu_check.sh --input-only    # only the input pipeline feeding MobileNetV2
 """
 
 from __future__ import annotations
@@ -249,6 +254,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--backbones", nargs="+", help="default: mobilenet_v2 resnet50 (smoke: mobilenet_v2)")
     p.add_argument("--peak-tflops", type=float, default=H200_BF16_DENSE_TFLOPS, help="accelerator peak, bf16 dense")
     p.add_argument("--room-only", action="store_true", help="only the room case (8 seats through 2 workers)")
+    p.add_argument("--input-only", action="store_true",
+                   help="only the input pipeline feeding MobileNetV2 (bench/gpu_input.py)")
     a = p.parse_args(argv)
     import tempfile
 
@@ -263,6 +270,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     print(f"backend={keras.backend.backend()} devices={[str(d) for d in jax.devices()]} batch={batch} steps={steps} "
           f"size={size} repeats={repeats} policy=mixed_bfloat16 xla=on peak={a.peak_tflops:g} TFLOP/s", flush=True)
     out = tempfile.mkdtemp(prefix="tlw-gpu-check-")
+    if not a.room_only:
+        from gpu_input import input_feeding
+
+        feeding = input_feeding(size=size, photos=16 if a.smoke else 512, batch=4 if a.smoke else 64,
+                                epochs=2 if a.smoke else 3, photo_sizes=((800, 600),) if a.smoke else None)
+        print(f"input pipeline -> mobilenet_v2 @ {size}: {feeding}", flush=True)
+        if a.input_only:
+            return [feeding]
     room = room_case(seats=2 if a.smoke else 8, workers=2, backbone="demo_cnn" if a.smoke else "mobilenet_v2",
                      size=32 if a.smoke else 224, epochs=1 if a.smoke else 2, per_class=10 if a.smoke else 100)
     print(f"room: {room if 'skipped' in room else {k: v for k, v in room.items() if k != 'runs'}}", flush=True)

@@ -9,8 +9,10 @@ and in a panel's dict...). Each test here names the owner and fails when a copy 
 - the "saved a model" statuses: ``core/runs/db.py`` (``MODEL_STATUSES``/``saved_a_model``);
 - the MLflow tracking-URI rule: ``core/tracking/mlflow_tracking.py`` (``resolve_tracking_uri``);
 - the PNG encoder: ``core/data/images.py`` (``png_bytes``/``png_data_uri``);
-- one confusion figure, one image grid;
-- one path for a captured frame: ``core/data/capture_intake.py`` (``CaptureIntake``: the webcam's and the phone's).
+- one path for a captured frame: ``core/data/capture_intake.py`` (``CaptureIntake``: the webcam's and the phone's);
+- decoding image files with TensorFlow: ``core/data/decoding.py``; the pipeline over files:
+  ``core/data/file_pipeline.py`` (``file_dataset``, for training and ``image_dataset`` alike);
+- one confusion figure, one image grid.
 """
 
 from __future__ import annotations
@@ -157,6 +159,22 @@ def test_every_captured_frame_takes_the_intake():
     users = {p.relative_to(PACKAGE).as_posix() for p, tree in TREES.items() for n in ast.walk(tree)
              if isinstance(n, ast.Name) and n.id == "CaptureIntake"}
     assert {"panels/capture.py", "server/phone_capture.py"} <= users
+
+
+def test_one_image_file_decoder_one_file_pipeline():
+    """TensorFlow decodes image files in core/data/decoding.py only, and the engine's pipeline over files
+    (core/data/pipeline.py) and the public image_dataset both build it with file_pipeline.file_dataset."""
+    decoders = {"decode_image", "decode_jpeg", "decode_png", "decode_bmp", "decode_gif", "decode_and_crop_jpeg"}
+    outside, callers = [], set()
+    for path, tree in TREES.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in decoders and isinstance(node.value, ast.Attribute) \
+                    and node.value.attr == "io" and path != PACKAGE / "core/data/decoding.py":
+                outside.append(_where(path, node))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "file_dataset":
+                callers.add(path.relative_to(PACKAGE).as_posix())
+    assert outside == []
+    assert callers == {"core/data/pipeline.py", "core/data/image_dataset.py"}
 
 
 def test_png_bytes_encodes_rgb_and_grey_and_scales():

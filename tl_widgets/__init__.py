@@ -5,10 +5,12 @@ name loads its own module on first use. Notebooks and scripts import from here (
 chart widgets); the modules under ``tl_widgets.core`` and the panels are the package's inside::
 
     from tl_widgets import Studio, TrainConfig, DataConfig, ModelConfig, PhaseConfig, FreezeConfig
-    from tl_widgets import train, evaluate, export, find_lr, check_dataset, RunStore
+    from tl_widgets import train, evaluate, export, find_lr, check_dataset, image_dataset, RunStore
     from tl_widgets import set_language; set_language("zh-CN")   # then Studio() speaks 简体中文
 
-The verbs, by step: :func:`train` (or a :class:`TrainingSession` to follow its events), :func:`find_lr`,
+:func:`image_dataset` is ``keras.utils.image_dataset_from_directory`` for your own Keras models (same arguments
+and output), faster on photos and never stopped by a bad file. The verbs, by step: :func:`train` (or a
+:class:`TrainingSession` to follow its events), :func:`find_lr`,
 :func:`evaluate` (a run folder's model on its validation split), :func:`gradcam`, :func:`export` (verified against
 Keras), :func:`check_dataset` (a dataset's health). Fixing the data a run learned from (what ``tl-widgets curate``
 does): :func:`run_label_errors` lists suspected label errors, :func:`decide` records decisions in a curation file,
@@ -72,7 +74,8 @@ _LAZY = {
     "run_datasets": "tl_widgets.core.evaluation.evaluate",
     "gradcam": "tl_widgets.core.evaluation.gradcam",
     "export": "tl_widgets.core.export.formats:export_run",
-    # the data: health and curation
+    # the data: a drop-in for keras.utils.image_dataset_from_directory, health and curation
+    "image_dataset": "tl_widgets.core.data.image_dataset",
     "check_dataset": "tl_widgets.core.data.health",
     "run_label_errors": "tl_widgets.core.evaluation.label_errors",
     "decide": "tl_widgets.core.data.curation",

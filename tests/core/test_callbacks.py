@@ -159,3 +159,15 @@ def test_real_fit_history_equals_keras_per_batch_and_epoch():
     # the schedule's rate after each step, counted back from one read of the optimizer's step counter
     expected_lr = [float(keras.ops.convert_to_numpy(schedule(i))) for i in range(1, 25)]
     np.testing.assert_allclose(history.batch["learning_rate"], expected_lr, rtol=1e-6)
+
+
+def test_batch_events_carry_the_steps_the_epoch_really_runs() -> None:
+    """Once a first epoch skipped broken files, the data's step count drops: later epochs' events say so."""
+    clock = FakeClock()
+    cb, _history, seen = _wired(6, clock, _tiny_model())
+    data = cb._data
+    reads: list[float] = []
+    _drive(cb, clock, 1, 6, 0.01, reads)
+    data.steps_per_epoch = 5  # what Datasets does when its first pass drops files
+    _drive(cb, clock, 1, 5, 0.01, reads)
+    assert {e.steps_per_epoch for e in seen[:6]} == {6} and {e.steps_per_epoch for e in seen[6:]} == {5}

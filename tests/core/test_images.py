@@ -17,7 +17,8 @@ from make_files import COLOUR, make_16bit_png, make_image  # noqa: E402
 
 from tl_widgets.core.config.schema import DataConfig  # noqa: E402
 from tl_widgets.core.data.loading import load_datasets  # noqa: E402
-from tl_widgets.core.data.images import ImageInfo, SkippedFile, check_image, jpeg_ratio, load_rgb  # noqa: E402
+from tl_widgets.core.data.decoding import jpeg_ratio  # noqa: E402
+from tl_widgets.core.data.images import ImageInfo, SkippedFile, check_image, load_rgb  # noqa: E402
 
 GREY = 77
 
@@ -92,7 +93,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     exif[0x0112] = 6  # rotate 90 degrees clockwise on display
     img.save(tmp_path / "rot.jpg", exif=exif, quality=100)
     info = check_image(tmp_path / "rot.jpg")
-    assert isinstance(info, ImageInfo) and info.convert == "EXIF orientation"
+    assert isinstance(info, ImageInfo) and info.convert is None and info.orientation == 6  # turned by the decoder
     rgb = load_rgb(tmp_path / "rot.jpg")
     assert rgb.shape == (20, 10, 3)
     # turned clockwise: the left (red) half is now on top, the right (blue) half at the bottom

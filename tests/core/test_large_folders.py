@@ -105,6 +105,30 @@ def test_bad_files_found_mid_epoch_are_skipped_and_reported_like_upfront_ones(tm
     assert "cut.jpg" not in " ".join(ds.train_keys or [])
 
 
+def test_step_counts_drop_to_what_the_next_epochs_run(tmp_path: Path) -> None:
+    root = _bad_folder(tmp_path / "d")
+    cfg = DataConfig(source="folder", path=str(root), validation_split=0.0, batch_size=2, cache="none")
+    ds = load_datasets(cfg, 16, seed=0, work_dir=tmp_path / "work")
+    assert (ds.train_count, ds.steps_per_epoch) == (11, 6)  # set-up: the truncated file counts
+    for epoch in range(2):
+        steps = sum(1 for _ in ds.train)
+        assert steps == 5 and (ds.train_count, ds.steps_per_epoch) == (10, 5), epoch  # a pass runs 5 steps
+
+
+def test_the_data_step_report_reads_headers_only(tmp_path: Path, monkeypatch) -> None:
+    from tl_widgets.core.data.preview import folder_preview
+
+    root = _bad_folder(tmp_path / "d")
+    opened: list[str] = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda fp, *a, **k: opened.append(str(fp)) or real_open(fp, *a, **k))
+    preview = folder_preview(root)
+    assert [Path(s["path"]).name for s in preview.report["skipped"]] == ["notes.jpg"]  # what a header shows
+    assert preview.report["counts"] == {"blue": 5, "red": 6} and len(preview.samples) == 2  # cut.jpg still in
+    names = {"/".join(Path(o.split("name=")[1].strip("'>")).parts[-2:]) for o in opened}
+    assert names == {"blue/notes.jpg", "blue/0.jpg", "red/0.jpg"}  # one header Pillow reads, the two samples
+
+
 def test_a_run_reports_a_mid_epoch_bad_file_in_its_messages_and_summary(tmp_path: Path) -> None:
     from tl_widgets.core.config.schema import ModelConfig, PhaseConfig, TrainConfig
     from tl_widgets.core.events import EventBus, Message

@@ -11,14 +11,15 @@ its reason come back as a sentence for the run's messages.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from tl_widgets.core.i18n import _
 
-__all__ = ["CacheChoice", "choose_cache", "memory_budget", "decoded_bytes", "BUDGET_FRACTION"]
+__all__ = ["CacheChoice", "choose_cache", "memory_budget", "decoded_bytes", "cache_file", "BUDGET_FRACTION"]
 
 BUDGET_FRACTION = 0.5  # of the memory still available: the model, activations and the kernel need the rest
 _OVERHEAD = 1.25  # tf.data's cache on top of the pixels: measured 1.23x (100,000 images at 96 px, peak RSS)
@@ -74,30 +75,40 @@ def memory_budget() -> float:
     return available * BUDGET_FRACTION
 
 
-def decoded_bytes(n_images: int, image_size: int) -> float:
-    """Estimated size of ``n_images`` decoded ``uint8`` images of ``image_size`` squared (3 channels)."""
-    return float(n_images) * image_size * image_size * 3 * _OVERHEAD
+def decoded_bytes(n_images: int, image_size: int | Sequence[int], channels: int = 3) -> float:
+    """Estimated size of ``n_images`` decoded ``uint8`` images of ``image_size`` (a side or ``(h, w)``)."""
+    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    return float(n_images) * height * width * channels * _OVERHEAD
 
 
-def choose_cache(requested: str, n_images: int, image_size: int, cache_dir: Callable[[], Path],
-                 budget: float | None = None) -> CacheChoice:
+def cache_file(cache_dir: Path, key: str) -> str:
+    """The path prefix of a tf.data disk cache named by ``key`` (what was decoded, and how) in ``cache_dir``."""
+    name = cache_dir / f"cache-{hashlib.sha1(key.encode()).hexdigest()[:20]}"
+    for stale in cache_dir.glob(f"{name.name}*.lockfile"):
+        stale.unlink()  # left by an interrupted earlier run; one process per cache folder
+    return str(name)
+
+
+def choose_cache(requested: str, n_images: int, image_size: int | Sequence[int], cache_dir: Callable[[], Path],
+                 budget: float | None = None, channels: int = 3) -> CacheChoice:
     """Picks the cache for ``n_images`` decoded images.
 
     Args:
         requested: ``DataConfig.cache``: ``"memory"`` (memory if it fits, else
             disk), ``"disk"`` or ``"none"``.
         n_images: Images to cache (training and validation together).
-        image_size: Side of the decoded images.
+        image_size: Side of the decoded images, or ``(height, width)``.
         cache_dir: Returns where a disk cache would go (called only when a disk
             cache is considered; its free space is checked).
         budget: Memory budget in bytes (None: :func:`memory_budget`).
+        channels: Channels of the decoded images.
 
     Returns:
         A :class:`CacheChoice`.
     """
     if requested == "none" or n_images == 0:
         return CacheChoice("none", requested, "")
-    need = decoded_bytes(n_images, image_size)
+    need = decoded_bytes(n_images, image_size, channels)
     if requested == "memory":
         budget = memory_budget() if budget is None else budget
         if need <= budget:

@@ -26,6 +26,7 @@ from tl_widgets.core.data.images import (
     SkippedFile,
     _needs_conversion,
     effective_max_pixels,
+    exif_orientation,
 )
 from tl_widgets.core.i18n import _
 
@@ -58,8 +59,8 @@ def _exif_orientation(seg: bytes) -> int | None:
     return None
 
 
-def _jpeg(data: bytes) -> tuple[int, int, str, str | None] | None:
-    """``(width, height, mode, convert reason)`` from a JPEG's first bytes, None when not found there."""
+def _jpeg(data: bytes) -> tuple[int, int, str, str | None, int] | None:
+    """``(width, height, mode, convert reason, EXIF orientation)`` from a JPEG's first bytes, None when not there."""
     i, n, orientation = 2, len(data), None
     while i + 4 <= n:
         if data[i] != 0xFF:
@@ -81,9 +82,7 @@ def _jpeg(data: bytes) -> tuple[int, int, str, str | None] | None:
             if mode is None or width == 0 or height == 0:
                 return None  # unusual: let Pillow say what it is
             convert = "CMYK JPEG" if comps == 4 else None
-            if convert is None and orientation not in (1, None):
-                convert = "EXIF orientation"
-            return width, height, mode, convert
+            return width, height, mode, convert, orientation if orientation in range(1, 9) else 1
         if marker == 0xE1 and orientation is None and data[i + 4:i + 10] == b"Exif\x00\x00":
             orientation = _exif_orientation(data[i + 4:i + 2 + length])
         i += 2 + length
@@ -114,7 +113,8 @@ def _pillow_header(p: Path, max_pixels: int) -> ImageInfo | SkippedFile:
     try:
         with open_image(p, max_pixels) as im:  # the known formats only, under the pixel limit
             width, height = im.size
-            return ImageInfo(str(p), width, height, im.format or "", im.mode, _needs_conversion(im))
+            return ImageInfo(str(p), width, height, im.format or "", im.mode, _needs_conversion(im),
+                             exif_orientation(im))
     except ImageRefused as exc:
         return SkippedFile(str(p), exc.reason)
 
@@ -145,8 +145,9 @@ def read_header(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
     if data[:3] == b"\xff\xd8\xff":
         found = _jpeg(data)
         if found is not None:
-            width, height, mode, convert = found
-            return _too_large(name, width, height, max_pixels) or ImageInfo(name, width, height, "JPEG", mode, convert)
+            width, height, mode, convert, orientation = found
+            return _too_large(name, width, height, max_pixels) or ImageInfo(name, width, height, "JPEG", mode, convert,
+                                                                            orientation)
     elif data[:8] == b"\x89PNG\r\n\x1a\n":
         png = _png(data)
         if png is not None:

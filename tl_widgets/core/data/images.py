@@ -6,11 +6,12 @@ training starts, instead of failing in the middle of an epoch.
 
 TensorFlow's decoders handle JPEG, PNG (8- and 16-bit, grey, alpha, palette),
 GIF (first frame), WebP and RGB BMP correctly and fast. The few files they get
-wrong (palette or low-bit BMPs, CMYK JPEGs, EXIF-rotated photos, formats TF
-can't read) are flagged here and converted once with Pillow into a PNG cache
-(see :func:`convert_to_png`). Every file is opened through
+wrong (palette or low-bit BMPs, CMYK JPEGs, formats TF can't read) are flagged
+here and converted once with Pillow into a PNG cache (see :func:`convert_to_png`);
+a JPEG's EXIF orientation is recorded (``ImageInfo.orientation``) for the decoder
+to apply (:mod:`tl_widgets.core.data.decoding`). Every file is opened through
 :func:`tl_widgets.core.data.image_open.open_image` (the known formats only, under
-the pixel limit). TensorFlow is imported lazily.
+the pixel limit).
 
 :func:`png_bytes` (and :func:`png_data_uri`) turn an array into PNG bytes for every figure, thumbnail and
 model card that shows an image.
@@ -24,7 +25,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -49,8 +50,7 @@ __all__ = [
     "convert_to_png",
     "png_bytes",
     "png_data_uri",
-    "jpeg_ratio",
-    "make_tf_decoder",
+    "exif_orientation",
     "size_stats",
     "small_image_warning",
 ]
@@ -95,6 +95,7 @@ class ImageInfo:
         mode: Pillow's mode (``"RGB"``, ``"L"``, ``"CMYK"``, ``"I;16"``...).
         convert: Why TensorFlow can't decode it correctly (then it goes
             through :func:`convert_to_png`), or None.
+        orientation: A JPEG's EXIF orientation (1 to 8; 1: the pixels as stored, and for other formats).
     """
 
     path: str
@@ -103,6 +104,7 @@ class ImageInfo:
     format: str
     mode: str
     convert: str | None = None
+    orientation: int = 1
 
 
 def _jpeg_complete(fh: Any, size: int, im: Image.Image) -> bool:
@@ -122,12 +124,17 @@ def _needs_conversion(im: Image.Image) -> str | None:
         return f"{fmt or 'unknown'} format"
     if fmt == "BMP" and mode not in ("RGB", "RGBA"):
         return f"{mode} BMP"
-    if fmt in ("JPEG", "MPO"):
-        if mode == "CMYK":
-            return "CMYK JPEG"
-        if im.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
-            return "EXIF orientation"
+    if fmt in ("JPEG", "MPO") and mode == "CMYK":
+        return "CMYK JPEG"
     return None
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """A JPEG's EXIF orientation (1 to 8), 1 when absent, out of range, or for other formats."""
+    if (im.format or "") not in ("JPEG", "MPO"):
+        return 1
+    value = im.getexif().get(_EXIF_ORIENTATION, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo | SkippedFile:
@@ -157,7 +164,8 @@ def check_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXE
     try:
         with open_image(p, max_pixels) as im:
             width, height = im.size
-            info = ImageInfo(str(p), width, height, im.format or "", im.mode, _needs_conversion(im))
+            info = ImageInfo(str(p), width, height, im.format or "", im.mode, _needs_conversion(im),
+                             exif_orientation(im))
             if im.format == "PNG":
                 im.verify()
             elif im.format in ("JPEG", "MPO"):
@@ -262,55 +270,6 @@ def png_bytes(image: Any, side: int | None = None) -> bytes:
 def png_data_uri(image: Any, side: int | None = None) -> str:
     """:func:`png_bytes` as a ``data:image/png;base64,...`` URI for an ``<img>`` or a Plotly image."""
     return "data:image/png;base64," + base64.b64encode(png_bytes(image, side)).decode("ascii")
-
-
-def jpeg_ratio(info: ImageInfo, image_size: int) -> int:
-    """The largest JPEG DCT down-scaling (1, 2, 4 or 8) that keeps both sides >= ``image_size``.
-
-    Decoding a 4000 px photo at 1/8 scale is several times faster than a full
-    decode followed by a resize, and it is a good (area-averaging) downscale.
-    """
-    if info.format not in ("JPEG", "MPO") or info.convert:
-        return 1
-    ratio = 1
-    for r in (2, 4, 8):
-        if min(-(-info.width // r), -(-info.height // r)) >= image_size:
-            ratio = r
-    return ratio
-
-
-def make_tf_decoder(image_size: int, ratio: int = 1, as_float: bool = False) -> Callable[[Any], Any]:
-    """Returns ``decode(path) -> uint8 [image_size, image_size, 3]`` for ``Dataset.map``.
-
-    Args:
-        image_size: Output side; images are resized bilinearly (stretching,
-            like ``image_dataset_from_directory``).
-        ratio: JPEG DCT down-scaling (1, 2, 4 or 8) used for every file; pass
-            the minimum of :func:`jpeg_ratio` over the files, and 1 as soon as
-            one file is not a JPEG. One fixed ratio keeps the graph free of
-            per-element branches, which cost more than they save on small files.
-        as_float: Return the resized ``float32`` pixels (0..255, unrounded)
-            instead of ``uint8`` (for pipelines that cache nothing).
-    """
-    import tensorflow as tf
-
-    size = int(image_size)
-    if ratio not in (1, 2, 4, 8):
-        raise ValueError(f"Expected ratio 1, 2, 4 or 8. Received: ratio={ratio!r}")
-
-    def decode(path: Any) -> Any:
-        data = tf.io.read_file(path)
-        if ratio > 1:
-            img = tf.io.decode_jpeg(data, channels=3, ratio=ratio)
-        else:
-            img = tf.io.decode_image(data, channels=3, expand_animations=False)
-        img.set_shape([None, None, 3])
-        out = tf.image.resize(img, [size, size], method="bilinear")
-        if as_float:  # nothing is cached: skip the round trip through uint8
-            return out
-        return tf.cast(tf.round(tf.clip_by_value(out, 0.0, 255.0)), tf.uint8)
-
-    return decode
 
 
 def size_stats(widths: np.ndarray, heights: np.ndarray) -> dict[str, float]:

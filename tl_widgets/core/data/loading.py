@@ -33,11 +33,11 @@ from tl_widgets.core.data import pipeline as pipelines
 from tl_widgets.core.data.dataset_report import DatasetReport
 from tl_widgets.core.data.cache_budget import choose_cache
 from tl_widgets.core.data.first_pass import FirstPassCheck, late_skip_message
-from tl_widgets.core.data.images import DataError, ImageInfo, SkippedFile, convert_to_png, jpeg_ratio
+from tl_widgets.core.data.file_pipeline import prepare_files, work_folder
+from tl_widgets.core.data.images import DataError, ImageInfo, SkippedFile
 from tl_widgets.core.data.scanning import scan
 from tl_widgets.core.data.zipsafe import find_class_root, safe_extract_zip
 from tl_widgets.core.i18n import _
-from tl_widgets.core.settings import home_path
 
 __all__ = ["DataError", "SkippedFile", "DatasetReport", "Datasets", "scan_folder", "load_datasets", "extract_zip_once",
            "zip_extraction_dir"]
@@ -57,9 +57,9 @@ class Datasets:
 
     Files are checked from their headers at set-up; a file whose image data
     turns out to be broken is dropped during the first epoch and then added to
-    ``report`` (see :meth:`watch_skipped`) and ``train_count``/``val_count``
-    are lowered (``steps_per_epoch``/``val_steps`` stay as set-up counted). ``notices`` are ``(level, text)`` run messages
-    (e.g. which data cache was chosen and why).
+    ``report`` (see :meth:`watch_skipped`), and ``train_count``/``val_count`` and
+    ``steps_per_epoch``/``val_steps`` are lowered to what the next epochs really run.
+    ``notices`` are ``(level, text)`` run messages (e.g. which data cache was chosen and why).
     """
 
     train: Any
@@ -85,8 +85,10 @@ class Datasets:
     def _drop(self, what: str, count: int) -> None:
         if what == "validation":
             self.val_count -= count
+            self.val_steps = math.ceil(self.val_count / self.batch_size)
         else:
             self.train_count -= count
+            self.steps_per_epoch = math.ceil(self.train_count / self.batch_size)
 
     def watch_skipped(self, watcher: Callable[[str], None]) -> None:
         """Calls ``watcher(message)`` when a first pass over a pipeline drops bad files.
@@ -131,18 +133,6 @@ def scan_folder(
 # -- load_datasets -----------------------------------------------------------
 
 
-def _work_dir(work_dir: str | os.PathLike[str] | None) -> Path:
-    if work_dir is not None:
-        path = Path(work_dir)
-    else:
-        # The user's (or served seat's) private home: never a shared, predictable folder under the system temp.
-        path = home_path("data_work")
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return path
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _zip_root(cfg: DataConfig, work_dir: str | os.PathLike[str] | None) -> Path:
     if not Path(cfg.path or "").is_file():
         raise DataError(_("Expected an existing zip file for data.path. Received: {path!r} (not found)").format(
@@ -155,7 +145,7 @@ def zip_extraction_dir(zip_path: str | os.PathLike[str], work_dir: str | os.Path
     zpath = Path(zip_path)
     st = zpath.stat()
     key = hashlib.sha1(f"{zpath.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return _work_dir(work_dir) / "extracted" / f"{zpath.stem}-{key}"
+    return work_folder(work_dir) / "extracted" / f"{zpath.stem}-{key}"
 
 
 def extract_zip_once(zip_path: str | os.PathLike[str], work_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -191,21 +181,6 @@ def _relative_keys(root: Path, infos: list[ImageInfo], prefix: str = "") -> list
         rel = path[len(base):] if path.startswith(base) else Path(path).relative_to(root).as_posix()
         keys.append(prefix + rel.replace(os.sep, "/"))
     return keys
-
-
-def _prepared_paths(infos: list[ImageInfo], image_size: int, work_dir: str | os.PathLike[str] | None):
-    """File paths for TF (odd files converted once to PNG) and JPEG DCT ratios."""
-    paths, ratios = [], []
-    convert_dir = None
-    for info in infos:
-        if info.convert:
-            convert_dir = convert_dir or _work_dir(work_dir) / "converted"
-            paths.append(convert_to_png(info.path, convert_dir))
-            ratios.append(1)
-        else:
-            paths.append(info.path)
-            ratios.append(jpeg_ratio(info, image_size))
-    return np.array(paths, dtype=object), np.array(ratios, np.int32)
 
 
 def load_datasets(
@@ -263,14 +238,13 @@ def load_datasets(
             root = Path(cfg.path)
         report, names, labels, infos = _file_source(root, min_size)
         keys = _relative_keys(root, infos)
-        paths, ratios = _prepared_paths(infos, image_size, work_dir)
-        source = pipelines.FileSource(report, names, labels, paths, ratios)
+        source = pipelines.FileSource(report, names, labels, prepare_files(infos, work_dir))
 
     labels = source.labels
     n_classes = len(source.class_names)
     val_source = val_keys = None
     if cfg.val_path and cfg.source in ("folder", "zip"):
-        val_source, val_keys = _val_folder(Path(cfg.val_path), source.class_names, image_size, work_dir,
+        val_source, val_keys = _val_folder(Path(cfg.val_path), source.class_names, work_dir,
                                            source.report)
         train_idx, val_idx = np.arange(len(labels)), np.arange(len(val_source.labels))
     else:
@@ -286,10 +260,10 @@ def load_datasets(
     elif len(val_idx):
         val_idx = pipelines.shard_indices(val_idx, shard, split_seed)
 
-    choice = choose_cache(cfg.cache, len(train_idx) + len(val_idx), image_size, lambda: _work_dir(work_dir) / "cache")
+    choice = choose_cache(cfg.cache, len(train_idx) + len(val_idx), image_size, lambda: work_folder(work_dir) / "cache")
     cache_dir = None
     if choice.mode == "disk":
-        cache_dir = _work_dir(work_dir) / "cache"
+        cache_dir = work_folder(work_dir) / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
     train_keys = None if keys is None else [keys[i] for i in train_idx]
     val_keys = None if keys is None else [(val_keys or keys)[i] for i in val_idx]
@@ -355,7 +329,7 @@ def _curate(path: str, source: Any, keys: list[str] | None, train_idx: np.ndarra
 
 
 def _val_folder(
-    root: Path, class_names: list[str], image_size: int, work_dir: str | os.PathLike[str] | None, report: DatasetReport
+    root: Path, class_names: list[str], work_dir: str | os.PathLike[str] | None, report: DatasetReport
 ) -> Any:
     val_report, valid = scan(root, deep=False)
     extra = sorted(set(valid) - set(class_names))
@@ -368,6 +342,5 @@ def _val_folder(
     report.skipped.extend(val_report.skipped)
     infos = [i for v in valid.values() for i in v]
     labels = np.concatenate([np.full(len(v), class_names.index(k), np.int32) for k, v in valid.items()])
-    paths, ratios = _prepared_paths(infos, image_size, work_dir)
     keys = _relative_keys(root, infos, "@val/")
-    return pipelines.FileSource(val_report, class_names, labels, paths, ratios), keys
+    return pipelines.FileSource(val_report, class_names, labels, prepare_files(infos, work_dir)), keys

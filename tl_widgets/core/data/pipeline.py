@@ -1,16 +1,14 @@
 """Data sources (files, arrays, streams) and the tf.data pipeline built from them.
 
 Used by :func:`tl_widgets.core.data.loading.load_datasets`; TensorFlow is imported
-inside functions only. Every pipeline has the same shape:
+inside functions only. Image files go through the one file pipeline
+(:func:`tl_widgets.core.data.file_pipeline.file_dataset`: per-file reduced JPEG decoding,
+bad files skipped and reported); arrays and streams have the same shape:
 
-    elements -> [shuffle cheap refs] -> parallel decode/resize to uint8 -> [cache]
-             -> [shuffle] -> batch -> float32 -> prefetch
+    elements -> [shuffle] -> parallel resize to uint8 -> [cache] -> [shuffle] -> batch -> float32 -> prefetch
 
 Images stay ``uint8`` until after batching (4x less memory in caches and
-buffers); the cast to ``float32`` happens on whole batches. File elements carry
-their position: files the decoder fails on are dropped (``ignore_errors``) and a
-:class:`~tl_widgets.core.data.first_pass.FirstPassCheck` learns which, from the
-positions each batch holds (an empty marker after the last batch ends the pass).
+buffers); the cast to ``float32`` happens on whole batches.
 """
 
 from __future__ import annotations
@@ -22,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from tl_widgets.core.data.cache_budget import cache_file
 from tl_widgets.core.data.dataset_report import DatasetReport
+from tl_widgets.core.data.file_pipeline import STREAM_SHUFFLE, DecodeSpec, ImageFiles, file_dataset
 from tl_widgets.core.data.first_pass import FirstPassCheck
-from tl_widgets.core.data.images import DataError, make_tf_decoder
+from tl_widgets.core.data.images import DataError
 
 __all__ = [
     "FileSource",
@@ -38,9 +38,6 @@ __all__ = [
     "shard_indices",
     "inverse_frequency",
 ]
-
-_STREAM_SHUFFLE = 2048  # shuffle-buffer cap where elements are decoded images
-
 
 # -- splitting ---------------------------------------------------------------
 
@@ -102,13 +99,17 @@ def inverse_frequency(labels: np.ndarray, n_classes: int) -> dict[int, float]:
 
 @dataclass
 class FileSource:
-    """Image files on disk (paths already converted where TF can't decode them)."""
+    """Image files on disk (paths already converted where TF can't decode them) and their labels."""
 
     report: DatasetReport
     class_names: list[str]
     labels: np.ndarray
-    paths: np.ndarray
-    ratios: np.ndarray
+    files: ImageFiles
+
+    @property
+    def paths(self) -> np.ndarray:
+        """The files' paths as TensorFlow reads them."""
+        return self.files.paths
 
 
 @dataclass
@@ -269,19 +270,6 @@ def _array_prepare(image_size: int, scale: float) -> Any:
     return prepare
 
 
-def _cache_file(source: Any, idx: np.ndarray, image_size: int, cache_dir: Path) -> str:
-    h = hashlib.sha1(f"{type(source).__name__}|{image_size}|".encode())
-    if isinstance(source, FileSource):
-        h.update("\n".join(source.paths[idx].astype(str)).encode())
-    else:
-        h.update(str(id(source)).encode())
-    h.update(np.ascontiguousarray(idx).tobytes())
-    name = cache_dir / f"cache-{h.hexdigest()[:20]}"
-    for stale in cache_dir.glob(f"{name.name}*.lockfile"):
-        stale.unlink()  # left by an interrupted earlier run; one process per cache folder
-    return str(name)
-
-
 def build_pipeline(
     source: FileSource | ArraySource | StreamSource,
     idx: np.ndarray,
@@ -295,68 +283,47 @@ def build_pipeline(
 ) -> Any:
     """The batched pipeline over ``source``'s items ``idx`` (see the module docstring).
 
-    For files, ``check`` (its positions are those of ``idx``) learns which files the
-    decoder dropped during the first complete pass (see :mod:`tl_widgets.core.data.first_pass`).
+    Files go through :func:`~tl_widgets.core.data.file_pipeline.file_dataset` (the pipeline the public
+    ``image_dataset`` builds too) with EXIF orientation applied; ``check`` (its positions are those of
+    ``idx``) learns which files the decoder dropped during the first complete pass.
     """
+    if isinstance(source, FileSource):
+        spec = DecodeSpec((image_size, image_size), exif_transpose=True)
+        return file_dataset(source.files, source.labels, idx, spec, batch_size, shuffle=training, seed=seed,
+                            cache=cache, cache_dir=cache_dir, check=check)
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
     plain = tf.autograph.experimental.do_not_convert  # no Python control flow here: skip autograph's slow rewrite
     n = len(idx)
-    if isinstance(source, FileSource):
-        ratios = source.ratios[idx]
-        decode = make_tf_decoder(image_size, int(ratios.min()) if len(ratios) else 1, as_float=cache == "none")
-        positions = np.arange(n, dtype=np.int32)
-        if training and cache == "disk":
-            # A disk cache is read back in the order it was written, shuffled through a bounded buffer:
-            # write it in a seeded random order, so that classes are mixed (files are listed class by class).
-            positions = positions[np.random.default_rng([0 if seed is None else seed, 3]).permutation(n)]
-        base = tf.data.Dataset.from_tensor_slices((source.paths[idx][positions].astype(str),
-                                                   source.labels[idx][positions], positions))
-        buffer = n  # elements are file names: a full shuffle is cheap
-
-        def prepare(path: Any, y: Any, pos: Any) -> Any:
-            return decode(path), y, pos
-
+    fn = _array_prepare(image_size, source.scale)
+    if isinstance(source, ArraySource):
+        base = tf.data.Dataset.from_tensor_slices((source.x[idx], source.labels[idx]))
+        buffer = n
     else:
-        fn = _array_prepare(image_size, source.scale)
-        if isinstance(source, ArraySource):
-            base = tf.data.Dataset.from_tensor_slices((source.x[idx], source.labels[idx]))
-            buffer = n
-        else:
-            keep = np.zeros(len(source.labels), bool)
-            keep[idx] = True
-            mask = tf.constant(keep)
-            base = source.dataset.enumerate().filter(lambda i, el: tf.gather(mask, i)).map(lambda i, el: el)
-            buffer = min(n, _STREAM_SHUFFLE)
+        keep = np.zeros(len(source.labels), bool)
+        keep[idx] = True
+        mask = tf.constant(keep)
+        base = source.dataset.enumerate().filter(lambda i, el: tf.gather(mask, i)).map(lambda i, el: el)
+        buffer = min(n, STREAM_SHUFFLE)
 
-        def prepare(x: Any, y: Any) -> Any:
-            return fn(x), y
+    def prepare(x: Any, y: Any) -> Any:
+        return fn(x), y
 
     def shuffled(ds: Any, size: int) -> Any:
         return ds.shuffle(max(1, size), seed=seed, reshuffle_each_iteration=True) if training else ds
 
-    files = isinstance(source, FileSource)
     if cache == "none":
         ds = shuffled(base, buffer).map(plain(prepare), num_parallel_calls=autotune)
-        if files:
-            ds = ds.ignore_errors()  # damage past the header: dropped here, reported by `check`
     else:
         ds = base.map(plain(prepare), num_parallel_calls=autotune)
-        if files:
-            ds = ds.ignore_errors()  # damage past the header: dropped here, reported by `check`
         if cache == "memory":
             ds = shuffled(ds.cache(), n)
         else:
             if cache_dir is None:
                 raise DataError("Expected a cache folder for cache='disk'. Received: None")
-            ds = shuffled(ds.cache(_cache_file(source, idx, image_size, cache_dir)), min(n, _STREAM_SHUFFLE))
+            key = f"{type(source).__name__}|{image_size}|{id(source)}|{hashlib.sha1(idx.tobytes()).hexdigest()}"
+            ds = shuffled(ds.cache(cache_file(cache_dir, key)), min(n, STREAM_SHUFFLE))
     ds = ds.batch(batch_size)
-    if files and check is not None:
-        ds = ds.map(plain(lambda x, y, pos: (tf.cast(x, tf.float32), check.track(pos, y))), num_parallel_calls=autotune)
-        ds = ds.concatenate(check.end_marker(ds.element_spec))
-    elif files:
-        ds = ds.map(plain(lambda x, y, pos: (tf.cast(x, tf.float32), tf.cast(y, tf.int32))), num_parallel_calls=autotune)
-    else:
-        ds = ds.map(plain(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32))), num_parallel_calls=autotune)
+    ds = ds.map(plain(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32))), num_parallel_calls=autotune)
     return ds.prefetch(autotune)

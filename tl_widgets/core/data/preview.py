@@ -24,6 +24,7 @@ THUMBNAIL_SIDE = 64
 """Side in pixels of the square sample thumbnails."""
 MAX_SAMPLES = 12
 """Classes shown with a sample image."""
+_SAMPLE_TRIES = 8  # files tried per class for its sample (a broken one is skipped)
 
 
 @dataclass
@@ -113,23 +114,24 @@ def load_thumbnail(path: str | os.PathLike[str], side: int = THUMBNAIL_SIDE) -> 
 def folder_preview(root: str | os.PathLike[str], max_per_class: int | None = None) -> DataPreview:
     """Scans a folder of class sub-folders; samples the first readable image of each class.
 
+    The scan is training's set-up scan (headers only: :func:`~tl_widgets.core.data.scanning.scan` with
+    ``deep=False``), so a large folder is reported in seconds; damage past a header (a truncated file) is found
+    during the first epoch and reported then.
+
     Raises:
-        DataError: The folder is not a usable dataset (see :func:`~tl_widgets.core.data.loading.scan_folder`).
+        DataError: The folder is not a usable dataset (missing, no class folders, a class without images).
     """
     from tl_widgets.core.data.images import DataError
-    from tl_widgets.core.data.loading import scan_folder
+    from tl_widgets.core.data.scanning import scan
 
-    root = Path(root)
-    report = scan_folder(root, max_per_class=max_per_class).to_dict()
-    bad = {s["path"] for s in report["skipped"]}
+    report, valid = scan(Path(root), max_per_class=max_per_class, deep=False)
     images, titles = [], []
-    for name in report["class_names"][:MAX_SAMPLES]:
-        for path in sorted((root / name).rglob("*")):
-            if path.is_file() and str(path) not in bad and not path.name.startswith("."):
-                try:
-                    images.append(load_thumbnail(path))
-                except DataError:
-                    continue
-                titles.append(name)
-                break
-    return DataPreview(report, square_thumbnails(images), titles)
+    for name in report.class_names[:MAX_SAMPLES]:
+        for info in valid[name][:_SAMPLE_TRIES]:
+            try:
+                images.append(load_thumbnail(info.path))
+            except DataError:
+                continue
+            titles.append(name)
+            break
+    return DataPreview(report.to_dict(), square_thumbnails(images), titles)

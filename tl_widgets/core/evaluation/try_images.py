@@ -5,7 +5,7 @@ model file is loaded again) into a :class:`TryPredictor`. Images arrive as encod
 a webcam snapshot) and go through the training pipeline's own steps: the same header and integrity
 checks with the pixel limit (:func:`~tl_widgets.core.data.images.check_image`), the same conversion of
 the few files TensorFlow decodes wrongly, the same TensorFlow decoder and resize
-(:func:`~tl_widgets.core.data.images.make_tf_decoder`). The model is called exactly as the exported
+(:func:`~tl_widgets.core.data.decoding.make_tf_decoder`, EXIF orientation applied as in training). The model is called exactly as the exported
 ``keras`` :data:`~tl_widgets.core.export.verify.Predictor` calls it (``predict_on_batch`` on raw
 0-255 RGB), so the probabilities shown are the saved model's.
 
@@ -28,9 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from tl_widgets.core.data.image_open import ImageRefused, open_image
-from tl_widgets.core.data.images import (
-    DEFAULT_MAX_PIXELS, DataError, SkippedFile, check_image, convert_to_png, jpeg_ratio, make_tf_decoder,
-)
+from tl_widgets.core.data.decoding import jpeg_ratio, make_tf_decoder
+from tl_widgets.core.data.images import DEFAULT_MAX_PIXELS, DataError, SkippedFile, check_image, convert_to_png
 from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import MODEL_FILE, RunFolder
 
@@ -156,8 +155,9 @@ def decode_image(name: str, data: Any, size: int, *, max_bytes: int | None = Non
             raise DataError(_("Expected a readable {kinds} image. Received: {name!r} ({reason})").format(
                 kinds=_KINDS, name=label, reason=info.reason))
         source = convert_to_png(path, Path(tmp) / "converted") if info.convert else str(path)
-        ratio = 1 if info.convert else jpeg_ratio(info, size)
-        decoded = make_tf_decoder(size, ratio)(source)
+        orientation = 1 if info.convert else info.orientation  # as in training: a conversion applied it already
+        ratio = jpeg_ratio(info, size, orientation=orientation)
+        decoded = make_tf_decoder(size, ratio, orientation=orientation)(source)
         return np.asarray(decoded, np.uint8)
 
 

@@ -112,7 +112,8 @@ class EventCallback(keras.callbacks.Callback):
     Args:
         control: The run's controls (bus, stop flag).
         phase: Index of the phase being fitted.
-        data: Has ``batch_size`` and ``steps_per_epoch``.
+        data: Has ``batch_size`` and ``steps_per_epoch`` (read each epoch: it drops once a first pass
+            skipped bad files).
         state: Shared across phases: ``{"global_step": steps done so far}``.
         steps_per_execution: Batches per ``fit`` step (events then cover chunks).
         on_epoch_end: Called with each ``EpochEnd`` after it was published
@@ -134,6 +135,7 @@ class EventCallback(keras.callbacks.Callback):
         self.control = control
         self.phase = phase
         self.batch_size = data.batch_size
+        self._data = data
         self.steps_per_epoch = data.steps_per_epoch
         self.state = state
         self.steps_per_execution = steps_per_execution
@@ -163,6 +165,7 @@ class EventCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
+        self.steps_per_epoch = self._data.steps_per_epoch  # the steps that really run, once bad files are known
         self._last_step = 0
         self._pending = []
         self._last_t = self._epoch_t = self._clock()
