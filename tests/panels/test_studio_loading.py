@@ -116,3 +116,49 @@ def test_captured_samples_become_the_data_folder(tmp_path, monkeypatch):
     assert sum(studio.data.report["counts"].values()) > 0 and "captured samples" in studio.notice.text
     studio.use_captured(str(tmp_path))  # a folder outside the roots is refused with the reason
     assert "Cannot use the captured samples" in studio.notice.text and studio.data.config.path == str(folder.resolve())
+
+
+def test_a_busy_room_engine_is_asked_again_before_start_gives_up(tmp_path, monkeypatch):
+    """A whole room arriving at once queues its first questions on the quick lane: "no worker free in time" is
+    asked again (BUSY_TRIES times) instead of leaving Start off for good; any other error is not."""
+    monkeypatch.setenv("TL_WIDGETS_HOME", str(tmp_path))
+    from tl_widgets.core.engine import EngineBusyError, InProcessEngine
+    from tl_widgets.studio import Studio
+    from tl_widgets.studio.loading import BUSY_TRIES, retry_when_busy
+
+    asked = []
+    real = InProcessEngine.devices
+
+    def busy_twice(self):  # type: ignore[no-untyped-def]
+        asked.append(1)
+        if len(asked) <= 2:
+            raise EngineBusyError("Expected a free quick worker within 120 s. Received: all busy")
+        return real(self)
+
+    monkeypatch.setattr(InProcessEngine, "devices", busy_twice)
+
+    async def scenario() -> Studio:
+        studio = Studio(background=True)
+        await asyncio.wait_for(studio.ready_future, 300)
+        return studio
+
+    studio = asyncio.run(scenario())
+    assert len(asked) >= 3 and studio.engine_error is None and not studio.train.start_button.disabled  # 2 busy
+
+    calls = []
+
+    def always_busy():  # type: ignore[no-untyped-def]
+        calls.append(1)
+        raise EngineBusyError("busy")
+
+    with pytest.raises(EngineBusyError):
+        retry_when_busy(always_busy)
+    assert len(calls) == BUSY_TRIES
+
+    def broken():  # type: ignore[no-untyped-def]
+        calls.append(1)
+        raise OSError("no backend here")
+
+    with pytest.raises(OSError):
+        retry_when_busy(broken)
+    assert len(calls) == BUSY_TRIES + 1  # asked once: only "busy" is asked again

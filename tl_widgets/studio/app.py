@@ -27,7 +27,7 @@ from tl_widgets.panels.train import TrainPanel
 from tl_widgets.studio.chrome import CodeView, NameBox, RunBar, StepHeader, loading_text, room_header
 from tl_widgets.studio.defaults import ALIASES, HELP, STEPS, TABS, default_studio_config
 from tl_widgets.studio.limits import check_disk, check_limits, disk_left, fit_to_workshop, upload_limit
-from tl_widgets.studio.loading import StepLoader, build_extra_parts, build_model_parts
+from tl_widgets.studio.loading import StepLoader, build_extra_parts, build_model_parts, retry_when_busy
 from tl_widgets.studio.results import ResultSteps, last_result, last_run_dir, missing_steps
 from tl_widgets.studio.room import connect_room
 from tl_widgets.views.widgets.a11y import AccessibilityHelper
@@ -187,8 +187,8 @@ class Studio(widgets.VBox):
     def _warm_engine(self) -> None:
         """In the loading thread: the engine loads Keras (here, or already in the room's workers) and answers the
         starting backbone's facts and the devices (no widgets)."""
-        self.engine.backbone_facts(self._base.model.backbone, self._base.model.input_size)
-        self.engine.devices()
+        retry_when_busy(lambda: (self.engine.backbone_facts(self._base.model.backbone, self._base.model.input_size),
+                                 self.engine.devices()))
 
     def _build_model_step(self) -> None:
         """Builds the Model step and what Start needs (a served room's queue); after it ``config`` works."""

@@ -28,7 +28,7 @@ from tl_widgets.core.config.schema import TrainConfig
 from tl_widgets.core.i18n import _
 from tl_widgets.core.settings import default_home
 
-__all__ = ["engine_loaded", "running_loop", "load_engine", "StepLoader", "ModelParts", "build_model_parts", "ExtraParts",
+__all__ = ["engine_loaded", "running_loop", "load_engine", "retry_when_busy", "BUSY_TRIES", "StepLoader", "ModelParts", "build_model_parts", "ExtraParts",
            "build_extra_parts"]
 
 
@@ -43,6 +43,24 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+BUSY_TRIES = 4
+"""How many times the Studio asks a busy room's engine for its first answer (each waits for a quick worker)."""
+
+
+def retry_when_busy(ask: Callable[[], Any], tries: int = BUSY_TRIES) -> Any:
+    """``ask()``, asked again while the room's engine answers that no worker was free in time (a whole room
+    arriving at once queues its first questions on the quick lane); any other error, or the last one, is raised."""
+    from tl_widgets.core.engine.base import EngineBusyError
+
+    for attempt in range(1, tries + 1):
+        try:
+            return ask()
+        except EngineBusyError:
+            if attempt == tries:
+                raise
+    raise ValueError(f"Expected tries >= 1. Received: tries={tries}")
 
 
 def load_engine(loop: asyncio.AbstractEventLoop, warm: Callable[[], None],

@@ -14,9 +14,10 @@ import functools
 import os
 from typing import Any
 
-from tl_widgets.core.engine.base import Engine, EngineError, InProcessEngine
+from tl_widgets.core.engine.base import Engine, EngineBusyError, EngineError, InProcessEngine
 
-__all__ = ["Engine", "EngineError", "InProcessEngine", "default_engine", "seat_engine", "ray_engine", "resolve_engine"]
+__all__ = ["Engine", "EngineError", "EngineBusyError", "InProcessEngine", "default_engine", "seat_engine", "ray_engine",
+           "resolve_engine"]
 
 
 @functools.lru_cache(maxsize=1)

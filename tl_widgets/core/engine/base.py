@@ -18,11 +18,15 @@ from typing import Any, Sequence
 
 from tl_widgets.core.engine.jobs import JobContext, run_job
 
-__all__ = ["Engine", "InProcessEngine", "EngineError"]
+__all__ = ["Engine", "InProcessEngine", "EngineError", "EngineBusyError"]
 
 
 class EngineError(RuntimeError):
     """The engine could not run a request (no worker answered, a worker died, the request was refused)."""
+
+
+class EngineBusyError(EngineError):
+    """No worker of the request's lane was free in time (a whole room arriving at once): asking again may work."""
 
 
 class Engine:

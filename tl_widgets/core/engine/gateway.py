@@ -167,7 +167,7 @@ class EngineGateway:
         return str(home)
 
     def _handle(self, conn: Any) -> None:
-        from tl_widgets.core.engine.base import EngineError
+        from tl_widgets.core.engine.base import EngineBusyError, EngineError
 
         try:
             message, home, lane = self._check(conn)
@@ -187,7 +187,7 @@ class EngineGateway:
             try:
                 handle = self.pool.acquire(lane, WAIT_S.get(lane, 120.0), cancelled=gone)
             except TimeoutError as exc:
-                last = wire.dumps(error_message(EngineError(str(exc))))
+                last = wire.dumps(error_message(EngineBusyError(str(exc))))
                 self.refused += 1
                 return
             handle.busy_seat = Path(home).name
