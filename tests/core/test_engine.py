@@ -176,14 +176,14 @@ def test_stop_and_a_closed_seat_stop_the_job(room):
     bus = EventBus()
     batches = threading.Event()
     bus.subscribe(lambda e: batches.set() if e.kind == "batch_end" else None)
-    session = engine.session(tiny_config(home, epochs=30, per_class=60), bus=bus)
+    session = engine.session(tiny_config(home, epochs=3000, per_class=60), bus=bus)
     session.start()
     assert batches.wait(120)
     session.stop()
     result = session.wait(120)
     assert result is not None and result.status == "stopped"
     # a seat whose kernel ends mid-run: its connection closes, the gateway stops the job, the worker is free again
-    conn = engine.open("train", {"run_id": "gone-seat-run", "config": tiny_config(home, epochs=30, per_class=60)})
+    conn = engine.open("train", {"run_id": "gone-seat-run", "config": tiny_config(home, epochs=3000, per_class=60)})
     heavy = room.pool.workers["heavy"][0]
     assert _wait_for(lambda: heavy.busy, 60)
     conn.close()
@@ -198,7 +198,7 @@ def test_a_killed_worker_fails_the_run_with_the_reason_and_is_replaced(room):
     started = threading.Event()
     bus.subscribe(lambda e: started.set() if e.kind == "batch_end" else failed.append(e) if e.kind == "run_failed"
                   else None)
-    session = engine.session(tiny_config(home, epochs=30, per_class=60), bus=bus)
+    session = engine.session(tiny_config(home, epochs=3000, per_class=60), bus=bus)
     session.start()
     assert started.wait(120)
     heavy = room.pool.workers["heavy"][0]
@@ -281,7 +281,8 @@ def test_a_heavy_job_waits_its_turn_in_the_rooms_queue(room, tmp_path):
         bus = EventBus()
         batches = threading.Event()
         bus.subscribe(lambda e: batches.set() if e.kind == "batch_end" else None)
-        session = room.engine(trainer).session(tiny_config(trainer, epochs=30, per_class=60), bus=bus)
+        # Long enough to outlast the checks below however fast the machine: it is stopped.
+        session = room.engine(trainer).session(tiny_config(trainer, epochs=3000, per_class=60), bus=bus)
         session.start()
         assert batches.wait(120)
         done: list = []

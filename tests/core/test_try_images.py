@@ -119,3 +119,14 @@ def test_decode_limits_bytes_and_pixels():
 def test_missing_run_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="Expected a finished run folder with model.keras"):
         predictor_for_run(tmp_path / "nothing")
+
+
+def test_a_camera_snapshot_is_decoded_at_reduced_size_like_training():
+    """A 640 x 480 JPEG (a webcam snapshot) for a 32 px model is read by the JPEG decoder at 1/8 (DCT scaling), as
+    the training pipeline reads it; a PNG of the same size goes through the general decoder."""
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    for fmt in ("JPEG", "PNG"):
+        out = decode_image(f"snap.{fmt.lower()}", _encoded(photo, fmt), 32)
+        assert out.shape == (32, 32, 3) and out.dtype == np.uint8
+        assert abs(float(out.mean()) - float(photo.mean())) < 12  # the same picture, smaller

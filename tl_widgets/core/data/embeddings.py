@@ -187,12 +187,13 @@ def image_features(paths: Sequence[str], digests: Sequence[str], *, dataset: str
         quality[i] = q
     if cache and todo:
         # Keep the cached rows of files left out this time (a curation's exclusions), at most as many as checked.
-        extra = [d for d in known if d not in set(digests)][:n]
+        checked = set(digests)
+        extra = [d for d in known if d not in checked][:n]
         rows = [known[d] for d in extra]
         _save(entry, [*digests, *extra],
               np.concatenate([emb, np.array([r[0] if len(r[0]) == dim else np.zeros(dim, np.float32) for r in rows],
-                                            np.float32).reshape(-1, dim)]),
-              np.concatenate([quality, np.array([r[1] for r in rows], np.float32).reshape(-1, quality.shape[1])]),
+                                            np.float32).reshape(len(rows), dim)]),
+              np.concatenate([quality, np.array([r[1] for r in rows], np.float32).reshape(len(rows), quality.shape[1])]),
               {**failed, **{n + k: r[2] for k, r in enumerate(rows) if r[2]}})
     return ImageFeatures(emb, quality, failed, len(todo), round(time.perf_counter() - t0, 3))
 

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tl_widgets.core.data.image_open import ImageRefused, open_image
-from tl_widgets.core.data.decoding import jpeg_ratio, make_tf_decoder
+from tl_widgets.core.data.decoding import DECODE_AS, decode_as, jpeg_ratio, make_tf_decoder
 from tl_widgets.core.data.images import DEFAULT_MAX_PIXELS, DataError, SkippedFile, check_image, convert_to_png
 from tl_widgets.core.i18n import _
 from tl_widgets.core.runs.folder import MODEL_FILE, RunFolder
@@ -157,7 +157,9 @@ def decode_image(name: str, data: Any, size: int, *, max_bytes: int | None = Non
         source = convert_to_png(path, Path(tmp) / "converted") if info.convert else str(path)
         orientation = 1 if info.convert else info.orientation  # as in training: a conversion applied it already
         ratio = jpeg_ratio(info, size, orientation=orientation)
-        decoded = make_tf_decoder(size, ratio, orientation=orientation)(source)
+        # The reader the training pipeline picks for this file (a JPEG read at reduced size needs the JPEG one).
+        read_as = DECODE_AS[int(decode_as(["PNG" if info.convert else info.format], [ratio], 3)[0])]
+        decoded = make_tf_decoder(size, ratio, orientation=orientation, read_as=read_as)(source)
         return np.asarray(decoded, np.uint8)
 
 
