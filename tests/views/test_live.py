@@ -209,30 +209,3 @@ def test_pump_waits_longer_when_a_draw_costs_more_than_its_share():
     assert pump.pause_after(0.0) == 0.2
     assert pump.pause_after(0.005) == pytest.approx(0.005 / DRAW_CPU_SHARE)
     assert pump.pause_after(10.0) == MAX_PAUSE_S
-
-
-def test_charts_of_a_run_in_a_worker_draw_sooner_and_the_share_is_checked():
-    from tl_widgets.core.events import EventBus
-    from tl_widgets.views.live import DRAW_CPU_SHARE, REMOTE_DRAW_CPU_SHARE, REMOTE_DRAW_INTERVAL_S
-
-    here, there = LiveTrainingCharts.paced_for(remote=False), LiveTrainingCharts.paced_for(remote=True)
-    assert (here.interval, here.cpu_share) == (0.2, DRAW_CPU_SHARE)
-    assert (there.interval, there.cpu_share) == (REMOTE_DRAW_INTERVAL_S, REMOTE_DRAW_CPU_SHARE)
-    bus = EventBus()
-    there.attach(bus)
-    try:
-        # A 4 ms draw: 0.4 s until the next one beside training, 0.1 s when training runs elsewhere.
-        assert there.pump.pause_after(0.004) == pytest.approx(0.1)
-    finally:
-        there.detach()
-    assert here_pause(0.004) == pytest.approx(0.4)
-    for bad in (0, -0.1, 1.5):
-        with pytest.raises(ValueError, match="0 < cpu_share <= 1"):
-            LiveTrainingCharts(cpu_share=bad)
-
-
-def here_pause(draw_cpu_s: float) -> float:
-    from tl_widgets.core.events import EventBus
-    from tl_widgets.views.live import EventPump
-
-    return EventPump(EventBus().listen(), LiveTrainingCharts()).pause_after(draw_cpu_s)

@@ -100,7 +100,7 @@ class TrainPanel(widgets.VBox):
         self.progress_text.add_class("tlw-progress-text")
         self.status_line = widgets.HTML(status_label("idle"))
         self.status_line.add_class("tlw-status")
-        self.charts = LiveTrainingCharts.paced_for(remote=self.engine.remote)
+        self.charts = LiveTrainingCharts()
         self.charts.observe(self._on_progress, names="progress")
         self._ft_box = widgets.HBox([*self.ft.widgets, self.ft_top])
         self.advanced = TrainAdvanced(self.guard)  # schedules, warm-up, per-block rates, seed, early stopping, ...

@@ -38,8 +38,7 @@ from tl_widgets.core.progress import ProgressTracker, TrainingProgress
 from tl_widgets.core.training.history import BATCH_COLUMNS, EPOCH_COLUMNS, HistoryRecorder
 from tl_widgets.views.live_series import ChartSeries
 
-__all__ = ["TrainingProgress", "LiveTrainingCharts", "EventPump", "DRAW_CPU_SHARE", "REMOTE_DRAW_CPU_SHARE",
-           "REMOTE_DRAW_INTERVAL_S"]
+__all__ = ["TrainingProgress", "LiveTrainingCharts", "EventPump"]
 
 _log = logging.getLogger(__name__)
 
@@ -70,8 +69,6 @@ class LiveTrainingCharts(widgets.VBox):
         max_display_points: Bound on the points drawn per per-batch series.
         height: Height of each chart in pixels.
         interval: Seconds between draws of the pump (0.2 = at most 5 a second).
-        cpu_share: The share of one core drawing may take (:data:`DRAW_CPU_SHARE` when training runs in this
-            process, :data:`REMOTE_DRAW_CPU_SHARE` when it runs in an engine worker).
         history: The run's history recorder, read by :attr:`history` (also
             settable in :meth:`attach`).
     """
@@ -81,11 +78,10 @@ class LiveTrainingCharts(widgets.VBox):
     )
 
     def __init__(self, max_display_points: int = 2000, height: int = 280, interval: float = 0.2,
-                 history: HistoryRecorder | None = None, cpu_share: float | None = None) -> None:
+                 history: HistoryRecorder | None = None) -> None:
         if interval <= 0:
             raise ValueError(f"Expected interval > 0 seconds. Received: interval={interval}")
         self.interval = float(interval)
-        self.cpu_share = DRAW_CPU_SHARE if cpu_share is None else _checked_share(cpu_share)
         self._lock = threading.RLock()
         self._series = ChartSeries(max_display_points=max_display_points, height=height)
         self._tracker = ProgressTracker()
@@ -96,12 +92,6 @@ class LiveTrainingCharts(widgets.VBox):
         self.add_class("tlw-live-charts")
         self.reset()
         self._history = history
-
-    @classmethod
-    def paced_for(cls, remote: bool) -> LiveTrainingCharts:
-        """Charts paced for where the run trains: this process (every 0.2 s, 1 % of a core, so the fit loop keeps
-        its speed) or an engine worker (every 0.1 s, 5 %: only the page's kernel pays for drawing)."""
-        return cls(interval=REMOTE_DRAW_INTERVAL_S, cpu_share=REMOTE_DRAW_CPU_SHARE) if remote else cls()
 
     # -- public API -----------------------------------------------------------------
 
@@ -171,7 +161,7 @@ class LiveTrainingCharts(widgets.VBox):
             if history is not None:
                 self._history = history
             self._subscription = bus.listen()
-            self._pump = EventPump(self._subscription, self, interval=self.interval, cpu_share=self.cpu_share)
+            self._pump = EventPump(self._subscription, self, interval=self.interval)
             self._pump.start()
 
     def detach(self, timeout: float = 5.0) -> None:
@@ -202,17 +192,6 @@ class LiveTrainingCharts(widgets.VBox):
 
 DRAW_CPU_SHARE = 0.01
 """Drawing may take at most this share of one core's time while training (the pump waits longer otherwise)."""
-REMOTE_DRAW_INTERVAL_S = 0.1
-"""Seconds between draws when training runs in an engine worker."""
-REMOTE_DRAW_CPU_SHARE = 0.05
-"""The share when training runs in an engine worker: drawing no longer slows the run's own process, and a
-1 % share made each point wait ~0.4 s for the browser (a few ms of CPU per draw); 5 % keeps it near 0.1 s."""
-
-
-def _checked_share(share: float) -> float:
-    if not 0 < share <= 1:
-        raise ValueError(f"Expected 0 < cpu_share <= 1 (a share of one core). Received: cpu_share={share}")
-    return float(share)
 MAX_PAUSE_S = 2.0
 """The longest the pump waits between two draws, however costly they are."""
 
@@ -221,7 +200,7 @@ class EventPump:
     """Drains a subscription in its own thread and draws at a bounded rate.
 
     Draws are at least ``interval`` apart, and further apart when one draw's
-    CPU time is more than ``cpu_share`` of the pause (so the charts
+    CPU time is more than :data:`DRAW_CPU_SHARE` of the pause (so the charts
     never take a measurable share of the CPU from training); no event is
     dropped, a later draw takes every event queued since.
 
@@ -229,14 +208,11 @@ class EventPump:
         subscription: From ``bus.listen()``.
         charts: Whatever has ``handle(events, draw=True)``.
         interval: Minimum seconds between two draws.
-        cpu_share: The share of one core drawing may take (default :data:`DRAW_CPU_SHARE`).
     """
 
-    def __init__(self, subscription: Subscription, charts: LiveTrainingCharts, interval: float = 0.2,
-                 cpu_share: float = DRAW_CPU_SHARE) -> None:
+    def __init__(self, subscription: Subscription, charts: LiveTrainingCharts, interval: float = 0.2) -> None:
         if interval <= 0:
             raise ValueError(f"Expected interval > 0 seconds. Received: interval={interval}")
-        self.cpu_share = _checked_share(cpu_share)
         self._subscription = subscription
         self._charts = charts
         self.interval = interval
@@ -282,7 +258,7 @@ class EventPump:
         them all; only how often the browser is updated changes (at most
         :data:`MAX_PAUSE_S` apart).
         """
-        return min(max(self.interval, draw_cpu_s / self.cpu_share), max(self.interval, MAX_PAUSE_S))
+        return min(max(self.interval, draw_cpu_s / DRAW_CPU_SHARE), max(self.interval, MAX_PAUSE_S))
 
     def _draw(self, events: list[Event]) -> None:
         try:
