@@ -320,6 +320,14 @@ def test_attacks_from_a_page(chromium, free_port, start_server, artifacts_dir, t
                                ".includes('disk quota')", timeout=30_000)
         assert result["plotly"]["charts"] >= 1 and result["plotly"]["answers"] <= BUNDLE_BURST, result
 
+        # The rest in a fresh tab of the same student (the same seat, a new kernel): the page above ran the forged
+        # widget messages and keeps their leftovers; a student's tab is not that page.
+        page.close()
+        page = context.new_page()
+        page.goto(server.ready_url, timeout=120_000)  # no token: the cookie
+        page.wait_for_selector(".tlw-studio", timeout=180_000)
+        page.wait_for_function(START_ENABLED_JS, timeout=240_000)
+
         # L12: more logical CPUs than the room allows is refused at Start.
         page.locator("button.tlw-step-model").click()
         box = page.locator(".tlw-logical-cpus input").first

@@ -209,3 +209,26 @@ def test_pump_waits_longer_when_a_draw_costs_more_than_its_share():
     assert pump.pause_after(0.0) == 0.2
     assert pump.pause_after(0.005) == pytest.approx(0.005 / DRAW_CPU_SHARE)
     assert pump.pause_after(10.0) == MAX_PAUSE_S
+
+
+def test_a_long_run_draws_its_epoch_traces_without_markers(charts, comm_log):
+    """Each epoch marker is an SVG node the page redraws: after EPOCH_MARKERS_UP_TO points an epoch trace turns to
+    lines only (one restyle, sent once), so a run of 1000 fast epochs does not slow the page down to a stop."""
+    from tl_widgets.views.live_series import EPOCH_MARKERS_UP_TO
+
+    loss = charts.charts["loss"]
+    start = len(comm_log)
+    epochs = EPOCH_MARKERS_UP_TO + 5
+    events = run_events(steps_per_epoch=2, epochs=epochs)
+    for i in range(0, len(events), 10):
+        charts.handle(events[i:i + 10])
+    modes = {t["name"]: t["mode"] for t in loss.snapshot()["data"] if "epoch" in t["name"] or "val" in t["name"]}
+    assert modes and set(modes.values()) == {"lines"}, modes
+    restyles = [m for m in comm_log.custom(start, loss.comm.comm_id) if m["type"] == "restyle"
+                and m["update"] == {"mode": "lines"}]
+    assert len(restyles) == 1 and set(restyles[0]["traces"]) == {
+        i for i, t in enumerate(loss.snapshot()["data"]) if t["name"] in modes}
+    with pytest.raises(ValueError, match="no x or y"):
+        loss.restyle({"x": [1]}, [0])
+    with pytest.raises(ValueError, match="trace indices below"):
+        loss.restyle({"mode": "lines"}, [99])

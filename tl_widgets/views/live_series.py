@@ -21,6 +21,9 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 _TITLES = {"loss": (N_("Loss"), N_("loss"), False), "metrics": (N_("Metrics"), N_("value"), False),
            "lr": (N_("Learning rate"), "lr", True)}
 _LR = "learning_rate"
+EPOCH_MARKERS_UP_TO = 60
+"""An epoch trace draws a marker per point up to this many points, then lines only (each marker is an SVG node the
+page redraws: a run of 1000 fast epochs made every redraw slower until the page stopped answering)."""
 
 
 def _chart_of(base: str) -> str:
@@ -66,6 +69,7 @@ class ChartSeries:
         """Empties every chart and buffer."""
         self._batch: dict[str, StreamDecimator] = {}
         self._epoch: dict[str, tuple[list[float], list[float]]] = {}
+        self._epoch_points: dict[str, int] = {}
         self._traces: dict[tuple[str, str], tuple[str, int, int | None]] = {}
         self._tails: dict[str, tuple[list[float], list[float]]] = {}
         self._colors: dict[str, dict[str, str]] = {name: {} for name in _TITLES}
@@ -120,10 +124,15 @@ class ChartSeries:
             if tail is not None and new_tail != self._tails.get(name, ([], [])):
                 replace[chart][tail] = new_tail
                 self._tails[name] = new_tail
+        plain: dict[str, list[int]] = {n: [] for n in self.charts}
         for name, (xs, ys) in self._epoch.items():
             if xs:
                 chart, idx, _ = self._traces[("epoch", name)]
                 extend[chart][idx] = (list(xs), list(ys))
+                before = self._epoch_points.get(name, 0)
+                self._epoch_points[name] = before + len(xs)
+                if before <= EPOCH_MARKERS_UP_TO < before + len(xs):
+                    plain[chart].append(idx)
                 xs.clear()
                 ys.clear()
         for name, chart in self.charts.items():
@@ -133,6 +142,8 @@ class ChartSeries:
             if extend[name]:
                 chart.extend(extend[name])
                 sent = True
+            if plain[name]:  # a marker per epoch costs the page an SVG node each: a long run draws lines only
+                chart.restyle({"mode": "lines"}, plain[name])
         if self._phases_dirty or self._chunk_dirty:
             for name, chart in self.charts.items():
                 chart.relayout(self._decorations(name))

@@ -260,6 +260,22 @@ class PlotlyChart(anywidget.AnyWidget):
         self.send({"type": "restyle", "traces": traces, "update": {"x": new_x, "y": new_y}})
 
     @_locked
+    def restyle(self, update: Mapping[str, Any], traces: Sequence[int]) -> None:
+        """Sets plain style attributes of some traces (``{"mode": "lines"}``; the data goes through :meth:`set_data`).
+
+        Raises:
+            ValueError: A trace index out of range, or ``x``/``y`` in ``update``.
+        """
+        idx = [int(i) for i in traces]
+        if any(not 0 <= i < len(self._data) for i in idx) or {"x", "y"} & set(update):
+            raise ValueError(f"Expected trace indices below {len(self._data)} and no x or y in the update. "
+                             f"Received: traces={idx}, update keys={sorted(update)}")
+        plain = json.loads(pio.to_json(dict(update), validate=False))
+        for i in idx:
+            self._data[i].update(plain)
+        self.send({"type": "restyle", "traces": idx, "update": plain})
+
+    @_locked
     def relayout(self, update: Mapping[str, Any]) -> None:
         """Updates the layout (``Plotly.relayout`` semantics: dotted keys, None deletes).
 
