@@ -178,6 +178,21 @@ def _read_urls(proc: subprocess.Popen[str], log: Path, timeout: float) -> tuple[
     return studio, teacher
 
 
+def _wait_preheated(sampler: MemorySampler, n: int, timeout: float) -> None:
+    """Voilà fills its pool after ``serve`` prints the URL; a room's students arrive later: wait until ``n`` kernels
+    run and the machine has had 10 quiet seconds (under 25 % CPU), so arrivals are measured against a warm pool."""
+    import psutil
+
+    deadline, quiet = time.monotonic() + timeout, 0.0
+    while time.monotonic() < deadline:
+        busy = psutil.cpu_percent(interval=2.0)
+        quiet = quiet + 2.0 if sampler.max_kernels >= n and busy < 25 else 0.0
+        if quiet >= 10:
+            print(f"preheated: {sampler.max_kernels} kernels ready", flush=True)
+            return
+    raise RuntimeError(f"Expected {n} preheated kernels within {timeout:.0f} s. Received: {sampler.max_kernels}")
+
+
 def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float,
         max_starting: int | None = None, engine: str = "local", idle_s: float = 20.0,
         preheat: int = 0) -> dict[str, Any]:
@@ -209,6 +224,8 @@ def run(n: int, slots: int, epochs: int, threads: int, timeout_s: float,
         url, teacher_url = _read_urls(proc, log_path, 180)
         sampler = MemorySampler(proc.pid)
         sampler.start()
+        if preheat:
+            _wait_preheated(sampler, preheat, 900)
         t0 = time.monotonic()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
