@@ -23,6 +23,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from hostile_images import fake_ghostscript, ico_wrapping_png, path_with, postscript_named_jpeg
 from tests.browser.room_server import SERVE, instructor_url, snapshot
@@ -321,7 +323,9 @@ def test_attacks_from_a_page(chromium, free_port, start_server, artifacts_dir, t
         assert result["plotly"]["charts"] >= 1 and result["plotly"]["answers"] <= BUNDLE_BURST, result
 
         # The rest in a fresh tab of the same student (the same seat, a new kernel): the page above ran the forged
-        # widget messages and keeps their leftovers; a student's tab is not that page.
+        # widget messages and keeps their leftovers; a student's tab is not that page. The flood's frames go first
+        # (as "Delete class" would): Start refuses a seat over its disk quota before it looks at the queue.
+        shutil.rmtree(frames)
         page.close()
         page = context.new_page()
         page.goto(server.ready_url, timeout=120_000)  # no token: the cookie
@@ -352,7 +356,11 @@ def test_attacks_from_a_page(chromium, free_port, start_server, artifacts_dir, t
         tab.wait_for_selector(".tlw-studio", timeout=180_000)
         tab.wait_for_function(START_ENABLED_JS, timeout=240_000)
         tab.locator("button.tlw-start").click()
-        tab.wait_for_function(f"{RUN_NOTICE_JS}.includes('one training at a time per student')", timeout=60_000)
+        try:
+            tab.wait_for_function(f"{RUN_NOTICE_JS}.includes('one training at a time per student')", timeout=60_000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"Expected the second tab refused. Received: status {tab.evaluate(STATUS_JS)!r}, "
+                                 f"notice {tab.evaluate(RUN_NOTICE_JS)!r}") from None
         assert tab.evaluate(STATUS_JS).strip() != "running"
         tab.screenshot(path=str(artifacts_dir / "room_second_tab_refused.png"), full_page=True)
         page.locator("button.tlw-stop").click()
