@@ -10,7 +10,7 @@
 // extend (Plotly.extendTraces), add_traces, restyle, relayout.
 
 const CACHE_KEY = "__tl_widgets_plotly__";
-const LOAD_TIMEOUT_MS = 120000;
+const LOAD_TIMEOUT_MS = 300000; // a kernel importing TensorFlow on a loaded machine can take minutes to answer
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
 // Pacing of a chart's redraws in the page (see flush in render).
 const MIN_GAP_MS = 50;
