@@ -10,12 +10,8 @@
 // extend (Plotly.extendTraces), add_traces, restyle, relayout.
 
 const CACHE_KEY = "__tl_widgets_plotly__";
-const LOAD_TIMEOUT_MS = 300000; // a kernel importing TensorFlow on a loaded machine can take minutes to answer
+const LOAD_TIMEOUT_MS = 120000;
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
-// Pacing of a chart's redraws in the page (see flush in render).
-const MIN_GAP_MS = 50;
-const GAP_FACTOR = 4;
-const MAX_GAP_MS = 2000;
 
 async function decodePayload(view, encoding) {
   const blob = new Blob([view]);
@@ -79,29 +75,6 @@ function loadPlotly(model, viewId) {
     });
   }
   return cache[version];
-}
-
-// Messages that arrived while the page was drawing, as few drawing calls as give the same chart: a full figure
-// ("react"/"snapshot") makes everything before it moot, and consecutive "extend"s of the same traces become one
-// extendTraces. Every Plotly call redraws the whole plot, so without this a run of fast epochs on a busy machine
-// sends updates faster than the page draws them, and the queue of redraws keeps the page busy for good.
-function coalesce(batch) {
-  let start = 0;
-  batch.forEach((msg, i) => {
-    if (msg.type === "react" || msg.type === "snapshot") start = i;
-  });
-  const out = [];
-  for (const msg of batch.slice(start)) {
-    const last = out[out.length - 1];
-    if (msg.type === "extend" && last && last.type === "extend" && last.max === msg.max &&
-        JSON.stringify(last.traces) === JSON.stringify(msg.traces)) {
-      out[out.length - 1] = { ...last, x: last.x.map((xs, i) => xs.concat(msg.x[i])),
-                              y: last.y.map((ys, i) => ys.concat(msg.y[i])) };
-    } else {
-      out.push(msg);
-    }
-  }
-  return out;
 }
 
 function newViewId() {
@@ -168,33 +141,10 @@ function render({ model, el }) {
     chain = chain.then(step).catch((err) => console.warn("[tl_widgets] chart update failed:", err));
   };
 
-  let pending = [];
-  let scheduled = false;
-  const flush = async () => {
-    scheduled = false;
-    const batch = coalesce(pending);
-    pending = [];
-    const t0 = performance.now();
-    for (const msg of batch) {
-      try {
-        await apply(msg);
-      } catch (err) {
-        console.warn("[tl_widgets] chart update failed:", err);
-      }
-    }
-    // Rest before the next batch (what arrives meanwhile is coalesced into it): a chart whose redraw takes
-    // d ms draws at most once every GAP_FACTOR x d, so a few charts of a fast run leave the page time to answer.
-    const spent = performance.now() - t0;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_GAP_MS, Math.max(MIN_GAP_MS, GAP_FACTOR * spent))));
-  };
   model.on("msg:custom", (msg) => {
     if (!msg || typeof msg.type !== "string" || msg.type === "plotly") return;
     if (msg.view !== undefined && msg.view !== viewId) return;
-    pending.push(msg);
-    if (!scheduled) {
-      scheduled = true;
-      enqueue(flush);
-    }
+    enqueue(() => apply(msg));
   });
   model.on("change:label", () => nameChart(box, model.get("label")));
   model.on("change:height", () => {
